@@ -1,0 +1,76 @@
+"""Visible checks for exercise 4. Run: pytest exercises/ex04_many"""
+
+import math
+
+LOOK_AT_COUNT = "one None per consumer, put after every producer has been joined"
+
+
+def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
+    """run(batches, n_consumers, ...) in a fresh process tree."""
+    total = sum(len(b) for b in batches)
+    longest = max((len(b) for b in batches), default=0)
+    work = longest * producer_delay + math.ceil(total / max(1, n_consumers)) * consumer_delay
+    return kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
+                   n_consumers=n_consumers, producer_delay=producer_delay,
+                   consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers)
+
+
+def _every_item(kit, batches, seen, look_at):
+    expected = [item for batch in batches for item in batch]
+    kit.expect_items(seen["value"], expected, what="run()", ordered=False, look_at=look_at)
+
+
+def test_every_item_consumed_exactly_once(kit):
+    batches = kit.batches([6, 6, 6])
+    seen = _run(kit, batches, 2).value
+    _every_item(kit, batches, seen, "collect exactly one result per item")
+
+
+def test_one_sentinel_per_consumer(kit):
+    batches = kit.batches([9])
+    seen = _run(kit, batches, 3).value
+    _every_item(kit, batches, seen, LOOK_AT_COUNT)
+
+
+def test_sentinels_wait_for_every_producer(kit):
+    batches = kit.batches([2, 10, 4])
+    seen = _run(kit, batches, 2, producer_delay=0.03).value
+    _every_item(kit, batches, seen,
+                "a sentinel put before the slowest producer has finished (or one put by each "
+                "producer) stops consumers while items are still coming: " + LOOK_AT_COUNT)
+
+
+def test_more_consumers_than_items(kit):
+    batches = kit.batches([1, 1])
+    seen = _run(kit, batches, 4).value
+    _every_item(kit, batches, seen, "every consumer needs its own None, even one that got no item")
+
+
+def test_no_items_at_all(kit):
+    seen = _run(kit, [[], []], 2).value
+    _every_item(kit, [[], []], seen, "with nothing to consume, run() still stops every consumer")
+
+
+def test_slow_consumers(kit):
+    batches = kit.batches([8, 8])
+    seen = _run(kit, batches, 3, consumer_delay=0.02).value
+    _every_item(kit, batches, seen, "wait for every result before you return")
+
+
+def test_one_producer_process_per_batch(kit):
+    batches = kit.batches([3, 3, 3])
+    seen = _run(kit, batches, 2).value
+    if seen["threads"]:
+        kit.fail("run() used threads; this lesson is about processes.",
+                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
+    if len(seen["processes"]) != len(batches) + 2:
+        kit.fail("run() must start one producer process per batch and n_consumers consumer processes.",
+                 expected=f"{len(batches)} producers + 2 consumers = {len(batches) + 2} processes",
+                 got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}")
+
+
+def test_consumers_block_instead_of_spinning(kit):
+    batches = kit.batches([12])
+    outcome = _run(kit, batches, 2, producer_delay=0.05)
+    _every_item(kit, batches, outcome.value, LOOK_AT_COUNT)
+    kit.expect_no_spin(outcome, while_="waiting for a slow producer")

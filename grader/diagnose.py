@@ -1,0 +1,345 @@
+"""Name the processes of a check, find where each one is stuck, and guess why.
+
+A stuck process is asked for its stack with SIGUSR1 (``grader.driver.arm_stack_dump`` installed
+faulthandler's handler in every process of the check). The innermost frame in the student's file
+says where it is, the library call just inside it says what it waits for (``q.get()``,
+``p.join()``), and psutil says whether it is asleep or burning CPU. Without SIGUSR1 (Windows) the
+report keeps the roles and the CPU use and says the stack is unavailable.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import os
+import re
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
+THREAD_HEADER = re.compile(r"^(Current thread|Thread) 0x[0-9a-fA-F]+")
+FRAME_LINE = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<func>.*)$')
+
+# What a library function means when a process sits in it.
+WAITING_CALLS = {
+    ("queues.py", "get"): "get",
+    ("queues.py", "put"): "put",
+    ("queues.py", "join"): "join",  # JoinableQueue.join
+    ("process.py", "join"): "join",
+    ("managers.py", "_callmethod"): "proxy",
+}
+
+
+@dataclasses.dataclass
+class Frame:
+    file: str
+    line: int
+    func: str
+
+
+@dataclasses.dataclass
+class ProcReport:
+    pid: int
+    role: str  # "main", "consumer-2", "producer-1", ...
+    kind: str  # the role without its number: "main", "consumer", "producer", ...
+    state: str  # "blocked", "busy", "exiting", "unknown"
+    call: str | None = None  # what it waits in, as the student wrote it: "q.get()"
+    waits_for: str | None = None  # "get", "put", "join", ... (library function)
+    line: int | None = None  # line in the student's file
+    source: str | None = None  # that line
+    cpu: float | None = None  # share of one CPU while we watched
+    stack: str = ""  # innermost frames, for the curious
+
+    def where(self, module_file: str) -> str:
+        return f"{Path(module_file).name}:{self.line}" if self.line else "library code"
+
+    def describe(self, module_file: str) -> str:
+        cpu = f", {self.cpu:.0%} CPU" if self.cpu is not None else ""
+        if self.state == "exiting":
+            what = "finished its work but cannot exit: it is still flushing what it put on a queue"
+        elif self.state == "busy":
+            what = f"busy (looping) at {self.where(module_file)}"
+        elif self.call:
+            what = f"blocked in {self.call} at {self.where(module_file)}"
+        elif self.line:
+            what = f"waiting at {self.where(module_file)}"
+        else:
+            what = "alive (no stack available on this platform)" if not self.stack else "in library code"
+        source = f"    `{self.source}`" if self.source else ""
+        return f"{self.role:<12} pid {self.pid:<7} {what}{cpu}{source}"
+
+
+class Roles:
+    """Names processes: the driver is "main", the student's processes are named after their target."""
+
+    INFRASTRUCTURE = ("resource_tracker", "forkserver")
+
+    def __init__(self, driver_pid: int, registry_path: Path):
+        self.driver_pid = driver_pid
+        self.registry_path = registry_path
+        self._names: dict[int, tuple[str, str]] = {}
+        self._entries: list[dict] = []
+
+    def entries(self) -> list[dict]:
+        self._load()
+        return list(self._entries)
+
+    def _load(self) -> None:
+        try:
+            lines = self.registry_path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        self._entries = [json.loads(line) for line in lines if line.strip()]
+        counts: Counter = Counter()
+        for entry in self._entries:
+            if entry["kind"] != "process":
+                continue
+            kind = entry["role"]
+            counts[kind] += 1
+            self._names[entry["pid"]] = (f"{kind}-{counts[kind]}", kind)
+
+    @staticmethod
+    def looks_infrastructure(proc: psutil.Process) -> bool:
+        try:
+            cmdline = " ".join(proc.cmdline())
+        except psutil.Error:
+            return False
+        return any(f"multiprocessing.{name}" in cmdline for name in Roles.INFRASTRUCTURE)
+
+    def is_infrastructure(self, proc: psutil.Process) -> bool:
+        return self.looks_infrastructure(proc)
+
+    def name(self, pid: int) -> tuple[str, str]:
+        if pid == self.driver_pid:
+            return "main", "main"
+        if pid not in self._names:
+            self._load()
+        return self._names.get(pid, (f"process-{pid}", "process"))
+
+
+def _parse_dump(text: str) -> list[list[Frame]]:
+    """Threads of one faulthandler dump, each as frames innermost first."""
+    threads: list[list[Frame]] = []
+    for raw in text.splitlines():
+        if THREAD_HEADER.match(raw):
+            threads.append([])
+            continue
+        match = FRAME_LINE.match(raw)
+        if match and threads:
+            threads[-1].append(Frame(match["file"], int(match["line"]), match["func"]))
+    return threads
+
+
+def _main_thread(threads: list[list[Frame]], module_file: str) -> list[Frame]:
+    """The thread that matters: the one in the student's code, else one not started by threading."""
+    for frames in threads:
+        if any(_same_file(f.file, module_file) for f in frames):
+            return frames
+    for frames in threads:
+        if frames and not frames[-1].file.endswith("threading.py"):
+            return frames
+    return threads[0] if threads else []
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _call_text(module_file: str, line: int, func: str | None) -> str | None:
+    """The call on `line` as the student wrote it: 'q.get()' for func 'get'."""
+    try:
+        tree = ast.parse(Path(module_file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    calls = [node for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and node.lineno <= line <= (node.end_lineno or node.lineno)]
+    def name(node: ast.Call) -> str | None:
+        target = node.func
+        return target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+    matching = [c for c in calls if func and name(c) == func] or ([] if func else calls)
+    if not matching:
+        return None
+    return f"{ast.unparse(matching[0].func)}()"
+
+
+def _source_line(module_file: str, line: int) -> str | None:
+    try:
+        return Path(module_file).read_text(encoding="utf-8").splitlines()[line - 1].strip()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
+    report.stack = "\n".join(f"{Path(f.file).name}:{f.line} in {f.func}" for f in frames[:8])
+    if any(f.func == "_exit_function" for f in frames) and any(
+            f.func in ("_finalize_join", "join_thread") for f in frames):
+        report.state = "exiting"
+        report.waits_for = "flush"
+    index = next((i for i, f in enumerate(frames) if _same_file(f.file, module_file)), None)
+    if index is None:
+        return
+    report.line = frames[index].line
+    report.source = _source_line(module_file, report.line)
+    if index > 0:
+        inner = frames[index - 1]
+        report.waits_for = WAITING_CALLS.get((Path(inner.file).name, inner.func), inner.func)
+        report.call = _call_text(module_file, report.line, inner.func) or f"{inner.func}()"
+    else:  # inside a C function (time.sleep, a lock) or looping in the student's own code
+        report.call = _call_text(module_file, report.line, None)
+
+
+def _request_stacks(procs: list[psutil.Process], dump_dir: Path) -> dict[int, str]:
+    """Ask every process for its stack (SIGUSR1) and collect what they wrote."""
+    if not hasattr(signal, "SIGUSR1"):
+        return {}
+    for proc in procs:
+        try:
+            proc.suspend()  # freeze the tree, so that what we read is one moment
+        except psutil.Error:
+            pass
+    pending = {}
+    for proc in procs:
+        path = dump_dir / f"{proc.pid}.txt"
+        if path.exists():
+            try:
+                proc.send_signal(signal.SIGUSR1)
+                proc.resume()
+                pending[proc.pid] = path
+            except psutil.Error:
+                pass
+    stacks: dict[int, str] = {}
+    deadline = time.monotonic() + STACK_WAIT
+    while pending and time.monotonic() < deadline:
+        for pid, path in list(pending.items()):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            # A dump is complete when its last thread block ends (a blank line or file end after
+            # frames); the simplest robust sign is that it stopped growing since the last look.
+            if text and text == stacks.get(pid):
+                del pending[pid]
+            stacks[pid] = text
+        time.sleep(0.02)  # polling a file another process writes
+    for proc in procs:
+        try:
+            proc.suspend()
+        except psutil.Error:
+            pass
+    return stacks
+
+
+def inspect(procs, seen, roles: Roles, dump_dir: Path, module_file) -> list[ProcReport]:
+    """Reports for `procs` (alive, not infrastructure): role, state, where, CPU."""
+    module_file = str(module_file)
+    stacks = _request_stacks(procs, dump_dir)
+    reports = []
+    for proc in procs:
+        role, kind = roles.name(proc.pid)
+        tracked = seen.get(proc.pid)
+        cpu = tracked.busy_fraction() if tracked else None
+        report = ProcReport(pid=proc.pid, role=role, kind=kind, state="blocked", cpu=cpu)
+        threads = _parse_dump(stacks.get(proc.pid, ""))
+        if threads:
+            _analyse(report, _main_thread(threads, module_file), module_file)
+        elif proc.pid in stacks or not hasattr(signal, "SIGUSR1"):
+            report.state = "unknown"
+        if cpu is not None and cpu > 0.5 and report.state == "blocked" and report.waits_for is None:
+            report.state = "busy"
+        reports.append(report)
+    order = {"main": 0}
+    reports.sort(key=lambda r: (order.get(r.kind, 1), r.role))
+    return reports
+
+
+def busy(seen, roles: Roles, module_file, threshold: float) -> list[ProcReport]:
+    """Student processes that used more than `threshold` of a CPU while we watched them."""
+    reports = []
+    for pid, tracked in seen.items():
+        fraction = tracked.busy_fraction()
+        if fraction is None or fraction < threshold or roles.is_infrastructure(tracked.proc):
+            continue
+        role, kind = roles.name(pid)
+        reports.append(ProcReport(pid=pid, role=role, kind=kind, state="busy", cpu=fraction))
+    return reports
+
+
+def _is(report: ProcReport, *kinds: str) -> bool:
+    return any(k in report.kind.lower() for k in kinds)
+
+
+def hints(outcome) -> list[str]:
+    """The likely causes of a hang or a leak, most likely first, in the lesson's words."""
+    reports = outcome.stuck or outcome.leaked
+    if not reports:
+        return []
+    file = Path(outcome.module_file).name
+    main = next((r for r in reports if r.kind == "main"), None)
+    consumers = [e for e in outcome.registry if e["kind"] == "process"
+                 and any(k in e["role"].lower() for k in ("consum", "worker"))]
+    waiting = [r for r in reports if _is(r, "consum", "worker") and r.waits_for == "get"]
+    found = []
+    for r in reports:
+        if r.state == "exiting":
+            found.append(
+                f"{r.role} has done its work but cannot exit: a process that put items on a queue "
+                "waits, before it ends, until they are flushed into the queue's pipe, and nobody is "
+                "reading them. Take the results off the queue first, then join the process.")
+            break
+    if waiting and (main is None or main.waits_for in ("join", "get")):
+        total = max(len(consumers), len(waiting))
+        if total == 1:
+            found.append(
+                "The consumer is still waiting in q.get() for an item that will never come: nothing "
+                "told it to stop. After the producer has been joined, put None on the queue; the "
+                "consumer returns when it takes None.")
+        elif len(waiting) == total:
+            found.append(
+                f"All {total} consumers are still blocked in q.get(): none of them received a sentinel. "
+                "After every producer has been joined, put one None per consumer.")
+        else:
+            found.append(
+                f"{total} consumers but only {total - len(waiting)} received a sentinel: {len(waiting)} "
+                f"still blocked in q.get(). Put one None per consumer, after every producer has been joined.")
+    for r in reports:
+        if _is(r, "produc") and r.waits_for == "put":
+            found.append(
+                f"{r.role} is blocked in {r.call or 'q.put()'}: the queue is full and nobody takes items "
+                "off it. Is a consumer running, and does it keep taking until it gets the sentinel?")
+            break
+    for r in reports:
+        if r.state == "busy":
+            found.append(
+                f"{r.role} keeps a CPU busy at {r.where(outcome.module_file)} instead of waiting: a loop "
+                "around q.empty() or get_nowait() spins. Block in q.get() instead; it sleeps until an "
+                "item arrives.")
+            break
+    if main is not None and main.state != "busy" and not found:
+        others = [r for r in reports if r is not main]
+        if main.waits_for == "get" and not others:
+            found.append(
+                f"{outcome.action} waits in {main.call or 'q.get()'} at {file}:{main.line} for an item "
+                "that never arrives and no process is left to put one. Give get() a timeout (it raises "
+                "queue.Empty), or count exactly how many items to take.")
+        elif main.waits_for == "put" and not others:
+            found.append(
+                f"{outcome.action} waits in {main.call or 'q.put()'} at {file}:{main.line}: the queue is "
+                "full and nobody will take from it. Give put() a timeout (it raises queue.Full).")
+        elif main.waits_for == "join":
+            found.append(
+                f"{outcome.action} waits in {main.call or 'join()'} for a process that does not end. "
+                "A process ends only when its function returns: what is it still waiting for?")
+        elif main.waits_for == "get":
+            found.append(
+                f"{outcome.action} waits in {main.call or 'get()'} for a result that never comes. "
+                "Count what you expect: one result per item, and nothing for the sentinels.")
+    return found
+
+
+def render_processes(reports: list[ProcReport], module_file: str) -> str:
+    return "\n".join("  " + r.describe(module_file) for r in reports)

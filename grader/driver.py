@@ -1,0 +1,252 @@
+"""The process that runs a student's code for one check.
+
+The harness (``grader.harness``) starts ``python -m grader.driver REQUEST`` in a session of its own.
+The driver imports the student's module, runs one scenario from ``grader.scenarios`` against it and
+sends back a picklable observation on its original stdout. Everything the student prints goes to a log
+file instead. Then it waits, alive, until the harness has inspected the processes it left behind and
+closes its stdin; it never runs the interpreter's exit handlers, which would join the student's
+non-daemon processes and hang exactly like the lesson's first demo.
+
+This module is also the ``__main__`` that spawn and forkserver children import, so it stays light and
+does nothing at import time.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import json
+import multiprocessing
+import multiprocessing.process
+import os
+import multiprocessing.util
+import pickle
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+import warnings
+
+# Python 3.12+ warns when a process with threads forks. A multiprocessing.Queue that has been put to
+# owns a feeder thread, so code that puts before it starts a process triggers it. We record the
+# warning and show it to the student as a note instead of hiding it or failing the check.
+FORK_WARNING = r".*multi-threaded, use of fork\(\) may lead to deadlocks"
+
+# Process targets that belong to multiprocessing itself, named for the reports.
+INTERNAL_TARGETS = {"_run_server": "manager", "worker": "pool-worker"}
+
+
+# Where every process of the check writes its stack when the harness sends SIGUSR1 (POSIX only).
+DUMP_DIR_ENV = "BAOZI_DUMP_DIR"
+_dump_file = None  # kept open: faulthandler writes to it from a signal handler
+
+
+def arm_stack_dump() -> None:
+    """Make this process write its threads' stacks to DUMP_DIR/<pid>.txt on SIGUSR1.
+
+    Runs in the driver, in fork children (an after-fork hook) and in spawn and forkserver children,
+    which import this module as ``__mp_main__`` before they run the student's target. The handler
+    is faulthandler's, so it works while the process is blocked inside a lock or a pipe read.
+    """
+    global _dump_file
+    folder = os.environ.get(DUMP_DIR_ENV)
+    if not folder or not hasattr(signal, "SIGUSR1"):
+        return
+    try:
+        _dump_file = open(os.path.join(folder, f"{os.getpid()}.txt"), "w", encoding="utf-8")
+    except OSError:
+        return
+    faulthandler.register(signal.SIGUSR1, file=_dump_file, all_threads=True, chain=False)
+
+
+class MissingFunction(Exception):
+    """The student's module has no function of the name the check needs."""
+
+
+class Context:
+    """What a scenario gets: the student's module and a few helpers."""
+
+    def __init__(self, module, module_file: str, deadline: float, registry: list[dict]):
+        self.module = module
+        self.module_file = module_file
+        self.deadline = deadline  # time.monotonic() by which the scenario should have its answer
+        self._registry = registry
+
+    def func(self, name: str):
+        fn = getattr(self.module, name, None)
+        if not callable(fn):
+            raise MissingFunction(name)
+        return fn
+
+    def remaining(self, floor: float = 0.05) -> float:
+        return max(floor, self.deadline - time.monotonic())
+
+    def started(self, kind: str = "process") -> list[dict]:
+        """Processes (or threads) the student's code has started in this process so far."""
+        return [entry for entry in self._registry if entry["kind"] == kind]
+
+
+def _role_of(target, obj) -> str:
+    if target is None:  # a Process or Thread subclass that overrides run()
+        return type(obj).__name__
+    name = getattr(target, "__name__", None) or type(target).__name__
+    if getattr(target, "__module__", "").startswith("multiprocessing"):
+        return INTERNAL_TARGETS.get(name, name)
+    return name
+
+
+def _install_registry(registry: list[dict], path: str) -> None:
+    """Record every process (and non-library thread) the student's code starts.
+
+    The harness reads the file while the driver may be stuck, to name processes by role
+    ("consumer-2") in its reports.
+    """
+    base_start = multiprocessing.process.BaseProcess.start
+    thread_start = threading.Thread.start
+
+    def record(entry: dict) -> None:
+        registry.append(entry)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
+
+    def start_process(self):
+        role = _role_of(getattr(self, "_target", None), self)  # start() deletes _target
+        base_start(self)
+        record({"kind": "process", "pid": self.pid, "role": role,
+                "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid()})
+
+    def start_thread(self):
+        thread_start(self)
+        target = getattr(self, "_target", None)
+        module = getattr(target, "__module__", "") or ""
+        if not module.startswith(("multiprocessing", "threading", "concurrent", "queue")):
+            record({"kind": "thread", "pid": os.getpid(), "role": _role_of(target, self),
+                    "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid()})
+
+    multiprocessing.process.BaseProcess.start = start_process
+    threading.Thread.start = start_thread
+
+
+def _student_frame(tb, module_file: str):
+    """The innermost traceback entry in the student's file, as (line number, source line)."""
+    found = None
+    for frame in traceback.extract_tb(tb):
+        if os.path.abspath(frame.filename) == module_file:
+            found = (frame.lineno, (frame.line or "").strip(), frame.name)
+    return found
+
+
+def _describe_exception(exc: BaseException, module_file: str) -> dict:
+    where = _student_frame(exc.__traceback__, module_file)
+    return {
+        "type": f"{type(exc).__module__}.{type(exc).__qualname__}".replace("builtins.", ""),
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "line": where[0] if where else None,
+        "source": where[1] if where else None,
+        "function": where[2] if where else None,
+    }
+
+
+def _send(channel: int, payload: dict) -> None:
+    try:
+        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # the scenario returned something unpicklable: say so, don't die
+        data = pickle.dumps({"status": "raised", "error": {
+            "type": "PicklingError", "message": f"the result could not be sent back: {exc}",
+            "traceback": "", "line": None, "source": None}})
+    os.write(channel, struct.pack("!Q", len(data)))
+    view = memoryview(data)
+    while view:
+        view = view[os.write(channel, view):]
+
+
+def _limit_resources() -> None:
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits, the harness's time budget still applies
+        return
+    cap = 64 * 1024 * 1024  # output files: a print loop must not fill the disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+
+def run(request: dict, channel: int) -> None:
+    started = time.monotonic()
+    registry: list[dict] = []
+    arm_stack_dump()
+    multiprocessing.util.register_after_fork(arm_stack_dump, lambda _: arm_stack_dump())
+    multiprocessing.set_start_method(request["start_method"], force=True)
+    _install_registry(registry, request["registry"])
+    module_dir = os.path.dirname(request["module_file"])
+    sys.path.insert(0, module_dir)
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
+        result = _run_scenario(request, registry, started)
+    if any(w.category is DeprecationWarning and "fork()" in str(w.message) for w in caught):
+        notes.append("fork-with-threads")
+    result["notes"] = notes
+    result["registry"] = registry
+    result["elapsed"] = time.monotonic() - started
+    _send(channel, result)
+
+
+def _run_scenario(request: dict, registry: list[dict], started: float) -> dict:
+    module_file = os.path.abspath(request["module_file"])
+    if not os.path.isfile(module_file):
+        return {"status": "missing_file", "error": {"message": module_file}}
+    try:
+        module = importlib.import_module(request["module"])
+    except BaseException as exc:  # SyntaxError, ImportError, sys.exit() at import, ...
+        return {"status": "import_error", "error": _describe_exception(exc, module_file)}
+    if os.path.abspath(getattr(module, "__file__", "") or "") != module_file:
+        return {"status": "import_error", "error": {
+            "type": "ImportError", "traceback": "", "line": None, "source": None,
+            "message": f"'{request['module']}' was imported from {module.__file__}, not {module_file}"}}
+    at_import = [entry for entry in registry if entry["kind"] == "process"]
+    if at_import:
+        return {"status": "started_at_import", "error": {"message": ", ".join(
+            f"{entry['role']} (pid {entry['pid']})" for entry in at_import)}}
+
+    package, _, name = request["scenario"].partition(":")
+    scenario = getattr(importlib.import_module(package), name)
+    ctx = Context(module, module_file, started + request["deadline"], registry)
+    try:
+        value = scenario(ctx, **request["params"])
+    except MissingFunction as exc:
+        return {"status": "missing_function", "error": {"message": str(exc)}}
+    except BaseException as exc:  # the student's code raised (or called sys.exit): report it
+        return {"status": "raised", "error": _describe_exception(exc, module_file)}
+    return {"status": "returned", "value": value}
+
+
+def main(argv: list[str]) -> None:
+    with open(argv[1], "rb") as handle:
+        request = pickle.load(handle)
+    # Keep the real stdout for the answer; the student's prints go to the log the harness gave us.
+    channel = os.dup(1)
+    log = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.close(log)
+    _limit_resources()
+    try:
+        run(request, channel)
+    except BaseException as exc:  # a fault of the kit's own, reported rather than hidden
+        _send(channel, {"status": "internal_error", "error": {
+            "type": type(exc).__name__, "message": str(exc), "line": None, "source": None,
+            "traceback": traceback.format_exc()}})
+    finally:
+        sys.stdout.flush()
+        # Stay alive while the harness inspects our children; it closes stdin when it is done.
+        try:
+            sys.stdin.buffer.read()
+        finally:
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
+elif __name__ == "__mp_main__":  # a spawn or forkserver child of a check
+    arm_stack_dump()

@@ -1,0 +1,326 @@
+"""Run one check of a student's module in a process tree of its own, with a time budget.
+
+``run_check`` starts ``grader.driver`` in a new session (POSIX) or process group (Windows), watches
+its process tree with psutil while it works, and returns an ``Outcome``:
+
+- what the scenario observed, or the exception the student's code raised;
+- on a hang: every process still alive when the budget ran out, each with its role, state and the
+  line it was blocked on (see ``grader.diagnose``);
+- the processes the student's code left running after it returned (a leak);
+- the processes that kept a CPU busy while they should have been waiting (a spin).
+
+Whatever happens, every process of the check has ended when ``run_check`` returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from grader import diagnose
+from grader.driver import DUMP_DIR_ENV
+from grader.exercise import KIT_ROOT
+
+SAMPLE_INTERVAL = 0.04  # seconds between two looks at the process tree
+LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
+BUSY_WARMUP = 0.2  # interpreter start-up CPU is not spinning
+BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
+BUSY_FRACTION = 0.5  # share of one CPU above which a waiting process counts as spinning
+TAIL_BYTES = 2000  # how much of the student's output a report quotes
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What happened in one check. ``status`` is one of:
+
+    returned, raised, missing_file, import_error, missing_function, started_at_import,
+    hang, crashed, internal_error.
+    """
+
+    status: str
+    action: str  # what the check called, e.g. "run(items, n_consumers=2)"
+    budget: float
+    elapsed: float
+    start_method: str
+    module_file: str
+    value: object = None
+    error: dict | None = None
+    stuck: list[diagnose.ProcReport] = dataclasses.field(default_factory=list)
+    leaked: list[diagnose.ProcReport] = dataclasses.field(default_factory=list)
+    busy: list[diagnose.ProcReport] = dataclasses.field(default_factory=list)
+    registry: list[dict] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def hints(self) -> list[str]:
+        return diagnose.hints(self)
+
+
+class _Tracked:
+    """One process of the tree and the CPU time we saw it use."""
+
+    def __init__(self, proc: psutil.Process, now: float):
+        self.proc = proc
+        self.first_seen = now
+        self.first = None  # (time, cpu seconds) once past the warm-up
+        self.last = None
+
+    def sample(self, now: float) -> None:
+        try:
+            times = self.proc.cpu_times()
+        except psutil.Error:
+            return
+        point = (now, times.user + times.system)
+        if self.first is None and now - self.first_seen >= BUSY_WARMUP:
+            self.first = point
+        self.last = point
+
+    def busy_fraction(self) -> float | None:
+        if self.first is None or self.last is None:
+            return None
+        window = self.last[0] - self.first[0]
+        if window < BUSY_MIN_WINDOW:
+            return None
+        return (self.last[1] - self.first[1]) / window
+
+
+class _Tree:
+    """Every process seen below the driver, so that none escapes even after its parent died."""
+
+    def __init__(self, root_pid: int):
+        self.root_pid = root_pid
+        self.seen: dict[int, _Tracked] = {}
+        self.root = psutil.Process(root_pid)
+
+    def sample(self) -> None:
+        now = time.monotonic()
+        try:
+            procs = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            procs = []
+        for tracked in self.seen.values():
+            if tracked.proc.pid != self.root_pid and tracked.proc not in procs:
+                procs.append(tracked.proc)  # orphans: their parent ended, they did not
+        for proc in procs:
+            tracked = self.seen.get(proc.pid)
+            if tracked is None:
+                tracked = self.seen[proc.pid] = _Tracked(proc, now)
+            tracked.sample(now)
+
+    def alive(self) -> list[psutil.Process]:
+        self.sample()
+        return [t.proc for t in self.seen.values() if _is_alive(t.proc)]
+
+
+def _is_alive(proc: psutil.Process) -> bool:
+    """Running, sleeping or stopped; not ended (a zombie has ended, its parent just hasn't looked)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait_ended(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait (bounded) for processes that are not our children to end; return those still alive."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if _is_alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling: psutil cannot wait on a process that is not our child
+        alive = [p for p in alive if _is_alive(p)]
+    return alive
+
+
+class _Answer(threading.Thread):
+    """Reads the driver's one answer (length-prefixed pickle) without blocking the watch loop."""
+
+    def __init__(self, stream):
+        super().__init__(daemon=True, name="baozi-answer")
+        self.stream = stream
+        self.payload: dict | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            header = self.stream.read(8)
+            if len(header) == 8:
+                (size,) = struct.unpack("!Q", header)
+                data = self.stream.read(size)
+                if len(data) == size:
+                    self.payload = pickle.loads(data)
+        except Exception:  # a broken pipe or a truncated answer: the driver crashed
+            self.payload = None
+        finally:
+            self.done.set()
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL_BYTES))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return ("…" + text) if size > TAIL_BYTES else text
+
+
+def _popen_options() -> dict:
+    if os.name == "posix":
+        return {"start_new_session": True}
+    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+
+
+def _driver_env(dump_dir: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KIT_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"  # so a hang report can quote the last lines printed
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the student's folder as it was
+    env[DUMP_DIR_ENV] = str(dump_dir)
+    return env
+
+
+def run_check(
+    *,
+    module_file: Path,
+    module: str,
+    scenario: str,
+    params: dict,
+    start_method: str,
+    budget: float,
+    action: str,
+) -> Outcome:
+    workdir = Path(tempfile.mkdtemp(prefix="baozi-check-"))
+    try:
+        return _run_in(workdir, module_file, module, scenario, params, start_method, budget, action)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_in(workdir, module_file, module, scenario, params, start_method, budget, action) -> Outcome:
+    dump_dir = workdir / "stacks"
+    dump_dir.mkdir()
+    request = {
+        "module_file": str(Path(module_file).resolve()),
+        "module": module,
+        "scenario": scenario,
+        "params": params,
+        "start_method": start_method,
+        "deadline": budget * 0.8,  # leave the scenario time to report partial results
+        "registry": str(workdir / "registry.jsonl"),
+        "stdout": str(workdir / "stdout.log"),
+    }
+    (workdir / "request.pkl").write_bytes(pickle.dumps(request))
+    stderr_path = workdir / "stderr.log"
+    outcome = Outcome(status="hang", action=action, budget=budget, elapsed=0.0,
+                      start_method=start_method, module_file=request["module_file"])
+    started = time.monotonic()
+    with open(stderr_path, "wb") as stderr:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "grader.driver", str(workdir / "request.pkl")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            cwd=workdir, env=_driver_env(dump_dir), **_popen_options(),
+        )
+    answer = _Answer(driver.stdout)
+    answer.start()
+    tree = _Tree(driver.pid)
+    try:
+        while True:
+            tree.sample()
+            if answer.done.wait(SAMPLE_INTERVAL):
+                break
+            if driver.poll() is not None:
+                answer.done.wait(1.0)  # the answer may still be in the pipe
+                break
+            if time.monotonic() - started > budget:
+                break
+        outcome.elapsed = time.monotonic() - started
+        roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
+        if answer.payload is not None:
+            _take_answer(outcome, answer.payload)
+            _find_leaks(outcome, tree, roles, dump_dir)
+        elif answer.done.is_set() or driver.poll() is not None:
+            outcome.status = "crashed"
+            outcome.error = {"returncode": driver.wait(timeout=5)}
+        else:
+            outcome.status = "hang"
+            alive = [p for p in tree.alive() if not roles.is_infrastructure(p)]
+            outcome.stuck = diagnose.inspect(alive, tree.seen, roles, dump_dir, module_file)
+        outcome.busy = diagnose.busy(tree.seen, roles, module_file, BUSY_FRACTION)
+        if not outcome.registry:
+            outcome.registry = roles.entries()
+        # Read the output now: shutting down adds the library's own complaints to it.
+        outcome.stdout = _tail(workdir / "stdout.log")
+        outcome.stderr = _tail(stderr_path)
+    finally:
+        _end_everything(driver, tree, hung=outcome.status == "hang")
+        answer.join(timeout=1.0)
+    return outcome
+
+
+def _take_answer(outcome: Outcome, payload: dict) -> None:
+    outcome.status = payload["status"]
+    outcome.value = payload.get("value")
+    outcome.error = payload.get("error")
+    outcome.registry = payload.get("registry", [])
+    outcome.notes = payload.get("notes", [])
+
+
+def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, dump_dir: Path) -> None:
+    """Student processes still running after the checked function returned (after a short grace)."""
+    students = [p for p in tree.alive() if p.pid != tree.root_pid and not roles.is_infrastructure(p)]
+    left = _wait_ended(students, LEAK_GRACE)
+    if left:
+        outcome.leaked = diagnose.inspect(left, tree.seen, roles, dump_dir, outcome.module_file)
+
+
+def _kill(procs) -> None:
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
+def _end_everything(driver: subprocess.Popen, tree: _Tree, hung: bool) -> None:
+    """End every process of the check, by pid and (POSIX) by process group.
+
+    The student's processes go first, with SIGKILL. Then the driver is told to leave (its stdin
+    closes), so the resource tracker and forkserver see their pipe close and clean up the named
+    semaphores they hold; only if they linger are they killed too.
+    """
+    everyone = tree.alive()
+    _kill([p for p in everyone if (hung or p.pid != driver.pid)
+           and not diagnose.Roles.looks_infrastructure(p)])
+    try:
+        driver.stdin.close()
+    except OSError:
+        pass
+    try:
+        driver.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        driver.kill()
+        driver.wait(timeout=5.0)
+    _kill(_wait_ended(everyone, 1.0))
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # anything of the session we never saw
+        except (ProcessLookupError, PermissionError):
+            pass
+    _wait_ended(everyone, 2.0)
+    if driver.stdout:
+        driver.stdout.close()

@@ -1,0 +1,246 @@
+"""The ``kit`` object the visible tests use: run a scenario against the student's module and turn
+what happened into a failure that teaches (what was expected, what happened, what to look at).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from grader import payloads
+from grader.exercise import Exercise
+from grader.harness import Outcome, run_check
+
+PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
+
+
+class Kit:
+    def __init__(self, *, exercise: Exercise, impl_root: Path, start_method: str, seed: int,
+                 scale: float, rerun: str):
+        self.exercise = exercise
+        self.impl_root = impl_root
+        self.start_method = start_method
+        self.seed = seed
+        self.scale = scale
+        self.rerun = rerun
+
+    # -- inputs ---------------------------------------------------------------------------------
+    @property
+    def module_file(self) -> Path:
+        return self.exercise.module_file(self.impl_root)
+
+    def items(self, count: int, **options) -> list:
+        return payloads.items(self.seed, count, salt=self.exercise.name, **options)
+
+    def batches(self, sizes: list[int]) -> list[list]:
+        return payloads.batches(self.seed, sizes, salt=self.exercise.name)
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, scenario: str, *, action: str, work: float = 0.0, processes: int = 0,
+            **params) -> Outcome:
+        """Run ``grader.scenarios.<exercise>:<scenario>`` and fail unless it returned cleanly.
+
+        `work` is the time the check asks for (items times delays) and `processes` how many
+        processes it starts; the budget grows with both.
+        """
+        budget = self.exercise.budget.seconds(
+            work=work, processes=processes, start_method=self.start_method, scale=self.scale)
+        outcome = run_check(
+            module_file=self.module_file, module=self.exercise.module,
+            scenario=f"grader.scenarios.{self.exercise.name}:{scenario}", params=params,
+            start_method=self.start_method, budget=budget, action=action)
+        problem = explain(outcome, self.exercise)
+        if problem:
+            self.fail(problem)
+        return outcome
+
+    # -- verdicts -------------------------------------------------------------------------------
+    def fail(self, text: str, *, expected: str | None = None, got: str | None = None,
+             look_at: str | None = None):
+        lines = [text]
+        if expected is not None:
+            lines.append(f"  expected: {expected}")
+        if got is not None:
+            lines.append(f"  got:      {got}")
+        if look_at:
+            lines.append(f"  look at:  {look_at}")
+        lines.append(f"(start method {self.start_method}, seed {self.seed}) rerun: {self.rerun}")
+        pytest.fail("\n".join(lines), pytrace=False)
+
+    def expect_items(self, got, expected: list, *, what: str, ordered: bool, look_at: str) -> None:
+        """`got` holds exactly the `expected` items (as a multiset), in order if `ordered`."""
+        if not isinstance(got, list):
+            self.fail(f"{what} should be a list of items.", expected=f"a list of {len(expected)} items",
+                      got=f"{type(got).__name__}: {payloads.short(got, 80)}", look_at=look_at)
+        missing, doubled, unknown = payloads.compare(expected, got)
+        if missing or doubled or unknown:
+            self.fail(f"{what} did not deliver every item exactly once.",
+                      expected=f"{len(expected)} items", got=multiset_story(len(got), missing, doubled, unknown),
+                      look_at=look_at)
+        if ordered and [payloads.key(x) for x in got] != [payloads.key(x) for x in expected]:
+            first = next(i for i, (a, b) in enumerate(zip(got, expected)) if payloads.key(a) != payloads.key(b))
+            self.fail(f"{what} has every item, but not in the order they were produced.",
+                      expected=f"item {first} = {payloads.short(expected[first])}",
+                      got=f"item {first} = {payloads.short(got[first])}", look_at=look_at)
+
+    def expect_no_spin(self, outcome: Outcome, *, while_: str) -> None:
+        """No student process kept a CPU busy while it should have been waiting."""
+        spinning = [r for r in outcome.busy if r.kind != "main" or not outcome.registry]
+        if spinning:
+            names = ", ".join(f"{r.role} ({r.cpu:.0%} of a CPU)" for r in spinning)
+            self.fail(f"{names} kept a CPU busy {while_}.",
+                      expected="a waiting process sleeps in q.get() and uses almost no CPU",
+                      got="a loop that keeps asking (q.empty(), get_nowait(), get(timeout=0)) and spins",
+                      look_at="take items with a blocking q.get(); it returns as soon as one arrives")
+
+
+def multiset_story(count: int, missing: list, doubled: list, unknown: list) -> str:
+    parts = [f"{count} items"]
+    if missing:
+        parts.append(f"{len(missing)} never consumed, e.g. {', '.join(payloads.short(x) for x in missing[:3])}")
+    if doubled:
+        parts.append(f"{len(doubled)} consumed twice, e.g. {', '.join(payloads.short(x) for x in doubled[:3])}")
+    if unknown:
+        parts.append(f"{len(unknown)} that were never produced, e.g. "
+                     f"{', '.join(payloads.short(x) for x in unknown[:3])}")
+    return "; ".join(parts)
+
+
+def _error_line(outcome: Outcome) -> str:
+    error = outcome.error or {}
+    where = f" at {Path(outcome.module_file).name}:{error['line']}" if error.get("line") else ""
+    source = f"\n    {error['source']}" if error.get("source") else ""
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}{where}{source}"
+
+
+def _start_method_note(outcome: Outcome) -> str:
+    return (f"Under {outcome.start_method}, a child process is a fresh interpreter: it imports your module "
+            "and looks its target function up by name. A lambda, or a function defined inside another "
+            "function, has no such name, so it cannot be sent. Define producer and consumer at module "
+            "level. (fork copies the whole parent, which is why such code seems to work there; spawn is "
+            "the default on macOS and Windows.)")
+
+
+def _output(outcome: Outcome) -> str:
+    parts = []
+    if outcome.stderr.strip():
+        parts.append("stderr of your processes (last lines):\n" + _indent(outcome.stderr))
+    if outcome.stdout.strip():
+        parts.append("stdout of your processes (last lines):\n" + _indent(outcome.stdout))
+    return "\n".join(parts)
+
+
+def _indent(text: str, width: int = 25) -> str:
+    lines = text.rstrip().splitlines()[-width:]
+    return "\n".join("    | " + line for line in lines)
+
+
+def _stderr_hints(outcome: Outcome) -> list[str]:
+    text = outcome.stderr
+    found = []
+    if "FileNotFoundError" in text and ("synchronize" in text or "rebuild" in text or "semaphore" in text):
+        found.append("A child could not open a queue that was passed to it: the queue was garbage-collected "
+                     f"in the parent before the child (started with {outcome.start_method}) got to it. Keep "
+                     "a reference to every queue until its processes are done (start() returns them for "
+                     "this reason).")
+    if any(word in text for word in PICKLE_WORDS):
+        found.append(_start_method_note(outcome))
+    if "Traceback" in text and not found:
+        found.append("One of your processes raised an exception: its traceback is below.")
+    return found
+
+
+def explain(outcome: Outcome, exercise: Exercise) -> str | None:
+    """Why a check cannot go on, in words a student can act on; None when it can."""
+    file = Path(outcome.module_file).name
+    status = outcome.status
+    if status == "missing_file":
+        return (f"MISSING FILE: {outcome.module_file} does not exist. --impl must name a folder laid "
+                f"out like exercises/ ({exercise.name}/{exercise.module}.py).")
+    if status == "import_error":
+        return f"{file} does not import:\n  {_error_line(outcome)}"
+    if status == "missing_function":
+        name = outcome.error["message"]
+        return (f"MISSING FUNCTION: {exercise.module}.{name} was not found. Did you misname it? "
+                f"This exercise asks for: {', '.join(exercise.functions)}.")
+    if status == "started_at_import":
+        return (f"Importing {file} started processes ({outcome.error['message']}). A module must not "
+                "start anything when it is imported: under spawn and forkserver every child re-imports "
+                "it and would start them again. Put demo code under `if __name__ == \"__main__\":`.")
+    if status == "raised":
+        error = outcome.error
+        if error["type"] == "NotImplementedError":
+            hint = exercise.hints.get(error.get("function") or "")
+            hint = f"\n  hint: {hint}" if hint else ""
+            return (f"NOT WRITTEN YET: {outcome.action} still raises NotImplementedError"
+                    f" ({error['message'] or 'the stub'}). Replace the TODOs in {file}.{hint}")
+        text = f"{outcome.action} raised {_error_line(outcome)}"
+        if any(word in error["message"] for word in PICKLE_WORDS):
+            text += "\n  " + _start_method_note(outcome)
+        elif "can only join a started process" in error["message"]:
+            text += "\n  Every process you join must have been started first (p.start())."
+        for hint in _stderr_hints(outcome):
+            text += "\n  " + hint
+        return text + _with_output(outcome, error.get("traceback", ""))
+    if status == "hang":
+        lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget "
+                 f"(start method {outcome.start_method})."]
+        if outcome.stuck:
+            lines.append("Processes still running when the time ran out:")
+            lines.append(_render(outcome))
+        ended = _ended(outcome)
+        if ended:
+            lines.append(f"  (already ended: {ended})")
+        lines += [f"Likely cause: {hint}" for hint in outcome.hints + _stderr_hints(outcome)]
+        return "\n".join(lines) + _with_output(outcome)
+    if status == "crashed":
+        code = (outcome.error or {}).get("returncode")
+        return (f"CRASH: the process running {outcome.action} died (exit status {code}) before "
+                "answering. Did your code call os._exit(), sys.exit() in a child, or kill its parent?"
+                + _with_output(outcome))
+    if status == "internal_error":
+        return f"The kit itself failed while checking {file}; please report this:\n{_error_line(outcome)}"
+    if outcome.leaked:
+        lines = [f"LEAK: {outcome.action} returned, but {len(outcome.leaked)} process(es) it started "
+                 "were still running:", _render(outcome)]
+        lines += [f"Likely cause: {hint}" for hint in outcome.hints]
+        lines.append("Every process must have ended when the function returns: join each one "
+                     "(after it was told to stop).")
+        return "\n".join(lines) + _with_output(outcome)
+    return None
+
+
+def _render(outcome: Outcome) -> str:
+    from grader.diagnose import render_processes
+
+    return render_processes(outcome.stuck or outcome.leaked, outcome.module_file)
+
+
+def _ended(outcome: Outcome) -> str:
+    alive = {r.pid for r in outcome.stuck}
+    names = []
+    counts: dict[str, int] = {}
+    for entry in outcome.registry:
+        if entry["kind"] != "process":
+            continue
+        counts[entry["role"]] = counts.get(entry["role"], 0) + 1
+        if entry["pid"] not in alive:
+            names.append(f"{entry['role']}-{counts[entry['role']]}")
+    return ", ".join(names)
+
+
+def _with_output(outcome: Outcome, traceback_text: str = "") -> str:
+    extra = _output(outcome)
+    if traceback_text and "NotImplementedError" not in traceback_text:
+        extra = "traceback:\n" + _indent(traceback_text, 12) + ("\n" + extra if extra else "")
+    return ("\n" + extra) if extra else ""
+
+
+def rerun_command(nodeid: str, *, impl: str | None, start_method: str, seed: int) -> str:
+    parts = ["python", "-m", "pytest", nodeid]
+    if impl:
+        parts += ["--impl", impl]
+    parts += ["--start-method", start_method, "--seed", str(seed)]
+    return " ".join(shlex.quote(p) for p in parts)

@@ -1,0 +1,89 @@
+"""Items for the checks: baozi orders from Faker (Chinese and English), plus the values that break
+careless code: falsy items (0, "", [], False, 0.0), unicode, nested containers and, on request,
+large ones. Everything is seeded, so a failure can be replayed with ``--seed``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from functools import lru_cache
+
+EDGE_ITEMS = (0, "", [], False, 0.0, "🥟 包子", {"filling": ["猪肉", "白菜"], "steamed": (1, None)})
+FALSY_ITEMS = (0, "", [], False, 0.0, ())
+
+
+@lru_cache(maxsize=1)
+def _faker():
+    from faker import Faker  # imported on first use: it takes a moment
+
+    return Faker(["zh_CN", "en_US"])
+
+
+def _order(fake, rng: random.Random, number: int):
+    """One baozi order, in one of a few shapes (all picklable, none None)."""
+    locale = rng.choice(["zh_CN", "en_US"])
+    person = fake[locale].name()
+    shape = rng.randrange(4)
+    if shape == 0:
+        return f"包子 #{number} for {person}"
+    if shape == 1:
+        return {"order": number, "customer": person, "fillings": [fake[locale].word() for _ in range(2)]}
+    if shape == 2:
+        return (number, person, rng.randint(1, 12))
+    return number * 1000 + rng.randint(1, 999)
+
+
+def items(seed: int, count: int, *, salt: str = "", edge: bool = True, large: int = 0) -> list:
+    """`count` items (count >= 1): orders from Faker, with the edge values mixed in when `edge`.
+
+    `large` adds that many items of about 100 kB each (a nested, unicode-heavy string list).
+    Every item is distinct by repr, so a lost or doubled one is always visible.
+    """
+    rng = random.Random(f"{seed}:{salt}:{count}")
+    fake = _faker()
+    fake.seed_instance(rng.randrange(2**32))
+    chosen = list(EDGE_ITEMS[: min(len(EDGE_ITEMS), count // 2)]) if edge else []
+    chosen += [["大包子", "x" * 100_000, {"n": i}] for i in range(large)]
+    number = 1
+    seen = {repr(item) for item in chosen}
+    while len(chosen) < count:
+        candidate = _order(fake, rng, number)
+        number += 1
+        if repr(candidate) not in seen:
+            seen.add(repr(candidate))
+            chosen.append(candidate)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def batches(seed: int, sizes: list[int], *, salt: str = "") -> list[list]:
+    """One list of items per producer, all items distinct across batches."""
+    pool = items(seed, max(1, sum(sizes)), salt=salt)
+    out, start = [], 0
+    for size in sizes:
+        out.append(pool[start:start + size])
+        start += size
+    return out
+
+
+def key(item) -> str:
+    """A hashable stand-in for any item (lists and dicts are not hashable)."""
+    return repr(item)
+
+
+def short(item, width: int = 40) -> str:
+    text = repr(item)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def compare(expected: list, got: list) -> tuple[list, list, list]:
+    """Multiset difference: (never consumed, consumed too often, never expected), each with repeats."""
+    want = Counter(key(x) for x in expected)
+    have = Counter(key(x) for x in got)
+    originals = {key(x): x for x in [*expected, *got]}
+    missing = [originals[k] for k, n in (want - have).items() for _ in range(n)]
+    extra = have - want
+    doubled = [originals[k] for k, n in extra.items() if k in want for _ in range(n)]
+    unknown = [originals[k] for k, n in extra.items() if k not in want for _ in range(n)]
+    return missing, doubled, unknown

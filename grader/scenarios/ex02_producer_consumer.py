@@ -1,0 +1,32 @@
+"""Scenarios for ex02_producer_consumer: start() returns a producer and a consumer that never ends."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+from grader.scenarios.common import collect, describe, is_process, started, stop
+
+
+def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
+    """start(items, ...), then collect the results; `linger` seconds more to watch the consumer."""
+    value = ctx.func("start")(items, producer_delay=producer_delay, consumer_delay=consumer_delay)
+    seen = {"shape": describe(value), **started(ctx)}
+    try:
+        if not (isinstance(value, tuple) and len(value) == 4):
+            return seen
+        producer, consumer, q, results = value
+        seen["kinds"] = [describe(producer), describe(consumer), describe(q), describe(results)]
+        if not (is_process(producer) and is_process(consumer) and hasattr(results, "get")):
+            return seen
+        seen["shape"] = "ok"
+        seen["started"] = producer.pid is not None and consumer.pid is not None
+        seen["distinct"] = producer.pid != consumer.pid
+        seen["got"] = collect(results, len(items), ctx)
+        producer.join(ctx.remaining())
+        seen["producer_exitcode"] = producer.exitcode
+        consumer.join(linger)  # a bounded wait: it should still be waiting for items afterwards
+        seen["consumer_alive"] = consumer.is_alive()
+        seen["consumer_exitcode"] = consumer.exitcode
+        return seen
+    finally:
+        stop(*multiprocessing.active_children())  # this demo's consumer never ends by itself
