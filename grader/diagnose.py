@@ -59,7 +59,7 @@ class ProcReport:
         return f"{Path(module_file).name}:{self.line}" if self.line else "library code"
 
     def describe(self, module_file: str) -> str:
-        cpu = f", {self.cpu:.0%} CPU" if self.cpu is not None else ""
+        cpu = f", {self.cpu:.0%} CPU" if self.cpu is not None and self.cpu >= 0.1 else ""
         if self.state == "exiting":
             what = "finished its work but cannot exit: it is still flushing what it put on a queue"
         elif self.state == "busy":
@@ -112,7 +112,18 @@ class Roles:
         return any(f"multiprocessing.{name}" in cmdline for name in Roles.INFRASTRUCTURE)
 
     def is_infrastructure(self, proc: psutil.Process) -> bool:
-        return self.looks_infrastructure(proc)
+        """The resource tracker or the forkserver itself; not the processes a forkserver forked,
+        which carry its command line too."""
+        if not self.looks_infrastructure(proc):
+            return False
+        self._load()
+        if proc.pid in self._names:
+            return False
+        try:
+            parent = proc.parent()
+        except psutil.Error:
+            parent = None
+        return not (parent is not None and parent.pid != self.driver_pid and self.looks_infrastructure(parent))
 
     def name(self, pid: int) -> tuple[str, str]:
         if pid == self.driver_pid:
@@ -321,7 +332,14 @@ def hints(outcome) -> list[str]:
             break
     if main is not None and main.state != "busy" and not found:
         others = [r for r in reports if r is not main]
-        if main.waits_for == "get" and not others:
+        started_any = any(e["kind"] == "process" for e in outcome.registry)
+        if main.waits_for == "get" and not others and started_any:
+            found.append(
+                f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
+                "that never comes, and every process it started has ended. A consumer stopped before "
+                "it forwarded every item (did it take a falsy item such as 0, '' or [] for the "
+                "sentinel? test `item is None`), or more results are expected than there are items.")
+        elif main.waits_for == "get" and not others:
             found.append(
                 f"{outcome.action} waits in {main.call or 'q.get()'} at {file}:{main.line} for an item "
                 "that never arrives and no process is left to put one. Give get() a timeout (it raises "

@@ -140,6 +140,8 @@ def _student_frame(tb, module_file: str):
 
 def _describe_exception(exc: BaseException, module_file: str) -> dict:
     where = _student_frame(exc.__traceback__, module_file)
+    if isinstance(exc, SyntaxError) and exc.filename and os.path.abspath(exc.filename) == module_file:
+        where = (exc.lineno, (exc.text or "").strip(), None)
     return {
         "type": f"{type(exc).__module__}.{type(exc).__qualname__}".replace("builtins.", ""),
         "message": str(exc),

@@ -33,7 +33,7 @@ class Budget:
     process, which is slower under spawn and forkserver (a fresh interpreter) than under fork.
     """
 
-    margin: float = 1.0
+    margin: float = 1.5
     per_process: float = 0.05
     per_process_spawn: float = 0.15
     work_factor: float = 1.5

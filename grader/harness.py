@@ -238,6 +238,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     answer = _Answer(driver.stdout)
     answer.start()
     tree = _Tree(driver.pid)
+    roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
     try:
         while True:
             tree.sample()
@@ -249,7 +250,6 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             if time.monotonic() - started > budget:
                 break
         outcome.elapsed = time.monotonic() - started
-        roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
         if answer.payload is not None:
             _take_answer(outcome, answer.payload)
             _find_leaks(outcome, tree, roles, dump_dir)
@@ -267,7 +267,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         outcome.stdout = _tail(workdir / "stdout.log")
         outcome.stderr = _tail(stderr_path)
     finally:
-        _end_everything(driver, tree, hung=outcome.status == "hang")
+        _end_everything(driver, tree, roles, hung=outcome.status == "hang")
         answer.join(timeout=1.0)
     return outcome
 
@@ -296,7 +296,7 @@ def _kill(procs) -> None:
             pass
 
 
-def _end_everything(driver: subprocess.Popen, tree: _Tree, hung: bool) -> None:
+def _end_everything(driver: subprocess.Popen, tree: _Tree, roles: diagnose.Roles, hung: bool) -> None:
     """End every process of the check, by pid and (POSIX) by process group.
 
     The student's processes go first, with SIGKILL. Then the driver is told to leave (its stdin
@@ -304,8 +304,7 @@ def _end_everything(driver: subprocess.Popen, tree: _Tree, hung: bool) -> None:
     semaphores they hold; only if they linger are they killed too.
     """
     everyone = tree.alive()
-    _kill([p for p in everyone if (hung or p.pid != driver.pid)
-           and not diagnose.Roles.looks_infrastructure(p)])
+    _kill([p for p in everyone if (hung or p.pid != driver.pid) and not roles.is_infrastructure(p)])
     try:
         driver.stdin.close()
     except OSError:

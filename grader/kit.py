@@ -138,15 +138,20 @@ def _indent(text: str, width: int = 25) -> str:
 
 
 def _stderr_hints(outcome: Outcome) -> list[str]:
+    """Causes read from what the student's processes printed on stderr."""
     text = outcome.stderr
     found = []
+    pickling = any(word in text for word in PICKLE_WORDS) or any(
+        word in ((outcome.error or {}).get("message") or "") for word in PICKLE_WORDS)
+    if pickling:
+        # A child that could not unpickle its target also fails to open the queues sent with it:
+        # the FileNotFoundError that follows is a consequence, not a second cause.
+        return [_start_method_note(outcome)]
     if "FileNotFoundError" in text and ("synchronize" in text or "rebuild" in text or "semaphore" in text):
         found.append("A child could not open a queue that was passed to it: the queue was garbage-collected "
                      f"in the parent before the child (started with {outcome.start_method}) got to it. Keep "
                      "a reference to every queue until its processes are done (start() returns them for "
                      "this reason).")
-    if any(word in text for word in PICKLE_WORDS):
-        found.append(_start_method_note(outcome))
     if "Traceback" in text and not found:
         found.append("One of your processes raised an exception: its traceback is below.")
     return found
@@ -177,9 +182,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
             return (f"NOT WRITTEN YET: {outcome.action} still raises NotImplementedError"
                     f" ({error['message'] or 'the stub'}). Replace the TODOs in {file}.{hint}")
         text = f"{outcome.action} raised {_error_line(outcome)}"
-        if any(word in error["message"] for word in PICKLE_WORDS):
-            text += "\n  " + _start_method_note(outcome)
-        elif "can only join a started process" in error["message"]:
+        if "can only join a started process" in error["message"]:
             text += "\n  Every process you join must have been started first (p.start())."
         for hint in _stderr_hints(outcome):
             text += "\n  " + hint

@@ -75,7 +75,7 @@ def test_drain_raises_empty_when_an_item_is_late(kit):
     items = kit.items(4)
     timeout = 0.3
     seen = kit.run("drain_empty", action="drain(q, 3, timeout=0.3) with 2 items queued",
-                   items=items, timeout=timeout, work=3 * timeout).value
+                   items=items, timeout=timeout, work=timeout).value
     if seen["raised"] != "Empty":
         kit.fail("drain() must raise queue.Empty when an item does not arrive in time.",
                  expected="queue.Empty raised", got=f"it returned {short(seen['got'], 60)}",

@@ -1,0 +1,89 @@
+"""``python -m grader check``: prove the kit, the way ``rustlings dev check`` does.
+
+For every start method: every solution passes every visible check, and every stub fails every
+visible check (none passes, none hangs). Each run is a child pytest, so the verdict is exactly
+what a student or CI would see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from grader.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR, all_exercises
+
+
+@dataclasses.dataclass
+class Run:
+    target: str  # "solutions" or "stubs"
+    start_method: str
+    passed: int
+    failed: int
+    skipped: int
+    seconds: float
+    failures: list[str]
+
+    @property
+    def ok(self) -> bool:
+        if self.target == "solutions":
+            return self.failed == 0 and self.passed > 0
+        return self.passed == 0 and self.failed > 0
+
+
+def _count(report: Path) -> tuple[int, int, int, list[str]]:
+    """(passed, failed, skipped, names of failures) from a junit xml report."""
+    root = ElementTree.parse(report).getroot()
+    passed = failed = skipped = 0
+    names = []
+    for case in root.iter("testcase"):
+        if case.find("skipped") is not None:
+            skipped += 1
+        elif case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+            names.append(f"{case.get('classname')}::{case.get('name')}")
+        else:
+            passed += 1
+    return passed, failed, skipped, names
+
+
+def run_suite(target: str, start_method: str, extra: list[str] | None = None) -> Run:
+    with tempfile.TemporaryDirectory(prefix="baozi-check-") as tmp:
+        report = Path(tmp) / "report.xml"
+        args = [sys.executable, "-m", "pytest", str(EXERCISES_DIR), "--start-method", start_method,
+                "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *(extra or [])]
+        if target == "solutions":
+            args += ["--impl", str(SOLUTIONS_DIR)]
+        started = time.monotonic()
+        subprocess.run(args, cwd=KIT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+        seconds = time.monotonic() - started
+        if not report.exists():
+            return Run(target, start_method, 0, 0, 0, seconds, ["pytest did not run"])
+        return Run(target, start_method, *_count(report)[:3], seconds, _count(report)[3])
+
+
+def check_kit(start_methods: list[str] | None = None) -> list[Run]:
+    methods = start_methods or multiprocessing.get_all_start_methods()
+    return [run_suite(target, method) for method in methods for target in ("solutions", "stubs")]
+
+
+def main(args) -> int:
+    exercises = all_exercises()
+    print(f"checking {len(exercises)} exercises: {', '.join(e.name for e in exercises)}")
+    runs = check_kit(args.start_method)
+    for run in runs:
+        want = "all pass" if run.target == "solutions" else "all fail"
+        mark = "ok  " if run.ok else "FAIL"
+        print(f"{mark} {run.target:<9} {run.start_method:<10} {want}: {run.passed} passed, "
+              f"{run.failed} failed, {run.skipped} skipped in {run.seconds:.1f} s")
+        if not run.ok:
+            wrong = run.failures if run.target == "solutions" else ["(some stub checks passed)"]
+            for name in wrong[:10]:
+                print(f"       {name}")
+    return 0 if all(run.ok for run in runs) else 1

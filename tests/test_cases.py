@@ -1,0 +1,106 @@
+"""Golden submissions: each case in tests/cases/<exercise>/<case>/ must get its expected verdict.
+
+A case folder holds the student's module (flat) and case.toml:
+
+    description = "one None for three consumers"
+    verdict = "fail"                 # or "pass"
+    checks = ["test_one_sentinel_per_consumer"]   # fail: these visible checks must fail
+    expect = ["3 consumers but only 1 received a sentinel"]   # text every failure report must hold
+    start_methods = ["fork", "spawn"]   # optional, default: fork (where available) and spawn
+    max_seconds = 5.0                # optional: no check of the case may take longer
+
+A "pass" case must pass every visible check of its exercise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import exercise as exercise_meta
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CASES_DIR = Path(__file__).parent / "cases"
+DEFAULT_METHODS = [m for m in ("fork", "spawn") if m in multiprocessing.get_all_start_methods()]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    folder: Path
+    exercise: str
+    description: str
+    verdict: str
+    checks: tuple[str, ...] = ()
+    expect: tuple[str, ...] = ()
+    start_methods: tuple[str, ...] = tuple(DEFAULT_METHODS)
+    max_seconds: float = 5.0
+
+    @property
+    def id(self) -> str:
+        return f"{self.exercise}/{self.folder.name}"
+
+
+def load_case(path: Path) -> Case:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    known = {f.name for f in dataclasses.fields(Case)} - {"folder", "exercise"}
+    unknown = set(data) - known
+    assert not unknown, f"{path}: unknown keys {sorted(unknown)}"
+    for key in ("checks", "expect", "start_methods"):
+        if key in data:
+            data[key] = tuple(data[key])
+    case = Case(folder=path.parent, exercise=path.parent.parent.name, **data)
+    assert case.verdict in ("pass", "fail"), f"{path}: verdict must be pass or fail"
+    assert case.verdict == "pass" or case.checks, f"{path}: a failing case names its checks"
+    return case
+
+
+CASES = [load_case(p) for p in sorted(CASES_DIR.glob("*/*/case.toml"))]
+
+
+def test_the_corpus_is_big_enough():
+    wrong = [c for c in CASES if c.verdict == "fail"]
+    right = [c for c in CASES if c.verdict == "pass"]
+    assert len(wrong) >= 20 and len(right) >= 5, f"{len(wrong)} wrong and {len(right)} right cases"
+
+
+def test_every_case_names_real_checks():
+    for case in CASES:
+        points = exercise_meta.find(case.exercise).points
+        unknown = set(case.checks) - set(points)
+        assert not unknown, f"{case.id}: no such checks {sorted(unknown)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_case_gets_its_verdict(case: Case, pytester):
+    exercise = exercise_meta.find(case.exercise)
+    test_file = exercise.folder / f"test_{exercise.module}.py"
+    for method in case.start_methods:
+        if method not in multiprocessing.get_all_start_methods():
+            continue
+        args = [str(test_file), "--impl", str(case.folder), "--start-method", method,
+                "-p", "no:cacheprovider"]
+        if case.checks:
+            args += ["-k", " or ".join(case.checks)]
+        result = pytester.runpytest(*args)
+        output = result.stdout.str()
+        outcomes = result.parseoutcomes()
+        if case.verdict == "pass":
+            assert outcomes.get("passed") == len(exercise.points) and not outcomes.get("failed"), (
+                f"{case.id} ({method}) should pass every check:\n{output[-4000:]}")
+        else:
+            assert outcomes.get("failed") == len(case.checks) and not outcomes.get("passed"), (
+                f"{case.id} ({method}) should fail {list(case.checks)}:\n{output[-4000:]}")
+            for text in case.expect:
+                assert text in output, f"{case.id} ({method}): report lacks {text!r}:\n{output[-4000:]}"
+        for report in result.reprec.getreports("pytest_runtest_logreport"):
+            assert report.duration <= case.max_seconds, (
+                f"{case.id} ({method}): {report.nodeid} took {report.duration:.1f} s")

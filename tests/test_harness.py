@@ -1,0 +1,253 @@
+"""The harness on purpose-built broken modules: hangs, leaks, spins, crashes and escapes.
+
+Each module defines run(items, producer_delay=0, consumer_delay=0) and is run through the ex03
+scenario ``run_items``; the autouse fixture in conftest.py proves that no process outlives a test.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import textwrap
+import time
+
+import pytest
+
+from grader.harness import run_check
+
+METHODS = multiprocessing.get_all_start_methods()
+POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals and sessions")
+
+
+def check(tmp_path, source, *, method="spawn", budget=2.0, scenario="ex03_sentinel:run_items",
+          params=None):
+    module = tmp_path / "sentinel.py"
+    module.write_text(textwrap.dedent(source), encoding="utf-8")
+    return run_check(module_file=module, module="sentinel", scenario=f"grader.scenarios.{scenario}",
+                     params=params or {"items": [1, 2, 3]}, start_method=method, budget=budget,
+                     action="run(items)")
+
+
+HEADER = """
+import multiprocessing, os, queue, signal, sys, time
+"""
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_hang_is_reported_with_the_line_it_waits_on(tmp_path, method):
+    started = time.monotonic()
+    out = check(tmp_path, HEADER + """
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    return q.get()
+""", method=method, budget=1.5)
+    took = time.monotonic() - started
+    assert out.status == "hang"
+    assert 1.5 <= out.elapsed < 1.5 + 0.5
+    assert took < 1.5 + 1.5, f"the hang took {took:.1f} s to report"
+    (main,) = out.stuck
+    assert (main.role, main.call, main.line) == ("main", "q.get()", 6)
+    assert "for an item that never arrives" in out.hints[0]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_stuck_consumers_are_named_and_counted(tmp_path, method):
+    out = check(tmp_path, HEADER + """
+def consumer(q):
+    while True:
+        item = q.get()
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=consumer, args=(q,)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+""", method=method)
+    assert out.status == "hang"
+    roles = {r.role: r for r in out.stuck}
+    assert set(roles) == {"main", "consumer-1", "consumer-2"}
+    assert roles["main"].call == "w.join()" and roles["main"].waits_for == "join"
+    assert roles["consumer-2"].call == "q.get()" and roles["consumer-2"].line == 6
+    assert "All 2 consumers are still blocked in q.get()" in out.hints[0]
+
+
+def test_joining_before_draining_big_results_is_explained(tmp_path):
+    out = check(tmp_path, HEADER + """
+def consumer(results):
+    results.put("x" * 1_000_000)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    results = multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(results,))
+    c.start()
+    c.join()
+    return [results.get()]
+""", method="fork")
+    assert out.status == "hang"
+    consumer = next(r for r in out.stuck if r.kind == "consumer")
+    assert consumer.state == "exiting"
+    assert any("cannot exit" in hint for hint in out.hints)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_process_left_running_is_a_leak(tmp_path, method):
+    out = check(tmp_path, HEADER + """
+def consumer(q):
+    while True:
+        q.get()
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(q,))
+    c.start()
+    run.keep = q
+    return list(items)
+""", method=method)
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3]
+    (leak,) = out.leaked
+    assert (leak.role, leak.call) == ("consumer-1", "q.get()")
+
+
+def test_a_spinning_process_is_caught_by_its_cpu_time(tmp_path):
+    out = check(tmp_path, HEADER + """
+def consumer(q, until):
+    while time.monotonic() < until:
+        if not q.empty():
+            q.get()
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(q, time.monotonic() + 0.9))
+    c.start()
+    c.join()
+    return list(items)
+""", method="fork", budget=3.0)
+    assert out.status == "returned"
+    assert [r.role for r in out.busy] == ["consumer-1"]
+    assert out.busy[0].cpu > 0.5
+
+
+def test_a_blocked_process_is_not_spinning(tmp_path):
+    out = check(tmp_path, HEADER + """
+def consumer(q):
+    q.get()
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(q,))
+    c.start()
+    try:
+        c.join(0.9)  # the consumer sleeps in get() meanwhile
+    finally:
+        q.put(1)
+        c.join()
+    return list(items)
+""", method="fork", budget=3.0)
+    assert out.status == "returned" and out.busy == []
+
+
+@POSIX_ONLY
+def test_exiting_without_an_answer_is_a_crash(tmp_path):
+    out = check(tmp_path, HEADER + """
+def run(items, producer_delay=0, consumer_delay=0):
+    print("bye")
+    os._exit(3)
+""")
+    assert out.status == "crashed" and out.error["returncode"] == 3
+    assert "bye" in out.stdout
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_child_that_kills_its_parent_is_contained(tmp_path, method):
+    out = check(tmp_path, HEADER + """
+def assassin():
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(60)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    p = multiprocessing.Process(target=assassin)
+    p.start()
+    p.join()
+""", method=method)
+    assert out.status == "crashed"
+
+
+@POSIX_ONLY
+def test_a_process_in_a_session_of_its_own_is_still_ended(tmp_path):
+    out = check(tmp_path, HEADER + """
+def runaway(q):
+    os.setsid()
+    q.put(os.getpid())
+    time.sleep(60)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    multiprocessing.Process(target=runaway, args=(q,)).start()
+    q.get(timeout=5)
+    return list(items)
+""", method="fork")
+    assert out.status == "returned"
+    assert [r.role for r in out.leaked] == ["runaway-1"]
+
+
+def test_starting_processes_at_import_is_refused(tmp_path):
+    out = check(tmp_path, HEADER + """
+def work():
+    pass
+
+p = multiprocessing.Process(target=work)
+p.start()
+p.join()
+
+def run(items, producer_delay=0, consumer_delay=0):
+    return list(items)
+""", method="fork")
+    assert out.status == "started_at_import" and "work" in out.error["message"]
+
+
+def test_a_syntax_error_names_its_line(tmp_path):
+    out = check(tmp_path, HEADER + """
+def run(items, producer_delay=0, consumer_delay=0)
+    return items
+""")
+    assert out.status == "import_error"
+    assert out.error["type"] == "SyntaxError" and out.error["line"] == 4
+
+
+def test_a_missing_function_is_named(tmp_path):
+    out = check(tmp_path, HEADER + "def runn(items):\n    return items\n")
+    assert out.status == "missing_function" and out.error["message"] == "run"
+
+
+def test_an_exception_names_the_students_line(tmp_path):
+    out = check(tmp_path, HEADER + """
+def run(items, producer_delay=0, consumer_delay=0):
+    return items[10]
+""")
+    assert out.status == "raised"
+    assert out.error["type"] == "IndexError" and out.error["line"] == 5
+    assert out.error["function"] == "run"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12) or "fork" not in METHODS,
+                    reason="Python 3.12+ warns when a process with threads forks")
+def test_forking_with_a_feeder_thread_running_is_noted(tmp_path):
+    out = check(tmp_path, HEADER + """
+def nothing():
+    pass
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    q.put(1)  # starts the queue's feeder thread
+    p = multiprocessing.Process(target=nothing)
+    p.start()
+    p.join()
+    return list(items)
+""", method="fork")
+    assert out.status == "returned"
+    assert out.notes == ["fork-with-threads"]

@@ -1,0 +1,96 @@
+"""Every exercise is described in one exercise.toml, and stubs, solutions and tests agree with it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from grader import exercise as exercise_meta
+from grader.exercise import SOLUTIONS_DIR, all_exercises
+
+EXERCISES = all_exercises()
+CONTRACT_FUNCTIONS = {
+    "ex01_queue_basics": {"make_queue", "put_all", "drain", "try_put", "try_get"},
+    "ex02_producer_consumer": {"producer", "consumer", "start"},
+    "ex03_sentinel": {"producer", "consumer", "run"},
+    "ex04_many": {"producer", "consumer", "run"},
+}
+
+
+def _functions(path: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_the_four_core_exercises_exist():
+    assert {e.name for e in EXERCISES} >= set(CONTRACT_FUNCTIONS)
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.name)
+def test_points_match_the_visible_tests(ex):
+    tests = {name for name in _functions(ex.folder / f"test_{ex.module}.py") if name.startswith("test_")}
+    assert tests == set(ex.points), f"{ex.name}: tests without points or points without a test"
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.name)
+def test_stub_and_solution_define_the_contract(ex):
+    stub = _functions(ex.folder / f"{ex.module}.py")
+    solution = _functions(SOLUTIONS_DIR / ex.name / f"{ex.module}.py")
+    expected = CONTRACT_FUNCTIONS.get(ex.name, set(ex.functions))
+    assert set(ex.functions) == expected
+    assert expected <= set(stub) and expected <= set(solution)
+    for name in expected:
+        assert ast.dump(stub[name].args) == ast.dump(solution[name].args), f"{name}: signatures differ"
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.name)
+def test_stubs_raise_not_implemented_and_carry_todos(ex):
+    path = ex.folder / f"{ex.module}.py"
+    assert "# TODO:" in path.read_text(encoding="utf-8")
+    for name, node in _functions(path).items():
+        raises = [n for n in ast.walk(node) if isinstance(n, ast.Raise)]
+        assert any("NotImplementedError" in ast.unparse(r) for r in raises), f"{name} is not a stub"
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.name)
+def test_every_exercise_has_a_lesson(ex):
+    readme = ex.folder / "README.md"
+    assert readme.is_file() and len(readme.read_text(encoding="utf-8")) > 1500
+
+
+def _write(tmp_path, text):
+    (tmp_path / "exercise.toml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+GOOD = '''
+title = "t"
+module = "m"
+functions = ["f"]
+[hints]
+f = "hint"
+[points]
+test_f = 1
+'''
+
+
+def test_a_valid_file_loads_with_default_budget(tmp_path):
+    ex = exercise_meta.load(_write(tmp_path, GOOD))
+    assert ex.points == {"test_f": 1} and ex.max_score == 1
+    assert ex.budget.seconds(work=1.0, processes=2, start_method="fork") == pytest.approx(1.5 + 0.1 + 1.5)
+
+
+@pytest.mark.parametrize("change, message", [
+    ("colour = 'red'\n" + GOOD, "unknown key"),
+    (GOOD.replace('title = "t"', ""), "missing key"),
+    (GOOD.replace("test_f = 1", "test_f = 0"), "positive integer"),
+    (GOOD.replace('f = "hint"', 'g = "hint"'), "must name a function"),
+    (GOOD + "[budget]\nmargin = 'long'\n", "must be a float"),
+    (GOOD + "[budget]\nspeed = 2\n", "unknown key"),
+    ("title = ", "exercise.toml"),
+])
+def test_an_invalid_file_is_rejected(tmp_path, change, message):
+    with pytest.raises(exercise_meta.MetadataError, match=message):
+        exercise_meta.load(_write(tmp_path, change))

@@ -1,0 +1,32 @@
+from grader import payloads
+
+
+def test_items_are_seeded_distinct_and_hold_the_edge_values():
+    first = payloads.items(7, 20)
+    assert first == payloads.items(7, 20)
+    assert first != payloads.items(8, 20)
+    assert len({payloads.key(x) for x in first}) == 20
+    assert None not in first
+    for edge in (0, "", [], False, 0.0):
+        assert any(payloads.key(x) == payloads.key(edge) for x in first)
+    assert any(isinstance(x, str) and any("\u4e00" <= ch <= "\u9fff" for ch in x) for x in first)
+
+
+def test_large_items_are_large():
+    big = [x for x in payloads.items(1, 4, large=2) if isinstance(x, list) and len(repr(x)) > 100_000]
+    assert len(big) == 2
+
+
+def test_batches_share_no_item():
+    batches = payloads.batches(3, [4, 0, 6])
+    assert [len(b) for b in batches] == [4, 0, 6]
+    flat = [payloads.key(x) for b in batches for x in b]
+    assert len(set(flat)) == len(flat)
+
+
+def test_compare_reports_missing_doubled_and_unknown_as_multisets():
+    missing, doubled, unknown = payloads.compare([0, "", [1], "a"], [0, 0, [1], "zz"])
+    assert missing == ["", "a"]
+    assert doubled == [0]
+    assert unknown == ["zz"]
+    assert payloads.compare([False, 0], [0, False]) == ([], [], [])

@@ -1,0 +1,104 @@
+"""The pytest plugin, tested the way pytest tests its own plugins: with pytester."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+
+import pytest
+
+from grader.exercise import EXERCISES_DIR, SOLUTIONS_DIR
+
+DEFAULT_METHOD = multiprocessing.get_start_method()
+EXPECTED_IDS = list(dict.fromkeys([DEFAULT_METHOD, "spawn"]))
+
+TEST_FILE = '''
+def test_run_keeps_order(kit):
+    items = kit.items(6)
+    out = kit.run("run_items", action="run(items)", items=items, processes=2)
+    kit.expect_items(out.value["value"], items, what="run()", ordered=True, look_at="the sentinel")
+
+def test_plain():
+    assert True
+'''
+
+
+@pytest.fixture
+def project(pytester):
+    """A tiny course: exercises/ex03_sentinel with the stub, and mine/ with a solution."""
+    folder = pytester.path / "exercises" / "ex03_sentinel"
+    folder.mkdir(parents=True)
+    shutil.copy(EXERCISES_DIR / "ex03_sentinel" / "exercise.toml", folder)
+    shutil.copy(EXERCISES_DIR / "ex03_sentinel" / "sentinel.py", folder)
+    (folder / "test_sentinel.py").write_text(TEST_FILE, encoding="utf-8")
+    mine = pytester.path / "mine" / "ex03_sentinel"
+    mine.mkdir(parents=True)
+    shutil.copy(SOLUTIONS_DIR / "ex03_sentinel" / "sentinel.py", mine)
+    return pytester
+
+
+def test_help_lists_the_options(pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--impl=DIR*", "*--start-method*", "*--seed=SEED*", "*--budget-scale*"])
+
+
+def test_each_check_runs_under_the_default_method_and_spawn(project):
+    result = project.runpytest("exercises", "--impl", "mine", "-v")
+    result.assert_outcomes(passed=len(EXPECTED_IDS) + 1)
+    result.stdout.fnmatch_lines([f"*test_run_keeps_order[[]{m}[]] PASSED*" for m in EXPECTED_IDS])
+
+
+def test_start_method_selects_one(project):
+    result = project.runpytest("exercises", "--impl", "mine", "--start-method", "spawn", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_run_keeps_order[[]spawn[]] PASSED*"])
+
+
+def test_without_impl_the_stubs_fail_and_teach(project):
+    result = project.runpytest("exercises", "--start-method", "spawn", "--seed", "5")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*NOT WRITTEN YET: run(items) still raises NotImplementedError*",
+        "*hint: start both; p.join(); q.put(None)*",
+        "*(start method spawn, seed 5) rerun: python -m pytest*--start-method spawn --seed 5*",
+    ])
+
+
+def test_the_header_names_what_is_tested(project):
+    result = project.runpytest("exercises", "--impl", "mine", "--seed", "9", "--start-method", "spawn")
+    result.stdout.fnmatch_lines(["baozi-kit: testing mine; start methods spawn; seed 9"])
+
+
+def test_impl_is_resolved_from_the_invocation_folder(project):
+    inner = project.path / "exercises"
+    result = project.runpytest_subprocess(str(inner), "--impl", str(project.path / "mine"),
+                                          "--start-method", "spawn")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_missing_impl_folder_is_a_usage_error(project):
+    result = project.runpytest("exercises", "--impl", "nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--impl nowhere: no such folder*"])
+
+
+def test_a_flat_impl_folder_is_accepted(project):
+    flat = project.path / "flat"
+    flat.mkdir()
+    shutil.copy(SOLUTIONS_DIR / "ex03_sentinel" / "sentinel.py", flat)
+    result = project.runpytest("exercises", "--impl", "flat", "--start-method", "spawn")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_missing_module_file_is_named(project):
+    (project.path / "empty").mkdir()
+    result = project.runpytest("exercises", "--impl", "empty", "--start-method", "spawn")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*MISSING FILE:*ex03_sentinel/sentinel.py does not exist*"])
+
+
+def test_broken_metadata_fails_the_check_with_its_reason(project):
+    toml = project.path / "exercises" / "ex03_sentinel" / "exercise.toml"
+    toml.write_text("colour = 1\n" + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    result = project.runpytest("exercises", "--impl", "mine", "--start-method", "spawn")
+    result.stdout.fnmatch_lines(["*exercise metadata is broken*unknown key(s) colour*"])
