@@ -194,6 +194,7 @@ def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
             f.func in ("_finalize_join", "join_thread") for f in frames):
         report.state = "exiting"
         report.waits_for = "flush"
+        return  # its target has returned; a fork child's older frames are its parent's
     index = next((i for i, f in enumerate(frames) if _same_file(f.file, module_file)), None)
     if index is None:
         return

@@ -5,6 +5,7 @@ what happened into a failure that teaches (what was expected, what happened, wha
 from __future__ import annotations
 
 import shlex
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,17 @@ from grader.exercise import Exercise
 from grader.harness import Outcome, run_check
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
+
+
+class ForkWithThreadsNote(UserWarning):
+    """The student's code forked while its process had threads (Python 3.12+ warns about it)."""
+
+
+FORK_WITH_THREADS = (
+    "{action}: your code started a process with fork while its own process had other threads "
+    "running (a Queue that has been put to runs a feeder thread). Python 3.12+ warns about this: a "
+    "lock held by another thread at the moment of the fork stays locked forever in the child. "
+    "Start your processes before you put anything, or use spawn or forkserver.")
 
 
 class Kit:
@@ -31,8 +43,8 @@ class Kit:
     def module_file(self) -> Path:
         return self.exercise.module_file(self.impl_root)
 
-    def items(self, count: int, **options) -> list:
-        return payloads.items(self.seed, count, salt=self.exercise.name, **options)
+    def items(self, count: int, *, salt: str = "", **options) -> list:
+        return payloads.items(self.seed, count, salt=f"{self.exercise.name}:{salt}", **options)
 
     def batches(self, sizes: list[int]) -> list[list]:
         return payloads.batches(self.seed, sizes, salt=self.exercise.name)
@@ -51,6 +63,8 @@ class Kit:
             module_file=self.module_file, module=self.exercise.module,
             scenario=f"grader.scenarios.{self.exercise.name}:{scenario}", params=params,
             start_method=self.start_method, budget=budget, action=action)
+        if "fork-with-threads" in outcome.notes:
+            warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
         problem = explain(outcome, self.exercise)
         if problem:
             self.fail(problem)

@@ -44,7 +44,7 @@ def items(seed: int, count: int, *, salt: str = "", edge: bool = True, large: in
     fake = _faker()
     fake.seed_instance(rng.randrange(2**32))
     chosen = list(EDGE_ITEMS[: min(len(EDGE_ITEMS), count // 2)]) if edge else []
-    chosen += [["大包子", "x" * 100_000, {"n": i}] for i in range(large)]
+    chosen += [["大包子", f"{rng.getrandbits(64):x}", "馅" * 50_000] for _ in range(large)]
     number = 1
     seen = {repr(item) for item in chosen}
     while len(chosen) < count:

@@ -1,6 +1,6 @@
 """Visible checks for exercise 2. Run: pytest exercises/ex02_producer_consumer"""
 
-LINGER = 0.3  # the scenario watches the consumer this long after the last item
+LINGER = 0.6  # the scenario watches the consumer this long after the last item
 
 
 def _deliver(kit, items, *, producer_delay=0.0, consumer_delay=0.0, linger=0.0):

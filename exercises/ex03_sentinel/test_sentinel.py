@@ -42,6 +42,14 @@ def test_falsy_items_are_items_not_sentinels(kit):
                      look_at="stop on `item is None`; `if not item` also stops on 0, '' and []")
 
 
+def test_large_items_pass_through(kit):
+    items = kit.items(6, large=3)
+    seen = _run(kit, items).value
+    kit.expect_items(seen["value"], items, what="run() with items of 100 kB", ordered=True,
+                     look_at="take the results before you join the consumer: a process that put "
+                             "more than a pipe holds cannot end until someone reads it")
+
+
 def test_consumer_returns_at_the_sentinel(kit):
     items = kit.items(6)
     seen = kit.run("consumer_stops", action="consumer(q, results) with [items..., None, more]",

@@ -40,6 +40,13 @@ def test_sentinels_wait_for_every_producer(kit):
                 "producer) stops consumers while items are still coming: " + LOOK_AT_COUNT)
 
 
+def test_large_items_pass_through(kit):
+    batches = [kit.items(3, large=2), kit.items(3, large=2, salt="second")]
+    seen = _run(kit, batches, 2).value
+    _every_item(kit, batches, seen, "take the results before you join the consumers: a process that "
+                                    "put more than a pipe holds cannot end until someone reads it")
+
+
 def test_more_consumers_than_items(kit):
     batches = kit.batches([1, 1])
     seen = _run(kit, batches, 4).value
@@ -58,14 +65,14 @@ def test_slow_consumers(kit):
 
 
 def test_one_producer_process_per_batch(kit):
-    batches = kit.batches([3, 3, 3])
-    seen = _run(kit, batches, 2).value
+    batches = kit.batches([3, 3])
+    seen = _run(kit, batches, 3).value
     if seen["threads"]:
         kit.fail("run() used threads; this lesson is about processes.",
                  expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
-    if len(seen["processes"]) != len(batches) + 2:
+    if len(seen["processes"]) != len(batches) + 3:
         kit.fail("run() must start one producer process per batch and n_consumers consumer processes.",
-                 expected=f"{len(batches)} producers + 2 consumers = {len(batches) + 2} processes",
+                 expected=f"{len(batches)} producers + 3 consumers = {len(batches) + 3} processes",
                  got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}")
 
 
