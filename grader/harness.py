@@ -35,9 +35,11 @@ from grader.exercise import KIT_ROOT
 
 SAMPLE_INTERVAL = 0.04  # seconds between two looks at the process tree
 LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
-BUSY_WARMUP = 0.2  # interpreter start-up CPU is not spinning
-BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
-BUSY_FRACTION = 0.5  # share of one CPU above which a waiting process counts as spinning
+BUSY_WARMUP = 0.15  # interpreter start-up CPU is not spinning
+BUSY_MIN_WINDOW = 0.25  # shorter lives are too short to judge
+# Share of one CPU above which a waiting process counts as spinning. A process blocked in get()
+# uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
+BUSY_FRACTION = 0.25
 TAIL_BYTES = 2000  # how much of the student's output a report quotes
 
 

@@ -73,8 +73,8 @@ def test_drain_returns_the_next_n_in_order(kit):
 
 def test_drain_raises_empty_when_an_item_is_late(kit):
     items = kit.items(4)
-    timeout = 0.3
-    seen = kit.run("drain_empty", action="drain(q, 3, timeout=0.3) with 2 items queued",
+    timeout = 0.2
+    seen = kit.run("drain_empty", action="drain(q, 3, timeout=0.2) with 2 items queued",
                    items=items, timeout=timeout, work=timeout).value
     if seen["raised"] != "Empty":
         kit.fail("drain() must raise queue.Empty when an item does not arrive in time.",
@@ -84,7 +84,7 @@ def test_drain_raises_empty_when_an_item_is_late(kit):
 
 def test_try_put_reports_a_full_queue_without_hanging(kit):
     items = kit.items(3, edge=False)
-    seen = kit.run("try_put", action="try_put(q, item)", items=items, work=0.3).value
+    seen = kit.run("try_put", action="try_put(q, item)", items=items, work=0.2).value
     if seen["first"] is not True or seen["falsy"] is not True:
         kit.fail("try_put() must return True when it stored the item (even a falsy one like 0).",
                  expected="True, True", got=f"{seen['first']!r}, {seen['falsy']!r}")
@@ -94,9 +94,9 @@ def test_try_put_reports_a_full_queue_without_hanging(kit):
     if seen["quick"] > 0.2:
         kit.fail("try_put() with timeout 0 must not wait.", expected="an answer at once",
                  got=f"it took {seen['quick']:.2f} s", look_at="pass timeout on to q.put")
-    if seen["full_waiting"] is not False or seen["waited"] < 0.2:
-        kit.fail("try_put(q, item, timeout=0.3) on a full queue must wait about 0.3 s, then return False.",
-                 expected="False after about 0.3 s",
+    if seen["full_waiting"] is not False or seen["waited"] < 0.15:
+        kit.fail("try_put(q, item, timeout=0.2) on a full queue must wait about 0.2 s, then return False.",
+                 expected="False after about 0.2 s",
                  got=f"{seen['full_waiting']!r} after {seen['waited']:.2f} s", look_at=LOOK_AT_TIMEOUTS)
     kit.expect_items(seen["got"], [items[0], 0], what="the queue afterwards", ordered=True,
                      look_at="a refused item must not be stored")
@@ -104,7 +104,7 @@ def test_try_put_reports_a_full_queue_without_hanging(kit):
 
 def test_try_get_returns_items_or_the_default(kit):
     items = [0, "", [], *kit.items(3, edge=False)]
-    seen = kit.run("try_get", action="try_get(q)", items=items, work=0.6).value
+    seen = kit.run("try_get", action="try_get(q)", items=items, work=0.2).value
     if seen["empty_default"] is not None or seen["empty_custom"] != "nothing":
         kit.fail("try_get() on an empty queue must return the default.",
                  expected="None, then 'nothing' with default='nothing'",
@@ -114,6 +114,6 @@ def test_try_get_returns_items_or_the_default(kit):
                  got=f"it took {seen['quick']:.2f} s")
     kit.expect_items(seen["got"], items, what="the items try_get() returned", ordered=True,
                      look_at="a falsy item (0, '', []) is an item: return it, not the default")
-    if seen["after"] != "empty" or seen["waited"] < 0.2:
-        kit.fail("try_get(q, timeout=0.3) on an empty queue must wait about 0.3 s, then return the default.",
-                 expected="'empty' after about 0.3 s", got=f"{seen['after']!r} after {seen['waited']:.2f} s")
+    if seen["after"] != "empty" or seen["waited"] < 0.15:
+        kit.fail("try_get(q, timeout=0.2) on an empty queue must wait about 0.2 s, then return the default.",
+                 expected="'empty' after about 0.2 s", got=f"{seen['after']!r} after {seen['waited']:.2f} s")

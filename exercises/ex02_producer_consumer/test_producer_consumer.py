@@ -1,6 +1,6 @@
 """Visible checks for exercise 2. Run: pytest exercises/ex02_producer_consumer"""
 
-LINGER = 0.6  # the scenario watches the consumer this long after the last item
+LINGER = 0.5  # the scenario watches the consumer this long after the last item
 
 
 def _deliver(kit, items, *, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
@@ -69,7 +69,7 @@ def test_slow_consumer_keeps_order(kit):
 
 def test_consumer_blocks_instead_of_spinning(kit):
     items = kit.items(10)
-    outcome = _deliver(kit, items, producer_delay=0.04, linger=LINGER)
+    outcome = _deliver(kit, items, producer_delay=0.05, linger=0.1)
     kit.expect_items(outcome.value["got"], items, what="the results queue", ordered=True,
                      look_at="block in q.get() until an item comes")
     kit.expect_no_spin(outcome, while_="waiting for a slow producer")

@@ -90,7 +90,7 @@ def test_run_starts_one_producer_and_one_consumer_process(kit):
 
 
 def test_consumer_blocks_instead_of_spinning(kit):
-    items = kit.items(12)
+    items = kit.items(10)
     outcome = _run(kit, items, producer_delay=0.05)
     kit.expect_items(outcome.value["value"], items, what="run() with a slow producer", ordered=True,
                      look_at=LOOK_AT_SENTINEL)

@@ -85,7 +85,7 @@ def consumer_stops(ctx, items):
     got = collect(results, len(items), ctx)
     extra = []
     try:
-        extra.append(results.get(timeout=0.2))  # a forwarded None would show up here
+        extra.append(results.get(timeout=0.1))  # a forwarded None would show up here
     except queue.Empty:
         pass
     try:
@@ -102,7 +102,7 @@ def producer_only_items(ctx, items, delay=0.0):
     got = collect(q, len(items), ctx)
     extra = []
     try:
-        extra.append(q.get(timeout=0.2))
+        extra.append(q.get(timeout=0.1))
     except queue.Empty:
         pass
     return {"got": got, "extra": extra}

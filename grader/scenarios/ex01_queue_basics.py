@@ -9,6 +9,8 @@ import time
 
 from grader.scenarios.common import collect, describe, timed
 
+WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
+
 
 def kit_helper(q, out, count: int, delay: float, timeout: float) -> None:
     """A slow consumer of the kit's own: takes `count` items from `q` and passes them to `out`."""
@@ -32,7 +34,7 @@ def bounded(ctx, items):
     stored = []
     for item in items[:4]:
         try:
-            q.put(item, timeout=0.2)
+            q.put(item, timeout=0.1)
             stored.append(True)
         except queue.Full:
             stored.append(False)
@@ -106,7 +108,7 @@ def try_put(ctx, items):
     first = try_put(q, items[0])
     falsy = try_put(q, 0)
     full, quick = timed(try_put, q, items[1])
-    full_waiting, waited = timed(try_put, q, items[2], timeout=0.3)
+    full_waiting, waited = timed(try_put, q, items[2], timeout=WAIT)
     return {"first": first, "falsy": falsy, "full": full, "quick": quick,
             "full_waiting": full_waiting, "waited": waited, "got": collect(q, 2, ctx)}
 
@@ -119,6 +121,6 @@ def try_get(ctx, items):
     for item in items:
         q.put(item)
     got = [try_get(q, timeout=1.0, default="<default>") for _ in items]
-    after, waited = timed(try_get, q, timeout=0.3, default="empty")
+    after, waited = timed(try_get, q, timeout=WAIT, default="empty")
     return {"empty_default": empty_default, "quick": quick, "empty_custom": empty_custom,
             "got": got, "after": after, "waited": waited}
