@@ -1,28 +1,64 @@
-"""Command line: ``python -m grader check``."""
+"""Command line: ``python -m grader check | grade | batch``."""
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
 import sys
+from pathlib import Path
+
+
+def _grading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated items (default 1)")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="checks of one submission run at once (default 4)")
+    parser.add_argument("--budget-scale", type=float, default=1.0,
+                        help="multiply every check's time budget (a slow or busy machine)")
+    parser.add_argument("--sandbox", choices=["auto", "bubblewrap", "session"], default="auto",
+                        help="bubblewrap (Linux) or plain process sessions (default: the best available)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description="baozi-kit tools")
     commands = parser.add_subparsers(dest="command", required=True)
+
     check = commands.add_parser("check", help="prove the kit: every solution passes, every stub fails")
     check.add_argument("--start-method", action="append", choices=multiprocessing.get_all_start_methods(),
                        help="only this start method (repeatable; default: all of this platform's)")
+
+    grade = commands.add_parser("grade", help="grade one submission (a folder or .zip)")
+    grade.add_argument("submission", type=Path)
+    grade.add_argument("--out", type=Path, default=Path("graded"),
+                       help="writes OUT/<student>/results.json and feedback.md (default ./graded)")
+    _grading_options(grade)
+
+    batch = commands.add_parser("batch", help="grade every submission of a folder into a gradebook")
+    batch.add_argument("submissions", type=Path)
+    batch.add_argument("--out", type=Path, required=True)
+    batch.add_argument("--workers", type=int, default=None,
+                       help="submissions graded at once (default: the number of cores)")
+    _grading_options(batch)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "check":
         from grader import check
 
         return check.main(args)
-    return 2
+    if args.command in ("grade", "batch"):
+        source = args.submission if args.command == "grade" else args.submissions
+        if not source.exists():
+            parser.error(f"{source}: no such file or folder")
+    if args.command == "grade":
+        from grader import grade
+
+        return grade.main(args)
+    from grader import batch
+
+    return batch.main(args)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 import os
 import re
 import signal
@@ -20,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
+
+from grader.driver import parse_registry_line
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
 THREAD_HEADER = re.compile(r"^(Current thread|Thread) 0x[0-9a-fA-F]+")
@@ -94,7 +95,7 @@ class Roles:
             lines = self.registry_path.read_text(encoding="utf-8").splitlines()
         except OSError:
             return
-        self._entries = [json.loads(line) for line in lines if line.strip()]
+        self._entries = [e for e in map(parse_registry_line, lines) if e is not None]
         counts: Counter = Counter()
         for entry in self._entries:
             if entry["kind"] != "process":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import faulthandler
 import importlib
-import json
 import multiprocessing
 import multiprocessing.process
 import os
@@ -26,7 +25,6 @@ import struct
 import sys
 import threading
 import time
-import traceback
 import warnings
 
 # Python 3.12+ warns when a process with threads forks. A multiprocessing.Queue that has been put to
@@ -88,6 +86,26 @@ class Context:
         return [entry for entry in self._registry if entry["kind"] == kind]
 
 
+REGISTRY_FIELDS = ("kind", "pid", "role", "name", "daemon", "parent")
+
+
+def registry_line(entry: dict) -> str:
+    """One tab-separated line per started process or thread (json would cost every check a few
+    milliseconds of import time)."""
+    return "\t".join(" ".join(str(entry[f]).split()) for f in REGISTRY_FIELDS) + "\n"
+
+
+def parse_registry_line(line: str) -> dict | None:
+    parts = line.rstrip("\n").split("\t")
+    if len(parts) != len(REGISTRY_FIELDS):
+        return None
+    entry = dict(zip(REGISTRY_FIELDS, parts))
+    entry["pid"] = int(entry["pid"])
+    entry["parent"] = int(entry["parent"])
+    entry["daemon"] = entry["daemon"] == "True"
+    return entry
+
+
 def _role_of(target, obj) -> str:
     if target is None:  # a Process or Thread subclass that overrides run()
         return type(obj).__name__
@@ -109,7 +127,7 @@ def _install_registry(registry: list[dict], path: str) -> None:
     def record(entry: dict) -> None:
         registry.append(entry)
         with open(path, "a", encoding="utf-8") as log:
-            log.write(json.dumps(entry) + "\n")
+            log.write(registry_line(entry))
 
     def start_process(self):
         role = _role_of(getattr(self, "_target", None), self)  # start() deletes _target
@@ -131,6 +149,8 @@ def _install_registry(registry: list[dict], path: str) -> None:
 
 def _student_frame(tb, module_file: str):
     """The innermost traceback entry in the student's file, as (line number, source line)."""
+    import traceback
+
     found = None
     for frame in traceback.extract_tb(tb):
         if os.path.abspath(frame.filename) == module_file:
@@ -139,6 +159,8 @@ def _student_frame(tb, module_file: str):
 
 
 def _describe_exception(exc: BaseException, module_file: str) -> dict:
+    import traceback
+
     where = _student_frame(exc.__traceback__, module_file)
     if isinstance(exc, SyntaxError) and exc.filename and os.path.abspath(exc.filename) == module_file:
         where = (exc.lineno, (exc.text or "").strip(), None)
@@ -165,13 +187,25 @@ def _send(channel: int, payload: dict) -> None:
         view = view[os.write(channel, view):]
 
 
-def _limit_resources() -> None:
+# Always on: a print loop must not fill the disk, and an abort must not write a core file.
+DEFAULT_LIMITS = {"FSIZE": 64 * 1024 * 1024, "CORE": 0}
+
+
+def _limit_resources(extra: dict) -> None:
+    """Apply resource limits (the grader adds memory, processes and CPU time); they are inherited
+    by every process the student's code starts."""
     try:
         import resource
-    except ImportError:  # Windows: no rlimits, the harness's time budget still applies
+    except ImportError:  # Windows: no rlimits; the harness's time budget still applies
         return
-    cap = 64 * 1024 * 1024  # output files: a print loop must not fill the disk
-    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    for name, value in {**DEFAULT_LIMITS, **extra}.items():
+        limit = getattr(resource, f"RLIMIT_{name}", None)
+        if limit is None:
+            continue
+        soft, hard = resource.getrlimit(limit)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(limit, (value, value))
 
 
 def run(request: dict, channel: int) -> None:
@@ -183,6 +217,8 @@ def run(request: dict, channel: int) -> None:
     _install_registry(registry, request["registry"])
     module_dir = os.path.dirname(request["module_file"])
     sys.path.insert(0, module_dir)
+    # Started with -S (see the harness): third-party packages stay importable, after the stdlib.
+    sys.path.extend(p for p in request.get("site_paths", []) if p not in sys.path)
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
@@ -232,10 +268,12 @@ def main(argv: list[str]) -> None:
     log = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.close(log)
-    _limit_resources()
+    _limit_resources(request.get("limits", {}))
     try:
         run(request, channel)
     except BaseException as exc:  # a fault of the kit's own, reported rather than hidden
+        import traceback
+
         _send(channel, {"status": "internal_error", "error": {
             "type": type(exc).__name__, "message": str(exc), "line": None, "source": None,
             "traceback": traceback.format_exc()}})

@@ -50,12 +50,14 @@ class Exercise:
     module: str  # module name, e.g. "sentinel"
     functions: tuple[str, ...]
     points: dict[str, int]  # visible test function name -> points
+    hidden_points: dict[str, int]  # hidden check (grader/hidden/<exercise>.py) -> points
     hints: dict[str, str]  # function name -> the one thing to look at
     budget: Budget
 
     @property
     def max_score(self) -> int:
-        return sum(self.points.values())
+        """Visible and hidden checks together: what the grader awards at most."""
+        return sum(self.points.values()) + sum(self.hidden_points.values())
 
     @property
     def folder(self) -> Path:
@@ -85,6 +87,17 @@ def _reject_unknown(table: dict, where: str) -> None:
         raise MetadataError(f"{where}: unknown key(s) {', '.join(sorted(table))}")
 
 
+def _points(table: dict, prefix: str, where: str) -> dict[str, int]:
+    points = {}
+    for check, value in table.items():
+        if not check.startswith(prefix):
+            raise MetadataError(f"{where}: '{check}' should start with '{prefix}'")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise MetadataError(f"{where}: points for '{check}' must be a positive integer")
+        points[check] = value
+    return points
+
+
 def load(folder: Path) -> Exercise:
     """Load and validate ``folder/exercise.toml``; unknown or missing keys are errors."""
     path = folder / METADATA_FILE
@@ -98,17 +111,15 @@ def load(folder: Path) -> Exercise:
         module = _take(data, "module", str, where)
         functions = tuple(_take(data, "functions", list, where))
         points_table = _take(data, "points", dict, where)
+        hidden_table = dict(data.pop("hidden_points", {}))
         hints = dict(_take(data, "hints", dict, where))
         budget_table = dict(data.pop("budget", {}))
     except KeyError as exc:
         raise MetadataError(f"{where}: missing key {exc}") from None
     _reject_unknown(data, where)
 
-    points = {}
-    for check, value in points_table.items():
-        if not isinstance(value, int) or value <= 0:
-            raise MetadataError(f"{where}: points for '{check}' must be a positive integer")
-        points[check] = value
+    points = _points(points_table, "test_", where)
+    hidden_points = _points(hidden_table, "check_", where)
     for function, hint in hints.items():
         if function not in functions or not isinstance(hint, str):
             raise MetadataError(f"{where}: [hints] '{function}' must name a function and be a string")
@@ -123,6 +134,7 @@ def load(folder: Path) -> Exercise:
         module=module,
         functions=functions,
         points=points,
+        hidden_points=hidden_points,
         hints=hints,
         budget=Budget(**budget_args),
     )

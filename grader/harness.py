@@ -19,6 +19,7 @@ import os
 import pickle
 import shutil
 import signal
+import site
 import struct
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from grader import diagnose
 from grader.driver import DUMP_DIR_ENV
 from grader.exercise import KIT_ROOT
 
-SAMPLE_INTERVAL = 0.04  # seconds between two looks at the process tree
+SAMPLE_INTERVAL = 0.08  # seconds between two looks at the process tree (answers are not polled)
 LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
 BUSY_WARMUP = 0.15  # interpreter start-up CPU is not spinning
 BUSY_MIN_WINDOW = 0.25  # shorter lives are too short to judge
@@ -41,6 +42,29 @@ BUSY_MIN_WINDOW = 0.25  # shorter lives are too short to judge
 # uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
 BUSY_FRACTION = 0.25
 TAIL_BYTES = 2000  # how much of the student's output a report quotes
+
+
+@dataclasses.dataclass(frozen=True)
+class Isolation:
+    """How the grader confines a check beyond its own session: another user, resource limits.
+
+    The visible tests use the default (the student's own user, only the output-size limit).
+    """
+
+    user: tuple[int, int] | None = None  # (uid, gid) the student's code runs as (POSIX, as root)
+    limits: dict = dataclasses.field(default_factory=dict)  # RLIMIT name without prefix -> value
+
+    def hand_over(self, workdir: Path) -> None:
+        """Give the check's folder to the student's user, who must write its logs there."""
+        if self.user is None:
+            return
+        for path in [workdir, *workdir.rglob("*")]:
+            os.chown(path, *self.user)
+
+    def popen_options(self) -> dict:
+        if self.user is None:
+            return {}
+        return {"user": self.user[0], "group": self.user[1], "extra_groups": []}
 
 
 @dataclasses.dataclass
@@ -187,6 +211,13 @@ def _popen_options() -> dict:
     return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
 
 
+def _site_paths() -> list[str]:
+    paths = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    if site.ENABLE_USER_SITE:
+        paths.append(site.getusersitepackages())
+    return [p for p in paths if os.path.isdir(p)]
+
+
 def _driver_env(dump_dir: Path) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KIT_ROOT), env.get("PYTHONPATH")]))
@@ -205,15 +236,20 @@ def run_check(
     start_method: str,
     budget: float,
     action: str,
+    isolation: Isolation | None = None,
 ) -> Outcome:
+    """Run one scenario against the student's module; see the module docstring."""
+    isolation = isolation or Isolation()
     workdir = Path(tempfile.mkdtemp(prefix="baozi-check-"))
     try:
-        return _run_in(workdir, module_file, module, scenario, params, start_method, budget, action)
+        return _run_in(workdir, module_file, module, scenario, params, start_method, budget, action,
+                       isolation)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run_in(workdir, module_file, module, scenario, params, start_method, budget, action) -> Outcome:
+def _run_in(workdir, module_file, module, scenario, params, start_method, budget, action,
+            isolation: Isolation) -> Outcome:
     dump_dir = workdir / "stacks"
     dump_dir.mkdir()
     request = {
@@ -225,17 +261,23 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         "deadline": budget * 0.8,  # leave the scenario time to report partial results
         "registry": str(workdir / "registry.jsonl"),
         "stdout": str(workdir / "stdout.log"),
+        "limits": isolation.limits,
+        "site_paths": _site_paths(),
     }
     (workdir / "request.pkl").write_bytes(pickle.dumps(request))
+    isolation.hand_over(workdir)
     stderr_path = workdir / "stderr.log"
     outcome = Outcome(status="hang", action=action, budget=budget, elapsed=0.0,
                       start_method=start_method, module_file=request["module_file"])
     started = time.monotonic()
     with open(stderr_path, "wb") as stderr:
         driver = subprocess.Popen(
-            [sys.executable, "-m", "grader.driver", str(workdir / "request.pkl")],
+            # -S: no site processing. It costs more than the rest of an interpreter's start-up (the
+            # .pth files of editable installs above all), and every check starts several
+            # interpreters; the driver puts site-packages back at the end of sys.path instead.
+            [sys.executable, "-S", "-m", "grader.driver", str(workdir / "request.pkl")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            cwd=workdir, env=_driver_env(dump_dir), **_popen_options(),
+            cwd=workdir, env=_driver_env(dump_dir), **_popen_options(), **isolation.popen_options(),
         )
     answer = _Answer(driver.stdout)
     answer.start()

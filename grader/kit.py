@@ -12,7 +12,7 @@ import pytest
 
 from grader import payloads
 from grader.exercise import Exercise
-from grader.harness import Outcome, run_check
+from grader.harness import Isolation, Outcome, run_check
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
 
@@ -30,8 +30,9 @@ FORK_WITH_THREADS = (
 
 class Kit:
     def __init__(self, *, exercise: Exercise, impl_root: Path, start_method: str, seed: int,
-                 scale: float, rerun: str):
+                 scale: float, rerun: str, isolation: Isolation | None = None):
         self.exercise = exercise
+        self.isolation = isolation
         self.impl_root = impl_root
         self.start_method = start_method
         self.seed = seed
@@ -62,7 +63,7 @@ class Kit:
         outcome = run_check(
             module_file=self.module_file, module=self.exercise.module,
             scenario=f"grader.scenarios.{self.exercise.name}:{scenario}", params=params,
-            start_method=self.start_method, budget=budget, action=action)
+            start_method=self.start_method, budget=budget, action=action, isolation=self.isolation)
         if "fork-with-threads" in outcome.notes:
             warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
         problem = explain(outcome, self.exercise)

@@ -78,7 +78,7 @@ test_f = 1
 
 def test_a_valid_file_loads_with_default_budget(tmp_path):
     ex = exercise_meta.load(_write(tmp_path, GOOD))
-    assert ex.points == {"test_f": 1} and ex.max_score == 1
+    assert ex.points == {"test_f": 1} and ex.hidden_points == {} and ex.max_score == 1
     assert ex.budget.seconds(work=1.0, processes=2, start_method="fork") == pytest.approx(1.5 + 0.1 + 1.5)
 
 

@@ -50,8 +50,8 @@ def timed(fn, *args, **kwargs):
 
 def started(ctx) -> dict:
     """Roles of the processes and threads the student's code started, for the verdicts."""
-    return {"processes": [e["role"] for e in ctx.started("process") if e["role"] != "kit_helper"],
-            "daemons": [e["daemon"] for e in ctx.started("process") if e["role"] != "kit_helper"],
+    return {"processes": [e["role"] for e in ctx.started("process") if not e["role"].startswith("kit_")],
+            "daemons": [e["daemon"] for e in ctx.started("process") if not e["role"].startswith("kit_")],
             "threads": [e["role"] for e in ctx.started("thread")]}
 
 

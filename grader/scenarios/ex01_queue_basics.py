@@ -124,3 +124,31 @@ def try_get(ctx, items):
     after, waited = timed(try_get, q, timeout=WAIT, default="empty")
     return {"empty_default": empty_default, "quick": quick, "empty_custom": empty_custom,
             "got": got, "after": after, "waited": waited}
+
+
+def kit_late_producer(q, items, gap: float) -> None:
+    """A producer of the kit's own that puts each item `gap` seconds after the previous one."""
+    for item in items:
+        time.sleep(gap)
+        q.put(item)
+
+
+def late_items(ctx, items, gap, call, timeout):
+    """drain(q, len(items)) or try_get(q) while a slow producer is still putting the items."""
+    q = multiprocessing.Queue()
+    helper = multiprocessing.Process(target=kit_late_producer, name="kit-helper", args=(q, items, gap))
+    helper.start()
+    try:
+        if call == "drain":
+            try:
+                got = ctx.func("drain")(q, len(items), timeout=timeout)
+            except queue.Empty:
+                got = "raised queue.Empty"
+        else:
+            got = [ctx.func("try_get")(q, timeout=timeout, default="<default>") for _ in items]
+    finally:
+        helper.join(ctx.remaining())
+        if helper.is_alive():
+            helper.kill()
+            helper.join()
+    return {"got": got}

@@ -1,0 +1,79 @@
+"""Every check the grader runs: the visible tests of each exercise plus its hidden checks, and the
+plan that says under which start methods each one runs.
+
+A visible test is a function ``test_*(kit)`` in ``exercises/<exercise>/test_<module>.py``; a hidden
+check is a function ``check_*(kit)`` in ``grader/hidden/<exercise>.py``. Points come from the
+exercise's ``exercise.toml``. The grader calls these functions itself, without pytest's collection,
+so it can run many of them at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import multiprocessing
+from typing import Callable
+
+from grader.exercise import Exercise
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    exercise: Exercise
+    name: str  # function name: test_* (visible) or check_* (hidden)
+    func: Callable
+    points: int
+    hidden: bool
+
+    @property
+    def title(self) -> str:
+        words = self.name.split("_", 1)[1].replace("_", " ")
+        return f"{self.exercise.name}: {words}{' (hidden)' if self.hidden else ''}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.exercise.name}::{self.name}"
+
+
+def grading_plan() -> dict[bool, tuple[str, ...]]:
+    """Start methods per kind of check (hidden: bool), together covering every available one.
+
+    Visible checks run under forkserver where it exists (spawn otherwise): like spawn, it sends the
+    target to a fresh process by name, so it catches the code that only works under fork, at a
+    fraction of spawn's cost. Hidden checks run under fork and spawn.
+    """
+    available = multiprocessing.get_all_start_methods()
+    visible = ("forkserver",) if "forkserver" in available else ("spawn",)
+    hidden = tuple(m for m in ("fork", "spawn") if m in available)
+    return {False: visible, True: hidden}
+
+
+def _functions(module, prefix: str) -> dict[str, Callable]:
+    return {name: fn for name, fn in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith(prefix) and fn.__module__ == module.__name__}
+
+
+def _visible_module(exercise: Exercise):
+    path = exercise.folder / f"test_{exercise.module}.py"
+    spec = importlib.util.spec_from_file_location(f"baozi_visible_{exercise.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def checks_for(exercise: Exercise) -> list[Check]:
+    """The exercise's checks in a stable order: visible ones first, as its metadata lists them."""
+    visible = _functions(_visible_module(exercise), "test_")
+    try:
+        hidden = _functions(importlib.import_module(f"grader.hidden.{exercise.name}"), "check_")
+    except ModuleNotFoundError:  # a release bundle: no hidden checks
+        hidden = {}
+    found = []
+    for name, points in exercise.points.items():
+        found.append(Check(exercise, name, visible[name], points, hidden=False))
+    for name, points in exercise.hidden_points.items():
+        if name in hidden:
+            found.append(Check(exercise, name, hidden[name], points, hidden=True))
+    return found

@@ -1,0 +1,184 @@
+"""Grade one submission, as a short pipeline of small steps:
+
+1. lay out: copy each exercise's module out of the submission (``grader.submission``);
+2. sandbox: start ``grader.runner`` inside the sandbox (``grader.sandbox``);
+3. run checks: the runner streams one result per check and start method;
+4. cap output: each failure report is capped by the runner, the feedback by ``grader.report``;
+5. score: ``grader.report.score_checks`` turns results into points, missing ones into failures;
+6. report: ``results.json`` and ``feedback.md``, written atomically.
+
+Whatever the submission does (crash, hang, flood, kill), this returns a row for the gradebook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from grader import report
+from grader.checks import checks_for, grading_plan
+from grader.exercise import Exercise, all_exercises
+from grader.sandbox import LIMITS, Sandbox, kit_secrets
+from grader.submission import Layout, lay_out
+
+RUNNER_SLACK = 60.0  # seconds a runner may take beyond its checks' budgets before it is ended
+RESULT_FILE = "results.json"
+FEEDBACK_FILE = "feedback.md"
+
+
+@dataclasses.dataclass
+class Options:
+    sandbox: Sandbox
+    seed: int = 1
+    concurrency: int = 4
+    scale: float = 1.0
+    hide: tuple[Path, ...] = ()  # more folders the submission must not see (submissions, output)
+
+
+@dataclasses.dataclass
+class Graded:
+    student: str
+    digest: str
+    score: float
+    max_score: int
+    exercises: dict[str, tuple[float, int]]
+    tests: list[dict]
+    seconds: float
+
+    def row(self) -> dict:
+        return {"student": self.student, **{k: v[0] for k, v in self.exercises.items()},
+                "total": self.score, "max_score": self.max_score}
+
+
+def _layout_notes(layout: Layout) -> list[str]:
+    notes = [f"{exercise}: {problem}" for exercise, problem in sorted(layout.problems.items())]
+    if layout.ignored:
+        shown = ", ".join(layout.ignored[:8]) + (" …" if len(layout.ignored) > 8 else "")
+        notes.append(f"Not graded (only the exercise modules are): {shown}")
+    return notes
+
+
+def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, jobs: int,
+                   budget: float) -> tuple[list[dict], str]:
+    """Run the checks; return the results and, if the runner did not finish, why not."""
+    user = options.sandbox.student_user(slot)
+    argv = [sys.executable, "-m", "grader.runner", "--impl", str(layout.impl_root),
+            "--seed", str(options.seed), "--concurrency", str(options.concurrency),
+            "--scale", str(options.scale), "--limits", json.dumps(LIMITS if user else {"FSIZE": LIMITS["FSIZE"]})]
+    if user:
+        argv += ["--user", f"{user[0]}:{user[1]}"]
+    command = options.sandbox.wrap(argv, workdir=workdir, hide=[*kit_secrets(), *options.hide])
+    stderr_path = workdir / "runner.err"
+    results: list[dict] = []
+    finished = threading.Event()
+    with open(stderr_path, "wb") as stderr:
+        runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
+                                  cwd=workdir, **options.sandbox.popen_options())
+
+    def read() -> None:
+        for line in runner.stdout:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("type") == "result":
+                results.append(record)
+            elif record.get("type") == "done":
+                finished.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        runner.wait(timeout=budget)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        _end(runner)
+        reader.join(timeout=5)
+    if finished.is_set():
+        return results, ""
+    tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-600:].strip()
+    why = (f"the grading process ended early (exit status {runner.returncode})"
+           if runner.returncode is not None else f"grading ran out of time ({budget:.0f} s)")
+    return results, why + (f"; it said: {tail}" if tail else "")
+
+
+def _end(process: subprocess.Popen) -> None:
+    """End the runner and its whole session (bubblewrap takes its PID namespace down with it)."""
+    import os
+    import signal
+
+    if process.poll() is None:
+        try:
+            if hasattr(os, "killpg"):
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+    process.wait()
+
+
+def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
+          exercises: list[Exercise] | None = None) -> Graded:
+    """Grade `source` (a folder or .zip) and write ``out_dir/results.json`` and ``feedback.md``."""
+    exercises = exercises or all_exercises()
+    started = time.monotonic()
+    plan = grading_plan()
+    checks = [check for exercise in exercises for check in checks_for(exercise)]
+    jobs = sum(len(plan[c.hidden]) for c in checks)
+    budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, options.concurrency)
+    with tempfile.TemporaryDirectory(prefix="baozi-grade-") as tmp:
+        workdir = Path(tmp)
+        workdir.chmod(0o755)  # the student's user reads its modules from here
+        layout = lay_out(source, exercises, workdir / "impl")
+        results, why = _run_sandboxed(layout, workdir, options, slot, jobs, budget)
+    tests = report.score_checks(checks, plan, results, why or "no result was reported")
+    seconds = time.monotonic() - started
+    scores = report.exercise_scores(tests, exercises)
+    score = round(sum(s for s, _ in scores.values()), 2)
+    max_score = sum(e.max_score for e in exercises)
+    notes = _layout_notes(layout)
+    summary = f"{layout.student}: {score:g} / {max_score}" + "".join(f"\n{note}" for note in notes)
+    payload = json.loads(report.results_json(tests, seconds=seconds, summary=summary))
+    payload["extra_data"] = {"student": layout.student, "digest": layout.digest,
+                             "exercises": {k: list(v) for k, v in scores.items()}}
+    report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(layout.student, tests, exercises, notes))
+    report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
+    return Graded(layout.student, layout.digest, score, max_score, scores, tests, seconds)
+
+
+def load_graded(out_dir: Path) -> Graded | None:
+    """A grade written before (to resume a batch), or None if there is none or it is unreadable."""
+    try:
+        payload = json.loads((out_dir / RESULT_FILE).read_text(encoding="utf-8"))
+        extra = payload["extra_data"]
+        scores = {k: (v[0], v[1]) for k, v in extra["exercises"].items()}
+        return Graded(extra["student"], extra["digest"], payload["score"],
+                      sum(m for _, m in scores.values()), scores, payload["tests"],
+                      payload.get("execution_time", 0.0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def main(args) -> int:
+    """``python -m grader grade SUBMISSION [--out DIR]``."""
+    from grader.sandbox import choose
+    from grader.submission import student_id
+
+    sandbox = choose(args.sandbox)
+    print(sandbox.description, file=sys.stderr)
+    options = Options(sandbox=sandbox, seed=args.seed, concurrency=args.concurrency,
+                      scale=args.budget_scale, hide=(args.out.resolve(),))
+    graded = grade(args.submission, args.out / student_id(args.submission), options)
+    for name, (score, most) in graded.exercises.items():
+        print(f"{name:<24} {score:g} / {most}")
+    print(f"{'total':<24} {graded.score:g} / {graded.max_score}   ({graded.seconds:.1f} s; "
+          f"{args.out / graded.student / FEEDBACK_FILE})")
+    return 0

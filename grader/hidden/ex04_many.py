@@ -1,0 +1,27 @@
+"""Hidden checks for ex04_many."""
+
+import math
+
+
+def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
+    total = sum(len(b) for b in batches)
+    work = (max((len(b) for b in batches), default=0) * producer_delay
+            + math.ceil(total / n_consumers) * consumer_delay)
+    seen = kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
+                   n_consumers=n_consumers, producer_delay=producer_delay,
+                   consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers).value
+    expected = [item for batch in batches for item in batch]
+    kit.expect_items(seen["value"], expected, what="run()", ordered=False,
+                     look_at="one None per consumer, after every producer has been joined")
+
+
+def check_six_producers_four_consumers(kit):
+    _run(kit, kit.batches([5, 0, 9, 1, 7, 3]), 4, consumer_delay=0.005)
+
+
+def check_staggered_producers_and_slow_consumers(kit):
+    _run(kit, kit.batches([1, 14, 3]), 3, producer_delay=0.02, consumer_delay=0.01)
+
+
+def check_large_items_with_many_consumers(kit):
+    _run(kit, [kit.items(4, large=2, salt=f"b{i}") for i in range(3)], 4)

@@ -1,0 +1,105 @@
+"""Run every check against one laid-out submission and stream the results.
+
+``python -m grader.runner --impl DIR [options]`` runs inside the grader's sandbox. Each check runs
+the student's code in a process tree of its own (``grader.harness``), as another user when the
+grader has one to give, so the student's code can neither signal this process nor write to its
+output. This process runs no student code: the verdicts are decided here. Results go out on stdout
+as JSON lines, one per (check, start method), as soon as each is known, so that a runner killed
+half-way still leaves what it decided.
+
+Checks mostly wait (on delays and on processes), so several run at once, each in a thread of this
+process that does nothing but wait on its check's processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grader.checks import Check, checks_for, grading_plan
+from grader.exercise import all_exercises
+from grader.harness import Isolation
+from grader.kit import Kit, rerun_command
+
+MESSAGE_CAP = 4000  # characters of one failure report kept for the feedback
+HIDDEN_SEED_OFFSET = 1000  # hidden checks draw other items than the visible ones
+
+
+def jobs(exercises, plan) -> list[tuple[Check, str]]:
+    return [(check, method) for exercise in exercises for check in checks_for(exercise)
+            for method in plan[check.hidden]]
+
+
+def _rerun(check: Check, method: str, seed: int) -> str:
+    if check.hidden:
+        return "(a hidden check: it is not in your copy of the kit)"
+    nodeid = f"exercises/{check.exercise.name}/test_{check.exercise.module}.py::{check.name}"
+    return rerun_command(nodeid, impl=None, start_method=method, seed=seed)
+
+
+def cap(text: str, limit: int = MESSAGE_CAP) -> str:
+    return text if len(text) <= limit else text[: limit - 40] + f"\n… ({len(text) - limit + 40} more characters)"
+
+
+def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: float,
+            isolation: Isolation) -> dict:
+    seed = seed + (HIDDEN_SEED_OFFSET if check.hidden else 0)
+    kit = Kit(exercise=check.exercise, impl_root=impl_root, start_method=method, seed=seed,
+              scale=scale, rerun=_rerun(check, method, seed), isolation=isolation)
+    started = time.monotonic()
+    try:
+        check.func(kit)
+        passed, message = True, ""
+    except pytest.fail.Exception as failure:
+        passed, message = False, str(failure.msg)
+    except Exception as exc:  # a fault of the kit's, reported as such; the batch goes on
+        passed, message = False, f"The grader itself failed on this check ({type(exc).__name__}: {exc}); please report it."
+    return {"type": "result", "exercise": check.exercise.name, "check": check.name,
+            "hidden": check.hidden, "points": check.points, "start_method": method, "seed": seed,
+            "passed": passed, "message": cap(message), "seconds": round(time.monotonic() - started, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.runner")
+    parser.add_argument("--impl", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--user", default=None, help="UID:GID the student's code runs as")
+    parser.add_argument("--limits", default="{}", help="JSON: RLIMIT name -> value")
+    args = parser.parse_args(argv)
+
+    user = tuple(int(x) for x in args.user.split(":")) if args.user else None
+    isolation = Isolation(user=user, limits=json.loads(args.limits))
+    todo = jobs(all_exercises(), grading_plan())
+    out = sys.stdout
+    lock = threading.Lock()
+
+    def emit(record: dict) -> None:
+        with lock:
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+
+    emit({"type": "plan", "jobs": len(todo)})
+
+    def work(job):
+        check, method = job
+        emit(run_one(check, method, impl_root=args.impl, seed=args.seed, scale=args.scale,
+                     isolation=isolation))
+
+    with ThreadPoolExecutor(max_workers=max(1, args.concurrency), thread_name_prefix="check") as pool:
+        for future in [pool.submit(work, job) for job in todo]:
+            future.result()
+    emit({"type": "done"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

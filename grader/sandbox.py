@@ -1,0 +1,185 @@
+"""Where a submission's checks run: a bubblewrap sandbox on Linux, process sessions elsewhere.
+
+The runner (``grader.runner``) and everything the student's code starts run inside it:
+
+- **bubblewrap** (Linux, Debian's ``bubblewrap``): a PID namespace of its own (nothing in it can see
+  or signal the grader, and nothing outlives it), no network, the file system read-only, ``/tmp``
+  private, and the kit's ``solutions/`` and ``tests/``, the submissions folder and the output folder
+  hidden behind empty folders.
+- **session** (macOS, or Linux without bubblewrap): the runner gets a session of its own and every
+  check its own session and resource limits; nothing hides the file system. The grader says so
+  once, at the start of a batch.
+
+In both, when the grader runs as root, the student's code runs as an unprivileged user of its own
+(one per grading slot), so it can neither signal the runner nor write to its output, and the
+process limit counts its processes only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import site
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from grader.exercise import KIT_ROOT
+
+STUDENT_UID_BASE = 61000  # unprivileged uids for student code, one per grading slot
+LIMITS = {
+    "AS": 2 * 1024**3,  # bytes of address space per process: a memory hog gets MemoryError
+    "NPROC": 256,  # processes and threads of the student's user: a fork bomb stops there
+    "CPU": 60,  # seconds of CPU per process
+    "FSIZE": 16 * 1024**2,  # bytes per file written: an output flood stops there
+    "NOFILE": 1024,
+}
+# What bubblewrap lets the runner keep (bwrap drops every capability otherwise): switching to the
+# student's user, signalling and inspecting its processes, and cleaning up the files they wrote.
+CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE",
+                "CAP_FOWNER", "CAP_SYS_PTRACE")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sandbox:
+    kind: str  # "bubblewrap" or "session"
+    description: str  # what protects the grader, for the one-time notice
+
+    def student_user(self, slot: int) -> tuple[int, int] | None:
+        if not can_switch_user(self.kind):
+            return None
+        uid = STUDENT_UID_BASE + slot
+        return uid, uid
+
+    def wrap(self, argv: list[str], *, workdir: Path, hide: list[Path]) -> list[str]:
+        if self.kind != "bubblewrap":
+            return argv
+        command = ["bwrap", "--die-with-parent", "--new-session",
+                   "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                   "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                   "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm",
+                   "--bind", str(workdir), str(workdir)]
+        if os.geteuid() == 0:
+            for capability in CAPABILITIES:
+                command += ["--cap-add", capability]
+        else:
+            command += ["--unshare-user"]
+        command += _reopen(needed_paths())
+        for path in hide:
+            if path.exists() and not _inside(workdir, path):
+                command += ["--tmpfs", str(path)]
+        return command + ["--chdir", str(workdir), "--", *argv]
+
+    def popen_options(self) -> dict:
+        if os.name == "posix":
+            return {"start_new_session": True}
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+
+
+def needed_paths() -> list[Path]:
+    """What the student's user must reach: the Python installation, its packages, and the kit."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
+             Path(os.path.realpath(sys.executable)).parent.parent, KIT_ROOT}
+    paths.update(Path(p) for p in site.getsitepackages())
+    return sorted({Path(os.path.realpath(p)) for p in paths if os.path.exists(p)})
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The first folder on the way to `path` that other users may not enter (e.g. /root)."""
+    for folder in [*reversed(path.parents), path]:
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            return folder
+        if not mode & stat.S_IXOTH:
+            return folder
+    return None
+
+
+def _reopen(paths: list[Path]) -> list[str]:
+    """bubblewrap arguments that let other users reach `paths` through closed folders: the closed
+    folder becomes an empty tmpfs and only the needed paths are mounted back into it (read-only)."""
+    args, masked = [], set()
+    for path in paths:
+        closed = _closed_ancestor(path)
+        if closed is None:
+            continue
+        if closed not in masked:
+            args += ["--tmpfs", str(closed)]
+            masked.add(closed)
+    made = set()
+    for path in paths:
+        mask = next((m for m in masked if path == m or m in path.parents), None)
+        if mask is None:
+            continue
+        for folder in reversed(path.parents):  # bwrap would create these 0700: make them 0755
+            if mask in folder.parents and folder not in made:
+                args += ["--perms", "0755", "--dir", str(folder)]
+                made.add(folder)
+        args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def can_switch_user(kind: str) -> bool:
+    """As root, the student's code can run as a user of its own: in bubblewrap always (closed
+    folders are reopened there), in plain sessions only if the Python installation is reachable."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return False
+    return kind == "bubblewrap" or all(_closed_ancestor(p) is None for p in needed_paths())
+
+
+def _inside(folder: Path, path: Path) -> bool:
+    try:
+        folder.resolve().relative_to(path.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def kit_secrets() -> list[Path]:
+    """Parts of the kit a submission must not read: the solutions and the golden submissions."""
+    return [KIT_ROOT / "solutions", KIT_ROOT / "tests", KIT_ROOT / ".git"]
+
+
+def _bubblewrap_works() -> str | None:
+    """None if bubblewrap can build our sandbox here, else why not."""
+    if not sys.platform.startswith("linux"):
+        return "bubblewrap is Linux only"
+    if shutil.which("bwrap") is None:
+        return "bwrap is not installed (Debian: apt-get install bubblewrap)"
+    probe = Sandbox("bubblewrap", "").wrap(["true"], workdir=Path("/tmp"), hide=[])
+    try:
+        result = subprocess.run(probe, capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap failed to start ({exc})"
+    if result.returncode != 0:
+        return f"bwrap cannot create namespaces here: {result.stderr.decode(errors='replace').strip()[:200]}"
+    return None
+
+
+def choose(kind: str = "auto") -> Sandbox:
+    """The strongest sandbox this machine offers (or the one asked for)."""
+    if kind in ("auto", "bubblewrap"):
+        problem = _bubblewrap_works()
+        if problem is None:
+            return Sandbox("bubblewrap", "bubblewrap sandbox: own PID namespace, no network, read-only "
+                                         f"file system, solutions and outputs hidden; {_user_note('bubblewrap')}.")
+        if kind == "bubblewrap":
+            raise RuntimeError(f"--sandbox bubblewrap: {problem}")
+        reason = problem
+    else:
+        reason = "asked for"
+    return Sandbox("session", f"NO SANDBOX ({reason}): checks run in process sessions with resource "
+                              f"limits only; the network and the file system stay reachable; "
+                              f"{_user_note('session')}.")
+
+
+def _user_note(kind: str) -> str:
+    if can_switch_user(kind):
+        return "each submission's code runs as a user of its own"
+    if os.name == "posix" and os.geteuid() == 0:
+        return ("the student's code runs as root: the Python installation sits in a folder other "
+                "users cannot enter")
+    return "the student's code runs as your user (run the grader as root to give it a user of its own)"
