@@ -304,7 +304,13 @@ def hints(outcome) -> list[str]:
                 "waits, before it ends, until they are flushed into the queue's pipe, and nobody is "
                 "reading them. Take the results off the queue first, then join the process.")
             break
-    if waiting and (main is None or main.waits_for in ("join", "get")):
+    if main is not None and main.waits_for == "join" and outcome.action.startswith("start("):
+        # Exercise 2: the consumer never ends by design, so start() must not wait for it.
+        found.append(
+            f"start() waits in {main.call or 'join()'} at {file}:{main.line}, but this demo's consumer "
+            "never ends: it waits in q.get() forever, by design. start() must start both processes "
+            "and return them at once, without joining.")
+    elif waiting and (main is None or main.waits_for in ("join", "get")):
         total = max(len(consumers), len(waiting))
         if total == 1:
             found.append(
@@ -338,9 +344,10 @@ def hints(outcome) -> list[str]:
         if main.waits_for == "get" and not others and started_any:
             found.append(
                 f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
-                "that never comes, and every process it started has ended. A consumer stopped before "
-                "it forwarded every item (did it take a falsy item such as 0, '' or [] for the "
-                "sentinel? test `item is None`), or more results are expected than there are items.")
+                "that never comes, and every process it started has ended: a consumer stopped before "
+                "it forwarded every item. Was a sentinel put before every producer had finished (join "
+                "them all first)? Did a consumer take a falsy item (0, '', []) for the sentinel (test "
+                "`item is None`)? Or are more results expected than there are items?")
         elif main.waits_for == "get" and not others:
             found.append(
                 f"{outcome.action} waits in {main.call or 'q.get()'} at {file}:{main.line} for an item "

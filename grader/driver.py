@@ -16,6 +16,7 @@ from __future__ import annotations
 import faulthandler
 import importlib
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.process
 import os
 import multiprocessing.util
@@ -34,6 +35,7 @@ FORK_WARNING = r".*multi-threaded, use of fork\(\) may lead to deadlocks"
 
 # Process targets that belong to multiprocessing itself, named for the reports.
 INTERNAL_TARGETS = {"_run_server": "manager", "worker": "pool-worker"}
+INTERNAL_ROLES = frozenset(INTERNAL_TARGETS.values())
 
 
 # Where every process of the check writes its stack when the harness sends SIGUSR1 (POSIX only).
@@ -63,14 +65,44 @@ class MissingFunction(Exception):
     """The student's module has no function of the name the check needs."""
 
 
+def _has_ended(proc) -> bool:
+    """Whether a process has ended, without reaping it (so that a join the student forgot stays
+    visible): its sentinel becomes ready when it exits."""
+    try:
+        return bool(multiprocessing.connection.wait([proc.sentinel], 0))
+    except (ValueError, OSError):  # closed, or never started
+        return True
+
+
 class Context:
     """What a scenario gets: the student's module and a few helpers."""
 
-    def __init__(self, module, module_file: str, deadline: float, registry: list[dict]):
+    def __init__(self, module, module_file: str, deadline: float, registry: list[dict],
+                 handles: list):
         self.module = module
         self.module_file = module_file
         self.deadline = deadline  # time.monotonic() by which the scenario should have its answer
         self._registry = registry
+        self._handles = handles  # (registry entry, Process) for processes started here
+
+    def audit(self) -> dict:
+        """How the student's processes were shut down, seen right after the checked call returned:
+        which were never joined, which still run, and every exit code."""
+        counts: dict[str, int] = {}
+        unjoined, running, exitcodes = [], [], {}
+        for entry, proc in self._handles:
+            if entry["role"] in INTERNAL_ROLES or entry["role"].startswith("kit_"):
+                continue
+            counts[entry["role"]] = counts.get(entry["role"], 0) + 1
+            name = f"{entry['role']}-{counts[entry['role']]}"
+            popen = getattr(proc, "_popen", None)
+            if popen is not None and popen.returncode is None:
+                unjoined.append(name)  # nobody waited for it: not join(), not is_alive()
+            if not _has_ended(proc):
+                running.append(name)
+            elif popen is not None:
+                exitcodes[name] = popen.poll()
+        return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
 
     def func(self, name: str):
         fn = getattr(self.module, name, None)
@@ -115,7 +147,7 @@ def _role_of(target, obj) -> str:
     return name
 
 
-def _install_registry(registry: list[dict], path: str) -> None:
+def _install_registry(registry: list[dict], handles: list, path: str) -> None:
     """Record every process (and non-library thread) the student's code starts.
 
     The harness reads the file while the driver may be stuck, to name processes by role
@@ -131,9 +163,12 @@ def _install_registry(registry: list[dict], path: str) -> None:
 
     def start_process(self):
         role = _role_of(getattr(self, "_target", None), self)  # start() deletes _target
+        alive = [e["role"] for e, p in handles if p._parent_pid == os.getpid() and not _has_ended(p)]
         base_start(self)
-        record({"kind": "process", "pid": self.pid, "role": role,
-                "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid()})
+        entry = {"kind": "process", "pid": self.pid, "role": role, "name": self.name,
+                 "daemon": bool(self.daemon), "parent": os.getpid(), "alive_at_start": alive}
+        handles.append((entry, self))
+        record(entry)
 
     def start_thread(self):
         thread_start(self)
@@ -211,10 +246,11 @@ def _limit_resources(extra: dict) -> None:
 def run(request: dict, channel: int) -> None:
     started = time.monotonic()
     registry: list[dict] = []
+    handles: list = []
     arm_stack_dump()
     multiprocessing.util.register_after_fork(arm_stack_dump, lambda _: arm_stack_dump())
     multiprocessing.set_start_method(request["start_method"], force=True)
-    _install_registry(registry, request["registry"])
+    _install_registry(registry, handles, request["registry"])
     module_dir = os.path.dirname(request["module_file"])
     sys.path.insert(0, module_dir)
     # Started with -S (see the harness): third-party packages stay importable, after the stdlib.
@@ -222,7 +258,7 @@ def run(request: dict, channel: int) -> None:
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
-        result = _run_scenario(request, registry, started)
+        result = _run_scenario(request, registry, handles, started)
     if any(w.category is DeprecationWarning and "fork()" in str(w.message) for w in caught):
         notes.append("fork-with-threads")
     result["notes"] = notes
@@ -231,7 +267,7 @@ def run(request: dict, channel: int) -> None:
     _send(channel, result)
 
 
-def _run_scenario(request: dict, registry: list[dict], started: float) -> dict:
+def _run_scenario(request: dict, registry: list[dict], handles: list, started: float) -> dict:
     module_file = os.path.abspath(request["module_file"])
     if not os.path.isfile(module_file):
         return {"status": "missing_file", "error": {"message": module_file}}
@@ -250,7 +286,7 @@ def _run_scenario(request: dict, registry: list[dict], started: float) -> dict:
 
     package, _, name = request["scenario"].partition(":")
     scenario = getattr(importlib.import_module(package), name)
-    ctx = Context(module, module_file, started + request["deadline"], registry)
+    ctx = Context(module, module_file, started + request["deadline"], registry, handles)
     try:
         value = scenario(ctx, **request["params"])
     except MissingFunction as exc:

@@ -34,10 +34,10 @@ from grader import diagnose
 from grader.driver import DUMP_DIR_ENV
 from grader.exercise import KIT_ROOT
 
-SAMPLE_INTERVAL = 0.08  # seconds between two looks at the process tree (answers are not polled)
+SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
 LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
-BUSY_WARMUP = 0.15  # interpreter start-up CPU is not spinning
-BUSY_MIN_WINDOW = 0.25  # shorter lives are too short to judge
+BUSY_WARMUP = 0.1  # interpreter start-up CPU is not spinning
+BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
 # Share of one CPU above which a waiting process counts as spinning. A process blocked in get()
 # uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
 BUSY_FRACTION = 0.25

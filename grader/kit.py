@@ -100,6 +100,43 @@ class Kit:
                       expected=f"item {first} = {payloads.short(expected[first])}",
                       got=f"item {first} = {payloads.short(got[first])}", look_at=look_at)
 
+    def expect_clean_shutdown(self, seen: dict, *, what: str) -> None:
+        """Every process the call started was joined and ended on its own, with exit code 0."""
+        if seen["unjoined"]:
+            names = ", ".join(seen["unjoined"])
+            self.fail(f"{what} returned without joining {names}.",
+                      expected="every process joined before returning",
+                      got=f"{names} never waited for" + (" and still running" if seen["running"] else ""),
+                      look_at="join every process you start: a process you do not join may still "
+                              "be running when your function returns")
+        bad = {name: code for name, code in seen["exitcodes"].items() if code != 0}
+        if bad:
+            name, code = next(iter(bad.items()))
+            how = (f"was killed by signal {-code}" if code < 0 else f"exited with code {code}")
+            self.fail(f"{name} {how} instead of returning normally.",
+                      expected="every producer and consumer ends by returning (exit code 0)",
+                      got=", ".join(f"{n}: exit code {c}" for n, c in bad.items()),
+                      look_at="stop consumers with a sentinel, not terminate() or kill(); "
+                              "an exit code of 1 means the process raised (see its traceback)")
+
+    def expect_overlap(self, seen: dict, *, what: str) -> None:
+        """The consumers ran while the producers were still producing."""
+        if seen.get("overlap") is False:
+            self.fail(f"{what} started the consumers only after the producers had finished.",
+                      expected="producers and consumers running at the same time",
+                      got="first every item was produced, then the consumers started",
+                      look_at="start every process first, then join: the point of the queue is that "
+                              "both sides work at once (and a bounded queue would deadlock)")
+
+    def expect_took_at_least(self, seen: dict, seconds: float, *, what: str, why: str) -> None:
+        """The call lasted as long as its delays demand (it did not skip the sleeps)."""
+        if seen["seconds"] < 0.9 * seconds:
+            self.fail(f"{what} finished too fast for the delays it was given.",
+                      expected=f"at least {seconds:.2f} s ({why})",
+                      got=f"{seen['seconds']:.2f} s",
+                      look_at="pass producer_delay and consumer_delay on to the processes, "
+                              "and sleep that long for every item")
+
     def expect_no_spin(self, outcome: Outcome, *, while_: str) -> None:
         """No student process kept a CPU busy while it should have been waiting."""
         spinning = [r for r in outcome.busy if r.kind != "main" or not outcome.registry]

@@ -45,6 +45,8 @@ def test_consumer_waits_for_a_slow_producer(kit):
     kit.expect_items(seen["got"], items, what="the results queue (slow producer)", ordered=True,
                      look_at="an empty queue does not mean the end: block in q.get() until an item "
                              "comes (a loop on `while not q.empty()` stops too early)")
+    kit.expect_took_at_least(seen, len(items) * 0.03, what="the producer",
+                             why=f"{len(items)} items, producer_delay=0.03")
     if seen["producer_exitcode"] != 0:
         kit.fail("The producer must end by itself once every item is put.", expected="exit code 0",
                  got=f"exit code {seen['producer_exitcode']}")
@@ -65,10 +67,12 @@ def test_slow_consumer_keeps_order(kit):
     seen = _deliver(kit, items, consumer_delay=0.02).value
     kit.expect_items(seen["got"], items, what="the results queue (slow consumer)", ordered=True,
                      look_at="sleep `delay`, then put the item on results")
+    kit.expect_took_at_least(seen, len(items) * 0.02, what="the consumer",
+                             why=f"{len(items)} items, consumer_delay=0.02")
 
 
 def test_consumer_blocks_instead_of_spinning(kit):
-    items = kit.items(10)
+    items = kit.items(12)
     outcome = _deliver(kit, items, producer_delay=0.05, linger=0.1)
     kit.expect_items(outcome.value["got"], items, what="the results queue", ordered=True,
                      look_at="block in q.get() until an item comes")

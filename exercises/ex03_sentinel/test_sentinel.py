@@ -10,8 +10,19 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
     """run(items, ...) in a fresh process tree; the outcome's value holds what it returned and
     which processes it started."""
     work = len(items) * (producer_delay + consumer_delay)
-    return kit.run("run_items", action="run(items)", items=items, producer_delay=producer_delay,
-                   consumer_delay=consumer_delay, work=work, processes=2)
+    outcome = kit.run("run_items", action="run(items)", items=items, producer_delay=producer_delay,
+                      consumer_delay=consumer_delay, work=work, processes=2)
+    seen = outcome.value
+    if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
+        kit.expect_clean_shutdown(seen, what="run()")
+    if producer_delay:
+        kit.expect_took_at_least(seen, len(items) * producer_delay, what="run()",
+                                 why=f"{len(items)} items, producer_delay={producer_delay}")
+        kit.expect_overlap(seen, what="run()")
+    if consumer_delay:
+        kit.expect_took_at_least(seen, len(items) * consumer_delay, what="run()",
+                                 why=f"{len(items)} items, consumer_delay={consumer_delay}")
+    return outcome
 
 
 def test_run_returns_every_item_in_order(kit):
@@ -90,7 +101,7 @@ def test_run_starts_one_producer_and_one_consumer_process(kit):
 
 
 def test_consumer_blocks_instead_of_spinning(kit):
-    items = kit.items(10)
+    items = kit.items(14)
     outcome = _run(kit, items, producer_delay=0.05)
     kit.expect_items(outcome.value["value"], items, what="run() with a slow producer", ordered=True,
                      look_at=LOOK_AT_SENTINEL)

@@ -9,10 +9,23 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
     """run(batches, n_consumers, ...) in a fresh process tree."""
     total = sum(len(b) for b in batches)
     longest = max((len(b) for b in batches), default=0)
-    work = longest * producer_delay + math.ceil(total / max(1, n_consumers)) * consumer_delay
-    return kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
-                   n_consumers=n_consumers, producer_delay=producer_delay,
-                   consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers)
+    per_consumer = math.ceil(total / max(1, n_consumers))
+    work = longest * producer_delay + per_consumer * consumer_delay
+    outcome = kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
+                      n_consumers=n_consumers, producer_delay=producer_delay,
+                      consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers)
+    seen = outcome.value
+    if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
+        kit.expect_clean_shutdown(seen, what="run()")
+    if producer_delay:
+        kit.expect_took_at_least(seen, longest * producer_delay, what="run()",
+                                 why=f"the longest batch has {longest} items, producer_delay={producer_delay}")
+        kit.expect_overlap(seen, what="run()")
+    if consumer_delay:
+        kit.expect_took_at_least(seen, total * consumer_delay / max(1, n_consumers), what="run()",
+                                 why=f"{total} items shared by {n_consumers} consumers, "
+                                     f"consumer_delay={consumer_delay}")
+    return outcome
 
 
 def _every_item(kit, batches, seen, look_at):
@@ -77,7 +90,7 @@ def test_one_producer_process_per_batch(kit):
 
 
 def test_consumers_block_instead_of_spinning(kit):
-    batches = kit.batches([10])
+    batches = kit.batches([14])
     outcome = _run(kit, batches, 2, producer_delay=0.05)
     _every_item(kit, batches, outcome.value, LOOK_AT_COUNT)
     kit.expect_no_spin(outcome, while_="waiting for a slow producer")

@@ -7,6 +7,8 @@ import multiprocessing.process
 import queue
 import time
 
+from grader.driver import INTERNAL_ROLES
+
 
 def collect(q, count: int, ctx) -> list:
     """Up to `count` items from `q`, stopping at the check's deadline (partial results are data)."""
@@ -49,9 +51,11 @@ def timed(fn, *args, **kwargs):
 
 
 def started(ctx) -> dict:
-    """Roles of the processes and threads the student's code started, for the verdicts."""
-    return {"processes": [e["role"] for e in ctx.started("process") if not e["role"].startswith("kit_")],
-            "daemons": [e["daemon"] for e in ctx.started("process") if not e["role"].startswith("kit_")],
+    """Roles of the processes and threads the student's code started, for the verdicts; the kit's
+    own helpers and a Manager's server process do not count."""
+    mine = [e for e in ctx.started("process")
+            if not e["role"].startswith("kit_") and e["role"] not in INTERNAL_ROLES]
+    return {"processes": [e["role"] for e in mine], "daemons": [e["daemon"] for e in mine],
             "threads": [e["role"] for e in ctx.started("thread")]}
 
 
@@ -62,17 +66,35 @@ def as_list(value):
     return {"not_a_list": describe(value)}
 
 
+def overlap(ctx) -> bool | None:
+    """Did the consumers start while a producer was still at work? None if nothing to judge."""
+    entries = ctx.started("process")
+    producers = [e for e in entries if "produc" in e["role"].lower()]
+    consumers = [e for e in entries if "consum" in e["role"].lower()]
+    if not producers or not consumers:
+        return None
+    first = consumers[0]
+    before = [e for e in producers if entries.index(e) < entries.index(first)]
+    if len(before) < len(producers):
+        return True  # a producer started after the first consumer: they did overlap
+    return any("produc" in role.lower() for role in first["alive_at_start"])
+
+
+def _call_run(ctx, *args, **kwargs) -> dict:
+    value, seconds = timed(ctx.func("run"), *args, **kwargs)
+    return {"value": as_list(value), "seconds": seconds, "overlap": overlap(ctx),
+            **ctx.audit(), **started(ctx)}
+
+
 def run_items(ctx, items, producer_delay=0.0, consumer_delay=0.0):
     """Call run(items, ...) (ex03)."""
-    value = ctx.func("run")(items, producer_delay=producer_delay, consumer_delay=consumer_delay)
-    return {"value": as_list(value), **started(ctx)}
+    return _call_run(ctx, items, producer_delay=producer_delay, consumer_delay=consumer_delay)
 
 
 def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
     """Call run(batches, n_consumers, ...) (ex04, ex05)."""
-    value = ctx.func("run")(batches, n_consumers, producer_delay=producer_delay,
-                            consumer_delay=consumer_delay)
-    return {"value": as_list(value), **started(ctx)}
+    return _call_run(ctx, batches, n_consumers, producer_delay=producer_delay,
+                     consumer_delay=consumer_delay)
 
 
 def consumer_stops(ctx, items):

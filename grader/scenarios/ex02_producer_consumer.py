@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 
 from grader.scenarios.common import collect, describe, is_process, started, stop
 
 
 def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
     """start(items, ...), then collect the results; `linger` seconds more to watch the consumer."""
+    began = time.monotonic()
     value = ctx.func("start")(items, producer_delay=producer_delay, consumer_delay=consumer_delay)
     seen = {"shape": describe(value), **started(ctx)}
     try:
@@ -22,6 +24,7 @@ def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
         seen["started"] = producer.pid is not None and consumer.pid is not None
         seen["distinct"] = producer.pid != consumer.pid
         seen["got"] = collect(results, len(items), ctx)
+        seen["seconds"] = time.monotonic() - began  # until the last result arrived
         producer.join(ctx.remaining())
         seen["producer_exitcode"] = producer.exitcode
         consumer.join(linger)  # a bounded wait: it should still be waiting for items afterwards
