@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader check | grade | batch``."""
+"""Command line: ``python -m grader check | grade | batch | release``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, default=None,
                        help="submissions graded at once (default: the number of cores)")
     _grading_options(batch)
+
+    release = commands.add_parser("release", help="build the student bundle (no solutions, no hidden checks)")
+    release.add_argument("out", type=Path)
     return parser
 
 
@@ -48,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         from grader import check
 
         return check.main(args)
+    if args.command == "release":
+        from grader import release
+
+        return release.main(args)
     if args.command in ("grade", "batch"):
         source = args.submission if args.command == "grade" else args.submissions
         if not source.exists():
