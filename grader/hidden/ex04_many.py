@@ -15,8 +15,8 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
                      look_at="one None per consumer, after every producer has been joined")
 
 
-def check_six_producers_four_consumers(kit):
-    _run(kit, kit.batches([5, 0, 9, 1, 7, 3]), 4, consumer_delay=0.005)
+def check_five_producers_three_consumers(kit):
+    _run(kit, kit.batches([5, 0, 9, 1, 7]), 3, consumer_delay=0.005)
 
 
 def check_staggered_producers_and_slow_consumers(kit):
@@ -24,4 +24,4 @@ def check_staggered_producers_and_slow_consumers(kit):
 
 
 def check_large_items_with_many_consumers(kit):
-    _run(kit, [kit.items(4, large=2, salt=f"b{i}") for i in range(3)], 4)
+    _run(kit, [kit.items(4, large=2, salt=f"b{i}") for i in range(2)], 3)
