@@ -209,48 +209,116 @@ def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
         report.call = _call_text(module_file, report.line, None)
 
 
-def _request_stacks(procs: list[psutil.Process], dump_dir: Path) -> dict[int, str]:
-    """Ask every process for its stack (SIGUSR1) and collect what they wrote."""
-    if not hasattr(signal, "SIGUSR1"):
-        return {}
-    for proc in procs:
+class Stacks:
+    """Asks processes for their stacks (SIGUSR1) and reads what each wrote since the last time.
+
+    Every process of a check has a dump file of its own once it is ready for the signal (see
+    ``grader.driver.arm_stack_dump``); a process without one is never signalled, since SIGUSR1
+    would kill it.
+    """
+
+    def __init__(self, dump_dir: Path):
+        self.dump_dir = dump_dir
+        self._offsets: dict[int, int] = {}
+
+    def request(self, procs: list[psutil.Process], *, freeze: bool, wait: float = STACK_WAIT) -> dict[int, str]:
+        """The newest stack of each process; with `freeze`, the tree is stopped first and left
+        stopped, so that what is read is one moment (for a final report)."""
+        if not hasattr(signal, "SIGUSR1"):
+            return {}
+        if freeze:
+            _each(procs, "suspend")
+        pending = {}
+        for proc in procs:
+            path = self.dump_dir / f"{proc.pid}.txt"
+            if path.exists():
+                try:
+                    proc.send_signal(signal.SIGUSR1)
+                    if freeze:
+                        proc.resume()  # just long enough to run the handler
+                    pending[proc.pid] = path
+                except psutil.Error:
+                    pass
+        stacks: dict[int, str] = {}
+        deadline = time.monotonic() + wait
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling files other processes write
+            for pid, path in list(pending.items()):
+                text = self._read_new(pid, path)
+                # Complete once it has frames and stopped growing since the last look.
+                if text and text == stacks.get(pid):
+                    del pending[pid]
+                    self._offsets[pid] = self._offsets.get(pid, 0) + len(text.encode("utf-8"))
+                stacks[pid] = text
+        if freeze:
+            _each(procs, "suspend")
+        return stacks
+
+    def _read_new(self, pid: int, path: Path) -> str:
         try:
-            proc.suspend()  # freeze the tree, so that what we read is one moment
-        except psutil.Error:
-            pass
-    pending = {}
-    for proc in procs:
-        path = dump_dir / f"{proc.pid}.txt"
-        if path.exists():
-            try:
-                proc.send_signal(signal.SIGUSR1)
-                proc.resume()
-                pending[proc.pid] = path
-            except psutil.Error:
-                pass
-    stacks: dict[int, str] = {}
-    deadline = time.monotonic() + STACK_WAIT
-    while pending and time.monotonic() < deadline:
-        for pid, path in list(pending.items()):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            # A dump is complete when its last thread block ends (a blank line or file end after
-            # frames); the simplest robust sign is that it stopped growing since the last look.
-            if text and text == stacks.get(pid):
-                del pending[pid]
-            stacks[pid] = text
-        time.sleep(0.02)  # polling a file another process writes
-    for proc in procs:
-        try:
-            proc.suspend()
-        except psutil.Error:
-            pass
-    return stacks
+            with open(path, "rb") as handle:
+                handle.seek(self._offsets.get(pid, 0))
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
 
 
-def inspect(procs, seen, roles: Roles, dump_dir: Path, module_file) -> list[ProcReport]:
+def _each(procs, method: str) -> None:
+    for proc in procs:
+        try:
+            getattr(proc, method)()
+        except psutil.Error:
+            pass
+
+
+# The arity of each blocking call when it is given no timeout: q.get(), q.put(item), p.join(),
+# event.wait(), lock.acquire(). More arguments (or a timeout=) mean the call wakes up by itself.
+UNTIMED_ARITY = {"get": 0, "put": 1, "join": 0, "wait": 0, "acquire": 0, "recv": 0, "recv_bytes": 0}
+
+
+def _untimed(module_file: str, line: int, func: str) -> bool:
+    """Whether the student's call of `func` on `line` waits with no timeout."""
+    try:
+        tree = ast.parse(Path(module_file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    if func not in UNTIMED_ARITY:
+        return False
+    on_line = [n for n in ast.walk(tree) if getattr(n, "lineno", None) is not None
+               and n.lineno <= line <= (getattr(n, "end_lineno", None) or n.lineno)]
+    calls = [n for n in on_line if isinstance(n, ast.Call) and (
+        getattr(n.func, "attr", None) == func or getattr(n.func, "id", None) == func)]
+    if calls:
+        return all(len(c.args) <= UNTIMED_ARITY[func] and not c.keywords for c in calls)
+    # iter(q.get, None) and the like: the method is passed, not called, so no timeout either.
+    return any(isinstance(n, ast.Attribute) and n.attr == func for n in on_line)
+
+
+def waits_forever(text: str, module_file: str) -> tuple | None:
+    """Where a process waits with nothing to wake it, from its stack dump: its main thread sits in
+    a blocking call made without a timeout from the student's file, or it is exiting and flushing
+    a queue. Returns a signature of that place, or None if it may still move on its own (it
+    sleeps, computes, waits with a timeout, or runs the kit's own code)."""
+    threads = _parse_dump(text)
+    if not threads:
+        return None
+    frames = _main_thread(threads, module_file)
+    names = [f.func for f in frames]
+    if "_exit_function" in names and ("join_thread" in names or "_finalize_join" in names):
+        return ("exiting",)
+    index = next((i for i, f in enumerate(frames) if _same_file(f.file, module_file)), None)
+    if not index:  # None: not in the student's code; 0: in a C call (time.sleep) or a loop
+        return None
+    call = frames[index - 1].func
+    if not _untimed(module_file, frames[index].line, call):
+        return None
+    return (frames[index].line, call, frames[0].file, frames[0].line)
+
+
+def inspect(procs, seen, roles: Roles, stacks: Stacks, module_file) -> list[ProcReport]:
     """Reports for `procs` (alive, not infrastructure): role, state, where, CPU."""
     module_file = str(module_file)
-    stacks = _request_stacks(procs, dump_dir)
+    stacks = stacks.request(procs, freeze=True)
     reports = []
     for proc in procs:
         role, kind = roles.name(proc.pid)

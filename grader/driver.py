@@ -54,11 +54,15 @@ def arm_stack_dump() -> None:
     folder = os.environ.get(DUMP_DIR_ENV)
     if not folder or not hasattr(signal, "SIGUSR1"):
         return
+    final = os.path.join(folder, f"{os.getpid()}.txt")
     try:
-        _dump_file = open(os.path.join(folder, f"{os.getpid()}.txt"), "w", encoding="utf-8")
+        _dump_file = open(final + ".arming", "w", encoding="utf-8")
+        faulthandler.register(signal.SIGUSR1, file=_dump_file, all_threads=True, chain=False)
+        # The file appears under its final name only now: the harness signals a process only once
+        # its file exists, and SIGUSR1 would kill a process that has no handler yet.
+        os.replace(final + ".arming", final)
     except OSError:
         return
-    faulthandler.register(signal.SIGUSR1, file=_dump_file, all_threads=True, chain=False)
 
 
 class MissingFunction(Exception):

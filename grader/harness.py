@@ -14,6 +14,7 @@ Whatever happens, every process of the check has ended when ``run_check`` return
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import pickle
@@ -31,7 +32,7 @@ from pathlib import Path
 import psutil
 
 from grader import diagnose
-from grader.driver import DUMP_DIR_ENV
+from grader.driver import DUMP_DIR_ENV, INTERNAL_ROLES
 from grader.exercise import KIT_ROOT
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -42,6 +43,13 @@ BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
 # uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
 BUSY_FRACTION = 0.25
 TAIL_BYTES = 2000  # how much of the student's output a report quotes
+# A deadlock is reported before the budget runs out when, after DEADLOCK_MIN_AGE, every process
+# has been idle for DEADLOCK_QUIET and two looks at the stacks, DEADLOCK_CONFIRM apart, find each
+# one waiting without a timeout at the same place (see _DeadlockWatch).
+DEADLOCK_MIN_AGE = 0.5
+DEADLOCK_QUIET = 0.3
+DEADLOCK_CONFIRM = 0.25
+QUIET_CPU = 0.01  # seconds of CPU a process may use during DEADLOCK_QUIET and still be idle
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +98,7 @@ class Outcome:
     notes: list[str] = dataclasses.field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
+    deadlock: bool = False  # the hang was seen before the budget ran out: nothing could move
 
     @property
     def hints(self) -> list[str]:
@@ -104,6 +113,7 @@ class _Tracked:
         self.first_seen = now
         self.first = None  # (time, cpu seconds) once past the warm-up
         self.last = None
+        self.recent: collections.deque = collections.deque(maxlen=16)
 
     def sample(self, now: float) -> None:
         try:
@@ -114,6 +124,14 @@ class _Tracked:
         if self.first is None and now - self.first_seen >= BUSY_WARMUP:
             self.first = point
         self.last = point
+        self.recent.append(point)
+
+    def quiet_for(self, seconds: float, now: float) -> bool:
+        """Used (almost) no CPU during the last `seconds`; False if we have not watched it so long."""
+        older = [p for p in self.recent if now - p[0] >= seconds]
+        if not older or self.last is None:
+            return False
+        return self.last[1] - older[-1][1] < QUIET_CPU
 
     def busy_fraction(self) -> float | None:
         if self.first is None or self.last is None:
@@ -200,6 +218,44 @@ class _Tree:
     def alive(self) -> list[psutil.Process]:
         self.sample(fresh=True)
         return [t.proc for t in self.seen.values() if _is_alive(t.proc)]
+
+
+class _DeadlockWatch:
+    """Ends a hang early when nothing can ever move again.
+
+    A check is deadlocked when every process of it (the infrastructure aside) is idle and its main
+    thread waits, in the student's code, in a call that has no timeout (``q.get()``, ``p.join()``,
+    ``event.wait()``) or in the queue flush of an exiting process: no process sleeps, computes or
+    runs the kit's code, so no process can wake another. Two looks at the stacks must agree before
+    it says so; until then, and wherever stacks cannot be had (Windows), the budget decides.
+    """
+
+    def __init__(self, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks, module_file: str):
+        self.tree, self.roles, self.stacks = tree, roles, stacks
+        self.module_file = str(module_file)
+        self.candidate: tuple[float, dict] | None = None
+        self.next_look = 0.0
+
+    def __call__(self, age: float) -> bool:
+        now = time.monotonic()
+        if not hasattr(signal, "SIGUSR1") or age < DEADLOCK_MIN_AGE or now < self.next_look:
+            return False
+        tracked = [t for t in self.tree.seen.values() if _is_alive(t.proc)]
+        if not tracked or not all(t.quiet_for(DEADLOCK_QUIET, now) for t in tracked):
+            self.candidate = None
+            return False
+        watched = [t.proc for t in tracked if not self.roles.is_infrastructure(t.proc)
+                   and self.roles.name(t.proc.pid)[1] not in INTERNAL_ROLES]
+        self.next_look = now + DEADLOCK_CONFIRM
+        stacks = self.stacks.request(watched, freeze=False, wait=0.2)
+        places = {p.pid: diagnose.waits_forever(stacks.get(p.pid, ""), self.module_file) for p in watched}
+        if not watched or None in places.values():
+            self.candidate = None
+            return False
+        if self.candidate is None or self.candidate[1] != places:
+            self.candidate = (now, places)
+            return False
+        return now - self.candidate[0] >= DEADLOCK_CONFIRM
 
 
 def _is_alive(proc: psutil.Process) -> bool:
@@ -333,6 +389,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     answer.start()
     tree = _Tree(driver.pid)
     roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
+    stacks = diagnose.Stacks(dump_dir)
+    deadlocked = _DeadlockWatch(tree, roles, stacks, module_file)
     try:
         while True:
             tree.sample()
@@ -341,19 +399,23 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             if driver.poll() is not None:
                 answer.done.wait(1.0)  # the answer may still be in the pipe
                 break
-            if time.monotonic() - started > budget:
+            age = time.monotonic() - started
+            if age > budget:
+                break
+            if deadlocked(age):
+                outcome.deadlock = True
                 break
         outcome.elapsed = time.monotonic() - started
         if answer.payload is not None:
             _take_answer(outcome, answer.payload)
-            _find_leaks(outcome, tree, roles, dump_dir)
+            _find_leaks(outcome, tree, roles, stacks)
         elif answer.done.is_set() or driver.poll() is not None:
             outcome.status = "crashed"
             outcome.error = {"returncode": driver.wait(timeout=5)}
         else:
             outcome.status = "hang"
             alive = [p for p in tree.alive() if not roles.is_infrastructure(p)]
-            outcome.stuck = diagnose.inspect(alive, tree.seen, roles, dump_dir, module_file)
+            outcome.stuck = diagnose.inspect(alive, tree.seen, roles, stacks, module_file)
         outcome.busy = diagnose.busy(tree.seen, roles, module_file, BUSY_FRACTION)
         if not outcome.registry:
             outcome.registry = roles.entries()
@@ -374,12 +436,12 @@ def _take_answer(outcome: Outcome, payload: dict) -> None:
     outcome.notes = payload.get("notes", [])
 
 
-def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, dump_dir: Path) -> None:
+def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks) -> None:
     """Student processes still running after the checked function returned (after a short grace)."""
     students = [p for p in tree.alive() if p.pid != tree.root_pid and not roles.is_infrastructure(p)]
     left = _wait_ended(students, LEAK_GRACE)
     if left:
-        outcome.leaked = diagnose.inspect(left, tree.seen, roles, dump_dir, outcome.module_file)
+        outcome.leaked = diagnose.inspect(left, tree.seen, roles, stacks, outcome.module_file)
 
 
 def _kill(procs) -> None:

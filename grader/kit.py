@@ -240,10 +240,15 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
             text += "\n  " + hint
         return text + _with_output(outcome, error.get("traceback", ""))
     if status == "hang":
-        lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget "
-                 f"(start method {outcome.start_method})."]
+        if outcome.deadlock:
+            lines = [f"HANG: {outcome.action} is deadlocked (start method {outcome.start_method}): every "
+                     f"process waits, with no timeout, for something no other process will do. "
+                     f"Stopped after {outcome.elapsed:.1f} s of its {outcome.budget:.1f} s budget."]
+        else:
+            lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget "
+                     f"(start method {outcome.start_method})."]
         if outcome.stuck:
-            lines.append("Processes still running when the time ran out:")
+            lines.append("Processes still running when it was stopped:")
             lines.append(_render(outcome))
         ended = _ended(outcome)
         if ended:

@@ -35,20 +35,36 @@ import multiprocessing, os, queue, signal, sys, time
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_a_hang_is_reported_with_the_line_it_waits_on(tmp_path, method):
+def test_a_deadlock_is_reported_early_with_the_line_it_waits_on(tmp_path, method):
     started = time.monotonic()
     out = check(tmp_path, HEADER + """
 def run(items, producer_delay=0, consumer_delay=0):
     q = multiprocessing.Queue()
     return q.get()
-""", method=method, budget=1.5)
+""", method=method, budget=5.0)
     took = time.monotonic() - started
-    assert out.status == "hang"
-    assert 1.5 <= out.elapsed < 1.5 + 0.5
-    assert took < 1.5 + 1.5, f"the hang took {took:.1f} s to report"
+    assert out.status == "hang" and out.deadlock
+    assert out.elapsed < 3.0, f"the deadlock was seen after {out.elapsed:.1f} s"
+    assert took < out.elapsed + 1.5, f"the report took {took - out.elapsed:.1f} s more"
     (main,) = out.stuck
     assert (main.role, main.call, main.line) == ("main", "q.get()", 6)
     assert "for an item that never arrives" in out.hints[0]
+
+
+@pytest.mark.parametrize("body", [
+    "    while True:\n        time.sleep(0.05)\n",  # sleeping: it may still do something
+    "    q = multiprocessing.Queue()\n    while True:\n        try:\n            q.get(timeout=0.05)\n"
+    "        except queue.Empty:\n            pass\n",  # waits with a timeout: it wakes up
+    "    q = multiprocessing.Queue()\n    for item in iter(q.get, None):\n        pass\n",
+], ids=["sleeps", "timed-get", "iter-get"])
+def test_only_a_wait_without_timeout_ends_a_hang_before_its_budget(tmp_path, body):
+    out = check(tmp_path, HEADER + "\ndef run(items, producer_delay=0, consumer_delay=0):\n" + body,
+                method="fork", budget=1.5)
+    assert out.status == "hang"
+    if "iter(" in body:
+        assert out.deadlock and out.elapsed < 1.5
+    else:
+        assert not out.deadlock and out.elapsed >= 1.5
 
 
 @pytest.mark.parametrize("method", METHODS)
