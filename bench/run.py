@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def main() -> None:
     methods = multiprocessing.get_all_start_methods()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     suites = suite_times(methods, args.repeat)
-    hangs = hang_times(methods, args.repeat, args.out.parent)
+    with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
+        hangs = hang_times(methods, args.repeat, Path(tmp))
     print("visible suite, --impl solutions:")
     for row in suites:
         print(f"  {row['start_method']:<10} {row['checks']} checks  median {row['median_s']:.1f} s  "

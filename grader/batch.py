@@ -15,6 +15,7 @@ or .zip per student, or nbgrader's ``submitted/<student>/``) and writes ``OUT/gr
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import tempfile
 import time
@@ -98,20 +99,22 @@ def run_batch(submissions: Path, out: Path, options: grading.Options, workers: i
         else:
             todo.append(source)
 
-    slots = list(range(max(1, workers)))
-    free = list(slots)
+    workers = max(1, workers)
+    free = queue.SimpleQueue()  # grading slots: each has users of its own for its checks
+    for slot in range(workers):
+        free.put(slot)
 
     def work(source: Path) -> grading.Graded:
-        slot = free.pop()  # one slot per worker: its own uid, so limits never mix submissions
+        slot = free.get()
         try:
             result = grading.grade(source, out / ids[source], options, slot=slot, exercises=exercises)
         finally:
-            free.append(slot)
+            free.put(slot)
         result.student = ids[source]
         return result
 
     try:
-        with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="grade") as pool:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
             futures = {pool.submit(work, source): source for source in todo}
             for future in as_completed(futures):
                 result = future.result()

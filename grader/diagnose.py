@@ -70,7 +70,8 @@ class ProcReport:
         elif self.line:
             what = f"waiting at {self.where(module_file)}"
         else:
-            what = "alive (no stack available on this platform)" if not self.stack else "in library code"
+            what = ("alive (it gave no stack: not ready to answer, or no stacks on this platform)"
+                    if not self.stack else "in library code")
         source = f"    `{self.source}`" if self.source else ""
         return f"{self.role:<12} pid {self.pid:<7} {what}{cpu}{source}"
 

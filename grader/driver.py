@@ -288,6 +288,10 @@ def _run_scenario(request: dict, registry: list[dict], handles: list, started: f
         return {"status": "started_at_import", "error": {"message": ", ".join(
             f"{entry['role']} (pid {entry['pid']})" for entry in at_import)}}
 
+    # Mark the end of the import, so that a crash can be told apart from a crash while importing.
+    with open(request["registry"], "a", encoding="utf-8") as log:
+        log.write(registry_line({"kind": "phase", "pid": os.getpid(), "role": "imported", "name": "-",
+                                 "daemon": False, "parent": os.getpid()}))
     package, _, name = request["scenario"].partition(":")
     scenario = getattr(importlib.import_module(package), name)
     ctx = Context(module, module_file, started + request["deadline"], registry, handles)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,10 +24,11 @@ from pathlib import Path
 
 from grader import report
 from grader.checks import checks_for, grading_plan
-from grader.exercise import Exercise, all_exercises
+from grader.exercise import KIT_ROOT, Exercise, all_exercises
 from grader.sandbox import LIMITS, Sandbox, kit_secrets
-from grader.submission import Layout, lay_out
+from grader.submission import Layout, lay_out, student_id
 
+HIDDEN_DIR = KIT_ROOT / "grader" / "hidden"
 RUNNER_SLACK = 60.0  # seconds a runner may take beyond its checks' budgets before it is ended
 RESULT_FILE = "results.json"
 FEEDBACK_FILE = "feedback.md"
@@ -65,15 +67,23 @@ def _layout_notes(layout: Layout) -> list[str]:
 
 
 def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, jobs: int,
-                   budget: float) -> tuple[list[dict], str]:
+                   budget: float, exercises: list[str]) -> tuple[list[dict], str]:
     """Run the checks; return the results and, if the runner did not finish, why not."""
-    user = options.sandbox.student_user(slot)
+    uids = options.sandbox.student_uids(slot, options.concurrency)
     argv = [sys.executable, "-m", "grader.runner", "--impl", str(layout.impl_root),
             "--seed", str(options.seed), "--concurrency", str(options.concurrency),
-            "--scale", str(options.scale), "--limits", json.dumps(LIMITS if user else {"FSIZE": LIMITS["FSIZE"]})]
-    if user:
-        argv += ["--user", f"{user[0]}:{user[1]}"]
-    command = options.sandbox.wrap(argv, workdir=workdir, hide=[*kit_secrets(), *options.hide])
+            "--scale", str(options.scale), "--only", ",".join(exercises),
+            "--limits", json.dumps(LIMITS if uids else {"FSIZE": LIMITS["FSIZE"]})]
+    if uids:
+        argv += ["--uids", f"{uids.start}:{len(uids)}"]
+    private = {}
+    if uids:  # the hidden checks, readable by the runner only (student code runs as other users)
+        copy = workdir / "hidden"
+        shutil.copytree(HIDDEN_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        copy.chmod(0o700)
+        private[copy] = HIDDEN_DIR
+    command = options.sandbox.wrap(argv, workdir=workdir, hide=[*kit_secrets(), *options.hide],
+                                   private=private)
     stderr_path = workdir / "runner.err"
     results: list[dict] = []
     finished = threading.Event()
@@ -134,24 +144,33 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
     checks = [check for exercise in exercises for check in checks_for(exercise)]
     jobs = sum(len(plan[c.hidden]) for c in checks)
     budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, options.concurrency)
-    with tempfile.TemporaryDirectory(prefix="baozi-grade-") as tmp:
-        workdir = Path(tmp)
-        workdir.chmod(0o755)  # the student's user reads its modules from here
-        layout = lay_out(source, exercises, workdir / "impl")
-        results, why = _run_sandboxed(layout, workdir, options, slot, jobs, budget)
-    tests = report.score_checks(checks, plan, results, why or "no result was reported")
+    student, digest, notes = student_id(source), "", []
+    results, why, not_run = [], "", {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="baozi-grade-") as tmp:
+            workdir = Path(tmp)
+            workdir.chmod(0o755)  # the student's users read their modules from here
+            layout = lay_out(source, exercises, workdir / "impl")
+            student, digest, notes = layout.student, layout.digest, _layout_notes(layout)
+            not_run = dict(layout.problems)  # no module: its checks fail with that reason
+            runnable = [e.name for e in exercises if e.name not in not_run]
+            if runnable:
+                results, why = _run_sandboxed(layout, workdir, options, slot, jobs, budget, runnable)
+    except Exception as exc:  # a fault of the grader's own: the submission still gets its row
+        why = f"the grader failed on this submission ({type(exc).__name__}: {exc}); please report it"
+        notes.append(why)
+    tests = report.score_checks(checks, plan, results, why or "no result was reported", not_run)
     seconds = time.monotonic() - started
     scores = report.exercise_scores(tests, exercises)
     score = round(sum(s for s, _ in scores.values()), 2)
     max_score = sum(e.max_score for e in exercises)
-    notes = _layout_notes(layout)
-    summary = f"{layout.student}: {score:g} / {max_score}" + "".join(f"\n{note}" for note in notes)
+    summary = f"{student}: {score:g} / {max_score}" + "".join(f"\n{note}" for note in notes)
     payload = json.loads(report.results_json(tests, seconds=seconds, summary=summary))
-    payload["extra_data"] = {"student": layout.student, "digest": layout.digest,
+    payload["extra_data"] = {"student": student, "digest": digest,
                              "exercises": {k: list(v) for k, v in scores.items()}}
-    report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(layout.student, tests, exercises, notes))
+    report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes))
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
-    return Graded(layout.student, layout.digest, score, max_score, scores, tests, seconds)
+    return Graded(student, digest, score, max_score, scores, tests, seconds)
 
 
 def load_graded(out_dir: Path) -> Graded | None:

@@ -236,6 +236,9 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         text = f"{outcome.action} raised {_error_line(outcome)}"
         if "can only join a started process" in error["message"]:
             text += "\n  Every process you join must have been started first (p.start())."
+        elif error["type"] in ("BlockingIOError", "MemoryError") or "can't start new thread" in error["message"]:
+            text += ("\n  Your code ran into a resource limit of the grader (processes, threads or "
+                     "memory): does it start processes, or allocate, in a loop that never ends?")
         for hint in _stderr_hints(outcome):
             text += "\n  " + hint
         return text + _with_output(outcome, error.get("traceback", ""))
@@ -257,8 +260,10 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         return "\n".join(lines) + _with_output(outcome)
     if status == "crashed":
         code = (outcome.error or {}).get("returncode")
-        return (f"CRASH: the process running {outcome.action} died (exit status {code}) before "
-                "answering. Did your code call os._exit(), sys.exit() in a child, or kill its parent?"
+        when = (f"while it ran {outcome.action}" if any(e["kind"] == "phase" for e in outcome.registry)
+                else f"while it imported {file}")
+        return (f"CRASH: the process running the check died {when} (exit status {code}), before "
+                "answering. Did your code call os._exit(), exceed a resource limit, or kill its parent?"
                 + _with_output(outcome))
     if status == "internal_error":
         return f"The kit itself failed while checking {file}; please report this:\n{_error_line(outcome)}"

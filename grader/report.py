@@ -38,8 +38,13 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def score_checks(checks: list[Check], plan: dict, results: list[dict], missing_reason: str) -> list[dict]:
-    """One Gradescope test per check, scored from its results under every planned start method."""
+def score_checks(checks: list[Check], plan: dict, results: list[dict], missing_reason: str,
+                 not_run: dict[str, str] | None = None) -> list[dict]:
+    """One Gradescope test per check, scored from its results under every planned start method.
+
+    `not_run` names the exercises that were not run at all, with the reason (a missing module).
+    """
+    not_run = not_run or {}
     by_key = defaultdict(dict)
     for result in results:
         by_key[(result["exercise"], result["check"])][result["start_method"]] = result
@@ -50,6 +55,9 @@ def score_checks(checks: list[Check], plan: dict, results: list[dict], missing_r
         outputs, passed = [], 0
         for method in methods:
             run = runs.get(method)
+            if check.exercise.name in not_run:
+                outputs = [f"not run: {not_run[check.exercise.name]}"]
+                break
             if run is None:
                 outputs.append(f"[{method}] not run: {missing_reason}")
             elif run["passed"]:
@@ -106,21 +114,25 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
     out += [f"- {note}" for note in layout_notes]
     if layout_notes:
         out.append("")
+    # Each exercise gets its share of the cap, so that a long one never hides the next.
+    share = FEEDBACK_CAP // max(1, len(exercises))
     for exercise in exercises:
         score, most = scores[exercise.name]
         failed = [t for t in tests if t["tags"][0] == exercise.name and t["status"] != "passed"]
         mark = "✅" if not failed else "❌"
-        out += [f"## {mark} {exercise.name}: {exercise.title} ({score:g} / {most})", ""]
+        section = [f"## {mark} {exercise.name}: {exercise.title} ({score:g} / {most})", ""]
         if not failed:
-            out += ["Every check passed.", ""]
-            continue
+            section += ["Every check passed.", ""]
         for test in failed:
-            out += [f"### {test['name']} ({test['score']:g} / {test['max_score']})", "", "```text",
-                    _first_lines(test["output"]), "```", ""]
-    text = "\n".join(out)
-    if len(text) > FEEDBACK_CAP:
-        text = text[:FEEDBACK_CAP] + "\n\n… (feedback cut: it was too long)\n"
-    return text
+            section += [f"### {test['name']} ({test['score']:g} / {test['max_score']})", "", "```text",
+                        _first_lines(test["output"]), "```", ""]
+        text = "\n".join(section)
+        if len(text) > share:
+            cut = text[:share].rsplit("\n### ", 1)[0]  # whole failures only
+            left = sum(1 for t in failed if f"### {t['name']} " not in cut)
+            text = cut.rstrip() + f"\n\n… and {left} more failed checks of {exercise.name} (see results.json)\n"
+        out.append(text)
+    return "\n".join(out)
 
 
 def grades_csv(rows: list[dict], exercises) -> str:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import queue
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader.checks import Check, checks_for, grading_plan
@@ -66,19 +68,39 @@ def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: flo
             "passed": passed, "message": cap(message), "seconds": round(time.monotonic() - started, 3)}
 
 
+def end_user_processes(uid: int) -> None:
+    """Kill every process of `uid` (a check's own user), by pid."""
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"] and proc.info["uids"].real == uid:
+                proc.kill()
+        except psutil.Error:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.runner")
     parser.add_argument("--impl", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--user", default=None, help="UID:GID the student's code runs as")
+    parser.add_argument("--uids", default=None,
+                        help="FIRST:COUNT: users for the student's code, one per check at a time")
     parser.add_argument("--limits", default="{}", help="JSON: RLIMIT name -> value")
+    parser.add_argument("--only", default=None, help="comma-separated exercises (default: all)")
     args = parser.parse_args(argv)
 
-    user = tuple(int(x) for x in args.user.split(":")) if args.user else None
-    isolation = Isolation(user=user, limits=json.loads(args.limits))
-    todo = jobs(all_exercises(), grading_plan())
+    limits = json.loads(args.limits)
+    users: queue.SimpleQueue | None = None
+    if args.uids:
+        first, count = (int(x) for x in args.uids.split(":"))
+        users = queue.SimpleQueue()
+        for uid in range(first, first + count):
+            users.put(uid)
+    exercises = all_exercises()
+    if args.only is not None:
+        exercises = [e for e in exercises if e.name in args.only.split(",")]
+    todo = jobs(exercises, grading_plan())
     out = sys.stdout
     lock = threading.Lock()
 
@@ -91,8 +113,15 @@ def main(argv: list[str] | None = None) -> int:
 
     def work(job):
         check, method = job
-        emit(run_one(check, method, impl_root=args.impl, seed=args.seed, scale=args.scale,
-                     isolation=isolation))
+        uid = users.get() if users else None  # a user of its own: no check can touch another
+        try:
+            isolation = Isolation(user=(uid, uid) if uid is not None else None, limits=limits)
+            emit(run_one(check, method, impl_root=args.impl, seed=args.seed, scale=args.scale,
+                         isolation=isolation))
+        finally:
+            if uid is not None:
+                end_user_processes(uid)  # whatever escaped the check, before the uid is reused
+                users.put(uid)
 
     with ThreadPoolExecutor(max_workers=max(1, args.concurrency), thread_name_prefix="check") as pool:
         for future in [pool.submit(work, job) for job in todo]:

@@ -11,8 +11,8 @@ The runner (``grader.runner``) and everything the student's code starts run insi
   once, at the start of a batch.
 
 In both, when the grader runs as root, the student's code runs as an unprivileged user of its own
-(one per grading slot), so it can neither signal the runner nor write to its output, and the
-process limit counts its processes only.
+(one per check running at the same time), so it can neither signal the runner, nor write to its
+output, nor touch another check, and the process limit counts that check's processes only.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from pathlib import Path
 
 from grader.exercise import KIT_ROOT
 
-STUDENT_UID_BASE = 61000  # unprivileged uids for student code, one per grading slot
+STUDENT_UID_BASE = 61000  # unprivileged uids for student code: UIDS_PER_SLOT per grading slot
+UIDS_PER_SLOT = 64  # at most this many checks of one submission at once
 LIMITS = {
     "AS": 2 * 1024**3,  # bytes of address space per process: a memory hog gets MemoryError
-    "NPROC": 256,  # processes and threads of the student's user: a fork bomb stops there
+    "NPROC": 128,  # processes and threads of one check's user: a fork bomb stops there
     "CPU": 60,  # seconds of CPU per process
     "FSIZE": 16 * 1024**2,  # bytes per file written: an output flood stops there
     "NOFILE": 1024,
@@ -47,13 +48,17 @@ class Sandbox:
     kind: str  # "bubblewrap" or "session"
     description: str  # what protects the grader, for the one-time notice
 
-    def student_user(self, slot: int) -> tuple[int, int] | None:
+    def student_uids(self, slot: int, count: int) -> range | None:
+        """The users a grading slot gives its checks, one per check at a time (None: no switch)."""
         if not can_switch_user(self.kind):
             return None
-        uid = STUDENT_UID_BASE + slot
-        return uid, uid
+        first = STUDENT_UID_BASE + slot * UIDS_PER_SLOT
+        return range(first, first + min(count, UIDS_PER_SLOT))
 
-    def wrap(self, argv: list[str], *, workdir: Path, hide: list[Path]) -> list[str]:
+    def wrap(self, argv: list[str], *, workdir: Path, hide: list[Path],
+             private: dict[Path, Path] | None = None) -> list[str]:
+        """`argv` inside the sandbox; `hide` become empty folders, and each `private` target is
+        replaced by its source (a root-only copy: the runner reads it, student code cannot)."""
         if self.kind != "bubblewrap":
             return argv
         command = ["bwrap", "--die-with-parent", "--new-session",
@@ -70,6 +75,8 @@ class Sandbox:
         for path in hide:
             if path.exists() and not _inside(workdir, path):
                 command += ["--tmpfs", str(path)]
+        for source, target in (private or {}).items():
+            command += ["--ro-bind", str(source), str(target)]
         return command + ["--chdir", str(workdir), "--", *argv]
 
     def popen_options(self) -> dict:
@@ -140,7 +147,7 @@ def _inside(folder: Path, path: Path) -> bool:
 
 def kit_secrets() -> list[Path]:
     """Parts of the kit a submission must not read: the solutions and the golden submissions."""
-    return [KIT_ROOT / "solutions", KIT_ROOT / "tests", KIT_ROOT / ".git"]
+    return [KIT_ROOT / "solutions", KIT_ROOT / "tests", KIT_ROOT / "bench", KIT_ROOT / ".git"]
 
 
 def _bubblewrap_works() -> str | None:

@@ -142,7 +142,11 @@ def lay_out(source_path: Path, exercises: list[Exercise], dest: Path) -> Layout:
         if size > MAX_MODULE_BYTES:
             layout.problems[exercise.name] = f"{path} is {size} bytes; at most {MAX_MODULE_BYTES} are graded"
             continue
-        data = read()[: MAX_MODULE_BYTES + 1]
+        try:
+            data = read()[: MAX_MODULE_BYTES + 1]
+        except Exception as exc:  # a corrupt archive member, an unreadable file: this module only
+            layout.problems[exercise.name] = f"{path} could not be read ({type(exc).__name__}: {exc})"
+            continue
         target = dest / exercise.name / f"{exercise.module}.py"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
