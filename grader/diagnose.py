@@ -367,12 +367,21 @@ def hints(outcome) -> list[str]:
     waiting = [r for r in reports if _is(r, "consum", "worker") and r.waits_for == "get"]
     found = []
     for r in reports:
-        if r.state == "exiting":
+        if r.state != "exiting":
+            continue
+        if _is(r, "produc"):
+            found.append(
+                f"{r.role} has put all its items but cannot exit: a process that put items on a "
+                "queue waits, before it ends, until they are flushed into the queue's pipe, and no "
+                "consumer is reading them. Did the consumer stop early (a sentinel put before the "
+                "producer had finished?), or is it not started yet (start every process before "
+                "joining any)?")
+        else:
             found.append(
                 f"{r.role} has done its work but cannot exit: a process that put items on a queue "
                 "waits, before it ends, until they are flushed into the queue's pipe, and nobody is "
                 "reading them. Take the results off the queue first, then join the process.")
-            break
+        break
     if main is not None and main.waits_for == "join" and outcome.action.startswith("start("):
         # Exercise 2: the consumer never ends by design, so start() must not wait for it.
         found.append(

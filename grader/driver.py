@@ -56,6 +56,12 @@ def arm_stack_dump() -> None:
         return
     final = os.path.join(folder, f"{os.getpid()}.txt")
     try:
+        # Ignored first: faulthandler restores the handler it replaced when the interpreter shuts
+        # down, and SIGUSR1's default action would kill a process that is just exiting normally.
+        # A fork child inherits the armed handler, and faulthandler would not install it again if
+        # we replaced it, so it is left alone there.
+        if _dump_file is None:
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         _dump_file = open(final + ".arming", "w", encoding="utf-8")
         faulthandler.register(signal.SIGUSR1, file=_dump_file, all_threads=True, chain=False)
         # The file appears under its final name only now: the harness signals a process only once

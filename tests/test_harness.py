@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -267,3 +268,43 @@ def run(items, producer_delay=0, consumer_delay=0):
 """, method="fork")
     assert out.status == "returned"
     assert out.notes == ["fork-with-threads"]
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", METHODS)
+def test_a_process_asked_for_its_stack_while_it_exits_is_not_killed(tmp_path, method):
+    """faulthandler gives SIGUSR1 back at interpreter shutdown: it must be ignored by then, not
+    deadly, or the deadlock watch would kill right answers that are just finishing."""
+    script = tmp_path / "exiting.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp, os, signal, sys, time
+        from grader.driver import arm_stack_dump
+
+        def child():
+            arm_stack_dump()
+            time.sleep(0.1)
+
+        if __name__ == "__main__":
+            mp.set_start_method(sys.argv[1])
+            arm_stack_dump()
+            codes = []
+            for _ in range(8):
+                p = mp.Process(target=child)
+                p.start()
+                ready = os.path.join(os.environ["BAOZI_DUMP_DIR"], f"{p.pid}.txt")
+                while p.is_alive() and not os.path.exists(ready):  # as the harness does
+                    time.sleep(0.001)
+                while p.is_alive():
+                    try:
+                        os.kill(p.pid, signal.SIGUSR1)
+                    except ProcessLookupError:
+                        break
+                    time.sleep(0.002)
+                p.join()
+                codes.append(p.exitcode)
+            print(codes)
+    """), encoding="utf-8")
+    env = {**os.environ, "BAOZI_DUMP_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(script), method], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip() == str([0] * 8), done.stdout + done.stderr

@@ -7,6 +7,8 @@ says which process waited where.
 from grader.payloads import short
 
 LOOK_AT_TIMEOUTS = "put(item, timeout=t) raises queue.Full; get(timeout=t) raises queue.Empty"
+LOOK_AT_LATE = ("wait up to `timeout` for each item: q.get(timeout=timeout), not get_nowait() or "
+                "q.empty() (an item can still be on its way)")
 
 
 def test_make_queue_holds_at_most_maxsize(kit):
@@ -63,6 +65,15 @@ def test_put_all_waits_while_the_queue_is_full(kit):
 
 
 def test_drain_returns_the_next_n_in_order(kit):
+    late = kit.items(3, edge=False, salt="late")
+    seen = kit.run("late_items", action="drain(q, 3, timeout=1.0) while the items are on their way",
+                   items=late, gap=0.05, call="drain", timeout=1.0, work=0.2, processes=1).value
+    if seen["got"] == "raised queue.Empty":
+        kit.fail("drain() raised queue.Empty although every item arrived within its timeout.",
+                 expected="3 items, each 0.05 s after the previous one (timeout 1.0 s)",
+                 got="queue.Empty", look_at=LOOK_AT_LATE)
+    kit.expect_items(seen["got"], late, what="drain() while a producer is still putting", ordered=True,
+                     look_at=LOOK_AT_LATE)
     items = kit.items(8)
     seen = kit.run("drain_fifo", action="drain(q, 3)", items=items).value
     kit.expect_items(seen["first"], items[:3], what="drain(q, 3)", ordered=True,

@@ -40,8 +40,8 @@ def test_run_waits_for_a_slow_producer(kit):
 
 
 def test_run_with_a_slow_consumer(kit):
-    items = kit.items(8)
-    seen = _run(kit, items, consumer_delay=0.02).value
+    items = kit.items(10)
+    seen = _run(kit, items, consumer_delay=0.03).value
     kit.expect_items(seen["value"], items, what="run() with a slow consumer", ordered=True,
                      look_at="wait for every result before you return")
 

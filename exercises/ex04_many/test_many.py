@@ -90,7 +90,7 @@ def test_one_producer_process_per_batch(kit):
 
 
 def test_consumers_block_instead_of_spinning(kit):
-    batches = kit.batches([14])
+    batches = kit.batches([18])
     outcome = _run(kit, batches, 2, producer_delay=0.05)
     _every_item(kit, batches, outcome.value, LOOK_AT_COUNT)
     kit.expect_no_spin(outcome, while_="waiting for a slow producer")

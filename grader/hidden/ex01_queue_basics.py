@@ -5,6 +5,9 @@ def check_drain_waits_for_late_items(kit):
     items = kit.items(4, salt="late")
     seen = kit.run("late_items", action="drain(q, 4, timeout=1.0) while items are still coming",
                    items=items, gap=0.1, call="drain", timeout=1.0, work=0.5, processes=1).value
+    if seen["got"] == "raised queue.Empty":
+        kit.fail("drain() raised queue.Empty although every item arrived within its timeout.",
+                 got="queue.Empty", look_at="q.get(timeout=timeout) for each item")
     kit.expect_items(seen["got"], items, what="drain() with a producer that is still putting",
                      ordered=True, look_at="wait up to `timeout` for each item: q.get(timeout=timeout)")
 
