@@ -105,22 +105,25 @@ def _closed_ancestor(path: Path) -> Path | None:
     return None
 
 
+PRIVATE_MOUNTS = (Path("/tmp"), Path("/dev/shm"))  # empty in the sandbox: nothing shared there
+
+
 def _reopen(paths: list[Path]) -> list[str]:
-    """bubblewrap arguments that let other users reach `paths` through closed folders: the closed
-    folder becomes an empty tmpfs and only the needed paths are mounted back into it (read-only)."""
-    args, masked = [], set()
+    """bubblewrap arguments that make `paths` reachable, read-only, for every user: through closed
+    folders (the closed folder becomes an empty tmpfs and only the needed paths are mounted back)
+    and under the sandbox's own empty /tmp (a kit or a venv installed there, as CI does)."""
+    args, masked = [], set(PRIVATE_MOUNTS)
     for path in paths:
         closed = _closed_ancestor(path)
-        if closed is None:
+        if closed is None or closed in masked:
             continue
-        if closed not in masked:
-            args += ["--tmpfs", str(closed)]
-            masked.add(closed)
+        args += ["--tmpfs", str(closed)]
+        masked.add(closed)
     made = set()
     for path in paths:
         mask = next((m for m in masked if path == m or m in path.parents), None)
-        if mask is None:
-            continue
+        if mask is None or any(other in path.parents for other in paths):
+            continue  # reachable as it is, or inside another path mounted back whole
         for folder in reversed(path.parents):  # bwrap would create these 0700: make them 0755
             if mask in folder.parents and folder not in made:
                 args += ["--perms", "0755", "--dir", str(folder)]
