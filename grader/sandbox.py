@@ -3,9 +3,9 @@
 The runner (``grader.runner``) and everything the student's code starts run inside it:
 
 - **bubblewrap** (Linux, Debian's ``bubblewrap``): a PID namespace of its own (nothing in it can see
-  or signal the grader, and nothing outlives it), no network, the file system read-only, ``/tmp``
-  private, and the kit's ``solutions/`` and ``tests/``, the submissions folder and the output folder
-  hidden behind empty folders.
+  or signal the grader, and nothing outlives it), no network, ``/tmp`` private, and a file system
+  made of the system folders, the Python installation and the kit only, all read-only, with the
+  kit's ``solutions/``, ``tests/`` and ``bench/`` hidden behind empty folders.
 - **session** (macOS, or Linux without bubblewrap): the runner gets a session of its own and every
   check its own session and resource limits; nothing hides the file system. The grader says so
   once, at the start of a batch.
@@ -63,15 +63,17 @@ class Sandbox:
             return argv
         command = ["bwrap", "--die-with-parent", "--new-session",
                    "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                   "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                   "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm",
-                   "--bind", str(workdir), str(workdir)]
+                   "--dev", "/dev", "--proc", "/proc"]
+        for folder in SYSTEM_DIRS:  # the system, read-only; nothing of /home, /root, /work, ...
+            command += ["--ro-bind-try", folder, folder]
+        command += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
         if os.geteuid() == 0:
             for capability in CAPABILITIES:
                 command += ["--cap-add", capability]
         else:
             command += ["--unshare-user"]
-        command += _reopen(needed_paths())
+        command += _mount_back(needed_paths())
+        command += ["--bind", str(workdir), str(workdir)]
         for path in hide:
             if path.exists() and not _inside(workdir, path):
                 command += ["--tmpfs", str(path)]
@@ -105,29 +107,26 @@ def _closed_ancestor(path: Path) -> Path | None:
     return None
 
 
-PRIVATE_MOUNTS = (Path("/tmp"), Path("/dev/shm"))  # empty in the sandbox: nothing shared there
+# What the sandbox shows of the machine: the system folders, read-only. The Python installation,
+# its packages and the kit are mounted on top (needed_paths); nothing else of the machine (other
+# copies of the kit, home folders, the submissions) exists inside.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
-def _reopen(paths: list[Path]) -> list[str]:
-    """bubblewrap arguments that make `paths` reachable, read-only, for every user: through closed
-    folders (the closed folder becomes an empty tmpfs and only the needed paths are mounted back)
-    and under the sandbox's own empty /tmp (a kit or a venv installed there, as CI does)."""
-    args, masked = [], set(PRIVATE_MOUNTS)
+def _mount_back(paths: list[Path]) -> list[str]:
+    """bubblewrap arguments that mount `paths` read-only at their own place, reachable by every
+    user: the folders on the way are created 0755 (bwrap would make them 0700), whatever the
+    folders above them are on the machine (/root is closed, /tmp is private in the sandbox)."""
+    args, made = [], set()
     for path in paths:
-        closed = _closed_ancestor(path)
-        if closed is None or closed in masked:
-            continue
-        args += ["--tmpfs", str(closed)]
-        masked.add(closed)
-    made = set()
-    for path in paths:
-        mask = next((m for m in masked if path == m or m in path.parents), None)
-        if mask is None or any(other in path.parents for other in paths):
-            continue  # reachable as it is, or inside another path mounted back whole
-        for folder in reversed(path.parents):  # bwrap would create these 0700: make them 0755
-            if mask in folder.parents and folder not in made:
-                args += ["--perms", "0755", "--dir", str(folder)]
-                made.add(folder)
+        if any(other in path.parents for other in paths):
+            continue  # inside another path mounted whole
+        for folder in reversed(path.parents):
+            if folder == Path("/") or folder in made or any(
+                    folder == Path(s) or Path(s) in folder.parents for s in SYSTEM_DIRS):
+                continue
+            args += ["--perms", "0755", "--dir", str(folder)]
+            made.add(folder)
         args += ["--ro-bind", str(path), str(path)]
     return args
 

@@ -28,29 +28,25 @@ def test_a_kit_installed_under_tmp_is_mounted_back_into_the_private_tmp(monkeypa
     assert args[-2:] == ["--", "python"]
 
 
-def test_a_closed_folder_is_masked_and_only_the_needed_path_comes_back(tmp_path, monkeypatch):
-    monkeypatch.setattr(sandbox, "PRIVATE_MOUNTS", ())  # judge the closed folder alone
-    closed = tmp_path / "home"
-    python = closed / "me" / "python"
+def test_needed_paths_come_back_through_folders_anyone_may_enter(tmp_path):
+    python = tmp_path / "home" / "me" / "python"
     python.mkdir(parents=True)
-    closed.chmod(0o700)
-    try:
-        args = sandbox._reopen([python])
-    finally:
-        closed.chmod(0o755)
-    (masked,) = _after(args, "--tmpfs")  # the first closed folder on the way (pytest's own may be)
-    assert masked == str(sandbox._closed_ancestor(python) or closed) or closed.is_relative_to(masked)
-    assert str(closed / "me") in _after(args, "--dir")
-    assert _after(args, "--ro-bind") == [str(python)]
+    args = sandbox._mount_back([python, python / "lib"])
+    assert _after(args, "--ro-bind") == [str(python)]  # lib is inside python: mounted with it
+    assert str(tmp_path / "home" / "me") in _after(args, "--dir")
+    assert all(args[i - 2:i] == ["--perms", "0755"] for i, a in enumerate(args) if a == "--dir")
 
 
 @pytest.mark.skipif(sandbox._bubblewrap_works() is not None, reason="bubblewrap is not usable here")
-def test_hidden_paths_are_empty_inside(tmp_path):
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    (secret / "answer.txt").write_text("42")
-    command = BWRAP.wrap([sys.executable, "-c", f"import os; print(os.listdir({str(secret)!r}))"],
-                         workdir=tmp_path, hide=[secret])
+def test_inside_only_the_workdir_and_the_needed_paths_exist_and_hidden_ones_are_empty(tmp_path):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "answer.txt").write_text("42")
+    secret = sandbox.KIT_ROOT / "solutions"
+    probe = (f"import os; print(os.path.exists({str(elsewhere)!r}), os.listdir({str(secret)!r}), "
+             f"os.path.isdir({str(work)!r}))")
+    command = BWRAP.wrap([sys.executable, "-c", probe], workdir=work, hide=[secret])
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.strip() == "False [] True"
