@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -121,9 +123,6 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
 
 def _end(process: subprocess.Popen) -> None:
     """End the runner and its whole session (bubblewrap takes its PID namespace down with it)."""
-    import os
-    import signal
-
     if process.poll() is None:
         try:
             if hasattr(os, "killpg"):

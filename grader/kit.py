@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader import payloads
+from grader.diagnose import render_processes
 from grader.exercise import Exercise
 from grader.harness import Isolation, Outcome, run_check
 
@@ -278,8 +279,6 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
 
 
 def _render(outcome: Outcome) -> str:
-    from grader.diagnose import render_processes
-
     return render_processes(outcome.stuck or outcome.leaked, outcome.module_file)
 
 

@@ -173,8 +173,9 @@ def choose(kind: str = "auto") -> Sandbox:
     if kind in ("auto", "bubblewrap"):
         problem = _bubblewrap_works()
         if problem is None:
-            return Sandbox("bubblewrap", "bubblewrap sandbox: own PID namespace, no network, read-only "
-                                         f"file system, solutions and outputs hidden; {_user_note('bubblewrap')}.")
+            return Sandbox("bubblewrap", "bubblewrap sandbox: own PID namespace, no network, a read-only "
+                                         "file system of the system, Python and the kit only, solutions "
+                                         f"hidden; {_user_note('bubblewrap')}.")
         if kind == "bubblewrap":
             raise RuntimeError(f"--sandbox bubblewrap: {problem}")
         reason = problem
