@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import os
 import re
 import signal
@@ -166,28 +167,53 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.abspath(a) == os.path.abspath(b)
 
 
+def _parsed(module_file: str) -> tuple[list[str], ast.AST | None]:
+    """The student's file as lines and as a tree, read once per version (the deadlock watch asks
+    often)."""
+    try:
+        version = os.stat(module_file).st_mtime_ns
+    except OSError:
+        return [], None
+    return _parse(module_file, version)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(module_file: str, version: int) -> tuple[list[str], ast.AST | None]:
+    try:
+        text = Path(module_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [], None
+    try:
+        return text.splitlines(), ast.parse(text)
+    except (SyntaxError, ValueError):
+        return text.splitlines(), None
+
+
+def _nodes_on_line(module_file: str, line: int) -> list[ast.AST]:
+    tree = _parsed(module_file)[1]
+    if tree is None:
+        return []
+    return [n for n in ast.walk(tree) if getattr(n, "lineno", None) is not None
+            and n.lineno <= line <= (getattr(n, "end_lineno", None) or n.lineno)]
+
+
+def _calls_of(nodes: list[ast.AST], func: str | None) -> list[ast.Call]:
+    """The calls among `nodes`, those of `func` only when given ('get' matches q.get(...))."""
+    calls = [n for n in nodes if isinstance(n, ast.Call)]
+    if func is None:
+        return calls
+    return [c for c in calls if getattr(c.func, "attr", None) == func or getattr(c.func, "id", None) == func]
+
+
 def _call_text(module_file: str, line: int, func: str | None) -> str | None:
     """The call on `line` as the student wrote it: 'q.get()' for func 'get'."""
-    try:
-        tree = ast.parse(Path(module_file).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    calls = [node for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and node.lineno <= line <= (node.end_lineno or node.lineno)]
-    def name(node: ast.Call) -> str | None:
-        target = node.func
-        return target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
-    matching = [c for c in calls if func and name(c) == func] or ([] if func else calls)
-    if not matching:
-        return None
-    return f"{ast.unparse(matching[0].func)}()"
+    matching = _calls_of(_nodes_on_line(module_file, line), func)
+    return f"{ast.unparse(matching[0].func)}()" if matching else None
 
 
 def _source_line(module_file: str, line: int) -> str | None:
-    try:
-        return Path(module_file).read_text(encoding="utf-8").splitlines()[line - 1].strip()
-    except (OSError, IndexError, UnicodeDecodeError):
-        return None
+    lines = _parsed(module_file)[0]
+    return lines[line - 1].strip() if 0 < line <= len(lines) else None
 
 
 def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
@@ -279,16 +305,10 @@ UNTIMED_ARITY = {"get": 0, "put": 1, "join": 0, "wait": 0, "acquire": 0, "recv":
 
 def _untimed(module_file: str, line: int, func: str) -> bool:
     """Whether the student's call of `func` on `line` waits with no timeout."""
-    try:
-        tree = ast.parse(Path(module_file).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return False
     if func not in UNTIMED_ARITY:
         return False
-    on_line = [n for n in ast.walk(tree) if getattr(n, "lineno", None) is not None
-               and n.lineno <= line <= (getattr(n, "end_lineno", None) or n.lineno)]
-    calls = [n for n in on_line if isinstance(n, ast.Call) and (
-        getattr(n.func, "attr", None) == func or getattr(n.func, "id", None) == func)]
+    on_line = _nodes_on_line(module_file, line)
+    calls = _calls_of(on_line, func)
     if calls:
         return all(len(c.args) <= UNTIMED_ARITY[func] and not c.keywords for c in calls)
     # iter(q.get, None) and the like: the method is passed, not called, so no timeout either.

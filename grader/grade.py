@@ -27,6 +27,7 @@ from pathlib import Path
 from grader import report
 from grader.checks import checks_for, grading_plan
 from grader.exercise import KIT_ROOT, Exercise, all_exercises
+from grader.harness import session_options
 from grader.sandbox import LIMITS, Sandbox, kit_secrets
 from grader.submission import Layout, lay_out, student_id
 
@@ -91,7 +92,7 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
     finished = threading.Event()
     with open(stderr_path, "wb") as stderr:
         runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
-                                  cwd=workdir, **options.sandbox.popen_options())
+                                  cwd=workdir, **session_options())
 
     def read() -> None:
         for line in runner.stdout:

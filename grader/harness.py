@@ -311,7 +311,8 @@ def _tail(path: Path) -> str:
     return ("…" + text) if size > TAIL_BYTES else text
 
 
-def _popen_options() -> dict:
+def session_options() -> dict:
+    """Popen options that give a child a session (POSIX) or process group (Windows) of its own."""
     if os.name == "posix":
         return {"start_new_session": True}
     return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
@@ -383,7 +384,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             # interpreters; the driver puts site-packages back at the end of sys.path instead.
             [sys.executable, "-S", "-m", "grader.driver", str(workdir / "request.pkl")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            cwd=workdir, env=_driver_env(dump_dir), **_popen_options(), **isolation.popen_options(),
+            cwd=workdir, env=_driver_env(dump_dir), **session_options(), **isolation.popen_options(),
         )
     answer = _Answer(driver.stdout)
     answer.start()

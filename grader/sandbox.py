@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from grader.exercise import KIT_ROOT
+from grader.harness import session_options
 
 STUDENT_UID_BASE = 61000  # unprivileged uids for student code: UIDS_PER_SLOT per grading slot
 UIDS_PER_SLOT = 64  # at most this many checks of one submission at once
@@ -80,11 +81,6 @@ class Sandbox:
         for source, target in (private or {}).items():
             command += ["--ro-bind", str(source), str(target)]
         return command + ["--chdir", str(workdir), "--", *argv]
-
-    def popen_options(self) -> dict:
-        if os.name == "posix":
-            return {"start_new_session": True}
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
 
 
 def needed_paths() -> list[Path]:
