@@ -151,4 +151,10 @@ def main(args) -> int:
     results = run_batch(args.submissions, args.out, options, args.workers or default_workers())
     print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s: "
           f"{args.out / 'grades.csv'}", file=sys.stderr)
+    if getattr(args, "nbgrader_db", None) is not None:
+        from grader import nbgrader_gradebook
+
+        nbgrader_gradebook.write(args.nbgrader_db, args.nbgrader_assignment, results, all_exercises())
+        print(f"grades written to the nbgrader gradebook {args.nbgrader_db} "
+              f"(assignment {args.nbgrader_assignment})", file=sys.stderr)
     return 0
