@@ -10,6 +10,7 @@ start methods); a manual score an instructor gave is left alone, and wins, as nb
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from grader.checks import checks_for
@@ -75,7 +76,9 @@ def write(path: Path, assignment: str, graded: list, exercises: list[Exercise]) 
 
     checks = {(c.exercise.name, c.title): c for e in exercises for c in checks_for(e)}
     count = 0
-    with Gradebook(db_url(path)) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url(path)) as gb:
+        # nbgrader's own add_submission makes SQLAlchemy warn about its autoflush; nothing of ours
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         _ensure_structure(gb, assignment, exercises)
         for result in graded:
             gb.update_or_create_student(result.student)

@@ -95,7 +95,13 @@ def check(exercise: str, name: str, *, impl: str | os.PathLike = ".", seed: int 
     points earned when some did; raises ``CheckFailed`` when none did.
     """
     __tracebackhide__ = True  # IPython and pytest: show the report, not the kit's frames
-    found = _find_check(exercise, name)
+    return run(_find_check(exercise, name), impl=impl, seed=seed, scale=scale, start_methods=start_methods)
+
+
+def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: float | None = None,
+        start_methods: list[str] | None = None) -> float | None:
+    """``check`` for a Check already found (see there)."""
+    __tracebackhide__ = True
     impl_root = Path(impl).resolve()
     module_file = found.exercise.module_file(impl_root)
     if not module_file.is_file():
@@ -117,13 +123,14 @@ def check(exercise: str, name: str, *, impl: str | os.PathLike = ".", seed: int 
         else:
             failures.append(f"[{method}] {text}" if len(methods) > 1 else text)
     sys.stdout.flush()
-    if skips and not failures:
-        raise CheckNotRun(f"NOT CHECKED: {found.title} could not run here, so it earns no points "
-                          "until it can:\n" + "\n".join(skips)) from None
     if passed == len(methods):
         return None
     report = "\n\n".join(failures + skips)
+    if passed == 0 and not failures:
+        raise CheckNotRun(f"NOT CHECKED: {found.title} could not run here, so it earns no points "
+                          f"until it can:\n{report}") from None
     if passed == 0:
-        raise CheckFailed(f"{found.title} ({found.points} points) failed:\n{report}") from None
+        worth = f"{found.points} point{'s' if found.points != 1 else ''}"
+        raise CheckFailed(f"{found.title} ({worth}) failed:\n{report}") from None
     print(f"PARTIAL: {found.title} passed under {passed} of {len(methods)} start methods:\n{report}")
     return round(found.points * passed / len(methods), 2)
