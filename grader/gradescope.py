@@ -146,9 +146,12 @@ def run(root: Path, *, sandbox: str = "auto") -> int:
 
 def main(args) -> int:
     """``python -m grader gradescope OUT.zip``."""
+    from grader.exercise import all_exercises
+
     path = build(args.out)
+    total = sum(e.max_score for e in all_exercises())
     print(f"autograder written to {path}: upload it in Gradescope (Configure Autograder > Zip file "
-          "upload); see docs/gradescope.md", file=sys.stderr)
+          f"upload) and give the assignment {total} points; see docs/gradescope.md", file=sys.stderr)
     return 0
 
 
