@@ -342,3 +342,33 @@ def test_batch_refuses_a_gradebook_it_cannot_write_before_grading(tmp_path):
                    "--nbgrader-db", str(tmp_path / "no" / "such" / "gradebook.db")], cwd=KIT_ROOT)
     assert result.returncode == 2 and "--nbgrader-db" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- notebooks as submissions
+
+
+def _notebook(cells: list[str]) -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_a_notebooks_writefile_cells_are_its_modules(tmp_path):
+    from grader.submission import lay_out
+
+    student = tmp_path / "submitted" / "dora" / ASSIGNMENT
+    student.mkdir(parents=True)
+    (student / "ex03_sentinel.ipynb").write_text(_notebook([
+        "print('not a module')",
+        "%%writefile sentinel.py\n# first draft\n",
+        "%%writefile sentinel.py\n# final\n",
+        "%%writefile -a sentinel.py\n# appended\n",
+        ["%%writefile queue_basics.py\n", "# one, as a list of lines\n"],
+        "%%writefile ../escape.py\n# not a bare module name: ignored\n",
+    ]), encoding="utf-8")
+    (student / "sentinel.py").write_text("# a stale copy the notebook would overwrite\n")
+    (student / "broken.ipynb").write_text("{ not json")
+    layout = lay_out(tmp_path / "submitted" / "dora", all_exercises(), tmp_path / "impl")
+    assert (tmp_path / "impl" / "ex03_sentinel" / "sentinel.py").read_text() == "# final\n# appended\n"
+    assert (tmp_path / "impl" / "ex01_queue_basics" / "queue_basics.py").read_text() == "# one, as a list of lines\n"
+    assert set(layout.found) == {"ex01_queue_basics", "ex03_sentinel"}
+    assert not (tmp_path / "escape.py").exists()
