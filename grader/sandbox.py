@@ -77,8 +77,9 @@ class Sandbox:
         command += ["--bind", str(workdir), str(workdir)]
         for path in hide:
             if path.exists() and not _inside(workdir, path):
-                # A file (a git worktree's .git) cannot take a tmpfs: an empty file hides it.
-                command += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+                # A file (a git worktree's .git) cannot take a tmpfs: /dev/null hides it (it reads
+                # empty; a device node needs --dev-bind, --ro-bind mounts it nodev, unreadable).
+                command += ["--tmpfs", str(path)] if path.is_dir() else ["--dev-bind", "/dev/null", str(path)]
         for source, target in (private or {}).items():
             command += ["--ro-bind", str(source), str(target)]
         return command + ["--chdir", str(workdir), "--", *argv]

@@ -309,9 +309,8 @@ def test_a_hang_ends_inside_its_cell_with_the_kits_report(course):
     text = _text(cell)
     assert "HANG: run(items)" in text and "blocked in" in text and "consumer" in text, text
     assert "CellTimeoutError" not in json.dumps(cells)
-    seconds = _seconds(cell)
-    assert seconds < nbgrader_export.CELL_TIMEOUT / 10, f"the hanging cell took {seconds:.1f} s"
-    assert course.autograde_seconds < nbgrader_export.CELL_TIMEOUT
+    slowest = max(_seconds(c) for c in cells.values() if c["cell_type"] == "code")
+    assert slowest < nbgrader_export.CELL_TIMEOUT / 10, f"a cell took {slowest:.1f} s"
     assert 0 <= course.scores()["hang"][HANGING] < find(HANGING).max_score
 
 
