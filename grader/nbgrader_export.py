@@ -203,8 +203,11 @@ def strip_solutions(source: str, stub: str = CODE_STUB) -> str:
 
 def student_module(exercise: Exercise) -> str:
     """The module of the source notebook: the stub merged with the reference solution."""
-    stub = (exercise.folder / f"{exercise.module}.py").read_text(encoding="utf-8")
-    solution = (SOLUTIONS_DIR / exercise.name / f"{exercise.module}.py").read_text(encoding="utf-8")
+    try:
+        stub = (exercise.folder / f"{exercise.module}.py").read_text(encoding="utf-8")
+        solution = (SOLUTIONS_DIR / exercise.name / f"{exercise.module}.py").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(f"{exercise.name}: the stub or the reference solution is missing ({exc})") from None
     merged = merge(stub, solution)
     for what, text in (("the merged module", merged), ("the module once stripped", strip_solutions(merged))):
         try:

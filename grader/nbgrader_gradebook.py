@@ -10,6 +10,7 @@ start methods); a manual score an instructor gave is left alone, and wins, as nb
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from pathlib import Path
 
@@ -27,9 +28,7 @@ def db_url(path: Path | str) -> str:
 
 def unusable(path: Path) -> str | None:
     """Why the gradebook cannot be written (checked before any grading), or None."""
-    try:
-        import nbgrader.api  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("nbgrader") is None:
         return INSTALL
     if "://" not in str(path) and not Path(path).resolve().parent.is_dir():
         return f"{Path(path).parent} is not a folder"
