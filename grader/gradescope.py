@@ -25,7 +25,7 @@ from grader.exercise import KIT_ROOT
 
 PACKED = ("pyproject.toml", "README.md", "grader", "exercises")  # relative to the kit's root
 LEFT_OUT = {"__pycache__", ".pytest_cache"}
-EXECUTABLE = ("setup.sh", "run_autograder")
+SCALE_ENV = "BAOZI_BUDGET_SCALE"
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -116,6 +116,14 @@ def _fallback(root: Path, why: str, seconds: float) -> None:
     report.atomic_write(root / "results" / "results.json", json.dumps(payload, indent=2))
 
 
+def _scale() -> float:
+    """BAOZI_BUDGET_SCALE, as for the student's checks: more time for every check on a slow machine."""
+    try:
+        return max(0.1, float(os.environ.get(SCALE_ENV, "1") or 1))
+    except ValueError:
+        return 1.0
+
+
 def run(root: Path, *, sandbox: str = "auto") -> int:
     """Grade ``root/submission`` into ``root/results/results.json``, as ``python -m grader grade``."""
     from grader import grade as grading
@@ -131,7 +139,7 @@ def run(root: Path, *, sandbox: str = "auto") -> int:
         if not submission.is_dir():
             raise FileNotFoundError(f"{submission} is not a folder")
         with tempfile.TemporaryDirectory(prefix="baozi-gradescope-") as tmp:
-            options = grading.Options(sandbox=chosen, hide=(results.resolve(),))
+            options = grading.Options(sandbox=chosen, hide=(results.resolve(),), scale=_scale())
             graded = grading.grade(submission, Path(tmp), options)
             payload = json.loads((Path(tmp) / grading.RESULT_FILE).read_text(encoding="utf-8"))
     except Exception as exc:  # the grader's own fault: still a results.json, with the reason
