@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import payloads
+from grader import amqp, payloads
 from grader.diagnose import render_processes
 from grader.exercise import Exercise
 from grader.harness import Isolation, Outcome, run_check
@@ -31,8 +31,11 @@ FORK_WITH_THREADS = (
 
 class Kit:
     def __init__(self, *, exercise: Exercise, impl_root: Path, start_method: str, seed: int,
-                 scale: float, rerun: str, isolation: Isolation | None = None):
+                 scale: float, rerun: str, isolation: Isolation | None = None,
+                 require_broker: bool = False):
         self.exercise = exercise
+        self.require_broker = require_broker
+        self._queues: list[str] = []  # made on the broker by this check; deleted after each run
         self.isolation = isolation
         self.impl_root = impl_root
         self.start_method = start_method
@@ -51,6 +54,31 @@ class Kit:
     def batches(self, sizes: list[int]) -> list[list]:
         return payloads.batches(self.seed, sizes, salt=self.exercise.name)
 
+    def texts(self, count: int, *, salt: str = "") -> list[str]:
+        return payloads.texts(self.seed, count, salt=f"{self.exercise.name}:{salt}")
+
+    def text_batches(self, sizes: list[int]) -> list[list[str]]:
+        return payloads.text_batches(self.seed, sizes, salt=self.exercise.name)
+
+    # -- the broker (exercise 7) ----------------------------------------------------------------
+    def broker_url(self) -> str:
+        """The RabbitMQ URL the check uses; without a broker the check is skipped, with the way to
+        start one (or fails, when a broker is required: --require-broker, and always in grading)."""
+        address = amqp.url()
+        problem = amqp.unreachable_once(address)
+        if problem:
+            message = amqp.how_to_start(address, problem)
+            if self.require_broker:
+                self.fail(f"NO BROKER: {message}")
+            pytest.skip(message)
+        return address
+
+    def queue_name(self, label: str = "work") -> str:
+        """A queue of this check's own, deleted after the check's run."""
+        name = amqp.unique_name(f"{self.exercise.name.split('_')[0]}.{label}")
+        self._queues.append(name)
+        return name
+
     # -- running --------------------------------------------------------------------------------
     def run(self, scenario: str, *, action: str, work: float = 0.0, processes: int = 0,
             **params) -> Outcome:
@@ -61,10 +89,15 @@ class Kit:
         """
         budget = self.exercise.budget.seconds(
             work=work, processes=processes, start_method=self.start_method, scale=self.scale)
-        outcome = run_check(
-            module_file=self.module_file, module=self.exercise.module,
-            scenario=f"grader.scenarios.{self.exercise.name}:{scenario}", params=params,
-            start_method=self.start_method, budget=budget, action=action, isolation=self.isolation)
+        try:
+            outcome = run_check(
+                module_file=self.module_file, module=self.exercise.module,
+                scenario=f"grader.scenarios.{self.exercise.name}:{scenario}", params=params,
+                start_method=self.start_method, budget=budget, action=action, isolation=self.isolation)
+        finally:
+            if self._queues:  # every process of the check has ended: nothing uses them any more
+                amqp.delete_queues(amqp.url(), self._queues)
+                self._queues.clear()
         if "fork-with-threads" in outcome.notes:
             warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
         problem = explain(outcome, self.exercise)

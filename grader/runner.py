@@ -54,12 +54,13 @@ def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: flo
             isolation: Isolation) -> dict:
     seed = seed + (HIDDEN_SEED_OFFSET if check.hidden else 0)
     kit = Kit(exercise=check.exercise, impl_root=impl_root, start_method=method, seed=seed,
-              scale=scale, rerun=_rerun(check, method, seed), isolation=isolation)
+              scale=scale, rerun=_rerun(check, method, seed), isolation=isolation,
+              require_broker=True)  # grading never skips: a missing broker is the grader's fault
     started = time.monotonic()
     try:
         check.func(kit)
         passed, message = True, ""
-    except pytest.fail.Exception as failure:
+    except (pytest.fail.Exception, pytest.skip.Exception) as failure:
         passed, message = False, str(failure.msg)
     except Exception as exc:  # a fault of the kit's, reported as such; the batch goes on
         passed, message = False, f"The grader itself failed on this check ({type(exc).__name__}: {exc}); please report it."
