@@ -223,12 +223,24 @@ def _indent(text: str, width: int = 25) -> str:
     return "\n".join("    | " + line for line in lines)
 
 
-def _stderr_hints(outcome: Outcome) -> list[str]:
+SHARED_CONNECTION = (
+    "A pika connection (or one of its channels) was handed to another process. It is a socket with "
+    "the state of a conversation with the broker: under spawn it cannot even be sent (it cannot be "
+    "pickled), and under fork two processes would write their frames on one socket and garble each "
+    "other. Open a connection in each process that talks to the broker: pass the URL, not the "
+    "connection.")
+
+
+def _stderr_hints(outcome: Outcome, exercise: Exercise | None = None) -> list[str]:
     """Causes read from what the student's processes printed on stderr."""
     text = outcome.stderr
     found = []
-    pickling = any(word in text for word in PICKLE_WORDS) or any(
-        word in ((outcome.error or {}).get("message") or "") for word in PICKLE_WORDS)
+    message = (outcome.error or {}).get("message") or ""
+    pickling = any(word in text for word in PICKLE_WORDS) or any(word in message for word in PICKLE_WORDS)
+    if "SharedConnectionError" in text or "SharedConnectionError" in (outcome.error or {}).get("type", "") or (
+            pickling and exercise is not None and exercise.needs_broker
+            and any(word in text + message for word in ("epoll", "socket", "select", "pika"))):
+        return [SHARED_CONNECTION]
     if pickling:
         # A child that could not unpickle its target also fails to open the queues sent with it:
         # the FileNotFoundError that follows is a consequence, not a second cause.
@@ -273,7 +285,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         elif error["type"] in ("BlockingIOError", "MemoryError") or "can't start new thread" in error["message"]:
             text += ("\n  Your code ran into a resource limit of the grader (processes, threads or "
                      "memory): does it start processes, or allocate, in a loop that never ends?")
-        for hint in _stderr_hints(outcome):
+        for hint in _stderr_hints(outcome, exercise):
             text += "\n  " + hint
         return text + _with_output(outcome, error.get("traceback", ""))
     if status == "hang":
@@ -290,7 +302,10 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         ended = _ended(outcome)
         if ended:
             lines.append(f"  (already ended: {ended})")
-        lines += [f"Likely cause: {hint}" for hint in outcome.hints + _stderr_hints(outcome)]
+        from_output = _stderr_hints(outcome, exercise)
+        causes = (from_output + outcome.hints if SHARED_CONNECTION in from_output
+                  else outcome.hints + from_output)  # the traceback names the cause: it goes first
+        lines += [f"Likely cause: {hint}" for hint in causes]
         return "\n".join(lines) + _with_output(outcome)
     if status == "crashed":
         code = (outcome.error or {}).get("returncode")

@@ -158,7 +158,7 @@ def test_one_connection_per_process(kit):
     if seen["threads"]:
         kit.fail("run() used threads; this exercise is about processes.",
                  expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
-    if len(seen["processes"]) != len(batches) + 2:
+    if len(seen["processes"]) < len(batches) + 2:
         kit.fail("run() must start one publishing process per batch and n_workers worker processes.",
-                 expected=f"{len(batches)} publishers + 2 workers = {len(batches) + 2} processes",
+                 expected=f"{len(batches)} publishers + 2 workers = at least {len(batches) + 2} processes",
                  got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}")
