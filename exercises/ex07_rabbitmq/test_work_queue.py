@@ -7,6 +7,7 @@ that message. Every check works on a queue of its own, deleted afterwards.
 HOLD = 5.0  # seconds a worker would spend on one message in the kill checks (it is killed long before)
 WINDOW = 0.5  # how long the check watches a worker that works on its first message
 BEHIND = "a message behind the STOP"
+WAIT_BEHIND = 1.5  # seconds the check may wait for the broker to give back the message behind STOP
 LOOK_AT_STOP = "one STOP per worker, published after every publisher has been joined"
 
 
@@ -95,7 +96,7 @@ def test_worker_hands_on_every_message_until_stop(kit):
     url, name = kit.broker_url(), kit.queue_name("worker")
     items = kit.texts(7)
     seen = kit.run("worker_until_stop", action=f"worker(url, {name!r}, results)", url=url,
-                   queue_name=name, items=items, behind=BEHIND, processes=1).value
+                   queue_name=name, items=items, behind=BEHIND, processes=1, work=WAIT_BEHIND).value
     if "bad_stop" in seen:
         kit.fail("STOP must be a module-level str that no item equals.", expected="STOP = '<a string>'",
                  got=seen["bad_stop"])

@@ -31,7 +31,7 @@ def check_worker_with_empty_and_unicode_bodies(kit):
     url, name = kit.broker_url(), kit.queue_name("hidden-worker")
     items = ["", "0", "🥟 包子", "None", *kit.texts(4, salt="hidden")]
     seen = kit.run("worker_until_stop", action=f"worker(url, {name!r}, results)", url=url,
-                   queue_name=name, items=items, behind="behind", processes=1).value
+                   queue_name=name, items=items, behind="behind", processes=1, work=1.5).value
     if "bad_stop" in seen:
         kit.fail("STOP must be a module-level str that no item equals.", got=seen["bad_stop"])
     kit.expect_items(seen["got"], items, what="worker()'s results", ordered=True,

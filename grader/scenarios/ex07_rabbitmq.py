@@ -133,6 +133,11 @@ class _Observer:
         return count
 
 
+def _until(ctx, seconds: float) -> float:
+    """A deadline `seconds` away, but never past the check's own (the scenario must answer)."""
+    return min(time.monotonic() + seconds, ctx.deadline)
+
+
 def kit_worker(worker, url, queue_name, results, delay, answers):
     """Run the student's worker in a process of the kit's, and report what it returned or raised."""
     try:
@@ -236,7 +241,7 @@ def worker_until_stop(ctx, url, queue_name, items, behind, delay=0.0):
     try:
         # Once the worker's connection is gone, the broker puts back what it held unacked (at once,
         # but not before our next look, perhaps): wait, bounded, for the message behind STOP.
-        observer.wait_ready(queue_name, lambda n: n is None or n >= 1, time.monotonic() + 2.0)
+        observer.wait_ready(queue_name, lambda n: n is None or n >= 1, _until(ctx, 2.0))
         left = observer.take_all(queue_name, len(items) + 3)
     finally:
         observer.close()
@@ -255,7 +260,7 @@ def worker_killed_mid_message(ctx, url, queue_name, items, hold, window):
         worker = _Worker(ctx, url, queue_name, hold)
         total = len(items)
         first = observer.wait_ready(queue_name, lambda n: (n is not None and n < total) or worker.ended(),
-                                    time.monotonic() + min(ctx.remaining(), 10.0))
+                                    _until(ctx, 10.0))
         worker.raise_if_failed()
         seen = {"took": first is not None and first < total, "lowest": first}
         if seen["took"]:
@@ -274,7 +279,7 @@ def worker_killed_mid_message(ctx, url, queue_name, items, hold, window):
         worker.proc.join(5.0)
         # The broker takes back a dead connection's unacknowledged messages at once.
         seen["after_kill"] = observer.wait_ready(queue_name, lambda n: n == total,
-                                                 time.monotonic() + min(ctx.remaining(), 3.0))
+                                                 _until(ctx, 3.0))
         return seen
     finally:
         observer.close()
