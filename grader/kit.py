@@ -13,7 +13,7 @@ import pytest
 from grader import amqp, payloads
 from grader.diagnose import render_processes
 from grader.exercise import Exercise
-from grader.harness import Isolation, Outcome, run_check
+from grader.harness import Isolation, Outcome, load_factor, run_check
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
 
@@ -88,7 +88,8 @@ class Kit:
         processes it starts; the budget grows with both.
         """
         budget = self.exercise.budget.seconds(
-            work=work, processes=processes, start_method=self.start_method, scale=self.scale)
+            work=work, processes=processes, start_method=self.start_method,
+            scale=self.scale * load_factor())
         try:
             outcome = run_check(
                 module_file=self.module_file, module=self.exercise.module,
@@ -294,7 +295,9 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
                      f"process waits, with no timeout, for something no other process will do. "
                      f"Stopped after {outcome.elapsed:.1f} s of its {outcome.budget:.1f} s budget."]
         else:
-            lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget "
+            over = (f", nor in {outcome.elapsed - outcome.budget:.1f} s more while it still used the CPU"
+                    if outcome.elapsed > outcome.budget + 0.5 else "")
+            lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget{over} "
                      f"(start method {outcome.start_method})."]
         if outcome.stuck:
             lines.append("Processes still running when it was stopped:")
