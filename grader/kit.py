@@ -242,6 +242,9 @@ def _stderr_hints(outcome: Outcome, exercise: Exercise | None = None) -> list[st
             pickling and exercise is not None and exercise.needs_broker
             and any(word in text + message for word in ("epoll", "socket", "select", "pika"))):
         return [SHARED_CONNECTION]
+    if "PRECONDITION_FAILED" in text + message and "inequivalent arg" in text + message:
+        found.append("The broker refused to declare the queue again with other arguments: publish() "
+                     "and worker() must declare it the same way (durable=True on both sides).")
     if pickling:
         # A child that could not unpickle its target also fails to open the queues sent with it:
         # the FileNotFoundError that follows is a consequence, not a second cause.
