@@ -144,6 +144,10 @@ def default_workers() -> int:
 def main(args) -> int:
     from grader.sandbox import choose
 
+    problem = grading.broker_problem(all_exercises())
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     options = grading.Options(sandbox=choose(args.sandbox), seed=args.seed,
                               concurrency=args.concurrency, scale=args.budget_scale,
                               hide=(args.submissions.resolve(), args.out.resolve()))

@@ -3,7 +3,8 @@
 The runner (``grader.runner``) and everything the student's code starts run inside it:
 
 - **bubblewrap** (Linux, Debian's ``bubblewrap``): a PID namespace of its own (nothing in it can see
-  or signal the grader, and nothing outlives it), no network, ``/tmp`` private, and a file system
+  or signal the grader, and nothing outlives it), no network (the RabbitMQ broker of exercise 7 is
+  reached through ``grader.relay``, and nothing else), ``/tmp`` private, and a file system
   made of the system folders, the Python installation and the kit only, all read-only, with the
   kit's ``solutions/``, ``tests/`` and ``bench/`` hidden behind empty folders.
 - **session** (macOS, or Linux without bubblewrap): the runner gets a session of its own and every
