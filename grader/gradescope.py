@@ -14,14 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from grader.exercise import KIT_ROOT
+from grader import amqp
+from grader.exercise import KIT_ROOT, all_exercises
 
 PACKED = ("pyproject.toml", "README.md", "grader", "exercises")  # relative to the kit's root
 LEFT_OUT = {"__pycache__", ".pytest_cache"}
@@ -39,6 +42,7 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+@BROKER@
 if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
@@ -69,6 +73,16 @@ exec "$PYTHON" -m grader.gradescope run --root "$ROOT"
 """
 
 
+BROKER_LINE = ("# An exercise needs RabbitMQ: run_autograder starts it (Gradescope starts no services).\n"
+               "command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ] || missing+=(rabbitmq-server)")
+BROKER_START = 120  # seconds RabbitMQ may take to start in the autograder's container
+
+
+def setup_sh(exercises) -> str:
+    """setup.sh for these exercises: RabbitMQ comes along when one of them needs it."""
+    return SETUP_SH.replace("@BROKER@", BROKER_LINE if any(e.needs_broker for e in exercises) else "")
+
+
 def _files(root: Path):
     for name in PACKED:
         path = root / name
@@ -94,7 +108,7 @@ def build(out: Path, root: Path = KIT_ROOT) -> Path:
     os.close(handle)
     try:
         with zipfile.ZipFile(tmp, "w") as archive:
-            _add(archive, "setup.sh", SETUP_SH.encode(), executable=True)
+            _add(archive, "setup.sh", setup_sh(all_exercises()).encode(), executable=True)
             _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
             for path in _files(root):
                 _add(archive, path.relative_to(root).as_posix(), path.read_bytes(), executable=False)
@@ -124,6 +138,27 @@ def _scale() -> float:
         return 1.0
 
 
+def _start_broker() -> str | None:
+    """Start the RabbitMQ that setup.sh installed, if none answers at the default address; None
+    when a broker answers (afterwards), else why not. A broker elsewhere (KIT_AMQP_URL) is never
+    started: only this machine's can be."""
+    if os.environ.get(amqp.URL_ENV):
+        return f"{amqp.URL_ENV} names a broker that does not answer"
+    server = shutil.which("rabbitmq-server") or "/usr/sbin/rabbitmq-server"
+    control = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    if not (os.path.exists(server) and os.path.exists(control)):
+        return "rabbitmq-server is not installed (setup.sh installs it)"
+    print("starting RabbitMQ for the exercises that need it", flush=True)
+    with open(os.devnull, "wb") as quiet:
+        # Its own session: the broker serves every check and lives as long as the container.
+        subprocess.Popen([server], stdout=quiet, stderr=quiet, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        subprocess.run([control, "-q", "await_startup"], capture_output=True, timeout=BROKER_START, check=False)
+    except subprocess.TimeoutExpired:
+        return f"RabbitMQ did not start within {BROKER_START} s"
+    return amqp.unreachable()
+
+
 def run(root: Path, *, sandbox: str = "auto") -> int:
     """Grade ``root/submission`` into ``root/results/results.json``, as ``python -m grader grade``."""
     from grader import grade as grading
@@ -133,6 +168,8 @@ def run(root: Path, *, sandbox: str = "auto") -> int:
     started = time.monotonic()
     results = root / "results"
     try:
+        if grading.broker_problem(all_exercises()) and _start_broker():
+            raise RuntimeError(grading.broker_problem(all_exercises()))
         chosen = choose(sandbox)
         print(chosen.description, flush=True)  # results/stdout: for the instructor
         submission = root / "submission"

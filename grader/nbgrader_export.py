@@ -26,13 +26,12 @@ import textwrap
 from pathlib import Path
 
 from grader.checks import Check, checks_for
-from grader.exercise import KIT_ROOT, SOLUTIONS_DIR, Exercise, all_exercises
+from grader.exercise import SOLUTIONS_DIR, Exercise, all_exercises
 
 DEFAULT_ASSIGNMENT = "baozi"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"  # what nbgrader leaves of a solution
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CELL_TIMEOUT = 300  # nbgrader's cell timeout: a last resort, every check ends itself far sooner
-BROKER_WORDS = ("grader.amqp", "import pika", "KIT_AMQP_URL")
 
 CONFIG = f'''\
 """nbgrader configuration of the baozi-kit course (written by `python -m grader nbgrader export`)."""
@@ -221,14 +220,6 @@ def student_module(exercise: Exercise) -> str:
 # --------------------------------------------------------------------------- the notebook
 
 
-def needs_broker(exercise: Exercise) -> bool:
-    """Whether the exercise's checks talk to RabbitMQ (and so may not run where none answers)."""
-    files = [exercise.folder / f"test_{exercise.module}.py", exercise.folder / f"{exercise.module}.py",
-             KIT_ROOT / "grader" / "scenarios" / f"{exercise.name}.py"]
-    text = "".join(f.read_text(encoding="utf-8") for f in files if f.is_file())
-    return any(word in text for word in BROKER_WORDS)
-
-
 def _cell(kind: str, cell_id: str, source: str, **nbgrader) -> dict:
     cell = {"cell_type": kind, "id": cell_id, "metadata": {}, "source": source}
     if nbgrader:
@@ -257,7 +248,7 @@ def notebook(exercise: Exercise) -> dict:
     lesson = (exercise.folder / "README.md").read_text(encoding="utf-8").strip()
     cells = [_cell("markdown", "lesson", lesson, locked=True),
              _cell("markdown", "how-it-works", HOW_IT_WORKS.format(module=exercise.module).strip(), locked=True)]
-    if needs_broker(exercise):
+    if exercise.needs_broker:  # services = ["rabbitmq"] in its exercise.toml
         cells.append(_cell("markdown", "broker", BROKER_NOTE.strip(), locked=True))
     cells.append(_cell("code", f"{exercise.module}_py",
                        f"%%writefile {exercise.module}.py\n{student_module(exercise)}", solution=True))

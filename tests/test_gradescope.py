@@ -121,9 +121,9 @@ def _unpack(archive: Path, root: Path) -> None:
     (root / "results").mkdir()
 
 
-def _run_autograder(root: Path) -> subprocess.CompletedProcess:
+def _run_autograder(root: Path, **extra_env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "BAOZI_BUDGET_SCALE": SCALE}
+           "BAOZI_BUDGET_SCALE": SCALE, **extra_env}
     env.pop("PYTHONPATH", None)
     return subprocess.run([str(root / "run_autograder")], cwd=root, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=GRADE_TIMEOUT)
@@ -178,12 +178,17 @@ def test_the_zip_holds_the_scripts_at_its_top_and_no_solutions(graded):
     assert kit_files <= set(infos), sorted(kit_files - set(infos))
 
 
-def test_setup_sh_is_valid_bash():
+def test_the_scripts_are_valid_bash_and_setup_installs_the_broker_when_needed(graded):
     from grader import gradescope
 
-    for script in (gradescope.SETUP_SH, gradescope.RUN_AUTOGRADER):
+    with zipfile.ZipFile(graded.archive) as zipped:
+        setup, runner = zipped.read("setup.sh").decode(), zipped.read("run_autograder").decode()
+    for script in (setup, runner):
         checked = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
         assert checked.returncode == 0, checked.stderr
+    needs = any(e.needs_broker for e in all_exercises())
+    assert ("missing+=(rabbitmq-server)" in setup) == needs
+    assert "rabbitmq" not in gradescope.setup_sh([e for e in all_exercises() if not e.needs_broker])
 
 
 def test_results_json_follows_gradescopes_format(graded):
@@ -251,3 +256,18 @@ def test_a_missing_submission_folder_still_writes_results_json(tmp_path, graded)
     payload = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     assert gradescope_problems(payload) == []
     assert payload["score"] == 0 and "submission" in payload["output"] and "instructor" in payload["output"]
+
+
+def test_without_its_broker_the_autograder_says_so_in_results_json(tmp_path, graded):
+    """An exercise needs RabbitMQ and the broker named does not answer: no grading (every student
+    would get a zero for it), and a results.json that says why."""
+    if not any(e.needs_broker for e in all_exercises()):
+        pytest.skip("no exercise needs a broker")
+    root = tmp_path / "autograder"
+    _unpack(graded.archive, root)
+    _submission(root / "submission")
+    result = _run_autograder(root, KIT_AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F")
+    assert result.returncode == 1, result.stdout + result.stderr
+    payload = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    assert gradescope_problems(payload) == []
+    assert payload["score"] == 0 and "RabbitMQ" in payload["output"] and "127.0.0.1:1" in payload["output"]
