@@ -166,7 +166,7 @@ def merge(stub: str, solution: str) -> str:
         elif _name(node) not in stub_names:
             extras += solution_lines[node.lineno - 1:node.end_lineno] + [""]
 
-    first_def = next((n.lineno for n in stub_tree.body
+    first_def = next((min([n.lineno, *(d.lineno for d in n.decorator_list)]) for n in stub_tree.body
                       if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))),
                      len(stub_lines) + 1)
     block = []

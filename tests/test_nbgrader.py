@@ -192,6 +192,7 @@ def test_merge_keeps_the_solutions_helpers_and_the_stripped_module_imports():
         STOP = "stop"
 
 
+        @staticmethod
         def run(n):
             """Return twice n."""
             # TODO: twice n
@@ -210,6 +211,7 @@ def test_merge_keeps_the_solutions_helpers_and_the_stripped_module_imports():
             return FACTOR * n
 
 
+        @staticmethod
         def run(n):
             """Return twice n."""
             return _twice(n) + 0 * math.pi
@@ -221,13 +223,13 @@ def test_merge_keeps_the_solutions_helpers_and_the_stripped_module_imports():
     merged = nbgrader_export.merge(stub, solution)
     namespace: dict = {}
     exec(compile(merged, "merged.py", "exec"), namespace)
-    assert namespace["run"](21) == 42 and namespace["STOP"] == "stop"
+    assert namespace["run"].__func__(21) == 42 and namespace["STOP"] == "stop"
     assert "__main__" not in merged
     stripped_namespace: dict = {}
     exec(compile(nbgrader_export.strip_solutions(merged), "stripped.py", "exec"), stripped_namespace)
     assert "_twice" not in stripped_namespace and "FACTOR" not in stripped_namespace
     with pytest.raises(NotImplementedError):
-        stripped_namespace["run"](21)
+        stripped_namespace["run"].__func__(21)
 
 
 def test_export_refuses_to_overwrite_and_rejects_unknown_exercises(tmp_path):
