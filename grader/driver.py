@@ -108,7 +108,8 @@ class Context:
             popen = getattr(proc, "_popen", None)
             if popen is not None and popen.returncode is None:
                 unjoined.append(name)  # nobody waited for it: not join(), not is_alive()
-            if not _has_ended(proc):
+            if (popen is None or popen.returncode is None) and not _has_ended(proc):
+                # (a joined process has ended: under forkserver its sentinel may lag behind)
                 running.append(name)
             elif popen is not None:
                 exitcodes[name] = popen.poll()

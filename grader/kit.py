@@ -120,6 +120,19 @@ class Kit:
                       look_at="stop consumers with a sentinel, not terminate() or kill(); "
                               "an exit code of 1 means the process raised (see its traceback)")
 
+    def expect_no_crash(self, outcome: Outcome, exitcodes: dict, *, what: str) -> None:
+        """No process of the check ended by raising (an exit code above 0); if one did, say why
+        from what it printed on stderr."""
+        crashed = {name: code for name, code in exitcodes.items() if code is not None and code > 0}
+        if not crashed:
+            return
+        names = ", ".join(crashed)
+        causes = "".join("\n  " + hint for hint in _stderr_hints(outcome))
+        self.fail(f"{names} raised an exception and ended {what}.{causes}{_with_output(outcome)}",
+                  expected="every process ends by returning, or (a daemon) when the program ends",
+                  got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
+                  look_at="the traceback above: an exit code of 1 means the process raised")
+
     def expect_overlap(self, seen: dict, *, what: str) -> None:
         """The consumers ran while the producers were still producing."""
         if seen.get("overlap") is False:
@@ -205,6 +218,11 @@ def _stderr_hints(outcome: Outcome) -> list[str]:
                      f"in the parent before the child (started with {outcome.start_method}) got to it. Keep "
                      "a reference to every queue until its processes are done (start() returns them for "
                      "this reason).")
+    if "task_done() called too many times" in text:
+        found.append("q.task_done() was called more times than items were taken with q.get(), and the "
+                     "JoinableQueue raised ValueError: task_done() called too many times. Call it "
+                     "exactly once per item taken, after the item is handled (not also in a "
+                     "finally:, and not in run()).")
     if "Traceback" in text and not found:
         found.append("One of your processes raised an exception: its traceback is below.")
     return found
