@@ -453,6 +453,16 @@ def hints(outcome) -> list[str]:
             "A JoinableQueue counts every item put as unfinished until a task_done() marks it done, "
             "and q.join() returns only when none is left. Call q.task_done() once for every item a "
             "consumer takes, after its result is on the results queue.")
+    elif waiting and outcome.action.startswith("parallel_map("):
+        # Exercise 6: workers fed by a task queue stop at a stop value, one each.
+        total = max(len(consumers), len(waiting))
+        told = total - len(waiting)
+        what = (f"none of the {total} workers received a stop value" if not told
+                else f"{total} workers but only {told} received a stop value")
+        found.append(
+            f"{what}: {len(waiting)} still blocked in {waiting[0].call or 'tasks.get()'}. After the "
+            "last task, put one stop value (None) per worker on the task queue; take every result; "
+            "then join the workers.")
     elif waiting and (main is None or main.waits_for in ("join", "get")):
         total = max(len(consumers), len(waiting))
         if total == 1:

@@ -1,9 +1,9 @@
-"""Exercise 5 with a spawn context and a daemon Process subclass for the consumers."""
+"""Exercise 5 with a context object and a daemon Process subclass for the consumers."""
 
 import multiprocessing
 import time
 
-mp = multiprocessing.get_context("spawn")
+mp = multiprocessing.get_context()  # the default start method, as an object
 
 
 def producer(q, items, delay=0.0):
