@@ -29,9 +29,10 @@ def check_task_done_with_several_consumers(kit):
     kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen["exitcodes"], 1)},
                         what="while it consumed")
     if not seen["joined"]:
-        kit.fail("q.join() never returned with three consumers.",
-                 expected="every item marked done once", got=f"{len(seen['got'])} results put",
-                 look_at="one q.task_done() per item taken")
+        kit.fail("q.join() did not return with three consumers.",
+                 expected=f"{len(items)} results put and every item marked done once",
+                 got=f"{len(seen['got'])} results put",
+                 look_at="one q.task_done() per item taken, and consumers that never stop")
     if seen["late"]:
         kit.fail("A consumer marked an item done before it had put its result.",
                  expected="results.put(item), then q.task_done()",
