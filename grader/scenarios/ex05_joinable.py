@@ -26,6 +26,7 @@ import multiprocessing.managers
 import multiprocessing.queues
 import queue
 import time
+from typing import Callable
 
 from grader.scenarios.common import as_list, overlap, started, stop, timed
 
@@ -74,7 +75,7 @@ def _bounded_join(q, timeout: float) -> bool:
     return True
 
 
-def _record_queue_joins(ctx) -> tuple[list[dict], callable]:
+def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
     """Note every q.join() the student's code makes in this process, and which non-consumer
     processes (the producers) were still running at that moment. Returns (calls, undo)."""
     calls: list[dict] = []
@@ -82,7 +83,7 @@ def _record_queue_joins(ctx) -> tuple[list[dict], callable]:
     callmethod = multiprocessing.managers.BaseProxy._callmethod
 
     def note() -> dict:
-        running = [name for name in ctx.audit()["running"] if "consum" not in name.lower()]
+        running = [name for name in ctx.audit(reap=False)["running"] if "consum" not in name.lower()]
         entry = {"running": running, "returned": False}
         calls.append(entry)
         return entry
