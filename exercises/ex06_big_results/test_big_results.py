@@ -45,8 +45,8 @@ def test_workers_run_at_the_same_time(kit):
     seen = _map(kit, items, 2, staged=True)
     _same(kit, seen, items)
     if seen["held_waited"] is False:
-        kit.fail("The workers did not run at the same time: one task waited for another that no "
-                 "other worker took up.",
+        kit.fail("The workers did not run at the same time: the first task was held until another "
+                 "worker had finished a task, and no other worker finished one while it waited.",
                  expected="2 workers taking tasks side by side",
                  got=f"results computed by {len(seen['pids'])} process(es), one after another",
                  look_at="start every worker before you put the tasks and before you wait for "

@@ -30,9 +30,9 @@ def kit_work(task):
     """The func of the checks: a result of `size` bytes for the task's item, and where it ran.
 
     A task marked `hold` waits (bounded) until the marker file exists; one marked `release`
-    creates it. Holding the first task until the last has been worked on makes the workers finish
-    in another order than the items', whatever the timing; and a task can only be released by
-    another worker, so whether it waited in vain says if the workers ran at the same time.
+    creates it. Holding the first task until another one has been worked on makes the workers
+    finish in another order than the items', whatever the timing; and only another worker can
+    release it, so whether it waited in vain says if the workers ran at the same time.
     """
     item, size, hold, release, timeout = task
     waited = None
@@ -63,8 +63,8 @@ def _summary(result, task):
 def map_items(ctx, items, n_workers, size=0, staged=False, hold_share=0.6):
     """parallel_map(kit_work, tasks, n_workers), one task per item, each result `size` bytes.
 
-    With `staged`, the first task is held until the last one has been worked on (for at most
-    `hold_share` of the time left), so the first result is the last to be ready.
+    With `staged`, the first task is held until any other has been worked on (for at most
+    `hold_share` of the time left), so the first result is never the first to be ready.
     """
     marks = tempfile.mkdtemp(prefix="marks-", dir=os.getcwd())  # the check's own folder
     marker = os.path.join(marks, "released")
@@ -72,7 +72,7 @@ def map_items(ctx, items, n_workers, size=0, staged=False, hold_share=0.6):
     tasks = []
     for index, item in enumerate(items):
         hold = marker if staged and index == 0 and len(items) > 1 else None
-        release = marker if staged and index == len(items) - 1 and len(items) > 1 else None
+        release = marker if staged and index > 0 else None
         tasks.append((item, size, hold, release, timeout))
     value, seconds = timed(ctx.func("parallel_map"), kit_work, list(tasks), n_workers)
     returned = as_list(value)
