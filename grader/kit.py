@@ -4,6 +4,7 @@ what happened into a failure that teaches (what was expected, what happened, wha
 
 from __future__ import annotations
 
+import re
 import shlex
 import warnings
 from pathlib import Path
@@ -127,6 +128,12 @@ class Kit:
         if not crashed:
             return
         names = ", ".join(crashed)
+        stub = re.search(r'line \d+, in (\w+)\n.*\n\s*NotImplementedError: (.*)', outcome.stderr)
+        if stub:  # a stub function run in a process of its own
+            hint = self.exercise.hints.get(stub[1])
+            self.fail(f"NOT WRITTEN YET: {stub[1]}() still raises NotImplementedError ({stub[2]}). "
+                      f"Replace the TODOs in {Path(outcome.module_file).name}."
+                      + (f"\n  hint: {hint}" if hint else ""))
         causes = "".join("\n  " + hint for hint in _stderr_hints(outcome))
         self.fail(f"{names} raised an exception and ended {what}.{causes}{_with_output(outcome)}",
                   expected="every process ends by returning, or (a daemon) when the program ends",

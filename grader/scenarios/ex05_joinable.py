@@ -63,15 +63,16 @@ class CountingQueue(multiprocessing.queues.Queue):
             return self._puts.value, self._late.value
 
 
-def _bounded_join(q, timeout: float) -> bool:
-    """JoinableQueue.join() with a timeout (the library's has none): True if it returned."""
+def _bounded_join(q, timeout: float, procs) -> bool:
+    """JoinableQueue.join() with a timeout (the library's has none): True if it returned. It gives
+    up early once every consumer has ended: nobody is left to mark an item done."""
     deadline = time.monotonic() + timeout
     with q._cond:
         while not q._unfinished_tasks._semlock._is_zero():
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or not any(p.is_alive() for p in procs):
                 return False
-            q._cond.wait(left)
+            q._cond.wait(min(left, 0.1))  # a bounded wait; task_done() wakes it at once
     return True
 
 
@@ -164,7 +165,7 @@ def consumer_acks(ctx, items, delay=0.0, n_consumers=1):
         began = time.monotonic()
         for item in items:
             q.put(item)
-        joined = _bounded_join(q, ctx.remaining() - 0.4)  # the rest of the budget: a slow start is no failure
+        joined = _bounded_join(q, ctx.remaining() - 0.4, procs)  # the rest of the budget: a slow start is no failure
         join_seconds = time.monotonic() - began
         puts_at_join = results.counts()[0]
         got = _collect_while_alive(results, len(items), procs, ctx)
