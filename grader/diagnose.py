@@ -440,8 +440,10 @@ def hints(outcome) -> list[str]:
             f"joins every child that is not a daemon, and {names} {verb}: nothing tells a consumer "
             "to stop, it waits in q.get() forever. Start the consumers as daemon processes "
             "(daemon=True, before start()): at exit a daemon is terminated, not joined.")
-    elif main is not None and _in_queue_join(main):
-        # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done.
+    elif main is not None and _in_queue_join(main) and (
+            waiting or not any(_is(r, "consum", "worker") for r in reports)):
+        # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done (and not
+        # consumers still at work when the time ran out).
         if waiting:
             who = (f"the consumers are idle in {waiting[0].call or 'q.get()'}: some items taken were "
                    "never marked done with q.task_done()")

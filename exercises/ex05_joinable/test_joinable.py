@@ -61,6 +61,12 @@ def _acks(kit, items, *, delay=0.0, n_consumers=1):
     seen = outcome.value
     kit.expect_no_crash(outcome, {f"consumer-{i}": code for i, code in enumerate(seen["exitcodes"], 1)},
                         what="while it consumed")
+    if seen["slow"]:
+        kit.fail(f"consumer() handled all {len(items)} items, but only after the check's time had "
+                 "run out.", expected=f"{len(items)} results within the budget",
+                 got=f"q.join() returned only after {seen['join_seconds']:.1f} s",
+                 look_at="sleep `delay` once per item, no more; on a very busy machine, rerun with "
+                         "--budget-scale 2")
     if not seen["joined"] and len(seen["got"]) == len(items):
         kit.fail(f"q.join() never returned, though consumer() had put all {len(items)} results.",
                  expected="q.join() returns once every item taken has been marked done",

@@ -29,7 +29,8 @@ def check_task_done_with_several_consumers(kit):
     kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen["exitcodes"], 1)},
                         what="while it consumed")
     if not seen["joined"]:
-        kit.fail("q.join() did not return with three consumers.",
+        kit.fail("q.join() did not return in time with three consumers" +
+                 (" (it did, late: the consumers were too slow)." if seen["slow"] else "."),
                  expected=f"{len(items)} results put and every item marked done once",
                  got=f"{len(seen['got'])} results put",
                  look_at="one q.task_done() per item taken, and consumers that never stop")
