@@ -66,6 +66,9 @@ class ProcReport:
         cpu = f", {self.cpu:.0%} CPU" if self.cpu is not None and self.cpu >= 0.1 else ""
         if self.state == "exiting":
             what = "finished its work but cannot exit: it is still flushing what it put on a queue"
+        elif self.state == "exit-join":
+            what = ("ending the program: the interpreter's exit handler joins every non-daemon child, "
+                    "and waits for one that does not end")
         elif self.state == "busy":
             what = f"busy (looping) at {self.where(module_file)}"
         elif self.call:
@@ -225,6 +228,10 @@ def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
         report.state = "exiting"
         report.waits_for = "flush"
         return  # its target has returned; a fork child's older frames are its parent's
+    if _exit_joins_a_child(frames):
+        report.state = "exit-join"
+        report.waits_for = "exit-join"
+        return
     index = next((i for i, f in enumerate(frames) if _same_file(f.file, module_file)), None)
     if index is None:
         return
@@ -300,6 +307,18 @@ def _each(procs, method: str) -> None:
             pass
 
 
+def _exit_joins_a_child(frames: list[Frame]) -> bool:
+    """The thread is in multiprocessing's exit handler (the end of the program, or of a child),
+    joining a child process: it waits until that child ends by itself."""
+    return any(f.func == "_exit_function" for f in frames) and any(
+        f.func == "join" and Path(f.file).name == "process.py" for f in frames)
+
+
+def _in_queue_join(report: ProcReport) -> bool:
+    """The process waits in JoinableQueue.join(), not in a Process's join()."""
+    return any(re.match(r"queues\.py:\d+ in join$", line) for line in report.stack.splitlines())
+
+
 # The arity of each blocking call when it is given no timeout: q.get(), q.put(item), p.join(),
 # event.wait(), lock.acquire(). More arguments (or a timeout=) mean the call wakes up by itself.
 UNTIMED_ARITY = {"get": 0, "put": 1, "join": 0, "wait": 0, "acquire": 0, "recv": 0, "recv_bytes": 0}
@@ -339,6 +358,8 @@ def waits_forever(text: str, module_file: str) -> tuple | None:
     names = [f.func for f in frames]
     if "_exit_function" in names and ("join_thread" in names or "_finalize_join" in names):
         return ("exiting",)
+    if _exit_joins_a_child(frames):
+        return ("exit-join",)
     index = next((i for i, f in enumerate(frames) if _same_file(f.file, module_file)), None)
     if not index:  # None: not in the student's code; 0: in a C call (time.sleep) or a loop
         return None
@@ -423,6 +444,42 @@ def hints(outcome) -> list[str]:
             f"start() waits in {main.call or 'join()'} at {file}:{main.line}, but this demo's consumer "
             "never ends: it waits in q.get() forever, by design. start() must start both processes "
             "and return them at once, without joining.")
+    elif main is not None and main.waits_for == "exit-join":
+        # Exercise 5: the program ends, and its exit handler joins children that never end.
+        daemon = {e["pid"]: e["daemon"] for e in outcome.registry if e["kind"] == "process"}
+        stuck = [r.role for r in reports if r is not main and not daemon.get(r.pid, True)]
+        names = ", ".join(stuck) or "a process it started"
+        verb = "are not daemons and never end" if len(stuck) > 1 else "is not a daemon and never ends"
+        found.append(
+            f"{outcome.action} returned and the program began to end, but it cannot: at exit Python "
+            f"joins every child that is not a daemon, and {names} {verb}: nothing tells a consumer "
+            "to stop, it waits in q.get() forever. Start the consumers as daemon processes "
+            "(daemon=True, before start()): at exit a daemon is terminated, not joined.")
+    elif main is not None and _in_queue_join(main) and (
+            waiting or not any(_is(r, "consum", "worker") for r in reports)):
+        # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done (and not
+        # consumers still at work when the time ran out).
+        if waiting:
+            who = (f"the consumers are idle in {waiting[0].call or 'q.get()'}: some items taken were "
+                   "never marked done with q.task_done()")
+        else:
+            who = ("every consumer has ended, so the items still counted as unfinished will never be "
+                   "marked done with q.task_done() (did a consumer raise? see its traceback)")
+        found.append(
+            f"{outcome.action} waits in {main.call or 'q.join()'} at {file}:{main.line}, and {who}. "
+            "A JoinableQueue counts every item put as unfinished until a task_done() marks it done, "
+            "and q.join() returns only when none is left. Call q.task_done() once for every item a "
+            "consumer takes, after its result is on the results queue.")
+    elif waiting and outcome.action.startswith("parallel_map("):
+        # Exercise 6: workers fed by a task queue stop at a stop value, one each.
+        total = max(len(consumers), len(waiting))
+        told = total - len(waiting)
+        what = (f"none of the {total} workers received a stop value" if not told
+                else f"{total} workers but only {told} received a stop value")
+        found.append(
+            f"{what}: {len(waiting)} still blocked in {waiting[0].call or 'tasks.get()'}. After the "
+            "last task, put one stop value (None) per worker on the task queue; take every result; "
+            "then join the workers.")
     elif waiting and (main is None or main.waits_for in ("join", "get")):
         total = max(len(consumers), len(waiting))
         if total == 1:

@@ -95,9 +95,11 @@ class Context:
         self._registry = registry
         self._handles = handles  # (registry entry, Process) for processes started here
 
-    def audit(self) -> dict:
+    def audit(self, reap: bool = True) -> dict:
         """How the student's processes were shut down, seen right after the checked call returned:
-        which were never joined, which still run, and every exit code."""
+        which were never joined, which still run, and every exit code. Reading an exit code reaps
+        the process; with `reap=False` (a look while the call still runs) none is read, so that a
+        join the student forgets stays visible."""
         counts: dict[str, int] = {}
         unjoined, running, exitcodes = [], [], {}
         for entry, proc in self._handles:
@@ -108,9 +110,10 @@ class Context:
             popen = getattr(proc, "_popen", None)
             if popen is not None and popen.returncode is None:
                 unjoined.append(name)  # nobody waited for it: not join(), not is_alive()
-            if not _has_ended(proc):
+            if (popen is None or popen.returncode is None) and not _has_ended(proc):
+                # (a joined process has ended: under forkserver its sentinel may lag behind)
                 running.append(name)
-            elif popen is not None:
+            elif popen is not None and reap:
                 exitcodes[name] = popen.poll()
         return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
 

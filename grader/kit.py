@@ -4,6 +4,7 @@ what happened into a failure that teaches (what was expected, what happened, wha
 
 from __future__ import annotations
 
+import re
 import shlex
 import warnings
 from pathlib import Path
@@ -154,6 +155,25 @@ class Kit:
                       look_at="stop consumers with a sentinel, not terminate() or kill(); "
                               "an exit code of 1 means the process raised (see its traceback)")
 
+    def expect_no_crash(self, outcome: Outcome, exitcodes: dict, *, what: str) -> None:
+        """No process of the check ended by raising (an exit code above 0); if one did, say why
+        from what it printed on stderr."""
+        crashed = {name: code for name, code in exitcodes.items() if code is not None and code > 0}
+        if not crashed:
+            return
+        names = ", ".join(crashed)
+        stub = re.search(r'line \d+, in (\w+)\n.*\n\s*NotImplementedError: (.*)', outcome.stderr)
+        if stub:  # a stub function run in a process of its own
+            hint = self.exercise.hints.get(stub[1])
+            self.fail(f"NOT WRITTEN YET: {stub[1]}() still raises NotImplementedError ({stub[2]}). "
+                      f"Replace the TODOs in {Path(outcome.module_file).name}."
+                      + (f"\n  hint: {hint}" if hint else ""))
+        causes = "".join("\n  " + hint for hint in _stderr_hints(outcome, self.exercise))
+        self.fail(f"{names} raised an exception and ended {what}.{causes}{_with_output(outcome)}",
+                  expected="every process ends by returning, or (a daemon) when the program ends",
+                  got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
+                  look_at="the traceback above: an exit code of 1 means the process raised")
+
     def expect_overlap(self, seen: dict, *, what: str) -> None:
         """The consumers ran while the producers were still producing."""
         if seen.get("overlap") is False:
@@ -254,6 +274,11 @@ def _stderr_hints(outcome: Outcome, exercise: Exercise | None = None) -> list[st
                      f"in the parent before the child (started with {outcome.start_method}) got to it. Keep "
                      "a reference to every queue until its processes are done (start() returns them for "
                      "this reason).")
+    if "task_done() called too many times" in text:
+        found.append("q.task_done() was called more times than items were taken with q.get(), and the "
+                     "JoinableQueue raised ValueError: task_done() called too many times. Call it "
+                     "exactly once per item taken, after the item is handled (not also in a "
+                     "finally:, and not in run()).")
     if "Traceback" in text and not found:
         found.append("One of your processes raised an exception: its traceback is below.")
     return found

@@ -308,3 +308,65 @@ def test_a_process_asked_for_its_stack_while_it_exits_is_not_killed(tmp_path, me
     done = subprocess.run([sys.executable, str(script), method], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.stdout.strip() == str([0] * 8), done.stdout + done.stderr
+
+
+JOINABLE = HEADER + """
+def consumer(q, results):
+    while True:
+        item = q.get()
+        results.put(item)
+        {task_done}
+
+def run(batches, n_consumers, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=consumer, args=(q, results), daemon={daemon})
+               for _ in range(n_consumers)]
+    for w in workers:
+        w.start()
+    for batch in batches:
+        for item in batch:
+            q.put(item)
+    q.join()
+    return [results.get() for batch in batches for _ in batch]
+"""
+
+
+def check_joinable(tmp_path, *, task_done: bool, daemon: bool, method: str):
+    module = tmp_path / "joinable.py"
+    source = JOINABLE.format(task_done="q.task_done()" if task_done else "pass", daemon=daemon)
+    module.write_text(textwrap.dedent(source), encoding="utf-8")
+    return run_check(module_file=module, module="joinable",
+                     scenario="grader.scenarios.ex05_joinable:run_joinable",
+                     params={"batches": [[1, 2, 3]], "n_consumers": 2, "at_exit": True},
+                     start_method=method, budget=5.0, action="run(batches, 2)")
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_queue_join_that_no_task_done_ends_is_a_deadlock_naming_task_done(tmp_path, method):
+    out = check_joinable(tmp_path, task_done=False, daemon=True, method=method)
+    assert out.status == "hang" and out.deadlock and out.elapsed < 4.0
+    main = next(r for r in out.stuck if r.kind == "main")
+    assert (main.call, main.waits_for) == ("q.join()", "join")
+    assert "never marked done with q.task_done()" in out.hints[0]
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_exit_handler_joining_a_non_daemon_consumer_is_a_deadlock(tmp_path, method):
+    out = check_joinable(tmp_path, task_done=True, daemon=False, method=method)
+    assert out.status == "hang" and out.deadlock and out.elapsed < 4.0
+    main = next(r for r in out.stuck if r.kind == "main")
+    assert main.state == "exit-join"
+    # Under spawn a consumer that got no item may still be starting when the program ends: the
+    # exit handler's finalizers unlink the queue's semaphores first, and that child dies.
+    stuck = sorted(r.role for r in out.stuck if r is not main)
+    assert stuck and set(stuck) <= {"consumer-1", "consumer-2"}
+    assert f"{', '.join(stuck)} {'are not daemons' if len(stuck) > 1 else 'is not a daemon'}" in out.hints[0]
+
+
+def test_daemon_consumers_are_ended_by_the_exit_handler(tmp_path):
+    out = check_joinable(tmp_path, task_done=True, daemon=True, method="fork")
+    assert out.status == "returned" and out.leaked == []
+    assert sorted(out.value["value"]) == [1, 2, 3] and out.value["after_exit"] == []

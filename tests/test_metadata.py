@@ -16,6 +16,8 @@ CONTRACT_FUNCTIONS = {
     "ex02_producer_consumer": {"producer", "consumer", "start"},
     "ex03_sentinel": {"producer", "consumer", "run"},
     "ex04_many": {"producer", "consumer", "run"},
+    "ex05_joinable": {"producer", "consumer", "run"},
+    "ex06_big_results": {"worker", "parallel_map"},
     "ex07_rabbitmq": {"publish", "worker", "run"},
 }
 

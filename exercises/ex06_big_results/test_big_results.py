@@ -1,0 +1,95 @@
+"""Visible checks for exercise 6. Run: pytest exercises/ex06_big_results
+
+The func these checks pass to parallel_map() returns, for each item, a dict holding the item and a
+block of bytes (several megabytes in some checks); the checks then compare what came back with
+[func(x) for x in items].
+"""
+
+MB = 1_000_000
+LOOK_AT_ORDER = ("results arrive in the order the workers finish, not in the order of the items: "
+                 "send each item with its index, and put each result back at its index")
+
+
+def _map(kit, items, n_workers, *, size=0, staged=False):
+    """parallel_map(func, items, n_workers) in a fresh process tree."""
+    megabytes = len(items) * size / MB
+    # The work: moving the results through the pipes, and (staged) the time a held task may wait.
+    work = 0.05 * megabytes + (1.0 if staged else 0.0)
+    outcome = kit.run("map_items", action=f"parallel_map(func, items, n_workers={n_workers})",
+                      items=items, n_workers=n_workers, size=size, staged=staged, work=work,
+                      processes=n_workers)
+    seen = outcome.value
+    if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
+        kit.expect_clean_shutdown(seen, what="parallel_map()")
+    return seen
+
+
+def _same(kit, seen, items, look_at=LOOK_AT_ORDER):
+    kit.expect_items(seen["value"], items, what="parallel_map()", ordered=True, look_at=look_at)
+
+
+def test_returns_func_of_every_item(kit):
+    items = kit.items(10)
+    seen = _map(kit, items, 2)
+    _same(kit, seen, items, look_at="one result per item: [func(x) for x in items]")
+
+
+def test_results_come_back_in_input_order(kit):
+    items = kit.items(6)
+    seen = _map(kit, items, 2, staged=True)
+    _same(kit, seen, items)
+
+
+def test_workers_run_at_the_same_time(kit):
+    items = kit.items(5)
+    seen = _map(kit, items, 2, staged=True)
+    _same(kit, seen, items)
+    if seen["held_waited"] is False:
+        kit.fail("The workers did not run at the same time: the first task was held until another "
+                 "worker had finished a task, and no other worker finished one while it waited.",
+                 expected="2 workers taking tasks side by side",
+                 got=f"results computed by {len(seen['pids'])} process(es), one after another",
+                 look_at="start every worker before you put the tasks and before you wait for "
+                         "anything; each worker takes one task at a time")
+
+
+def test_big_results_are_collected_before_joining(kit):
+    items = kit.items(4, edge=False)
+    seen = _map(kit, items, 2, size=3 * MB)
+    _same(kit, seen, items, look_at="take every result before you join the workers")
+
+
+def test_n_worker_processes(kit):
+    items = kit.items(6)
+    seen = _map(kit, items, 3)
+    if seen["threads"]:
+        kit.fail("parallel_map() used threads; this lesson is about processes.",
+                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
+    if seen.get("pids") and seen["main_pid"] in seen["pids"]:
+        kit.fail("func ran in the main process, not in the workers.",
+                 expected="every func(x) computed by a worker process",
+                 got="results computed by the process that called parallel_map()",
+                 look_at="the workers call func; parallel_map() only hands out tasks and collects")
+    if len(seen["processes"]) != 3:
+        kit.fail("parallel_map() must start n_workers worker processes.",
+                 expected="3 processes (n_workers=3)",
+                 got=f"{len(seen['processes'])}: {', '.join(seen['processes']) or 'none'} "
+                     "(a Pool's processes do not count: build it from Process and two queues)")
+    _same(kit, seen, items)
+
+
+def test_more_workers_than_items(kit):
+    items = kit.items(2)
+    seen = _map(kit, items, 4)
+    _same(kit, seen, items, look_at="every worker needs its own stop value, even one that got no task")
+
+
+def test_no_items_at_all(kit):
+    seen = _map(kit, [], 2)
+    _same(kit, seen, [], look_at="with no items, return [] and still stop every worker")
+
+
+def test_a_single_worker(kit):
+    items = kit.items(5)
+    seen = _map(kit, items, 1, size=MB)
+    _same(kit, seen, items, look_at="one worker: take every result before you join it")
