@@ -515,9 +515,10 @@ def hints(outcome) -> list[str]:
             found.append(
                 f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
                 "that never comes, and every process it started has ended: a consumer stopped before "
-                "it forwarded every item. Was a sentinel (None, or a STOP message) put before every producer had finished (join "
+                "it forwarded every item. Was a sentinel put before every producer had finished (join "
                 "them all first)? Did a consumer take a falsy item (0, '', []) for the sentinel (test "
-                "`item is None`)? Or are more results expected than there are items?")
+                "`item is None`)? Or are more results expected than there are items? (On RabbitMQ the "
+                "sentinel is a STOP message: the same rules hold.)")
         elif main.waits_for == "get" and not others:
             found.append(
                 f"{outcome.action} waits in {main.call or 'q.get()'} at {file}:{main.line} for an item "

@@ -408,6 +408,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     outcome = Outcome(status="hang", action=action, budget=budget, elapsed=0.0,
                       start_method=start_method, module_file=request["module_file"])
     started = time.monotonic()
+    # On a loaded machine a spinning process gets only its share of a CPU: judge it by that share.
+    busy_fraction = BUSY_FRACTION / load_factor()
     with open(stderr_path, "wb") as stderr:
         driver = subprocess.Popen(
             # -S: no site processing. It costs more than the rest of an interpreter's start-up (the
@@ -448,7 +450,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             outcome.status = "hang"
             alive = [p for p in tree.alive() if not roles.is_infrastructure(p)]
             outcome.stuck = diagnose.inspect(alive, tree.seen, roles, stacks, module_file)
-        outcome.busy = diagnose.busy(tree.seen, roles, module_file, BUSY_FRACTION)
+        outcome.busy = diagnose.busy(tree.seen, roles, module_file, busy_fraction)
         if not outcome.registry:
             outcome.registry = roles.entries()
         # Read the output now: shutting down adds the library's own complaints to it.

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader import exercise as exercise_meta
+from grader.harness import load_factor
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,6 +84,7 @@ def test_every_case_names_real_checks():
 def test_case_gets_its_verdict(case: Case, pytester):
     exercise = exercise_meta.find(case.exercise)
     test_file = exercise.folder / f"test_{exercise.module}.py"
+    loaded = load_factor()
     for method in case.start_methods:
         if method not in multiprocessing.get_all_start_methods():
             continue
@@ -101,6 +103,8 @@ def test_case_gets_its_verdict(case: Case, pytester):
                 f"{case.id} ({method}) should fail {list(case.checks)}:\n{output[-4000:]}")
             for text in case.expect:
                 assert text in output, f"{case.id} ({method}): report lacks {text!r}:\n{output[-4000:]}"
+        # The harness gives a check more time on a loaded machine (grader.harness.load_factor).
+        limit = case.max_seconds * max(loaded, load_factor())
         for report in result.reprec.getreports("pytest_runtest_logreport"):
-            assert report.duration <= case.max_seconds, (
+            assert report.duration <= limit, (
                 f"{case.id} ({method}): {report.nodeid} took {report.duration:.1f} s")
