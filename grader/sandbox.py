@@ -76,8 +76,11 @@ class Sandbox:
         command += _mount_back(needed_paths())
         command += ["--bind", str(workdir), str(workdir)]
         for path in hide:
-            if path.exists() and not _inside(workdir, path):
+            if path.is_dir() and not _inside(workdir, path):
                 command += ["--tmpfs", str(path)]
+            elif path.exists() and not _inside(workdir, path):
+                # a file (a git worktree's .git is one): bwrap cannot mount a tmpfs on it
+                command += ["--ro-bind", "/dev/null", str(path)]
         for source, target in (private or {}).items():
             command += ["--ro-bind", str(source), str(target)]
         return command + ["--chdir", str(workdir), "--", *argv]
