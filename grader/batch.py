@@ -101,7 +101,7 @@ def run_batch(submissions: Path, out: Path, options: grading.Options, workers: i
 
     workers = max(1, workers)
     # grading slots: each has users of its own for its checks, locked against other graders here
-    held = slots.acquire_many(workers)
+    held = slots.acquire_many(workers, first=slots.first_local_slot())
     free = queue.SimpleQueue()
     for slot in held:
         free.put(slot.number)

@@ -6,8 +6,10 @@ the same slot would kill each other's checks, so a slot is held with an exclusiv
 its own (``fcntl.flock``): the kernel drops the lock when its holder dies, even by SIGKILL, so a
 crashed grader never leaves a slot taken.
 
-Local batches take slots from 0 upward, workers from ``WORKER_FIRST_SLOT`` upward, so a worker never
-meets even a local batch of an older kit (which used slots 0..N-1 without locks).
+Local batches take slots from 0 upward (or from ``BAOZI_FIRST_SLOT``), workers from
+``WORKER_FIRST_SLOT`` upward, so a worker never meets even a local batch of an older kit, which
+used slots 0..N-1 without locks. (The users of a slot share its process limit machine-wide, so two
+graders on one slot also starve each other of processes: "can't start new thread".)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from grader.sandbox import STUDENT_UID_BASE, UIDS_PER_SLOT
 
 LOCK_DIR_ENV = "BAOZI_SLOT_DIR"
+FIRST_SLOT_ENV = "BAOZI_FIRST_SLOT"  # where a local batch starts looking for free slots
 WORKER_FIRST_SLOT = 16
 LAST_SLOT = (65534 - STUDENT_UID_BASE) // UIDS_PER_SLOT - 1  # uids stay below nobody (65534)
 
@@ -26,6 +29,10 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no user switching, so no uids to share
     fcntl = None
+
+
+def first_local_slot() -> int:
+    return int(os.environ.get(FIRST_SLOT_ENV) or 0)
 
 
 def lock_dir() -> Path:
