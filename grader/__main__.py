@@ -48,14 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="submissions graded at once (default: the number of cores)")
     batch.add_argument("--broker", metavar="URL", default=None,
                        help="grade on RabbitMQ workers (python -m grader worker) through the broker at "
-                            "URL instead of here; 'env' reads it from KIT_AMQP_URL (keeps the password "
-                            "off the command line)")
+                            "URL instead of here; 'env' reads it from BAOZI_BROKER_URL, else KIT_AMQP_URL "
+                            "(keeps the password off the command line)")
     _queue_options(batch)
     _grading_options(batch)
 
     worker = commands.add_parser("worker", help="grade jobs of `batch --broker` from RabbitMQ, one at a time")
     worker.add_argument("--broker", metavar="URL", default=None,
-                        help="the broker's URL (default: KIT_AMQP_URL, else amqp://guest:guest@localhost:5672/%%2F)")
+                        help="the broker's URL (default: BAOZI_BROKER_URL, else KIT_AMQP_URL, else "
+                             "amqp://guest:guest@localhost:5672/%%2F)")
     _queue_options(worker)
     worker.add_argument("--sandbox", choices=["auto", "bubblewrap", "session"], default="auto",
                         help="bubblewrap (Linux) or plain process sessions (default: the best available)")
@@ -92,10 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return worker.main(args)
     if args.broker:
-        from grader import amqp, collect
+        from grader import collect, jobs
 
-        if args.broker == "env":
-            args.broker = amqp.url()
+        args.broker = jobs.broker_url(args.broker)
         return collect.main(args)
     from grader import batch
 

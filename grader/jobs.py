@@ -38,6 +38,9 @@ MAX_DELIVERIES = 5  # a job whose worker died this many times is dead-lettered
 JOB_CAP = 16 * 1024**2  # bytes of one job message (the modules themselves are capped by lay_out)
 HEARTBEAT = 30  # seconds; workers keep serving the connection while they grade
 JOB, STARTED, RESULT = "baozi.job/1", "baozi.started/1", "baozi.result/1"
+# The grading broker's URL for `--broker env` and for workers, off the command line (where `ps`
+# shows it). Workers remove it from their environment before grading: student code never sees it.
+BROKER_ENV = "BAOZI_BROKER_URL"
 BATCH_HEADER = "baozi-batch"
 
 # What decides a verdict: two machines with the same fingerprint grade alike.
@@ -119,6 +122,18 @@ def plan_from_json(data: dict | None) -> dict[bool, tuple[str, ...]] | None:
 
 
 # --------------------------------------------------------------------------- the broker
+
+
+def broker_url(given: str | None) -> str:
+    """`--broker URL` as given, or (none, or "env") BAOZI_BROKER_URL, else KIT_AMQP_URL, else
+    RabbitMQ's default on this machine."""
+    import os
+
+    from grader import amqp
+
+    if given and given != "env":
+        return given
+    return os.environ.get(BROKER_ENV) or amqp.url()
 
 
 def parameters(url: str):

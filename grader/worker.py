@@ -224,8 +224,9 @@ def main(args) -> int:
     signal.signal(signal.SIGTERM, stop)
     sandbox = choose(args.sandbox)
     slot = slots.acquire(slots.WORKER_FIRST_SLOT if args.slot is None else args.slot)
-    worker = Worker(args.broker or amqp.url(), args.queue, args.max_deliveries, sandbox, slot.number,
-                    max_jobs=args.max_jobs)
+    url = jobs.broker_url(args.broker)
+    os.environ.pop(jobs.BROKER_ENV, None)  # the checks inherit this environment: no credentials in it
+    worker = Worker(url, args.queue, args.max_deliveries, sandbox, slot.number, max_jobs=args.max_jobs)
     try:
         return worker.run()
     except (Stop, KeyboardInterrupt) as why:

@@ -111,12 +111,12 @@ def rows(out: Path) -> list[dict]:
 class Proc:
     """A process started by a test; its output (stdout and stderr) is read line by line."""
 
-    def __init__(self, argv: list[str], name: str):
+    def __init__(self, argv: list[str], name: str, env: dict | None = None):
         self.name = name
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.popen = subprocess.Popen(argv, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                      stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
         self._reader = threading.Thread(target=self._read, daemon=True, name=f"read-{name}")
         self._reader.start()
 
@@ -168,8 +168,8 @@ class Procs:
     def __init__(self):
         self.started: list[Proc] = []
 
-    def start(self, argv: list[str], name: str) -> Proc:
-        proc = Proc([sys.executable, "-m", "grader", *argv], name)
+    def start(self, argv: list[str], name: str, env: dict | None = None) -> Proc:
+        proc = Proc([sys.executable, "-m", "grader", *argv], name, env)
         self.started.append(proc)
         return proc
 
@@ -427,3 +427,27 @@ def test_a_duplicate_or_stale_result_never_doubles_a_row_or_overwrites_a_grade(b
     assert "SECOND RESULT" not in (out / "bob" / "results.json").read_text(encoding="utf-8")
     assert len(_done_lines(batch.lines)) == 2
     assert "another version" in batch.text()
+
+
+SNOOP = """import os
+
+
+def make_queue(maxsize=0):
+    raise RuntimeError("SNOOPED " + repr({k: v for k, v in os.environ.items() if "guest" in v or "BROKER" in k}))
+"""
+
+
+def test_student_code_never_sees_the_workers_broker_credentials(broker, tmp_path, procs):
+    """A worker given its broker in BAOZI_BROKER_URL (off the command line) drops it from the
+    environment its checks inherit: a submission that prints its environment finds no credentials."""
+    folder = tmp_path / "submissions"
+    (folder / "snoop").mkdir(parents=True)
+    (folder / "snoop" / "queue_basics.py").write_text(SNOOP)
+    queue = unique_name("jobs")
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "KIT_AMQP_URL"}
+    procs.start(["worker", "--queue", queue], "worker", env={**env, "BAOZI_BROKER_URL": broker.url})
+    batch = procs.batch(folder, out, broker.url, queue)
+    assert batch.wait(BATCH_TIMEOUT) == 0, batch.text()
+    feedback = (out / "snoop" / "feedback.md").read_text(encoding="utf-8")
+    assert "SNOOPED {}" in feedback, feedback[:3000]
