@@ -53,6 +53,11 @@ class Pending:
 class BrokerProgress(batch.Progress):
     """The batch's progress bar, with what the workers are doing: queued / running / done."""
 
+    def advance(self, text: str) -> None:
+        if self._bar:
+            self._bar.console.print(f"[{self.done + 1}/{self.total}] {text}", markup=False, highlight=False)
+        super().advance(text)
+
     def status(self, queued: int, running: int) -> None:
         text = f"queued {queued} · running {running} · done {self.done}"
         if self._bar:
