@@ -230,13 +230,18 @@ class Collector:
             return
         student = message["student"]
         pending = self.pending[student]
-        results = [r for r in message.get("results") or [] if isinstance(r, dict)]
+        try:
+            results = [_record(r) for r in message.get("results") or []]
+            plan = jobs.plan_from_json(message.get("plan"))
+            seconds = float(message.get("seconds") or 0.0)
+        except (TypeError, ValueError, KeyError) as exc:
+            self._write_ungraded(student, f"could not be graded: the result from worker "
+                                          f"{message.get('worker', '?')} is unreadable ({type(exc).__name__}: {exc})")
+            return
         why = str(message.get("why") or "")
         notes = list(pending.notes) + ([why] if why.startswith(("could not be graded", "the grader failed")) else [])
         graded = grading.write_grade(self.out / student, student, pending.digest, self.exercises, results,
-                                     why=why, not_run=pending.not_run, notes=notes,
-                                     seconds=float(message.get("seconds") or 0.0),
-                                     plan=jobs.plan_from_json(message.get("plan")))
+                                     why=why, not_run=pending.not_run, notes=notes, seconds=seconds, plan=plan)
         self._written(student, graded, f"{graded.score:g} / {graded.max_score} in {graded.seconds:.1f} s "
                                        f"on {message.get('worker', '?')}")
 
@@ -272,6 +277,18 @@ class Collector:
 
     def _queued(self) -> int:
         return len([s for s in self.pending if s not in self.running])
+
+
+def _record(record) -> dict:
+    """One runner record of a result, checked for what scoring reads (a worker's bug or a forged
+    message must not break the batch)."""
+    if not isinstance(record, dict):
+        raise TypeError("a record is not an object")
+    for key, kind in (("exercise", str), ("check", str), ("start_method", str), ("passed", bool),
+                      ("message", str)):
+        if not isinstance(record.get(key), kind):
+            raise ValueError(f"a record has no {key}")
+    return record
 
 
 def run_broker_batch(submissions: Path, out: Path, options: grading.Options, url: str,

@@ -118,7 +118,10 @@ def plan_to_json(plan: dict[bool, tuple[str, ...]]) -> dict:
 def plan_from_json(data: dict | None) -> dict[bool, tuple[str, ...]] | None:
     if not data:
         return None
-    return {False: tuple(data["visible"]), True: tuple(data["hidden"])}
+    plan = {False: tuple(data["visible"]), True: tuple(data["hidden"])}
+    if not all(plan.values()) or not all(isinstance(m, str) for methods in plan.values() for m in methods):
+        raise ValueError("a grading plan needs start methods for visible and hidden checks")
+    return plan
 
 
 # --------------------------------------------------------------------------- the broker

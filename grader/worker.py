@@ -34,7 +34,9 @@ from grader import amqp, jobs, slots
 from grader import grade as grading
 from grader.checks import grading_plan
 from grader.exercise import all_exercises
+from grader.sandbox import UIDS_PER_SLOT
 
+MAX_SCALE = 20.0  # largest --budget-scale a job may ask for
 DONE_CACHE = 32  # results kept, to answer a redelivered job without grading it again
 
 
@@ -151,9 +153,10 @@ class Worker:
         results, why = [], ""
         try:
             options = job.get("options") or {}
+            # the batch's settings, within bounds: a job must not make this machine run 1000 checks
             options = grading.Options(sandbox=self.sandbox, seed=int(options.get("seed", 1)),
-                                      concurrency=int(options.get("concurrency", 4)),
-                                      scale=float(options.get("scale", 1.0)))
+                                      concurrency=min(UIDS_PER_SLOT, max(1, int(options.get("concurrency", 4)))),
+                                      scale=min(MAX_SCALE, max(0.1, float(options.get("scale", 1.0)))))
             with tempfile.TemporaryDirectory(prefix="baozi-job-") as tmp:
                 workdir = Path(tmp)
                 workdir.chmod(0o755)  # the student's users read their modules from here
