@@ -451,3 +451,82 @@ def test_student_code_never_sees_the_workers_broker_credentials(broker, tmp_path
     assert batch.wait(BATCH_TIMEOUT) == 0, batch.text()
     feedback = (out / "snoop" / "feedback.md").read_text(encoding="utf-8")
     assert "SNOOPED {}" in feedback, feedback[:3000]
+
+
+def _job(student: str, digest: str, kit: str, reply_to: str, archive: bytes) -> tuple[bytes, object]:
+    from grader import jobs
+
+    body = jobs.job_body(batch="test", student=student, digest=digest, archive=archive, kit=kit,
+                         options={"seed": 1, "concurrency": 4, "scale": 3.0})
+    return body, jobs.properties(jobs.JOB, batch="test", student=student, digest=digest, reply_to=reply_to)
+
+
+def test_a_worker_refuses_a_corrupt_job_and_a_job_from_another_kit(broker, tmp_path, procs):
+    """A job whose modules do not match its digest is answered "could not be graded" (never run);
+    a job from another version of the kit is put back, and the worker stops, saying why."""
+    import pika
+
+    from grader import jobs
+
+    _kinds()["queue_ok"](tmp_path / "alice")
+    archive = jobs.pack(tmp_path / "alice")  # a flat folder: its digest is not "0" * 64 anyway
+    queue, reply = unique_name("jobs"), unique_name("reply")
+    connection = pika.BlockingConnection(pika.URLParameters(broker.url))
+    try:
+        channel = jobs.declare_jobs(connection, queue, 5)
+        channel.queue_declare(reply, durable=True)
+        channel.basic_publish("", queue, *_job("alice", "0" * 64, jobs.kit_fingerprint(), reply, archive),
+                              mandatory=True)
+        worker = procs.worker(broker.url, queue, "worker")
+        answers, deadline = [], time.monotonic() + 120
+        for method, props, body in channel.consume(reply, inactivity_timeout=1.0):
+            if method is not None:
+                answers.append(json.loads(body))
+                channel.basic_ack(method.delivery_tag)
+                if answers[-1]["format"] == jobs.RESULT:
+                    break
+            assert worker.popen.poll() is None, worker.text()
+            assert time.monotonic() < deadline, f"no result within 120 s: {answers}\n{worker.text()}"
+        channel.cancel()
+        assert [a["format"] for a in answers] == [jobs.STARTED, jobs.RESULT]
+        result = answers[-1]
+        assert result["results"] == [] and "do not match its digest" in result["why"], result
+
+        channel.basic_publish("", queue, *_job("bob", "1" * 64, "another-kit", reply, archive), mandatory=True)
+        assert worker.wait(120) == 2, worker.text()
+        assert "comes from kit another-kit" in worker.text()
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        assert method is not None and json.loads(body)["student"] == "bob", "the job was not put back"
+    finally:
+        connection.close()
+        from grader.amqp import delete_queues
+
+        delete_queues(broker.url, [queue, reply])
+
+
+def test_grading_slots_are_locked_per_machine(tmp_path, monkeypatch):
+    """Two graders never hold one slot; a grader's slot is free again when it dies, even by SIGKILL."""
+    from grader import slots
+
+    monkeypatch.setenv(slots.LOCK_DIR_ENV, str(tmp_path / "locks"))
+    first = slots.acquire(40)
+    second = slots.acquire(40)
+    assert (first.number, second.number) == (40, 41)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from grader import slots; s = slots.acquire(40); "
+                               "print(s.number, flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=KIT_ROOT,
+        env={**os.environ, slots.LOCK_DIR_ENV: str(tmp_path / "locks")})
+    try:
+        assert holder.stdout.readline().strip() == "42"
+        holder.kill()
+        holder.wait(timeout=20)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=20)
+    second.release()
+    again = slots.acquire_many(2, first=40)
+    assert [s.number for s in again] == [41, 42]
+    for slot in [first, *again]:
+        slot.release()
