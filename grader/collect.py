@@ -188,6 +188,9 @@ class Collector:
         self.last_news = time.monotonic()
         while self.pending:
             connection.process_data_events(time_limit=1.0)
+            if not channel.consumer_tags:  # the results queue was deleted under us
+                self.say(f"the broker cancelled our consumer (was {self.state['results']} deleted?); starting over")
+                return
             if time.monotonic() - self.last_news > QUIET_HINT:
                 self.say(f"no news from any worker for {QUIET_HINT:.0f} s; {len(self.pending)} submissions "
                          f"wait in {self.queue}: is a `python -m grader worker` running against this broker?")

@@ -78,6 +78,7 @@ class Worker:
 
     def _session(self) -> None:
         connection = jobs.connect(self.url, self.log)
+        self._delivery = None  # a delivery of a lost channel cannot be acked: the broker redelivers it
         try:
             channel = jobs.declare_jobs(connection, self.queue, self.max_deliveries)
             self._send_unsent(channel)
@@ -85,6 +86,9 @@ class Worker:
             channel.basic_consume(self.queue, self._on_job)
             while self.max_jobs is None or self.graded < self.max_jobs:
                 connection.process_data_events(time_limit=1.0)
+                if not channel.consumer_tags and self._delivery is None:
+                    self.log(f"the broker cancelled our consumer (was {self.queue} deleted?); starting over")
+                    return
                 if self._delivery is not None:
                     delivery, self._delivery = self._delivery, None
                     self._handle(connection, channel, *delivery)
@@ -120,7 +124,8 @@ class Worker:
             raise SystemExit(2)
         done = self._done.get(key)
         if done is not None:
-            self.log(f"{who}: graded before the connection was lost; {'acked' if done[3] else 'result sent'}")
+            self.log(f"{who}: graded here before the connection was lost; result "
+                     f"{'already sent' if done[3] else 'sent now'}, job acked")
             self._send(channel, done)
             channel.basic_ack(method.delivery_tag)
             self.graded += 1
