@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader check | grade | batch | worker | release``."""
+"""Command line: ``python -m grader check | grade | batch | worker | release | nbgrader export | gradescope``."""
 
 from __future__ import annotations
 
@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "URL instead of here; 'env' reads it from BAOZI_BROKER_URL, else KIT_AMQP_URL "
                             "(keeps the password off the command line)")
     _queue_options(batch)
+    batch.add_argument("--nbgrader-db", type=Path, default=None, metavar="PATH",
+                       help="also write the grades into this nbgrader gradebook (e.g. COURSE/gradebook.db)")
+    batch.add_argument("--nbgrader-assignment", default="baozi", metavar="NAME",
+                       help="the gradebook's assignment (default baozi)")
     _grading_options(batch)
 
     worker = commands.add_parser("worker", help="grade jobs of `batch --broker` from RabbitMQ, one at a time")
@@ -66,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="build the student bundle (no solutions, no hidden checks)")
     release.add_argument("out", type=Path)
+
+    nbgrader = commands.add_parser("nbgrader", help="the kit as an nbgrader course")
+    nbgrader_commands = nbgrader.add_subparsers(dest="nbgrader_command", required=True)
+    export = nbgrader_commands.add_parser("export", help="write nbgrader_config.py and source/ASSIGNMENT/*.ipynb")
+    export.add_argument("course", type=Path, metavar="COURSE_DIR")
+    export.add_argument("--assignment", default="baozi", help="the assignment's name (default baozi)")
+    export.add_argument("--exercises", default=None, metavar="EX1,EX2",
+                        help="only these exercises (default: every exercise of the kit)")
+    export.add_argument("--force", action="store_true", help="replace an existing source/ASSIGNMENT/")
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("out", type=Path, metavar="OUT.zip")
     return parser
 
 
@@ -80,10 +96,24 @@ def main(argv: list[str] | None = None) -> int:
         from grader import release
 
         return release.main(args)
+    if args.command == "nbgrader":
+        from grader import nbgrader_export
+
+        return nbgrader_export.main(args)
+    if args.command == "gradescope":
+        from grader import gradescope
+
+        return gradescope.main(args)
     if args.command in ("grade", "batch"):
         source = args.submission if args.command == "grade" else args.submissions
         if not source.exists():
             parser.error(f"{source}: no such file or folder")
+    if args.command == "batch" and args.nbgrader_db is not None:
+        from grader import nbgrader_gradebook
+
+        problem = nbgrader_gradebook.unusable(args.nbgrader_db)
+        if problem:
+            parser.error(f"--nbgrader-db: {problem}")
     if args.command == "grade":
         from grader import grade
 

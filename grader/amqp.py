@@ -61,6 +61,22 @@ def unreachable(address: str | None = None, timeout: float = 3.0) -> str | None:
     return None
 
 
+_ANSWERS: dict[str, str | None] = {}
+
+
+def unreachable_once(address: str | None = None) -> str | None:
+    """`unreachable`, asked once per process and address (every check of a session would ask)."""
+    address = address or url()
+    if address not in _ANSWERS:
+        _ANSWERS[address] = unreachable(address)
+    return _ANSWERS[address]
+
+
+def required() -> bool:
+    """Whether a missing broker is an error rather than a reason to skip (``KIT_REQUIRE_BROKER=1``)."""
+    return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def how_to_start(address: str | None = None, why: str = "no answer") -> str:
     return HOW_TO_START.format(where=where(address or url()), why=why, env=URL_ENV)
 

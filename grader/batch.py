@@ -148,11 +148,27 @@ def default_workers() -> int:
 def main(args) -> int:
     from grader.sandbox import choose
 
+    problem = grading.broker_problem(all_exercises())
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     options = grading.Options(sandbox=choose(args.sandbox), seed=args.seed,
                               concurrency=args.concurrency, scale=args.budget_scale,
                               hide=(args.submissions.resolve(), args.out.resolve()))
     started = time.monotonic()
     results = run_batch(args.submissions, args.out, options, args.workers or default_workers())
+    return finish(args, results, started)
+
+
+def finish(args, results: list[grading.Graded], started: float) -> int:
+    """Say what was graded and, with --nbgrader-db, write the grades into nbgrader's gradebook
+    (a local batch and a batch on workers alike)."""
     print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s: "
           f"{args.out / 'grades.csv'}", file=sys.stderr)
+    if getattr(args, "nbgrader_db", None) is not None:
+        from grader import nbgrader_gradebook
+
+        nbgrader_gradebook.write(args.nbgrader_db, args.nbgrader_assignment, results, all_exercises())
+        print(f"grades written to the nbgrader gradebook {args.nbgrader_db} "
+              f"(assignment {args.nbgrader_assignment})", file=sys.stderr)
     return 0

@@ -16,6 +16,7 @@ import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from grader import amqp
 from grader.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR, all_exercises
 
 
@@ -76,6 +77,11 @@ def check_kit(start_methods: list[str] | None = None) -> list[Run]:
 def main(args) -> int:
     exercises = all_exercises()
     print(f"checking {len(exercises)} exercises: {', '.join(e.name for e in exercises)}")
+    needing = [e.name for e in exercises if e.needs_broker]
+    problem = amqp.unreachable() if needing else None
+    if problem:
+        print(f"NOTE: the checks of {', '.join(needing)} will be skipped (or fail, with "
+              f"{amqp.REQUIRE_ENV}=1):\n{amqp.how_to_start(amqp.url(), problem)}")
     runs = check_kit(args.start_method)
     for run in runs:
         want = "all pass" if run.target == "solutions" else "all fail"

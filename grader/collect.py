@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -306,6 +305,4 @@ def main(args) -> int:
                               scale=args.budget_scale)
     results = run_broker_batch(args.submissions, args.out, options, args.broker, args.queue,
                                args.max_deliveries)
-    print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s: "
-          f"{args.out / 'grades.csv'}", file=sys.stderr)
-    return 0
+    return batch.finish(args, results, started)

@@ -34,6 +34,8 @@ WAITING_CALLS = {
     ("queues.py", "join"): "join",  # JoinableQueue.join
     ("process.py", "join"): "join",
     ("managers.py", "_callmethod"): "proxy",
+    ("blocking_connection.py", "start_consuming"): "consume",  # pika: waiting for messages
+    ("blocking_connection.py", "consume"): "consume",
 }
 
 
@@ -303,11 +305,21 @@ def _each(procs, method: str) -> None:
 UNTIMED_ARITY = {"get": 0, "put": 1, "join": 0, "wait": 0, "acquire": 0, "recv": 0, "recv_bytes": 0}
 
 
+# pika's waits for messages: the keyword that bounds one (None: nothing does) and the number of
+# positional arguments before it. channel.start_consuming() and channel.consume(queue) wait forever.
+PIKA_WAITS = {"start_consuming": (None, 0), "consume": ("inactivity_timeout", 4)}
+
+
 def _untimed(module_file: str, line: int, func: str) -> bool:
     """Whether the student's call of `func` on `line` waits with no timeout."""
+    on_line = _nodes_on_line(module_file, line)
+    if func in PIKA_WAITS:
+        keyword, before = PIKA_WAITS[func]
+        calls = _calls_of(on_line, func)
+        return bool(calls) and all(len(c.args) <= before and not any(k.arg == keyword for k in c.keywords)
+                                   for c in calls)
     if func not in UNTIMED_ARITY:
         return False
-    on_line = _nodes_on_line(module_file, line)
     calls = _calls_of(on_line, func)
     if calls:
         return all(len(c.args) <= UNTIMED_ARITY[func] and not c.keywords for c in calls)
@@ -402,6 +414,9 @@ def hints(outcome) -> list[str]:
                 "waits, before it ends, until they are flushed into the queue's pipe, and nobody is "
                 "reading them. Take the results off the queue first, then join the process.")
         break
+    consuming = [r for r in reports if r.waits_for == "consume"]
+    if consuming:
+        found.append(_stop_hint(consuming, consumers))
     if main is not None and main.waits_for == "join" and outcome.action.startswith("start("):
         # Exercise 2: the consumer never ends by design, so start() must not wait for it.
         found.append(
@@ -443,7 +458,7 @@ def hints(outcome) -> list[str]:
             found.append(
                 f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
                 "that never comes, and every process it started has ended: a consumer stopped before "
-                "it forwarded every item. Was a sentinel put before every producer had finished (join "
+                "it forwarded every item. Was a sentinel (None, or a STOP message) put before every producer had finished (join "
                 "them all first)? Did a consumer take a falsy item (0, '', []) for the sentinel (test "
                 "`item is None`)? Or are more results expected than there are items?")
         elif main.waits_for == "get" and not others:
@@ -464,6 +479,20 @@ def hints(outcome) -> list[str]:
                 f"{outcome.action} waits in {main.call or 'get()'} for a result that never comes. "
                 "Count what you expect: one result per item, and nothing for the sentinels.")
     return found
+
+
+def _stop_hint(consuming: list[ProcReport], workers: list[dict]) -> str:
+    """Exercise 7: workers still waiting for messages on the broker."""
+    if all(r.kind.startswith("kit_") for r in consuming):
+        return ("worker() is still waiting for messages after the STOP message: it must return as soon "
+                "as it takes STOP (ack it, stop consuming, close the connection).")
+    total = max(len(workers), len(consuming))
+    call = consuming[0].call or "channel.consume()"
+    if len(consuming) == total:
+        return (f"All {total} workers still wait for messages in {call}: none of them took a STOP. "
+                "After every publisher has been joined, publish one STOP per worker.")
+    return (f"{total} workers but only {total - len(consuming)} took a STOP: {len(consuming)} still wait "
+            f"for messages in {call}. Publish one STOP per worker, after every publisher has been joined.")
 
 
 def render_processes(reports: list[ProcReport], module_file: str) -> str:

@@ -128,6 +128,9 @@ class Context:
         return [entry for entry in self._registry if entry["kind"] == kind]
 
 
+# Threads that libraries start for themselves: not the student's threads.
+LIBRARY_THREADS = ("multiprocessing", "threading", "concurrent", "queue", "pika")
+
 REGISTRY_FIELDS = ("kind", "pid", "role", "name", "daemon", "parent")
 
 
@@ -183,8 +186,10 @@ def _install_registry(registry: list[dict], handles: list, path: str) -> None:
     def start_thread(self):
         thread_start(self)
         target = getattr(self, "_target", None)
-        module = getattr(target, "__module__", "") or ""
-        if not module.startswith(("multiprocessing", "threading", "concurrent", "queue")):
+        # A threading.Timer keeps its callable in .function: pika resolves host names in one.
+        runs = target or getattr(self, "function", None)
+        module = getattr(runs, "__module__", "") or ""
+        if not module.startswith(LIBRARY_THREADS):
             record({"kind": "thread", "pid": os.getpid(), "role": _role_of(target, self),
                     "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid()})
 
@@ -281,6 +286,10 @@ def _run_scenario(request: dict, registry: list[dict], handles: list, started: f
     module_file = os.path.abspath(request["module_file"])
     if not os.path.isfile(module_file):
         return {"status": "missing_file", "error": {"message": module_file}}
+    package, _, name = request["scenario"].partition(":")
+    scenarios = importlib.import_module(package)
+    if hasattr(scenarios, "prepare"):  # e.g. ex07: guard pika connections against crossing a fork
+        scenarios.prepare()
     try:
         module = importlib.import_module(request["module"])
     except BaseException as exc:  # SyntaxError, ImportError, sys.exit() at import, ...
@@ -298,8 +307,7 @@ def _run_scenario(request: dict, registry: list[dict], handles: list, started: f
     with open(request["registry"], "a", encoding="utf-8") as log:
         log.write(registry_line({"kind": "phase", "pid": os.getpid(), "role": "imported", "name": "-",
                                  "daemon": False, "parent": os.getpid()}))
-    package, _, name = request["scenario"].partition(":")
-    scenario = getattr(importlib.import_module(package), name)
+    scenario = getattr(scenarios, name)
     ctx = Context(module, module_file, started + request["deadline"], registry, handles)
     try:
         value = scenario(ctx, **request["params"])

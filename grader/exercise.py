@@ -19,6 +19,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 EXERCISES_DIR = KIT_ROOT / "exercises"
 SOLUTIONS_DIR = KIT_ROOT / "solutions"
 METADATA_FILE = "exercise.toml"
+SERVICES = ("rabbitmq",)  # what an exercise may need besides Python (``services = [...]``)
 
 
 class MetadataError(ValueError):
@@ -53,6 +54,11 @@ class Exercise:
     hidden_points: dict[str, int]  # hidden check (grader/hidden/<exercise>.py) -> points
     hints: dict[str, str]  # function name -> the one thing to look at
     budget: Budget
+    services: tuple[str, ...] = ()  # e.g. ("rabbitmq",): the checks need a running broker
+
+    @property
+    def needs_broker(self) -> bool:
+        return "rabbitmq" in self.services
 
     @property
     def max_score(self) -> int:
@@ -114,10 +120,14 @@ def load(folder: Path) -> Exercise:
         hidden_table = dict(data.pop("hidden_points", {}))
         hints = dict(_take(data, "hints", dict, where))
         budget_table = dict(data.pop("budget", {}))
+        services = tuple(data.pop("services", ()))
     except KeyError as exc:
         raise MetadataError(f"{where}: missing key {exc}") from None
     _reject_unknown(data, where)
 
+    unknown = [s for s in services if s not in SERVICES]
+    if unknown:
+        raise MetadataError(f"{where}: unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
     points = _points(points_table, "test_", where)
     hidden_points = _points(hidden_table, "check_", where)
     for function, hint in hints.items():
@@ -137,6 +147,7 @@ def load(folder: Path) -> Exercise:
         hidden_points=hidden_points,
         hints=hints,
         budget=Budget(**budget_args),
+        services=services,
     )
 
 

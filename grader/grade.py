@@ -24,9 +24,9 @@ import threading
 import time
 from pathlib import Path
 
-from grader import report
+from grader import amqp, relay, report
 from grader.checks import checks_for, grading_plan
-from grader.exercise import KIT_ROOT, Exercise, all_exercises
+from grader.exercise import KIT_ROOT, Exercise, all_exercises, find
 from grader.harness import session_options
 from grader.sandbox import LIMITS, Sandbox, kit_secrets
 from grader.submission import Layout, lay_out, student_id
@@ -90,9 +90,10 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
     stderr_path = workdir / "runner.err"
     results: list[dict] = []
     finished = threading.Event()
+    env, broker = _broker_access(workdir, options, exercises)
     with open(stderr_path, "wb") as stderr:
         runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
-                                  cwd=workdir, **session_options())
+                                  cwd=workdir, env=env, **session_options())
 
     def read() -> None:
         for line in runner.stdout:
@@ -114,12 +115,39 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
     finally:
         _end(runner)
         reader.join(timeout=5)
+        if broker is not None:
+            broker.close()
     if finished.is_set():
         return results, ""
     tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-600:].strip()
     why = (f"the grading process ended early (exit status {runner.returncode})"
            if runner.returncode is not None else f"grading ran out of time ({budget:.0f} s)")
     return results, why + (f"; it said: {tail}" if tail else "")
+
+
+def _broker_access(workdir: Path, options: Options, exercises: list[str]):
+    """The runner's environment and, in the bubblewrap sandbox (no network), the relay that lets it
+    reach the broker through a Unix socket in `workdir` (see ``grader.relay``)."""
+    env = dict(os.environ)
+    if options.sandbox.kind != "bubblewrap" or not any(find(name).needs_broker for name in exercises):
+        return env, None
+    path = workdir / "broker.sock"
+    env[relay.SOCKET_ENV] = str(path)
+    env[amqp.URL_ENV] = amqp.url()
+    return env, relay.outside(path, amqp.url())
+
+
+def broker_problem(exercises: list[Exercise]) -> str | None:
+    """Why the exercises that need RabbitMQ cannot be graded here, or None. Grading refuses to start
+    rather than give every student a zero for the grader's missing broker."""
+    needing = [e.name for e in exercises if e.needs_broker]
+    if not needing:
+        return None
+    problem = amqp.unreachable()
+    if problem is None:
+        return None
+    return (f"{', '.join(needing)} need(s) a RabbitMQ broker to be graded.\n"
+            f"{amqp.how_to_start(amqp.url(), problem)}")
 
 
 def _end(process: subprocess.Popen) -> None:
@@ -218,6 +246,10 @@ def main(args) -> int:
     from grader.sandbox import choose
     from grader.submission import student_id
 
+    problem = broker_problem(all_exercises())
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     sandbox = choose(args.sandbox)
     print(sandbox.description, file=sys.stderr)
     options = Options(sandbox=sandbox, seed=args.seed, concurrency=args.concurrency,

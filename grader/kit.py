@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import payloads
+from grader import amqp, payloads
 from grader.diagnose import render_processes
 from grader.exercise import Exercise
-from grader.harness import Isolation, Outcome, run_check
+from grader.harness import Isolation, Outcome, load_factor, run_check
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
 
@@ -31,8 +31,11 @@ FORK_WITH_THREADS = (
 
 class Kit:
     def __init__(self, *, exercise: Exercise, impl_root: Path, start_method: str, seed: int,
-                 scale: float, rerun: str, isolation: Isolation | None = None):
+                 scale: float, rerun: str, isolation: Isolation | None = None,
+                 require_broker: bool = False):
         self.exercise = exercise
+        self.require_broker = require_broker
+        self._queues: list[str] = []  # made on the broker by this check; deleted after each run
         self.isolation = isolation
         self.impl_root = impl_root
         self.start_method = start_method
@@ -51,6 +54,31 @@ class Kit:
     def batches(self, sizes: list[int]) -> list[list]:
         return payloads.batches(self.seed, sizes, salt=self.exercise.name)
 
+    def texts(self, count: int, *, salt: str = "") -> list[str]:
+        return payloads.texts(self.seed, count, salt=f"{self.exercise.name}:{salt}")
+
+    def text_batches(self, sizes: list[int]) -> list[list[str]]:
+        return payloads.text_batches(self.seed, sizes, salt=self.exercise.name)
+
+    # -- the broker (exercise 7) ----------------------------------------------------------------
+    def broker_url(self) -> str:
+        """The RabbitMQ URL the check uses; without a broker the check is skipped, with the way to
+        start one (or fails, when a broker is required: --require-broker, and always in grading)."""
+        address = amqp.url()
+        problem = amqp.unreachable_once(address)
+        if problem:
+            message = amqp.how_to_start(address, problem)
+            if self.require_broker:
+                self.fail(f"NO BROKER: {message}")
+            pytest.skip(message)
+        return address
+
+    def queue_name(self, label: str = "work") -> str:
+        """A queue of this check's own, deleted after the check's run."""
+        name = amqp.unique_name(f"{self.exercise.name.split('_')[0]}.{label}")
+        self._queues.append(name)
+        return name
+
     # -- running --------------------------------------------------------------------------------
     def run(self, scenario: str, *, action: str, work: float = 0.0, processes: int = 0,
             **params) -> Outcome:
@@ -60,11 +88,17 @@ class Kit:
         processes it starts; the budget grows with both.
         """
         budget = self.exercise.budget.seconds(
-            work=work, processes=processes, start_method=self.start_method, scale=self.scale)
-        outcome = run_check(
-            module_file=self.module_file, module=self.exercise.module,
-            scenario=f"grader.scenarios.{self.exercise.name}:{scenario}", params=params,
-            start_method=self.start_method, budget=budget, action=action, isolation=self.isolation)
+            work=work, processes=processes, start_method=self.start_method,
+            scale=self.scale * load_factor())
+        try:
+            outcome = run_check(
+                module_file=self.module_file, module=self.exercise.module,
+                scenario=f"grader.scenarios.{self.exercise.name}:{scenario}", params=params,
+                start_method=self.start_method, budget=budget, action=action, isolation=self.isolation)
+        finally:
+            if self._queues:  # every process of the check has ended: nothing uses them any more
+                amqp.delete_queues(amqp.url(), self._queues)
+                self._queues.clear()
         if "fork-with-threads" in outcome.notes:
             warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
         problem = explain(outcome, self.exercise)
@@ -190,12 +224,27 @@ def _indent(text: str, width: int = 25) -> str:
     return "\n".join("    | " + line for line in lines)
 
 
-def _stderr_hints(outcome: Outcome) -> list[str]:
+SHARED_CONNECTION = (
+    "A pika connection (or one of its channels) was handed to another process. It is a socket with "
+    "the state of a conversation with the broker: under spawn it cannot even be sent (it cannot be "
+    "pickled), and under fork two processes would write their frames on one socket and garble each "
+    "other. Open a connection in each process that talks to the broker: pass the URL, not the "
+    "connection.")
+
+
+def _stderr_hints(outcome: Outcome, exercise: Exercise | None = None) -> list[str]:
     """Causes read from what the student's processes printed on stderr."""
     text = outcome.stderr
     found = []
-    pickling = any(word in text for word in PICKLE_WORDS) or any(
-        word in ((outcome.error or {}).get("message") or "") for word in PICKLE_WORDS)
+    message = (outcome.error or {}).get("message") or ""
+    pickling = any(word in text for word in PICKLE_WORDS) or any(word in message for word in PICKLE_WORDS)
+    if "SharedConnectionError" in text or "SharedConnectionError" in (outcome.error or {}).get("type", "") or (
+            pickling and exercise is not None and exercise.needs_broker
+            and any(word in text + message for word in ("epoll", "socket", "select", "pika"))):
+        return [SHARED_CONNECTION]
+    if "PRECONDITION_FAILED" in text + message and "inequivalent arg" in text + message:
+        found.append("The broker refused to declare the queue again with other arguments: publish() "
+                     "and worker() must declare it the same way (durable=True on both sides).")
     if pickling:
         # A child that could not unpickle its target also fails to open the queues sent with it:
         # the FileNotFoundError that follows is a consequence, not a second cause.
@@ -240,7 +289,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         elif error["type"] in ("BlockingIOError", "MemoryError") or "can't start new thread" in error["message"]:
             text += ("\n  Your code ran into a resource limit of the grader (processes, threads or "
                      "memory): does it start processes, or allocate, in a loop that never ends?")
-        for hint in _stderr_hints(outcome):
+        for hint in _stderr_hints(outcome, exercise):
             text += "\n  " + hint
         return text + _with_output(outcome, error.get("traceback", ""))
     if status == "hang":
@@ -249,7 +298,9 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
                      f"process waits, with no timeout, for something no other process will do. "
                      f"Stopped after {outcome.elapsed:.1f} s of its {outcome.budget:.1f} s budget."]
         else:
-            lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget "
+            over = (f", nor in {outcome.elapsed - outcome.budget:.1f} s more while it still used the CPU"
+                    if outcome.elapsed > outcome.budget + 0.5 else "")
+            lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget{over} "
                      f"(start method {outcome.start_method})."]
         if outcome.stuck:
             lines.append("Processes still running when it was stopped:")
@@ -257,7 +308,10 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         ended = _ended(outcome)
         if ended:
             lines.append(f"  (already ended: {ended})")
-        lines += [f"Likely cause: {hint}" for hint in outcome.hints + _stderr_hints(outcome)]
+        from_output = _stderr_hints(outcome, exercise)
+        causes = (from_output + outcome.hints if SHARED_CONNECTION in from_output
+                  else outcome.hints + from_output)  # the traceback names the cause: it goes first
+        lines += [f"Likely cause: {hint}" for hint in causes]
         return "\n".join(lines) + _with_output(outcome)
     if status == "crashed":
         code = (outcome.error or {}).get("returncode")

@@ -57,6 +57,31 @@ def items(seed: int, count: int, *, salt: str = "", edge: bool = True, large: in
     return chosen
 
 
+EDGE_TEXTS = ("", "0", "None", "False", " ", "🥟 包子", "猪肉\n白菜")
+
+
+def texts(seed: int, count: int, *, salt: str = "") -> list[str]:
+    """`count` distinct strings (message bodies for RabbitMQ): orders from Faker as text, with the
+    strings careless code mistakes for "nothing" mixed in ("", "0", "None", ...)."""
+    chosen = list(EDGE_TEXTS[: min(len(EDGE_TEXTS), count // 2)])
+    seen = set(chosen)
+    for item in items(seed, count * 2 + 2, salt=f"texts:{salt}", edge=False):
+        if len(chosen) == count:
+            break
+        text = item if isinstance(item, str) else repr(item)
+        if text not in seen:
+            seen.add(text)
+            chosen.append(text)
+    random.Random(f"{seed}:{salt}:texts").shuffle(chosen)
+    return chosen
+
+
+def text_batches(seed: int, sizes: list[int], *, salt: str = "") -> list[list[str]]:
+    """One list of strings per publisher, all distinct across batches."""
+    pool = texts(seed, max(1, sum(sizes)), salt=salt)
+    return [pool[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(len(sizes))]
+
+
 def batches(seed: int, sizes: list[int], *, salt: str = "") -> list[list]:
     """One list of items per producer, all items distinct across batches."""
     pool = items(seed, max(1, sum(sizes)), salt=salt)

@@ -6,6 +6,8 @@ Options:
                         check runs under the platform's default method and under spawn
   --seed N              the seed of the generated items (every failure prints it)
   --budget-scale F      multiply every time budget (a slow machine); also BAOZI_BUDGET_SCALE
+  --require-broker      fail, instead of skipping, the checks that need RabbitMQ when none answers
+                        (also KIT_REQUIRE_BROKER=1; CI sets it)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import amqp
 from grader import exercise as exercise_meta
 from grader.kit import Kit, rerun_command
 
@@ -34,6 +37,9 @@ def pytest_addoption(parser):
                     help=f"seed of the generated items (default {DEFAULT_SEED})")
     group.addoption("--budget-scale", type=float, default=None,
                     help="multiply every time budget, for a slow machine (or BAOZI_BUDGET_SCALE)")
+    group.addoption("--require-broker", action="store_true", default=False,
+                    help="fail the RabbitMQ checks when no broker answers, instead of skipping them "
+                         f"(or {amqp.REQUIRE_ENV}=1)")
 
 
 def _start_methods(config) -> list[str]:
@@ -114,4 +120,5 @@ def kit(request, start_method) -> Kit:
         seed=seed,
         scale=_scale(config),
         rerun=rerun_command(request.node.nodeid, impl=impl, start_method=start_method, seed=seed),
+        require_broker=config.getoption("--require-broker") or amqp.required(),
     )

@@ -3,7 +3,8 @@
 The runner (``grader.runner``) and everything the student's code starts run inside it:
 
 - **bubblewrap** (Linux, Debian's ``bubblewrap``): a PID namespace of its own (nothing in it can see
-  or signal the grader, and nothing outlives it), no network, ``/tmp`` private, and a file system
+  or signal the grader, and nothing outlives it), no network (the RabbitMQ broker of exercise 7 is
+  reached through ``grader.relay``, and nothing else), ``/tmp`` private, and a file system
   made of the system folders, the Python installation and the kit only, all read-only, with the
   kit's ``solutions/``, ``tests/`` and ``bench/`` hidden behind empty folders.
 - **session** (macOS, or Linux without bubblewrap): the runner gets a session of its own and every
@@ -76,11 +77,10 @@ class Sandbox:
         command += _mount_back(needed_paths())
         command += ["--bind", str(workdir), str(workdir)]
         for path in hide:
-            if path.is_dir() and not _inside(workdir, path):
-                command += ["--tmpfs", str(path)]
-            elif path.exists() and not _inside(workdir, path):
-                # a file (a git worktree's .git is one): bwrap cannot mount a tmpfs on it
-                command += ["--ro-bind", "/dev/null", str(path)]
+            if path.exists() and not _inside(workdir, path):
+                # A file (a git worktree's .git) cannot take a tmpfs: /dev/null hides it (it reads
+                # empty; a device node needs --dev-bind, --ro-bind mounts it nodev, unreadable).
+                command += ["--tmpfs", str(path)] if path.is_dir() else ["--dev-bind", "/dev/null", str(path)]
         for source, target in (private or {}).items():
             command += ["--ro-bind", str(source), str(target)]
         return command + ["--chdir", str(workdir), "--", *argv]

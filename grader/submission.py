@@ -1,7 +1,9 @@
 """Lay out one submission: find each exercise's module in whatever the student handed in.
 
 Accepted: a folder laid out like ``exercises/``, a flat folder of module files, a ``.zip`` of either
-(with or without one top folder), and nbgrader's ``submitted/<student>/<assignment>/`` tree. Only the
+(with or without one top folder), and nbgrader's ``submitted/<student>/<assignment>/`` tree. A
+notebook's ``%%writefile <module>.py`` cells count as that module beside the notebook (what running
+the notebook would write; it wins over a stale copy of the file). Only the
 ``<module>.py`` files are taken, copied into a fresh folder laid out like ``exercises/``; everything
 else (a ``conftest.py`` above all) is ignored. Nothing is followed through a link, nothing is
 extracted from an archive but those module files, and every file is size-capped.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import shutil
 import zipfile
@@ -20,6 +23,8 @@ from grader.exercise import Exercise
 
 MAX_MODULE_BYTES = 1_000_000
 MAX_ARCHIVE_MEMBERS = 5_000
+MAX_NOTEBOOK_BYTES = 5_000_000
+WRITEFILE = re.compile(r"%%writefile\s+(-a\s+|--append\s+)?([\w.-]+\.py)\s*")
 SEARCH_DEPTH = 4
 
 
@@ -65,6 +70,7 @@ class _Source:
             self._walk(path)
         else:
             self._archive(path)
+        self._notebooks()
 
     def _walk(self, root: Path) -> None:
         stack = [(root, 0)]
@@ -100,6 +106,30 @@ class _Source:
             is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
             self.files[name.as_posix()] = (-1 if is_link else info.file_size,
                                            None if is_link else (lambda i=info: archive.read(i)))
+
+
+    def _notebooks(self) -> None:
+        """Add the modules the notebooks' ``%%writefile`` cells write, in cell order (as running
+        them would); an unreadable notebook is skipped like any other file that is not a module."""
+        for path, (size, read) in list(self.files.items()):
+            if not path.endswith(".ipynb") or read is None or size > MAX_NOTEBOOK_BYTES:
+                continue
+            try:
+                cells = json.loads(read())["cells"]
+                written: dict[str, bytes] = {}
+                for cell in cells:
+                    source = cell.get("source", "") if cell.get("cell_type") == "code" else ""
+                    source = "".join(source) if isinstance(source, list) else str(source)
+                    first, _, body = source.partition("\n")
+                    match = WRITEFILE.fullmatch(first.strip())
+                    if match:
+                        name, data = match.group(2), body.encode("utf-8")
+                        written[name] = written.get(name, b"") + data if match.group(1) else data
+            except Exception:  # not JSON, not a notebook, a corrupt member
+                continue
+            folder = PurePosixPath(path).parent
+            for name, data in written.items():
+                self.files[(folder / name).as_posix()] = (len(data), lambda d=data: d)
 
 
 def _candidates(files: dict, exercise: Exercise) -> list[str]:

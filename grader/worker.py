@@ -222,6 +222,19 @@ class Worker:
             pass  # a progress notice only
 
 
+def same_account(one: str, other: str) -> bool:
+    """Whether two broker URLs log in as the same user on the same broker and vhost."""
+    from urllib.parse import unquote, urlsplit
+
+    def account(url: str):
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        host = "localhost" if host in ("127.0.0.1", "::1") else host
+        return host, parts.port or 5672, unquote(parts.username or "guest"), unquote(parts.path[1:] or "/")
+
+    return account(one) == account(other)
+
+
 def main(args) -> int:
     """``python -m grader worker --broker URL``."""
     from grader.sandbox import choose
@@ -230,11 +243,20 @@ def main(args) -> int:
         raise Stop(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, stop)
+    problem = grading.broker_problem(all_exercises())  # exercise 7's broker, for its checks
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     sandbox = choose(args.sandbox)
     slot = slots.acquire(slots.WORKER_FIRST_SLOT if args.slot is None else args.slot)
     url = jobs.broker_url(args.broker)
     os.environ.pop(jobs.BROKER_ENV, None)  # the checks inherit this environment: no credentials in it
     worker = Worker(url, args.queue, args.max_deliveries, sandbox, slot.number, max_jobs=args.max_jobs)
+    if any(e.needs_broker for e in worker.exercises) and same_account(url, amqp.url()):
+        worker.log(f"WARNING: the checks of {', '.join(e.name for e in worker.exercises if e.needs_broker)} "
+                   f"hand student code the broker account of KIT_AMQP_URL, and it is the one this worker "
+                   f"takes jobs with: student code could publish forged results. Give the exercises "
+                   f"a user and vhost of their own (docs/distributed.md, security model).")
     try:
         return worker.run()
     except (Stop, KeyboardInterrupt) as why:

@@ -102,3 +102,34 @@ def test_broken_metadata_fails_the_check_with_its_reason(project):
     toml.write_text("colour = 1\n" + toml.read_text(encoding="utf-8"), encoding="utf-8")
     result = project.runpytest("exercises", "--impl", "mine", "--start-method", "spawn")
     result.stdout.fnmatch_lines(["*exercise metadata is broken*unknown key(s) colour*"])
+
+
+# --------------------------------------------------------------------------- the broker (exercise 7)
+
+NO_BROKER = "amqp://guest:guest@127.0.0.1:9/%2F"  # the discard port: nothing speaks AMQP there
+
+
+@pytest.fixture
+def rabbit_project(pytester, monkeypatch):
+    """exercises/ex07_rabbitmq as shipped, with the solution in mine/, and no broker at the URL."""
+    shutil.copytree(EXERCISES_DIR / "ex07_rabbitmq", pytester.path / "exercises" / "ex07_rabbitmq")
+    shutil.copytree(SOLUTIONS_DIR / "ex07_rabbitmq", pytester.path / "mine" / "ex07_rabbitmq")
+    monkeypatch.setenv("KIT_AMQP_URL", NO_BROKER)
+    monkeypatch.delenv("KIT_REQUIRE_BROKER", raising=False)
+    return pytester
+
+
+def test_without_a_broker_the_rabbitmq_checks_skip_and_say_how_to_start_one(rabbit_project):
+    result = rabbit_project.runpytest("exercises", "--impl", "mine", "-rs", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("skipped", 0) >= 8 and not outcomes.get("passed") and not outcomes.get("failed")
+    result.stdout.fnmatch_lines(["*RabbitMQ is not running at 127.0.0.1:9*"])
+    assert "rabbitmq-server" in result.stdout.str() and "KIT_AMQP_URL" in result.stdout.str()
+
+
+def test_require_broker_turns_the_skips_into_failures(rabbit_project):
+    result = rabbit_project.runpytest("exercises", "--impl", "mine", "--require-broker",
+                                      "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 8 and not outcomes.get("passed") and not outcomes.get("skipped")
+    result.stdout.fnmatch_lines(["*NO BROKER: RabbitMQ is not running at 127.0.0.1:9*"])

@@ -50,3 +50,19 @@ def test_inside_only_the_workdir_and_the_needed_paths_exist_and_hidden_ones_are_
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False [] True"
+
+
+@pytest.mark.skipif(sandbox._bubblewrap_works() is not None, reason="bubblewrap is not usable here")
+def test_a_hidden_file_reads_empty(tmp_path):
+    """A git worktree's .git is a file: hiding it must not break the sandbox, nor show it."""
+    work, secret = tmp_path / "work", tmp_path / "kit" / ".git"
+    work.mkdir()
+    secret.parent.mkdir()
+    secret.write_text("gitdir: /somewhere/else\n")
+    probe = f"print(repr(open({str(secret)!r}).read()))"
+    command = BWRAP.wrap([sys.executable, "-c", probe], workdir=work, hide=[secret])
+    at = command.index("--bind") + 3  # the kit's folder mounted before the hiding, as the kit's is
+    command[at:at] = ["--ro-bind", str(secret.parent), str(secret.parent)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "''"

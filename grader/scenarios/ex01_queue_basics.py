@@ -126,8 +126,9 @@ def try_get(ctx, items):
             "got": got, "after": after, "waited": waited}
 
 
-def kit_late_producer(q, items, gap: float) -> None:
+def kit_late_producer(q, items, gap: float, ready) -> None:
     """A producer of the kit's own that puts each item `gap` seconds after the previous one."""
+    ready.set()  # the gaps start now, not when a loaded machine got round to starting us
     for item in items:
         time.sleep(gap)
         q.put(item)
@@ -136,9 +137,12 @@ def kit_late_producer(q, items, gap: float) -> None:
 def late_items(ctx, items, gap, call, timeout):
     """drain(q, len(items)) or try_get(q) while a slow producer is still putting the items."""
     q = multiprocessing.Queue()
-    helper = multiprocessing.Process(target=kit_late_producer, name="kit-helper", args=(q, items, gap))
+    ready = multiprocessing.Event()
+    helper = multiprocessing.Process(target=kit_late_producer, name="kit-helper",
+                                     args=(q, items, gap, ready))
     helper.start()
     try:
+        ready.wait(ctx.remaining())
         if call == "drain":
             try:
                 got = ctx.func("drain")(q, len(items), timeout=timeout)
