@@ -55,10 +55,12 @@ def start_workers(count: int, url: str, queue: str) -> list[subprocess.Popen]:
                                   cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
         workers.append(worker)
-        line = worker.stderr.readline()  # "taking jobs from ..." once it has started
-        if "taking jobs" not in line:
-            stop_workers(workers)
-            raise RuntimeError(f"a worker did not start: {line}")
+        lines = []
+        while not lines or "taking jobs" not in lines[-1]:  # "taking jobs from ..." once it has started
+            lines.append(worker.stderr.readline())
+            if not lines[-1]:  # it ended
+                stop_workers(workers)
+                raise RuntimeError("a worker did not start: " + "".join(lines))
         threading.Thread(target=worker.stderr.read, daemon=True).start()  # its job log, unread
     return workers
 
