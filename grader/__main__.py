@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader check | grade | batch | release | nbgrader export | gradescope``."""
+"""Command line: ``python -m grader check | grade | batch | worker | release | nbgrader export | gradescope``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
                         help="multiply every check's time budget (a slow or busy machine)")
     parser.add_argument("--sandbox", choices=["auto", "bubblewrap", "session"], default="auto",
                         help="bubblewrap (Linux) or plain process sessions (default: the best available)")
+
+
+def _queue_options(parser: argparse.ArgumentParser) -> None:
+    from grader.jobs import JOBS_QUEUE, MAX_DELIVERIES
+
+    parser.add_argument("--queue", default=JOBS_QUEUE, help=f"the jobs queue (default {JOBS_QUEUE})")
+    parser.add_argument("--max-deliveries", type=int, default=MAX_DELIVERIES,
+                        help="deliveries of a job before it is set aside as 'could not be graded' "
+                             f"(default {MAX_DELIVERIES}; fixed when the queue is first declared)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,11 +46,27 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", type=Path, required=True)
     batch.add_argument("--workers", type=int, default=None,
                        help="submissions graded at once (default: the number of cores)")
+    batch.add_argument("--broker", metavar="URL", default=None,
+                       help="grade on RabbitMQ workers (python -m grader worker) through the broker at "
+                            "URL instead of here; 'env' reads it from BAOZI_BROKER_URL, else KIT_AMQP_URL "
+                            "(keeps the password off the command line)")
+    _queue_options(batch)
     batch.add_argument("--nbgrader-db", type=Path, default=None, metavar="PATH",
                        help="also write the grades into this nbgrader gradebook (e.g. COURSE/gradebook.db)")
     batch.add_argument("--nbgrader-assignment", default="baozi", metavar="NAME",
                        help="the gradebook's assignment (default baozi)")
     _grading_options(batch)
+
+    worker = commands.add_parser("worker", help="grade jobs of `batch --broker` from RabbitMQ, one at a time")
+    worker.add_argument("--broker", metavar="URL", default=None,
+                        help="the broker's URL (default: BAOZI_BROKER_URL, else KIT_AMQP_URL, else "
+                             "amqp://guest:guest@localhost:5672/%%2F)")
+    _queue_options(worker)
+    worker.add_argument("--sandbox", choices=["auto", "bubblewrap", "session"], default="auto",
+                        help="bubblewrap (Linux) or plain process sessions (default: the best available)")
+    worker.add_argument("--slot", type=int, default=None,
+                        help="first grading slot to try (default 16; a free one is locked)")
+    worker.add_argument("--max-jobs", type=int, default=None, help="leave after grading this many jobs")
 
     release = commands.add_parser("release", help="build the student bundle (no solutions, no hidden checks)")
     release.add_argument("out", type=Path)
@@ -93,6 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         from grader import grade
 
         return grade.main(args)
+    if args.command == "worker":
+        from grader import worker
+
+        return worker.main(args)
+    if args.broker:
+        from grader import collect, jobs
+
+        args.broker = jobs.broker_url(args.broker)
+        return collect.main(args)
     from grader import batch
 
     return batch.main(args)

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grader import grade as grading
-from grader import report
+from grader import report, slots
 from grader.exercise import all_exercises
 from grader.submission import discover, lay_out, student_id
 
@@ -100,9 +100,11 @@ def run_batch(submissions: Path, out: Path, options: grading.Options, workers: i
             todo.append(source)
 
     workers = max(1, workers)
-    free = queue.SimpleQueue()  # grading slots: each has users of its own for its checks
-    for slot in range(workers):
-        free.put(slot)
+    # grading slots: each has users of its own for its checks, locked against other graders here
+    held = slots.acquire_many(workers, first=slots.first_local_slot())
+    free = queue.SimpleQueue()
+    for slot in held:
+        free.put(slot.number)
 
     def work(source: Path) -> grading.Graded:
         slot = free.get()
@@ -122,6 +124,8 @@ def run_batch(submissions: Path, out: Path, options: grading.Options, workers: i
                 progress.advance(f"{result.student}: {result.score:g} / {result.max_score} "
                                  f"in {result.seconds:.1f} s")
     finally:
+        for slot in held:
+            slot.release()
         progress.close()
         write_gradebook(out, graded, exercises)
     return [graded[ids[s]] for s in sources if ids[s] in graded]
@@ -153,6 +157,12 @@ def main(args) -> int:
                               hide=(args.submissions.resolve(), args.out.resolve()))
     started = time.monotonic()
     results = run_batch(args.submissions, args.out, options, args.workers or default_workers())
+    return finish(args, results, started)
+
+
+def finish(args, results: list[grading.Graded], started: float) -> int:
+    """Say what was graded and, with --nbgrader-db, write the grades into nbgrader's gradebook
+    (a local batch and a batch on workers alike)."""
     print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s: "
           f"{args.out / 'grades.csv'}", file=sys.stderr)
     if getattr(args, "nbgrader_db", None) is not None:

@@ -61,7 +61,7 @@ class Graded:
                 "total": self.score, "max_score": self.max_score}
 
 
-def _layout_notes(layout: Layout) -> list[str]:
+def layout_notes(layout: Layout) -> list[str]:
     notes = [f"{exercise}: {problem}" for exercise, problem in sorted(layout.problems.items())]
     if layout.ignored:
         shown = ", ".join(layout.ignored[:8]) + (" …" if len(layout.ignored) > 8 else "")
@@ -168,10 +168,6 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
     """Grade `source` (a folder or .zip) and write ``out_dir/results.json`` and ``feedback.md``."""
     exercises = exercises or all_exercises()
     started = time.monotonic()
-    plan = grading_plan()
-    checks = [check for exercise in exercises for check in checks_for(exercise)]
-    jobs = sum(len(plan[c.hidden]) for c in checks)
-    budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, options.concurrency)
     student, digest, notes = student_id(source), "", []
     results, why, not_run = [], "", {}
     try:
@@ -179,16 +175,47 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
             workdir = Path(tmp)
             workdir.chmod(0o755)  # the student's users read their modules from here
             layout = lay_out(source, exercises, workdir / "impl")
-            student, digest, notes = layout.student, layout.digest, _layout_notes(layout)
+            student, digest, notes = layout.student, layout.digest, layout_notes(layout)
             not_run = dict(layout.problems)  # no module: its checks fail with that reason
-            runnable = [e.name for e in exercises if e.name not in not_run]
-            if runnable:
-                results, why = _run_sandboxed(layout, workdir, options, slot, jobs, budget, runnable)
+            results, why = run_checks(layout, workdir, options, slot, exercises)
     except Exception as exc:  # a fault of the grader's own: the submission still gets its row
-        why = f"the grader failed on this submission ({type(exc).__name__}: {exc}); please report it"
+        why = grader_fault(exc)
         notes.append(why)
-    tests = report.score_checks(checks, plan, results, why or "no result was reported", not_run)
-    seconds = time.monotonic() - started
+    return write_grade(out_dir, student, digest, exercises, results, why=why, not_run=not_run,
+                       notes=notes, seconds=time.monotonic() - started)
+
+
+def grader_fault(exc: BaseException) -> str:
+    return f"the grader failed on this submission ({type(exc).__name__}: {exc}); please report it"
+
+
+def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
+               exercises: list[Exercise]) -> tuple[list[dict], str]:
+    """Steps 2-4: run the checks of every exercise whose module was found, in the sandbox.
+
+    Returns the runner's results and, if it did not finish, why not. `workdir` holds the layout.
+    """
+    plan = grading_plan()
+    checks = [check for exercise in exercises for check in checks_for(exercise)]
+    jobs = sum(len(plan[c.hidden]) for c in checks)
+    budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, options.concurrency)
+    runnable = [e.name for e in exercises if e.name not in layout.problems]
+    if not runnable:
+        return [], ""
+    return _run_sandboxed(layout, workdir, options, slot, jobs, budget, runnable)
+
+
+def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exercise],
+                results: list[dict], *, why: str = "", not_run: dict[str, str] | None = None,
+                notes: list[str] | None = None, seconds: float = 0.0,
+                plan: dict[bool, tuple[str, ...]] | None = None) -> Graded:
+    """Steps 5-6: score the results (a missing one is a failed check with `why`) and write
+    ``results.json`` and ``feedback.md`` atomically. `plan` is the grading plan the results were
+    run under (default: this machine's; a remote worker sends its own)."""
+    plan = plan or grading_plan()
+    notes = list(notes or [])
+    checks = [check for exercise in exercises for check in checks_for(exercise)]
+    tests = report.score_checks(checks, plan, results, why or "no result was reported", not_run or {})
     scores = report.exercise_scores(tests, exercises)
     score = round(sum(s for s, _ in scores.values()), 2)
     max_score = sum(e.max_score for e in exercises)

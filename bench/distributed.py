@@ -1,0 +1,146 @@
+"""Timings of grading on RabbitMQ workers, run by hand (never in a timed test):
+
+    python bench/distributed.py [--copies N] [--broker URL]
+
+Targets on a 2-core machine (issue 6: grade across machines):
+1. two workers grade a folder at least 1.6 times faster than one worker;
+2. the broker path with two workers is at most 15% slower than the local pool (``--workers 2``) on
+   the same folder.
+
+The folder holds N copies of the reference solutions and N of a submission whose every function
+hangs (as in bench/grading.py). The local pool runs through ``grader.batch.run_batch``, the broker
+path through ``grader.collect.run_broker_batch`` (what ``python -m grader batch --broker`` runs),
+with ``python -m grader worker`` processes started, and ready, before the clock starts. Each run
+uses a jobs queue of its own on the broker (default: KIT_AMQP_URL, else localhost), deleted after.
+The machine's load (``os.getloadavg``) is recorded before and after each run: on a shared machine
+the figures are only as good as the quiet they were taken in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from grading import hanging_submission  # noqa: E402  (bench/grading.py)
+
+from grader import amqp, batch, collect, grade  # noqa: E402
+from grader.exercise import KIT_ROOT, SOLUTIONS_DIR  # noqa: E402
+from grader.sandbox import choose  # noqa: E402
+
+WORKER_READY_TIMEOUT = 60.0
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def start_workers(count: int, url: str, queue: str) -> list[subprocess.Popen]:
+    """`count` workers, each ready (its first log line written) before this returns."""
+    workers = []
+    for _ in range(count):
+        worker = subprocess.Popen([sys.executable, "-m", "grader", "worker", "--broker", url, "--queue", queue],
+                                  cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        workers.append(worker)
+        lines = []
+        while not lines or "taking jobs" not in lines[-1]:  # "taking jobs from ..." once it has started
+            lines.append(worker.stderr.readline())
+            if not lines[-1]:  # it ended
+                stop_workers(workers)
+                raise RuntimeError("a worker did not start: " + "".join(lines))
+        threading.Thread(target=worker.stderr.read, daemon=True).start()  # its job log, unread
+    return workers
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def time_local(folder: Path, out: Path, options: grade.Options, workers: int) -> dict:
+    before = load()
+    started = time.monotonic()
+    batch.run_batch(folder, out, options, workers, progress=batch.Progress(0, stream=io.StringIO()))
+    return {"seconds": round(time.monotonic() - started, 1), "load_before": before, "load_after": load()}
+
+
+def time_broker(folder: Path, out: Path, options: grade.Options, url: str, workers: int) -> dict:
+    queue = amqp.unique_name("bench")
+    started_workers = start_workers(workers, url, queue)
+    try:
+        before = load()
+        started = time.monotonic()
+        collect.run_broker_batch(folder, out, options, url, queue,
+                                 progress=collect.BrokerProgress(0, stream=io.StringIO()))
+        seconds = time.monotonic() - started
+    finally:
+        stop_workers(started_workers)
+        amqp.delete_queues(url, [queue])
+    return {"seconds": round(seconds, 1), "load_before": before, "load_after": load()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=3, help="copies of each submission in the folder")
+    parser.add_argument("--broker", default=None, help="the broker's URL (default: KIT_AMQP_URL, else localhost)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "distributed.json")
+    args = parser.parse_args()
+    url = args.broker or amqp.url()
+    why = amqp.unreachable(url)
+    if why:
+        sys.exit(amqp.how_to_start(url, why))
+    options = grade.Options(sandbox=choose())
+    print(options.sandbox.description)
+    with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
+        tmp = Path(tmp)
+        hang = hanging_submission(tmp / "hang")
+        folder = tmp / "class"
+        for i in range(args.copies):
+            shutil.copytree(SOLUTIONS_DIR, folder / f"correct-{i}")
+            shutil.copytree(hang, folder / f"hang-{i}")
+        runs = {
+            "local_workers_2": time_local(folder, tmp / "out-local", options, 2),
+            "broker_workers_1": time_broker(folder, tmp / "out-1", options, url, 1),
+            "broker_workers_2": time_broker(folder, tmp / "out-2", options, url, 2),
+        }
+        grades = {name: (tmp / name / "grades.csv").read_text().splitlines()
+                  for name in ("out-local", "out-1", "out-2")}
+        differ = sorted({row for name in ("out-1", "out-2") for row in grades[name]
+                         if row not in grades["out-local"]})
+    one, two, local = (runs[k]["seconds"] for k in ("broker_workers_1", "broker_workers_2", "local_workers_2"))
+    figures = {
+        "submissions": 2 * args.copies, "cores": os.cpu_count(), "sandbox": options.sandbox.kind,
+        **{f"{name}_s": run["seconds"] for name, run in runs.items()},
+        "speedup_2_over_1": round(one / two, 2), "target_speedup": 1.6,
+        "broker_over_local": round(two / local, 2), "target_broker_over_local": 1.15,
+        "same_grades": not differ, "rows_unlike_local": differ,
+        "load": {name: [run["load_before"], run["load_after"]] for name, run in runs.items()},
+    }
+    for key, value in figures.items():
+        print(f"{key:<22} {value}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
