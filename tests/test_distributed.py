@@ -433,7 +433,8 @@ SNOOP = """import os
 
 
 def make_queue(maxsize=0):
-    raise RuntimeError("SNOOPED " + repr({k: v for k, v in os.environ.items() if "guest" in v or "BROKER" in k}))
+    raise RuntimeError("SNOOPED " + repr({k: v for k, v in os.environ.items()
+                                          if "guest" in v or "amqp" in v.lower() or k.endswith("BROKER_URL")}))
 """
 
 
