@@ -44,10 +44,7 @@ def unreachable(address: str | None = None, timeout: float = 3.0) -> str | None:
     params.socket_timeout = timeout
     params.blocked_connection_timeout = timeout
     params.connection_attempts = 1
-    try:
-        params.stack_timeout = timeout
-    except AttributeError:  # older pika
-        pass
+    params.stack_timeout = timeout
     try:
         connection = pika.BlockingConnection(params)
     except pika.exceptions.ProbableAuthenticationError:

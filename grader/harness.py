@@ -145,12 +145,17 @@ class _Tracked:
         self.last = point
         self.recent.append(point)
 
-    def quiet_for(self, seconds: float, now: float) -> bool:
-        """Used (almost) no CPU during the last `seconds`; False if we have not watched it so long."""
+    def cpu_used(self, seconds: float, now: float) -> float | None:
+        """CPU seconds used during the last `seconds`; None if we have not watched it so long."""
         older = [p for p in self.recent if now - p[0] >= seconds]
         if not older or self.last is None:
-            return False
-        return self.last[1] - older[-1][1] < QUIET_CPU
+            return None
+        return self.last[1] - older[-1][1]
+
+    def quiet_for(self, seconds: float, now: float) -> bool:
+        """Used (almost) no CPU during the last `seconds`; False if we have not watched it so long."""
+        used = self.cpu_used(seconds, now)
+        return used is not None and used < QUIET_CPU
 
     def busy_fraction(self) -> float | None:
         if self.first is None or self.last is None:
@@ -239,9 +244,9 @@ class _Tree:
         now = time.monotonic()
         used = 0.0
         for tracked in self.seen.values():
-            older = [p for p in tracked.recent if now - p[0] >= PROGRESS_WINDOW]
-            if older and tracked.last is not None:
-                used += tracked.last[1] - older[-1][1]
+            recent = tracked.cpu_used(PROGRESS_WINDOW, now)
+            if recent is not None:
+                used += recent
             elif tracked.first_seen > now - PROGRESS_WINDOW:
                 return True  # a process started in the window: the check is still moving
         return used >= PROGRESS_CPU

@@ -111,7 +111,7 @@ def test_worker_hands_on_every_message_until_stop(kit):
         kit.fail("worker() must return the number of items it handled when it takes STOP.",
                  expected=f"returned {len(items)}", got=got)
     if seen["left"] != [BEHIND]:
-        stops = seen["left"].count(seen.get("stop", "")) if "stop" in seen else 0
+        stops = seen["left"].count(seen["stop"])
         kit.fail("After worker() returned, the queue should hold just the message behind STOP.",
                  expected=repr([BEHIND]), got=repr(seen["left"][:4]) + (f" ({stops} STOP)" if stops else ""),
                  look_at="ack the STOP too (or it comes back), and stop consuming right after it: the "
