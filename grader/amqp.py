@@ -19,7 +19,8 @@ NAME_PREFIX = "baozi"
 HOW_TO_START = """\
 RabbitMQ is not running at {where} ({why}).
 Start one, then run the tests again:
-  Debian/Ubuntu:  sudo apt-get install rabbitmq-server && sudo rabbitmq-server -detached
+  Debian/Ubuntu:  sudo apt-get install rabbitmq-server   (under systemd this also starts it)
+                  sudo rabbitmq-server -detached         (where no service manager runs: WSL, containers)
   macOS:          brew install rabbitmq && brew services start rabbitmq
   Docker:         docker run -d --name rabbitmq -p 5672:5672 rabbitmq:3
 or point {env} at a broker you have (amqp://user:password@host:5672/vhost)."""

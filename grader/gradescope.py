@@ -149,11 +149,18 @@ def _start_broker() -> str | None:
     if not (os.path.exists(server) and os.path.exists(control)):
         return "rabbitmq-server is not installed (setup.sh installs it)"
     print("starting RabbitMQ for the exercises that need it", flush=True)
+    # `await_startup` fails at once while the node is not up yet; `wait PIDFILE` waits for the node
+    # to write its pid file, then for it to finish booting.
+    pid_file = Path(tempfile.mkdtemp(prefix="baozi-rabbitmq-")) / "node.pid"
+    pid_file.parent.chmod(0o777)  # the Debian script runs the node as the rabbitmq user
+    env = {**os.environ, "RABBITMQ_PID_FILE": str(pid_file)}
     with open(os.devnull, "wb") as quiet:
         # Its own session: the broker serves every check and lives as long as the container.
-        subprocess.Popen([server], stdout=quiet, stderr=quiet, stdin=subprocess.DEVNULL, start_new_session=True)
+        subprocess.Popen([server], stdout=quiet, stderr=quiet, stdin=subprocess.DEVNULL, env=env,
+                         start_new_session=True)
     try:
-        subprocess.run([control, "-q", "await_startup"], capture_output=True, timeout=BROKER_START, check=False)
+        subprocess.run([control, "-q", "wait", "--timeout", str(BROKER_START), str(pid_file)],
+                       capture_output=True, timeout=BROKER_START + 30, check=False)
     except subprocess.TimeoutExpired:
         return f"RabbitMQ did not start within {BROKER_START} s"
     return amqp.unreachable()
