@@ -25,6 +25,7 @@ import site
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from grader.exercise import KIT_ROOT
@@ -69,12 +70,19 @@ class Sandbox:
         for folder in SYSTEM_DIRS:  # the system, read-only; nothing of /home, /root, /work, ...
             command += ["--ro-bind-try", folder, folder]
         command += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+        # Temporary files inside go to that private /tmp, whatever TMPDIR the grader was given: its
+        # folder is not in the sandbox (a workdir below it is, under folders the checks cannot enter).
+        command += ["--setenv", "TMPDIR", "/tmp"]
         if os.geteuid() == 0:
             for capability in CAPABILITIES:
                 command += ["--cap-add", capability]
         else:
             command += ["--unshare-user"]
-        command += _mount_back(needed_paths())
+        made: set[Path] = set()
+        needed = needed_paths()
+        command += _mount_back(needed, made)
+        if not any(path == workdir or path in workdir.parents for path in needed):
+            command += _open_way(workdir, made)
         command += ["--bind", str(workdir), str(workdir)]
         for path in hide:
             if path.exists() and not _inside(workdir, path):
@@ -112,21 +120,34 @@ def _closed_ancestor(path: Path) -> Path | None:
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
-def _mount_back(paths: list[Path]) -> list[str]:
+# Folders the sandbox makes itself, before anything is mounted: never made again on the way to a path.
+OWN_DIRS = (Path("/"), Path("/tmp"), Path("/dev/shm"))
+
+
+def _open_way(path: Path, made: set[Path]) -> list[str]:
+    """bubblewrap arguments that create the folders on the way to `path` 0755 (bwrap would make
+    them 0700), so that every user can reach it, whatever those folders are on the machine (/root
+    is closed; a TMPDIR may be). `made` holds the folders already there, and grows."""
+    args = []
+    for folder in reversed(path.parents):
+        if folder in OWN_DIRS or folder in made or any(
+                folder == Path(s) or Path(s) in folder.parents for s in SYSTEM_DIRS):
+            continue
+        args += ["--perms", "0755", "--dir", str(folder)]
+        made.add(folder)
+    return args
+
+
+def _mount_back(paths: list[Path], made: set[Path] | None = None) -> list[str]:
     """bubblewrap arguments that mount `paths` read-only at their own place, reachable by every
-    user: the folders on the way are created 0755 (bwrap would make them 0700), whatever the
-    folders above them are on the machine (/root is closed, /tmp is private in the sandbox)."""
-    args, made = [], set()
+    user (/tmp is private in the sandbox: a kit installed below it is mounted back too)."""
+    args, made = [], set() if made is None else made
     for path in paths:
         if any(other in path.parents for other in paths):
             continue  # inside another path mounted whole
-        for folder in reversed(path.parents):
-            if folder == Path("/") or folder in made or any(
-                    folder == Path(s) or Path(s) in folder.parents for s in SYSTEM_DIRS):
-                continue
-            args += ["--perms", "0755", "--dir", str(folder)]
-            made.add(folder)
+        args += _open_way(path, made)
         args += ["--ro-bind", str(path), str(path)]
+        made.add(path)
     return args
 
 
@@ -135,7 +156,13 @@ def can_switch_user(kind: str) -> bool:
     folders are reopened there), in plain sessions only if the Python installation is reachable."""
     if os.name != "posix" or os.geteuid() != 0:
         return False
-    return kind == "bubblewrap" or all(_closed_ancestor(p) is None for p in needed_paths())
+    return kind == "bubblewrap" or all(_closed_ancestor(p) is None for p in _reached_in_session())
+
+
+def _reached_in_session() -> list[Path]:
+    """What a check's user must enter without a sandbox: Python, the kit, and the temporary folder
+    that holds the submission's and the checks' folders."""
+    return [*needed_paths(), Path(tempfile.gettempdir())]
 
 
 def _inside(folder: Path, path: Path) -> bool:
@@ -189,6 +216,7 @@ def _user_note(kind: str) -> str:
     if can_switch_user(kind):
         return "each submission's code runs as a user of its own"
     if os.name == "posix" and os.geteuid() == 0:
-        return ("the student's code runs as root: the Python installation sits in a folder other "
-                "users cannot enter")
+        closed = next(filter(None, map(_closed_ancestor, _reached_in_session())))
+        return (f"the student's code runs as root: {closed} (on the way to Python, the kit or the "
+                f"temporary folder) is a folder other users cannot enter")
     return "the student's code runs as your user (run the grader as root to give it a user of its own)"

@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -32,7 +33,7 @@ import pytest
 from grader.amqp import unique_name
 from grader.checks import checks_for, grading_plan
 from grader.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises
-from grader.slots import FIRST_SLOT_ENV
+from grader.slots import FIRST_SLOT_ENV, LOCK_DIR_ENV, lock_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from broker import PrivateBroker  # noqa: E402
@@ -163,12 +164,20 @@ class Proc:
 
 
 class Procs:
-    """Starts the kit's processes for a test, and ends every one of them (by pid) afterwards."""
+    """Starts the kit's processes for a test, and ends every one of them (by pid) afterwards.
+
+    Their temporary folders go into one folder of the test's, removed at the end: a process the test
+    SIGKILLs cannot remove its own. The grading slots' locks stay machine-wide.
+    """
 
     def __init__(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="baozi-test-"))
+        self.tmp.chmod(0o755)  # without bubblewrap, the checks' users read their modules below it
         self.started: list[Proc] = []
 
     def start(self, argv: list[str], name: str, env: dict | None = None) -> Proc:
+        base = os.environ if env is None else env
+        env = {**base, "TMPDIR": str(self.tmp), LOCK_DIR_ENV: base.get(LOCK_DIR_ENV) or str(lock_dir())}
         proc = Proc([sys.executable, "-m", "grader", *argv], name, env)
         self.started.append(proc)
         return proc
@@ -189,6 +198,7 @@ class Procs:
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
                 proc.popen.wait(timeout=20)
+        shutil.rmtree(self.tmp)
 
 
 @pytest.fixture

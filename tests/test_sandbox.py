@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -66,3 +67,23 @@ def test_a_hidden_file_reads_empty(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "''"
+
+
+@pytest.mark.skipif(sandbox._bubblewrap_works() is not None, reason="bubblewrap is not usable here")
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="switching users needs root")
+def test_a_workdir_under_a_closed_tmpdir_is_reachable_by_the_checks_users(tmp_path):
+    """A grader run with TMPDIR set (a worker, a cluster's scratch folder) used to score correct
+    code 0: the checks' folders went to a TMPDIR the sandbox does not have, and the folders on the way
+    to the submission's workdir were closed to the checks' users, who found no module to import."""
+    closed = tmp_path / "closed"
+    work = closed / "grade" / "work"
+    work.mkdir(parents=True)
+    closed.chmod(0o700)
+    (work / "module.py").write_text("ANSWER = 42\n")
+    probe = ("import os, tempfile; where = tempfile.gettempdir(); os.setgid(65534); os.setuid(65534); "
+             f"print(where, open({str(work / 'module.py')!r}).read().strip())")
+    command = BWRAP.wrap([sys.executable, "-c", probe], workdir=work, hide=[])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TMPDIR": str(closed)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "/tmp ANSWER = 42"
