@@ -71,6 +71,69 @@ def arm_stack_dump() -> None:
         return
 
 
+# Where spawn and forkserver children of a check log the student's sleeps (see count_sleeps).
+SLEEP_LOG_ENV = "BAOZI_SLEEP_LOG"
+STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
+SLEEP_WRAPPER = "_counted_sleep"  # its frame is left out of the stack reports (grader.diagnose)
+
+
+def count_sleeps(registry_path: str | None = None, module_file: str | None = None) -> None:
+    """Count the ``time.sleep`` calls of the student's module, and the seconds they ask for; the
+    sleeps themselves are unchanged. Each process keeps its count in a file of its own beside the
+    registry (``<registry>.sleep.<pid>``: "calls seconds"), rewritten at each call, so a loop of
+    sleeps cannot grow it.
+
+    A check that a delay was honoured times the whole call, and under heavy load starting the
+    processes alone can take longer than the delays. The seconds asked of ``time.sleep`` do not grow
+    with the load: a delay not passed on shows as ``sleep(0)`` on any machine.
+
+    Runs in the driver before the student's module is imported (fork children inherit it), and in
+    spawn and forkserver children, which find the two paths in the environment.
+    """
+    registry_path = registry_path or os.environ.get(SLEEP_LOG_ENV)
+    module_file = module_file or os.environ.get(STUDENT_FILE_ENV)
+    if not registry_path or not module_file or getattr(time.sleep, "__name__", "") == SLEEP_WRAPPER:
+        return
+    original = time.sleep
+    count = {"pid": None, "calls": 0, "seconds": 0.0}  # a fork child starts its own count
+
+    def _counted_sleep(seconds):
+        try:
+            caller = sys._getframe(1).f_code.co_filename
+        except ValueError:  # called from C, with no Python frame above
+            caller = ""
+        if os.path.abspath(caller) == module_file and isinstance(seconds, (int, float)) and seconds >= 0:
+            if count["pid"] != os.getpid():
+                count.update(pid=os.getpid(), calls=0, seconds=0.0)
+            count["calls"] += 1
+            count["seconds"] += float(seconds)
+            try:  # written whole, then renamed: a reader never sees half of it
+                with open(f"{registry_path}.sleeping.{count['pid']}", "w", encoding="utf-8") as log:
+                    log.write(f"{count['calls']} {count['seconds']!r}")
+                os.replace(f"{registry_path}.sleeping.{count['pid']}", f"{registry_path}.sleep.{count['pid']}")
+            except OSError:
+                pass
+        return original(seconds)
+
+    time.sleep = _counted_sleep
+
+
+def sleeps_logged(registry_path: str) -> dict:
+    """How often the student's code called time.sleep, and the seconds it asked for in all."""
+    calls, seconds = 0, 0.0
+    folder, prefix = os.path.split(registry_path + ".sleep.")
+    for name in os.listdir(folder or "."):
+        if not name.startswith(prefix):
+            continue
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as log:
+                n, total = log.read().split()
+            calls, seconds = calls + int(n), seconds + float(total)
+        except (OSError, ValueError):
+            continue  # being rewritten just now, or tampered with
+    return {"calls": calls, "seconds": round(seconds, 4)}
+
+
 class MissingFunction(Exception):
     """The student's module has no function of the name the check needs."""
 
@@ -88,12 +151,13 @@ class Context:
     """What a scenario gets: the student's module and a few helpers."""
 
     def __init__(self, module, module_file: str, deadline: float, registry: list[dict],
-                 handles: list):
+                 handles: list, registry_path: str):
         self.module = module
         self.module_file = module_file
         self.deadline = deadline  # time.monotonic() by which the scenario should have its answer
         self._registry = registry
         self._handles = handles  # (registry entry, Process) for processes started here
+        self._registry_path = registry_path
 
     def audit(self, reap: bool = True) -> dict:
         """How the student's processes were shut down, seen right after the checked call returned:
@@ -129,6 +193,10 @@ class Context:
     def started(self, kind: str = "process") -> list[dict]:
         """Processes (or threads) the student's code has started in this process so far."""
         return [entry for entry in self._registry if entry["kind"] == kind]
+
+    def slept(self) -> dict:
+        """The student's time.sleep calls so far, in every process of the check (count_sleeps)."""
+        return sleeps_logged(self._registry_path)
 
 
 # Threads that libraries start for themselves: not the student's threads.
@@ -293,6 +361,10 @@ def _run_scenario(request: dict, registry: list[dict], handles: list, started: f
     scenarios = importlib.import_module(package)
     if hasattr(scenarios, "prepare"):  # e.g. ex07: guard pika connections against crossing a fork
         scenarios.prepare()
+    # Before the import: `from time import sleep` takes the counted one. The environment carries
+    # the two paths to spawn and forkserver children.
+    os.environ[SLEEP_LOG_ENV], os.environ[STUDENT_FILE_ENV] = request["registry"], module_file
+    count_sleeps(request["registry"], module_file)
     try:
         module = importlib.import_module(request["module"])
     except BaseException as exc:  # SyntaxError, ImportError, sys.exit() at import, ...
@@ -311,7 +383,7 @@ def _run_scenario(request: dict, registry: list[dict], handles: list, started: f
         log.write(registry_line({"kind": "phase", "pid": os.getpid(), "role": "imported", "name": "-",
                                  "daemon": False, "parent": os.getpid()}))
     scenario = getattr(scenarios, name)
-    ctx = Context(module, module_file, started + request["deadline"], registry, handles)
+    ctx = Context(module, module_file, started + request["deadline"], registry, handles, request["registry"])
     try:
         value = scenario(ctx, **request["params"])
     except MissingFunction as exc:
@@ -351,3 +423,4 @@ if __name__ == "__main__":
     main(sys.argv)
 elif __name__ == "__mp_main__":  # a spawn or forkserver child of a check
     arm_stack_dump()
+    count_sleeps()

@@ -184,13 +184,24 @@ class Kit:
                               "both sides work at once (and a bounded queue would deadlock)")
 
     def expect_took_at_least(self, seen: dict, seconds: float, *, what: str, why: str) -> None:
-        """The call lasted as long as its delays demand (it did not skip the sleeps)."""
+        """The call lasted as long as its delays demand (it did not skip the sleeps).
+
+        Under heavy load, starting the processes alone can last as long as the delays, so the call's
+        length cannot show a delay that was not passed on. The seconds the student's code asked of
+        time.sleep (every process, counted by the driver) can: if it slept at all, it must have
+        asked for at least as much. Code that never calls time.sleep is judged by the length alone.
+        """
+        look_at = "pass producer_delay and consumer_delay on to the processes, and sleep that long for every item"
         if seen["seconds"] < 0.9 * seconds:
             self.fail(f"{what} finished too fast for the delays it was given.",
                       expected=f"at least {seconds:.2f} s ({why})",
-                      got=f"{seen['seconds']:.2f} s",
-                      look_at="pass producer_delay and consumer_delay on to the processes, "
-                              "and sleep that long for every item")
+                      got=f"{seen['seconds']:.2f} s", look_at=look_at)
+        slept = seen.get("slept") or {}
+        if slept.get("calls") and slept["seconds"] < 0.9 * seconds:
+            self.fail(f"{what} slept too little for the delays it was given.",
+                      expected=f"at least {seconds:.2f} s of time.sleep in all ({why})",
+                      got=f"{slept['calls']} calls of time.sleep, {slept['seconds']:.2f} s in all",
+                      look_at=look_at)
 
     def expect_no_spin(self, outcome: Outcome, *, while_: str) -> None:
         """No student process kept a CPU busy while it should have been waiting."""

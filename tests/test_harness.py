@@ -370,3 +370,50 @@ def test_daemon_consumers_are_ended_by_the_exit_handler(tmp_path):
     out = check_joinable(tmp_path, task_done=True, daemon=True, method="fork")
     assert out.status == "returned" and out.leaked == []
     assert sorted(out.value["value"]) == [1, 2, 3] and out.value["after_exit"] == []
+
+
+SLEEPERS = HEADER + """
+from time import sleep  # bound at import: the counted sleep all the same
+
+
+def producer(q, items, delay=0.0):
+    for item in items:
+        time.sleep(delay)
+        q.put(item)
+
+
+def consumer(q, results, delay=0.0):
+    for item in iter(q.get, None):
+        sleep(delay)
+        results.put(item)
+
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=producer, args=(q, items, producer_delay)),
+             multiprocessing.Process(target=consumer, args=(q, results, {consumer}))]
+    for p in procs:
+        p.start()
+    procs[0].join()
+    q.put(None)
+    out = [results.get() for _ in items]
+    procs[1].join()
+    return out
+"""
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_students_sleeps_are_counted_in_every_process(tmp_path, method):
+    """Each time.sleep of the student's module, in the children of every start method, whether
+    called as time.sleep or as an imported sleep; the kit's own sleeps do not count."""
+    out = check(tmp_path, SLEEPERS.format(consumer="consumer_delay"), method=method, budget=10.0,
+                params={"items": [1, 2, 3, 4], "producer_delay": 0.01, "consumer_delay": 0.02})
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3, 4]
+    assert out.value["slept"] == {"calls": 8, "seconds": pytest.approx(0.12)}
+
+
+def test_a_delay_not_passed_on_shows_as_sleeps_of_nothing(tmp_path):
+    out = check(tmp_path, SLEEPERS.format(consumer="0.0"), method="fork", budget=10.0,
+                params={"items": [1, 2, 3], "producer_delay": 0.0, "consumer_delay": 0.05})
+    assert out.status == "returned"
+    assert out.value["slept"] == {"calls": 6, "seconds": 0.0}

@@ -289,7 +289,7 @@ def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0,
     """run(url, queue_name, batches, n_workers, ...), then what is left in the queue."""
     value, seconds = timed(ctx.func("run"), url, queue_name, batches, n_workers,
                            producer_delay=producer_delay, worker_delay=worker_delay)
-    seen = {"value": as_list(value), "seconds": seconds, **ctx.audit(), **started(ctx)}
+    seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(), **ctx.audit(), **started(ctx)}
     observer = _Observer(url)
     try:
         left = observer.take_all(queue_name, sum(len(b) for b in batches) + n_workers + 5)
