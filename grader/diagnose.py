@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from grader.driver import SLEEP_WRAPPER, parse_registry_line
+from grader.driver import WRAPPERS, parse_registry_line
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
 THREAD_HEADER = re.compile(r"^(Current thread|Thread) 0x[0-9a-fA-F]+")
@@ -149,7 +149,7 @@ def _parse_dump(text: str) -> list[list[Frame]]:
             threads.append([])
             continue
         match = FRAME_LINE.match(raw)
-        if match and threads and match["func"] != SLEEP_WRAPPER:  # the sleep counter is not the student's
+        if match and threads and match["func"] not in WRAPPERS:  # the kit's tallies, not the student's code
             threads[-1].append(Frame(match["file"], int(match["line"]), match["func"]))
     return threads
 

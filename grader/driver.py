@@ -18,6 +18,7 @@ import importlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
+import multiprocessing.queues
 import os
 import multiprocessing.util
 import pickle
@@ -71,67 +72,98 @@ def arm_stack_dump() -> None:
         return
 
 
-# Where spawn and forkserver children of a check log the student's sleeps (see count_sleeps).
-SLEEP_LOG_ENV = "BAOZI_SLEEP_LOG"
+# How spawn and forkserver children of a check find where to keep their tallies (watch_student).
+REGISTRY_ENV = "BAOZI_REGISTRY"
 STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
-SLEEP_WRAPPER = "_counted_sleep"  # its frame is left out of the stack reports (grader.diagnose)
+# The wrappers' frames are left out of the stack reports (grader.diagnose): they are not the student's.
+WRAPPERS = ("_counted_sleep", "_clocked_put")
 
 
-def count_sleeps(registry_path: str | None = None, module_file: str | None = None) -> None:
-    """Count the ``time.sleep`` calls of the student's module, and the seconds they ask for; the
-    sleeps themselves are unchanged. Each process keeps its count in a file of its own beside the
-    registry (``<registry>.sleep.<pid>``: "calls seconds"), rewritten at each call, so a loop of
-    sleeps cannot grow it.
+class _Tally:
+    """One process's tally of one kind of call, kept in ``<registry>.<kind>.<pid>`` as numbers
+    separated by spaces. It is rewritten whole at each call (a loop of calls cannot grow it) and
+    renamed into place (a reader never sees half of it). A fork child starts a tally of its own."""
 
-    A check that a delay was honoured times the whole call, and under heavy load starting the
-    processes alone can take longer than the delays. The seconds asked of ``time.sleep`` do not grow
-    with the load: a delay not passed on shows as ``sleep(0)`` on any machine.
+    def __init__(self, registry_path: str, kind: str):
+        self.registry_path, self.kind = registry_path, kind
+        self.pid: int | None = None
+        self.values: list | None = None
 
-    Runs in the driver before the student's module is imported (fork children inherit it), and in
-    spawn and forkserver children, which find the two paths in the environment.
-    """
-    registry_path = registry_path or os.environ.get(SLEEP_LOG_ENV)
-    module_file = module_file or os.environ.get(STUDENT_FILE_ENV)
-    if not registry_path or not module_file or getattr(time.sleep, "__name__", "") == SLEEP_WRAPPER:
-        return
-    original = time.sleep
-    count = {"pid": None, "calls": 0, "seconds": 0.0}  # a fork child starts its own count
-
-    def _counted_sleep(seconds):
+    def add(self, update) -> None:
+        """`update(values or None)` gives the new values."""
+        if self.pid != os.getpid():
+            self.pid, self.values = os.getpid(), None
+        self.values = update(self.values)
+        writing = f"{self.registry_path}.writing.{self.kind}.{self.pid}"
         try:
-            caller = sys._getframe(1).f_code.co_filename
-        except ValueError:  # called from C, with no Python frame above
-            caller = ""
-        if os.path.abspath(caller) == module_file and isinstance(seconds, (int, float)) and seconds >= 0:
-            if count["pid"] != os.getpid():
-                count.update(pid=os.getpid(), calls=0, seconds=0.0)
-            count["calls"] += 1
-            count["seconds"] += float(seconds)
-            try:  # written whole, then renamed: a reader never sees half of it
-                with open(f"{registry_path}.sleeping.{count['pid']}", "w", encoding="utf-8") as log:
-                    log.write(f"{count['calls']} {count['seconds']!r}")
-                os.replace(f"{registry_path}.sleeping.{count['pid']}", f"{registry_path}.sleep.{count['pid']}")
-            except OSError:
-                pass
-        return original(seconds)
-
-    time.sleep = _counted_sleep
+            with open(writing, "w", encoding="utf-8") as tally:
+                tally.write(" ".join(map(repr, self.values)))
+            os.replace(writing, f"{self.registry_path}.{self.kind}.{self.pid}")
+        except OSError:
+            pass
 
 
-def sleeps_logged(registry_path: str) -> dict:
-    """How often the student's code called time.sleep, and the seconds it asked for in all."""
-    calls, seconds = 0, 0.0
-    folder, prefix = os.path.split(registry_path + ".sleep.")
+def tallies(registry_path: str, kind: str) -> dict[int, list[float]]:
+    """Every process's tally of `kind`, by pid."""
+    found = {}
+    folder, prefix = os.path.split(f"{registry_path}.{kind}.")
     for name in os.listdir(folder or "."):
         if not name.startswith(prefix):
             continue
         try:
-            with open(os.path.join(folder, name), encoding="utf-8") as log:
-                n, total = log.read().split()
-            calls, seconds = calls + int(n), seconds + float(total)
+            with open(os.path.join(folder, name), encoding="utf-8") as tally:
+                found[int(name[len(prefix):])] = [float(x) for x in tally.read().split()]
         except (OSError, ValueError):
-            continue  # being rewritten just now, or tampered with
-    return {"calls": calls, "seconds": round(seconds, 4)}
+            continue  # tampered with
+    return found
+
+
+def _called_by_student(module_file: str) -> bool:
+    """Whether the wrapper that asks was called from the student's module."""
+    try:
+        caller = sys._getframe(2).f_code.co_filename  # 0: here, 1: the wrapper, 2: its caller
+    except ValueError:  # called from C, with no Python frame above
+        return False
+    return os.path.abspath(caller) == module_file
+
+
+def watch_student(registry_path: str | None = None, module_file: str | None = None) -> None:
+    """Tally two calls of the student's module, left otherwise unchanged, for the checks of delays:
+
+    - ``time.sleep``: how often, and the seconds asked for (tally "sleep");
+    - ``multiprocessing`` queues' ``put``: how often, and when the first and the last returned
+      (tally "puts").
+
+    A check that a delay was honoured used to time the whole call only, and under heavy load starting
+    the processes alone can take longer than the delays. Neither tally grows with the load: the
+    seconds asked of ``time.sleep`` are what the code asked, and a producer that sleeps between its
+    puts spreads them at least that far apart however slow the machine is.
+
+    Runs in the driver before the student's module is imported (fork children inherit it, and
+    ``from time import sleep`` takes the counted one), and in spawn and forkserver children, which
+    find the two paths in the environment.
+    """
+    registry_path = registry_path or os.environ.get(REGISTRY_ENV)
+    module_file = module_file or os.environ.get(STUDENT_FILE_ENV)
+    if not registry_path or not module_file or getattr(time.sleep, "__name__", "") in WRAPPERS:
+        return
+    sleeps, puts = _Tally(registry_path, "sleep"), _Tally(registry_path, "puts")
+    sleep, put = time.sleep, multiprocessing.queues.Queue.put
+
+    def _counted_sleep(seconds):
+        if _called_by_student(module_file) and isinstance(seconds, (int, float)) and seconds >= 0:
+            sleeps.add(lambda v: [v[0] + 1, v[1] + float(seconds)] if v else [1, float(seconds)])
+        return sleep(seconds)
+
+    def _clocked_put(self, obj, block=True, timeout=None):
+        done = put(self, obj, block, timeout)
+        if _called_by_student(module_file):
+            now = time.monotonic()
+            puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
+        return done
+
+    time.sleep = _counted_sleep
+    multiprocessing.queues.Queue.put = _clocked_put
 
 
 class MissingFunction(Exception):
@@ -195,8 +227,17 @@ class Context:
         return [entry for entry in self._registry if entry["kind"] == kind]
 
     def slept(self) -> dict:
-        """The student's time.sleep calls so far, in every process of the check (count_sleeps)."""
-        return sleeps_logged(self._registry_path)
+        """The student's time.sleep calls so far, in every process of the check (watch_student)."""
+        counts = tallies(self._registry_path, "sleep").values()
+        return {"calls": int(sum(c[0] for c in counts)), "seconds": round(sum(c[1] for c in counts), 4)}
+
+    def put_spans(self) -> list[dict]:
+        """For each process that put on a queue from the student's code: its role, how many puts,
+        and the seconds between its first and its last (watch_student)."""
+        roles = {entry["pid"]: entry["role"] for entry in self._registry if entry["kind"] == "process"}
+        roles[os.getpid()] = "main"
+        return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
+                for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
 
 
 # Threads that libraries start for themselves: not the student's threads.
@@ -363,8 +404,8 @@ def _run_scenario(request: dict, registry: list[dict], handles: list, started: f
         scenarios.prepare()
     # Before the import: `from time import sleep` takes the counted one. The environment carries
     # the two paths to spawn and forkserver children.
-    os.environ[SLEEP_LOG_ENV], os.environ[STUDENT_FILE_ENV] = request["registry"], module_file
-    count_sleeps(request["registry"], module_file)
+    os.environ[REGISTRY_ENV], os.environ[STUDENT_FILE_ENV] = request["registry"], module_file
+    watch_student(request["registry"], module_file)
     try:
         module = importlib.import_module(request["module"])
     except BaseException as exc:  # SyntaxError, ImportError, sys.exit() at import, ...
@@ -423,4 +464,4 @@ if __name__ == "__main__":
     main(sys.argv)
 elif __name__ == "__mp_main__":  # a spawn or forkserver child of a check
     arm_stack_dump()
-    count_sleeps()
+    watch_student()

@@ -183,13 +183,19 @@ class Kit:
                       look_at="start every process first, then join: the point of the queue is that "
                               "both sides work at once (and a bounded queue would deadlock)")
 
-    def expect_took_at_least(self, seen: dict, seconds: float, *, what: str, why: str) -> None:
-        """The call lasted as long as its delays demand (it did not skip the sleeps).
+    def expect_took_at_least(self, seen: dict, seconds: float, *, what: str, why: str,
+                             delay: float = 0.0, by: str | None = None) -> None:
+        """The call lasted as long as its delays demand: `seconds`, for the items of the busiest
+        process of kind `by` ("producer" or "consumer"), each `delay` apart.
 
-        Under heavy load, starting the processes alone can last as long as the delays, so the call's
-        length cannot show a delay that was not passed on. The seconds the student's code asked of
-        time.sleep (every process, counted by the driver) can: if it slept at all, it must have
-        asked for at least as much. Code that never calls time.sleep is judged by the length alone.
+        Under heavy load, starting the processes alone can last as long as the delays, so the
+        length of the call cannot show a delay that was ignored. Two tallies the driver keeps of the
+        student's code (grader.driver.watch_student) can, since neither grows with the load:
+        - the seconds asked of time.sleep, in every process: code that sleeps must ask for at least
+          `seconds` (a delay not passed on sleeps 0 s);
+        - when the processes of kind `by` put on multiprocessing queues, how far apart their first
+          and last puts were: items `delay` apart spread over `seconds - delay` at least.
+        Code that does neither is judged by the length of the call alone.
         """
         look_at = "pass producer_delay and consumer_delay on to the processes, and sleep that long for every item"
         if seen["seconds"] < 0.9 * seconds:
@@ -202,6 +208,17 @@ class Kit:
                       expected=f"at least {seconds:.2f} s of time.sleep in all ({why})",
                       got=f"{slept['calls']} calls of time.sleep, {slept['seconds']:.2f} s in all",
                       look_at=look_at)
+        spans = [s for s in seen.get("put_spans", [])
+                 if by and s["puts"] >= 2 and by[:6] in s["role"].lower()]  # "produc", "consum"
+        if delay and spans:
+            widest = max(spans, key=lambda s: s["span"])
+            if widest["span"] < 0.9 * (seconds - delay):
+                self.fail(f"{what}: the {by}s put their items too close together for the delays "
+                          f"they were given.",
+                          expected=f"the puts of one {by} spread over at least {seconds - delay:.2f} s ({why})",
+                          got=f"at most {widest['span']:.3f} s between the first and the last put "
+                              f"of one {by} ({widest['puts']} puts)",
+                          look_at=look_at)
 
     def expect_no_spin(self, outcome: Outcome, *, while_: str) -> None:
         """No student process kept a CPU busy while it should have been waiting."""

@@ -403,13 +403,20 @@ def run(items, producer_delay=0, consumer_delay=0):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_the_students_sleeps_are_counted_in_every_process(tmp_path, method):
+def test_the_students_sleeps_and_puts_are_tallied_in_every_process(tmp_path, method):
     """Each time.sleep of the student's module, in the children of every start method, whether
-    called as time.sleep or as an imported sleep; the kit's own sleeps do not count."""
+    called as time.sleep or as an imported sleep, and each put on a multiprocessing queue; the
+    kit's own sleeps and puts do not count."""
     out = check(tmp_path, SLEEPERS.format(consumer="consumer_delay"), method=method, budget=10.0,
                 params={"items": [1, 2, 3, 4], "producer_delay": 0.01, "consumer_delay": 0.02})
     assert out.status == "returned" and out.value["value"] == [1, 2, 3, 4]
     assert out.value["slept"] == {"calls": 8, "seconds": pytest.approx(0.12)}
+    # each process's puts, spread by its sleeps (the kit's own puts and the None from run() aside:
+    # run() is the student's, so main's one put counts, with a span of 0)
+    spans = {s["role"]: s for s in out.value["put_spans"]}
+    assert set(spans) == {"producer", "consumer", "main"}
+    assert spans["producer"]["puts"] == spans["consumer"]["puts"] == 4 and spans["main"]["puts"] == 1
+    assert spans["producer"]["span"] >= 3 * 0.01 and spans["consumer"]["span"] >= 3 * 0.02
 
 
 def test_a_delay_not_passed_on_shows_as_sleeps_of_nothing(tmp_path):

@@ -34,3 +34,31 @@ def test_code_that_never_calls_sleep_is_judged_by_the_length_of_the_call():
 def test_enough_sleep_in_a_long_enough_call_passes():
     kit().expect_took_at_least({"seconds": 0.35, "slept": {"calls": 20, "seconds": 0.3}}, 0.3,
                                what="run()", why="10 items, producer_delay=0.03")
+
+
+SPANS = [{"role": "producer", "puts": 10, "span": 0.002}, {"role": "consumer", "puts": 10, "span": 0.004},
+         {"role": "main", "puts": 1, "span": 0.0}]
+
+
+def test_puts_bunched_together_fail_a_call_that_took_long_enough_only_under_load():
+    """A producer that never sleeps puts its items within milliseconds, however long the
+    processes took to start."""
+    seen = {"seconds": 0.5, "slept": {"calls": 0, "seconds": 0.0}, "put_spans": SPANS}
+    with pytest.raises(pytest.fail.Exception, match="the producers put their items too close together"):
+        kit().expect_took_at_least(seen, 0.3, what="run()", why="10 items, producer_delay=0.03",
+                                   delay=0.03, by="producer")
+
+
+def test_puts_spread_by_the_delay_pass():
+    spans = [{"role": "producer", "puts": 10, "span": 0.28}, *SPANS[1:]]
+    kit().expect_took_at_least({"seconds": 0.5, "slept": {"calls": 10, "seconds": 0.3}, "put_spans": spans},
+                               0.3, what="run()", why="10 items, producer_delay=0.03", delay=0.03,
+                               by="producer")
+
+
+def test_without_puts_of_that_kind_the_spans_say_nothing():
+    """A consumer that hands its results over some other way (a Manager's queue) has no puts: the
+    bunched producer's puts must not fail a check of the consumer's delay."""
+    seen = {"seconds": 0.5, "slept": {"calls": 0, "seconds": 0.0}, "put_spans": SPANS[:1]}
+    kit().expect_took_at_least(seen, 0.2, what="run()", why="10 items, consumer_delay=0.02",
+                               delay=0.02, by="consumer")

@@ -46,7 +46,7 @@ def test_consumer_waits_for_a_slow_producer(kit):
                      look_at="an empty queue does not mean the end: block in q.get() until an item "
                              "comes (a loop on `while not q.empty()` stops too early)")
     kit.expect_took_at_least(seen, len(items) * 0.03, what="the producer",
-                             why=f"{len(items)} items, producer_delay=0.03")
+                             why=f"{len(items)} items, producer_delay=0.03", delay=0.03, by="producer")
     if seen["producer_exitcode"] != 0:
         kit.fail("The producer must end by itself once every item is put.", expected="exit code 0",
                  got=f"exit code {seen['producer_exitcode']}")
@@ -68,7 +68,7 @@ def test_slow_consumer_keeps_order(kit):
     kit.expect_items(seen["got"], items, what="the results queue (slow consumer)", ordered=True,
                      look_at="sleep `delay`, then put the item on results")
     kit.expect_took_at_least(seen, len(items) * 0.02, what="the consumer",
-                             why=f"{len(items)} items, consumer_delay=0.02")
+                             why=f"{len(items)} items, consumer_delay=0.02", delay=0.02, by="consumer")
 
 
 def test_consumer_blocks_instead_of_spinning(kit):

@@ -17,11 +17,13 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
         kit.expect_clean_shutdown(seen, what="run()")
     if producer_delay:
         kit.expect_took_at_least(seen, len(items) * producer_delay, what="run()",
-                                 why=f"{len(items)} items, producer_delay={producer_delay}")
+                                 why=f"{len(items)} items, producer_delay={producer_delay}",
+                                 delay=producer_delay, by="producer")
         kit.expect_overlap(seen, what="run()")
     if consumer_delay:
         kit.expect_took_at_least(seen, len(items) * consumer_delay, what="run()",
-                                 why=f"{len(items)} items, consumer_delay={consumer_delay}")
+                                 why=f"{len(items)} items, consumer_delay={consumer_delay}",
+                                 delay=consumer_delay, by="consumer")
     return outcome
 
 

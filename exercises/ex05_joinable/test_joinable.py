@@ -22,12 +22,14 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, a
         _expect_producers_joined(kit, seen)
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",
-                                 why=f"the longest batch has {longest} items, producer_delay={producer_delay}")
+                                 why=f"the longest batch has {longest} items, producer_delay={producer_delay}",
+                                 delay=producer_delay, by="producer")
         kit.expect_overlap(seen, what="run()")
     if consumer_delay:
         kit.expect_took_at_least(seen, total * consumer_delay / max(1, n_consumers), what="run()",
                                  why=f"{total} items shared by {n_consumers} consumers, "
-                                     f"consumer_delay={consumer_delay}")
+                                     f"consumer_delay={consumer_delay}",
+                                 delay=consumer_delay, by="consumer")
     return outcome
 
 

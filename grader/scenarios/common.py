@@ -82,7 +82,8 @@ def overlap(ctx) -> bool | None:
 
 def _call_run(ctx, *args, **kwargs) -> dict:
     value, seconds = timed(ctx.func("run"), *args, **kwargs)
-    return {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(), "overlap": overlap(ctx),
+    return {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
+            "put_spans": ctx.put_spans(), "overlap": overlap(ctx),
             **ctx.audit(), **started(ctx)}
 
 

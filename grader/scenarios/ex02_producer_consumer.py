@@ -25,7 +25,7 @@ def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
         seen["distinct"] = producer.pid != consumer.pid
         seen["got"] = collect(results, len(items), ctx)
         seen["seconds"] = time.monotonic() - began  # until the last result arrived
-        seen["slept"] = ctx.slept()
+        seen["slept"], seen["put_spans"] = ctx.slept(), ctx.put_spans()
         producer.join(ctx.remaining())
         seen["producer_exitcode"] = producer.exitcode
         consumer.join(linger)  # a bounded wait: it should still be waiting for items afterwards

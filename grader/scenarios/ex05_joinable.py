@@ -122,7 +122,8 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
     finally:
         undo()
     who = started(ctx)
-    seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(), "overlap": overlap(ctx), "joins": joins,
+    seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
+            "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "joins": joins,
             **ctx.audit(), **who,
             "consumer_daemons": [d for role, d in zip(who["processes"], who["daemons"])
                                  if "consum" in role.lower()]}
