@@ -58,7 +58,8 @@ def start_workers(count: int, url: str, queue: str, pinned: bool = False) -> lis
     i-th on core i alone (with all it starts: children inherit the CPU affinity)."""
     workers = []
     for i in range(count):
-        pin = ["taskset", "-c", str(i % os.cpu_count())] if pinned else []
+        cores = sorted(os.sched_getaffinity(0))  # the cores this bench may use
+        pin = ["taskset", "-c", str(cores[i % len(cores)])] if pinned else []
         worker = subprocess.Popen([*pin, sys.executable, "-m", "grader", "worker", "--broker", url, "--queue", queue],
                                   cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
@@ -118,7 +119,7 @@ def main() -> None:
     why = amqp.unreachable(url)
     if why:
         sys.exit(amqp.how_to_start(url, why))
-    if not shutil.which("taskset") or (os.cpu_count() or 1) < 2:
+    if not shutil.which("taskset") or len(os.sched_getaffinity(0)) < 2:
         sys.exit("this bench needs taskset (util-linux) and at least 2 cores")
     options = grade.Options(sandbox=choose())
     print(options.sandbox.description)
