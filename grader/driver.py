@@ -234,7 +234,7 @@ class Context:
     def put_spans(self) -> list[dict]:
         """For each process that put on a queue from the student's code: its role, how many puts,
         and the seconds between its first and its last (watch_student)."""
-        roles = {entry["pid"]: entry["role"] for entry in self._registry if entry["kind"] == "process"}
+        roles = {entry["pid"]: entry["role"] for entry in self.started("process")}
         roles[os.getpid()] = "main"
         return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
                 for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
