@@ -40,6 +40,14 @@ def _strip_hidden_points(text: str) -> str:
     return re.sub(r"(?:#[^\n]*\n)?\[hidden_points\]\n(?:[^\[\n][^\n]*\n|\n)*", "", text)
 
 
+def _student_pyproject(text: str) -> str:
+    """The kit's pyproject.toml with pytest set up for the exercises instead of the kit's own suite
+    (whose options need its dev tools)."""
+    section = re.search(r"(?:#[^\n]*\n)*\[tool\.pytest\.ini_options\]\n(?:[^\[][^\n]*\n|\n)*", text)
+    assert section, "pyproject.toml has no [tool.pytest.ini_options]"
+    return text[:section.start()] + '[tool.pytest.ini_options]\ntestpaths = ["exercises"]\n' + text[section.end():]
+
+
 def build(out: Path) -> Path:
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"{out} exists and is not empty: choose a new folder")
@@ -50,8 +58,7 @@ def build(out: Path) -> Path:
         toml = out / "exercises" / exercise.name / "exercise.toml"
         toml.write_text(_strip_hidden_points(toml.read_text(encoding="utf-8")), encoding="utf-8")
     shutil.copytree(KIT_ROOT / "grader", out / "grader", ignore=shutil.ignore_patterns(*GRADER_LEFT_OUT))
-    pyproject = (KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    (out / "pyproject.toml").write_text(pyproject.replace('testpaths = ["tests"]', 'testpaths = ["exercises"]'),
+    (out / "pyproject.toml").write_text(_student_pyproject((KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8")),
                                         encoding="utf-8")
     table = "\n".join(f"- `exercises/{e.name}`: {e.title}" for e in exercises)
     (out / "README.md").write_text(STUDENT_README.format(table=table), encoding="utf-8")

@@ -26,6 +26,8 @@ def test_the_bundle_holds_no_solution_and_no_hidden_check(tmp_path):
         stub = (out / folder / f"{exercise.module}.py").read_text(encoding="utf-8")
         assert "NotImplementedError" in stub
     assert "grader/plugin.py" in files and "grader/harness.py" in files
+    pyproject = (out / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'testpaths = ["exercises"]' in pyproject and "tests" not in pyproject.split("[tool.pytest")[1]
 
 
 def test_release_refuses_a_folder_that_is_not_empty(tmp_path):
