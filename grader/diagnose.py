@@ -257,6 +257,10 @@ class Stacks:
         self.dump_dir = dump_dir
         self._offsets: dict[int, int] = {}
 
+    def armed(self, pid: int) -> bool:
+        """Whether the process has finished starting (where stacks can be had; else always)."""
+        return not hasattr(signal, "SIGUSR1") or (self.dump_dir / f"{pid}.txt").exists()
+
     def request(self, procs: list[psutil.Process], *, freeze: bool, wait: float = STACK_WAIT) -> dict[int, str]:
         """The newest stack of each process; with `freeze`, the tree is stopped first and left
         stopped, so that what is read is one moment (for a final report)."""

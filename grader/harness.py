@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
@@ -37,7 +38,12 @@ from grader.exercise import KIT_ROOT
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
 LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
-BUSY_WARMUP = 0.1  # interpreter start-up CPU is not spinning
+# Interpreter start-up CPU is not spinning: a process's busy time counts from the first look at it
+# at least BUSY_WARMUP after it was first seen that finds it ready (it armed its stack dump, as the
+# driver and every child of a check do once started), so that a start-up slowed down by the load
+# is not counted; one that never says so counts from UNREADY_WARMUP.
+BUSY_WARMUP = 0.1
+UNREADY_WARMUP = 1.0
 BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
 # Share of one CPU above which a waiting process counts as spinning. A process blocked in get()
 # uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
@@ -134,13 +140,14 @@ class _Tracked:
         self.last = None
         self.recent: collections.deque = collections.deque(maxlen=16)
 
-    def sample(self, now: float) -> None:
+    def sample(self, now: float, ready: bool) -> None:
         try:
             times = self.proc.cpu_times()
         except psutil.Error:
             return
         point = (now, times.user + times.system)
-        if self.first is None and now - self.first_seen >= BUSY_WARMUP:
+        age = now - self.first_seen
+        if self.first is None and ((ready and age >= BUSY_WARMUP) or age >= UNREADY_WARMUP):
             self.first = point
         self.last = point
         self.recent.append(point)
@@ -214,8 +221,9 @@ _PARENTS = _ParentMap(max_age=SAMPLE_INTERVAL)
 class _Tree:
     """Every process seen below the driver, so that none escapes even after its parent died."""
 
-    def __init__(self, root_pid: int):
+    def __init__(self, root_pid: int, ready: Callable[[int], bool]):
         self.root_pid = root_pid
+        self.ready = ready  # whether a process has finished starting
         self.seen: dict[int, _Tracked] = {}
         self.root = psutil.Process(root_pid)
 
@@ -237,7 +245,7 @@ class _Tree:
             tracked = self.seen.get(proc.pid)
             if tracked is None:
                 tracked = self.seen[proc.pid] = _Tracked(proc, now)
-            tracked.sample(now)
+            tracked.sample(now, tracked.first is not None or self.ready(proc.pid))
 
     def progressing(self) -> bool:
         """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), so may finish."""
@@ -426,9 +434,9 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         )
     answer = _Answer(driver.stdout)
     answer.start()
-    tree = _Tree(driver.pid)
-    roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
     stacks = diagnose.Stacks(dump_dir)
+    tree = _Tree(driver.pid, stacks.armed)
+    roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
     deadlocked = _DeadlockWatch(tree, roles, stacks, module_file)
     try:
         while True:
