@@ -17,7 +17,9 @@ import time
 
 from grader.scenarios.common import as_list, started, timed
 
-MARKER_POLL = 0.005  # seconds between two looks for the marker file while a task is held back
+MARKER_POLL = 0.005  # seconds between two looks for a marker file while a task is held back
+RELEASED, RECEIVED = "released", "received"  # marker files in the check's folder (see kit_work)
+RECEIPT_SHARE = 0.5  # of its wait: how long a released task still waits for a result to arrive
 
 
 def _blob(item, size: int) -> bytes:
@@ -29,22 +31,56 @@ def _blob(item, size: int) -> bytes:
 def kit_work(task):
     """The func of the checks: a result of `size` bytes for the task's item, and where it ran.
 
-    A task marked `hold` waits (bounded) until the marker file exists; one marked `release`
-    creates it. Holding the first task until another one has been worked on makes the workers
-    finish in another order than the items', whatever the timing; and only another worker can
-    release it, so whether it waited in vain says if the workers ran at the same time.
+    Staged tasks (``map_items``) make the order in which results reach parallel_map's caller differ
+    from the items' order, whatever the timing. The first task is held; every other one releases
+    it (creates the RELEASED marker) when it is worked on, and returns its result wrapped so that
+    unpickling it, wherever it arrives, creates the RECEIVED marker. The held task goes on once a
+    result has arrived, so the first result is never the first to arrive. A caller that waits for
+    the first result before any other (a right one that reads the workers in turn) never receives
+    one: there the held task goes on RECEIPT_SHARE of its wait after it was released. Only another
+    worker can release it, so whether it was released says if the workers ran at the same time.
     """
-    item, size, hold, release, timeout = task
-    waited = None
-    if hold:
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(hold) and time.monotonic() < deadline:
-            time.sleep(MARKER_POLL)  # a bounded wait on a file another process creates
-        waited = os.path.exists(hold)
-    if release:
-        with open(release, "w", encoding="utf-8"):
+    item, size, marks, role, timeout = task
+    released = None
+    if role == "hold":
+        released = _held(marks, timeout)
+    elif role == "release":
+        with open(os.path.join(marks, RELEASED), "w", encoding="utf-8"):
             pass
-    return {"item": item, "pid": os.getpid(), "waited": waited, "blob": _blob(item, size)}
+    result = {"item": item, "pid": os.getpid(), "waited": released, "blob": _blob(item, size)}
+    return _Receipted(result, marks) if role == "release" else result
+
+
+def _held(marks: str, timeout: float) -> bool:
+    """Wait (bounded) until a released result arrived; whether the task was released at all."""
+    released, received = os.path.join(marks, RELEASED), os.path.join(marks, RECEIVED)
+    now = time.monotonic()
+    deadline, released_at = now + timeout, None
+    while now < deadline and not os.path.exists(received):
+        if released_at is None and os.path.exists(released):
+            released_at = now
+        if released_at is not None and now - released_at >= RECEIPT_SHARE * timeout:
+            break
+        time.sleep(MARKER_POLL)  # a bounded wait on files other processes create
+        now = time.monotonic()
+    return os.path.exists(released)
+
+
+class _Receipted(dict):
+    """A result that says, when it is unpickled, that a result has arrived (see kit_work)."""
+
+    def __init__(self, result: dict, marks: str):
+        super().__init__(result)
+        self.marks = marks
+
+    def __reduce__(self):
+        return _arrived, (dict(self), self.marks)
+
+
+def _arrived(result: dict, marks: str) -> dict:
+    with open(os.path.join(marks, RECEIVED), "w", encoding="utf-8"):
+        pass
+    return result
 
 
 def _summary(result, task):
@@ -63,17 +99,17 @@ def _summary(result, task):
 def map_items(ctx, items, n_workers, size=0, staged=False, hold_share=0.6):
     """parallel_map(kit_work, tasks, n_workers), one task per item, each result `size` bytes.
 
-    With `staged`, the first task is held until any other has been worked on (for at most
-    `hold_share` of the time left), so the first result is never the first to be ready.
+    With `staged`, the first task is held until another result has arrived (see ``kit_work``; for
+    at most `hold_share` of the time left), so the first result is never the first to arrive.
     """
     marks = tempfile.mkdtemp(prefix="marks-", dir=os.getcwd())  # the check's own folder
-    marker = os.path.join(marks, "released")
     timeout = max(0.2, hold_share * ctx.remaining())
     tasks = []
     for index, item in enumerate(items):
-        hold = marker if staged and index == 0 and len(items) > 1 else None
-        release = marker if staged and index > 0 else None
-        tasks.append((item, size, hold, release, timeout))
+        role = None
+        if staged and len(items) > 1:
+            role = "hold" if index == 0 else "release"
+        tasks.append((item, size, marks, role, timeout))
     value, seconds = timed(ctx.func("parallel_map"), kit_work, list(tasks), n_workers)
     returned = as_list(value)
     seen = {"seconds": seconds, **ctx.audit(), **started(ctx), "main_pid": os.getpid()}
