@@ -21,13 +21,14 @@ import multiprocessing.process
 import multiprocessing.queues
 import os
 import multiprocessing.util
-import pickle
 import signal
 import struct
 import sys
 import threading
 import time
 import warnings
+
+from grader import wire
 
 # Python 3.12+ warns when a process with threads forks. A multiprocessing.Queue that has been put to
 # owns a feeder thread, so code that puts before it starts a process triggers it. We record the
@@ -337,11 +338,11 @@ def _describe_exception(exc: BaseException, module_file: str) -> dict:
 
 
 def _send(channel: int, payload: dict) -> None:
-    try:
-        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # the scenario returned something unpicklable: say so, don't die
-        data = pickle.dumps({"status": "raised", "error": {
-            "type": "PicklingError", "message": f"the result could not be sent back: {exc}",
+    """The answer, as plain data (``grader.wire``): the harness decodes it, never runs it."""
+    data = wire.encode(payload)
+    if len(data) > wire.MAX_ANSWER_BYTES:  # say so rather than be refused
+        data = wire.encode({"status": "raised", "error": {
+            "type": "ValueError", "message": f"the result ({len(data)} bytes) is too large to send back",
             "traceback": "", "line": None, "source": None}})
     os.write(channel, struct.pack("!Q", len(data)))
     view = memoryview(data)
@@ -436,7 +437,7 @@ def _run_scenario(request: dict, registry: list[dict], handles: list, started: f
 
 def main(argv: list[str]) -> None:
     with open(argv[1], "rb") as handle:
-        request = pickle.load(handle)
+        request = wire.decode(handle.read(), wire.MAX_ANSWER_BYTES)
     # Keep the real stdout for the answer; the student's prints go to the log the harness gave us.
     channel = os.dup(1)
     log = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-import pickle
 import shutil
 import signal
 import site
@@ -32,7 +31,7 @@ from typing import Callable
 
 import psutil
 
-from grader import diagnose
+from grader import diagnose, wire
 from grader.driver import DUMP_DIR_ENV, INTERNAL_ROLES
 from grader.exercise import KIT_ROOT
 
@@ -105,7 +104,8 @@ class Outcome:
     """What happened in one check. ``status`` is one of:
 
     returned, raised, missing_file, import_error, missing_function, started_at_import,
-    hang, crashed, internal_error.
+    hang, crashed, internal_error, bad_answer (the driver answered with something that is not an
+    answer: the student's code wrote to its channel or broke the kit).
     """
 
     status: str
@@ -321,26 +321,84 @@ def _wait_ended(procs: list[psutil.Process], timeout: float) -> list[psutil.Proc
 
 
 class _Answer(threading.Thread):
-    """Reads the driver's one answer (length-prefixed pickle) without blocking the watch loop."""
+    """Reads the driver's one answer without blocking the watch loop.
+
+    The driver runs the student's code, so its answer is a claim, decoded as plain data
+    (``grader.wire``, length-prefixed, capped) and checked field by field (``answer_fields``);
+    one that is not well formed is a `problem`, never an exception here.
+    """
 
     def __init__(self, stream):
         super().__init__(daemon=True, name="baozi-answer")
         self.stream = stream
         self.payload: dict | None = None
+        self.problem = ""  # why an answer that came could not be taken
         self.done = threading.Event()
 
     def run(self) -> None:
         try:
             header = self.stream.read(8)
-            if len(header) == 8:
-                (size,) = struct.unpack("!Q", header)
-                data = self.stream.read(size)
-                if len(data) == size:
-                    self.payload = pickle.loads(data)
-        except Exception:  # a broken pipe or a truncated answer: the driver crashed
-            self.payload = None
+            if len(header) != 8:
+                return  # no answer: the driver crashed
+            (size,) = struct.unpack("!Q", header)
+            if size > wire.MAX_ANSWER_BYTES:
+                self.problem = f"an answer of {size} bytes, more than the {wire.MAX_ANSWER_BYTES} allowed"
+                return
+            data = self.stream.read(size)
+            if len(data) == size:
+                self.payload = answer_fields(wire.decode(data, wire.MAX_ANSWER_BYTES))
+        except wire.WireError as exc:
+            self.problem = str(exc)
+        except (OSError, ValueError):  # a broken pipe: the driver crashed
+            pass
         finally:
             self.done.set()
+
+
+STATUSES_ANSWERED = frozenset({"returned", "raised", "missing_file", "import_error", "missing_function",
+                               "started_at_import", "internal_error"})
+ERROR_FIELDS = {"type": str, "message": str, "traceback": str, "line": int, "source": str, "function": str}
+REGISTRY_KINDS = frozenset({"process", "thread", "phase"})
+REGISTRY_ENTRY = {"kind": str, "pid": int, "role": str, "name": str, "daemon": bool, "parent": int,
+                  "alive_at_start": list}
+
+
+def answer_fields(answer) -> dict:
+    """The driver's answer, every field checked; WireError for anything else."""
+    if not isinstance(answer, dict) or not set(answer) <= {"status", "value", "error", "registry", "notes", "elapsed"}:
+        raise wire.WireError("not the fields of an answer")
+    if answer.get("status") not in STATUSES_ANSWERED:
+        raise wire.WireError("an unknown status")
+    error = answer.get("error")
+    if error is not None:
+        _check_fields(error, ERROR_FIELDS, "error", optional=True)
+    registry = answer.get("registry", [])
+    if not isinstance(registry, list):
+        raise wire.WireError("a registry that is not a list")
+    for entry in registry:
+        _check_fields(entry, REGISTRY_ENTRY, "registry entry", optional=False)
+        if entry["kind"] not in REGISTRY_KINDS or not all(isinstance(r, str) for r in entry.get("alive_at_start", [])):
+            raise wire.WireError("a registry entry of an unknown kind")
+    notes = answer.get("notes", [])
+    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
+        raise wire.WireError("notes that are not text")
+    return answer
+
+
+def _check_fields(record, fields: dict, what: str, *, optional: bool) -> None:
+    """`record` is a dict of `fields` (name -> type; ints and texts may be None where `optional`)."""
+    if not isinstance(record, dict) or not set(record) <= set(fields):
+        raise wire.WireError(f"an {what} with unknown fields")
+    for name, kind in fields.items():
+        if name not in record:
+            if optional or name == "alive_at_start":
+                continue
+            raise wire.WireError(f"an {what} without {name}")
+        value = record[name]
+        if value is None and optional:
+            continue
+        if type(value) is not kind:
+            raise wire.WireError(f"an {what} whose {name} is not {kind.__name__}")
 
 
 def _tail(path: Path) -> str:
@@ -415,7 +473,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         "limits": isolation.limits,
         "site_paths": _site_paths(),
     }
-    (workdir / "request.pkl").write_bytes(pickle.dumps(request))
+    (workdir / "request.json").write_bytes(wire.encode(request))
     isolation.hand_over(workdir)
     stderr_path = workdir / "stderr.log"
     outcome = Outcome(status="hang", action=action, budget=budget, elapsed=0.0,
@@ -428,7 +486,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             # -S: no site processing. It costs more than the rest of an interpreter's start-up (the
             # .pth files of editable installs above all), and every check starts several
             # interpreters; the driver puts site-packages back at the end of sys.path instead.
-            [sys.executable, "-S", "-m", "grader.driver", str(workdir / "request.pkl")],
+            [sys.executable, "-S", "-m", "grader.driver", str(workdir / "request.json")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             cwd=workdir, env=_driver_env(dump_dir), **session_options(), **isolation.popen_options(),
         )
@@ -456,6 +514,9 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         if answer.payload is not None:
             _take_answer(outcome, answer.payload)
             _find_leaks(outcome, tree, roles, stacks)
+        elif answer.problem:
+            outcome.status = "bad_answer"
+            outcome.error = {"message": answer.problem}
         elif answer.done.is_set() or driver.poll() is not None:
             outcome.status = "crashed"
             outcome.error = {"returncode": driver.wait(timeout=5)}

@@ -375,6 +375,10 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
                 + _with_output(outcome))
     if status == "internal_error":
         return f"The kit itself failed while checking {file}; please report this:\n{_error_line(outcome)}"
+    if status == "bad_answer":
+        return (f"UNREADABLE ANSWER: the process running the check answered with something that is not "
+                f"an answer ({outcome.error['message']}). Code that writes to the kit's file "
+                "descriptors or changes the kit's own functions breaks its check.")
     if outcome.leaked:
         lines = [f"LEAK: {outcome.action} returned, but {len(outcome.leaked)} process(es) it started "
                  "were still running:", _render(outcome)]

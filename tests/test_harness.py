@@ -178,6 +178,35 @@ def run(items, producer_delay=0, consumer_delay=0):
 
 
 @POSIX_ONLY
+@pytest.mark.parametrize("forged", ["pickle", "garbage"])
+def test_an_answer_forged_on_the_drivers_channel_is_refused_and_never_run(tmp_path, forged):
+    """At import, the module writes an answer of its own to every pipe it can write to (the
+    driver's answer channel among them): a pickle whose loading would create a file, or garbage."""
+    marker = tmp_path / "unpickled"
+    out = check(tmp_path, HEADER + f"""
+import pickle, stat, struct
+
+class Payload:
+    def __reduce__(self):
+        return (open, ({str(marker)!r}, "w"))
+
+data = pickle.dumps({{"status": "returned", "value": Payload()}}) if {forged!r} == "pickle" else b"\\x80junk"
+for fd in range(3, 64):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            os.write(fd, struct.pack("!Q", len(data)) + data)
+    except OSError:
+        pass
+
+def run(items, producer_delay=0, consumer_delay=0):
+    raise NotImplementedError
+""")
+    assert out.status == "bad_answer", (out.status, out.error)
+    assert "not JSON" in out.error["message"]
+    assert not marker.exists(), "the forged pickle was loaded"
+
+
+@POSIX_ONLY
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_a_child_that_kills_its_parent_is_contained(tmp_path, method):
     out = check(tmp_path, HEADER + """
