@@ -146,13 +146,18 @@ def default_workers() -> int:
 
 
 def main(args) -> int:
-    from grader.sandbox import choose
+    from grader.sandbox import choose, refusal
 
     problem = grading.broker_problem(all_exercises())
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    options = grading.Options(sandbox=choose(args.sandbox), seed=args.seed,
+    sandbox = choose(args.sandbox)
+    refused = refusal(args.sandbox, sandbox, "batch")
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    options = grading.Options(sandbox=sandbox, seed=args.seed,
                               concurrency=args.concurrency, scale=args.budget_scale,
                               hide=(args.submissions.resolve(), args.out.resolve()))
     started = time.monotonic()

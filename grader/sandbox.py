@@ -8,8 +8,9 @@ The runner (``grader.runner``) and everything the student's code starts run insi
   made of the system folders, the Python installation and the kit only, all read-only, with the
   kit's ``solutions/``, ``tests/`` and ``bench/`` hidden behind empty folders.
 - **session** (macOS, or Linux without bubblewrap): the runner gets a session of its own and every
-  check its own session and resource limits; nothing hides the file system. The grader says so
-  once, at the start of a batch.
+  check its own session and resource limits; nothing hides the file system. ``batch`` and ``worker``
+  refuse it unless the instructor asks for it (``--sandbox session``, see ``refusal``); ``grade`` of
+  one submission says so once and goes on.
 
 In both, when the grader runs as root, the student's code runs as an unprivileged user of its own
 (one per check running at the same time), so it can neither signal the runner, nor write to its
@@ -210,6 +211,19 @@ def choose(kind: str = "auto") -> Sandbox:
     return Sandbox("session", f"NO SANDBOX ({reason}): checks run in process sessions with resource "
                               f"limits only; the network and the file system stay reachable; "
                               f"{_user_note('session')}.")
+
+
+def refusal(asked: str, sandbox: Sandbox, command: str) -> str | None:
+    """Why `command` (batch, worker: a whole class, unattended) will not grade in process sessions
+    the instructor did not ask for with ``--sandbox session``; None when it may go on."""
+    if sandbox.kind != "session" or asked == "session":
+        return None
+    return (f"{command} refuses to grade a class without a sandbox. {sandbox.description}\n"
+            "Without one, a submission's code can read every file its user can read (other "
+            "submissions, the kit's hidden checks and solutions among them), reach the network, and, "
+            "where it runs as your user, change your files and signal your processes. Install "
+            "bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and run the grader on Linux, or "
+            "pass --sandbox session to grade like this all the same.")
 
 
 def _user_note(kind: str) -> str:

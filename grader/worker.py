@@ -237,7 +237,7 @@ def same_account(one: str, other: str) -> bool:
 
 def main(args) -> int:
     """``python -m grader worker --broker URL``."""
-    from grader.sandbox import choose
+    from grader.sandbox import choose, refusal
 
     def stop(signum, frame):
         raise Stop(signal.Signals(signum).name)
@@ -248,6 +248,10 @@ def main(args) -> int:
         print(problem, file=sys.stderr)
         return 2
     sandbox = choose(args.sandbox)
+    refused = refusal(args.sandbox, sandbox, "worker")
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
     slot = slots.acquire(slots.WORKER_FIRST_SLOT if args.slot is None else args.slot)
     url = jobs.broker_url(args.broker)
     os.environ.pop(jobs.BROKER_ENV, None)  # the checks inherit this environment: no credentials in it

@@ -87,3 +87,28 @@ def test_a_workdir_under_a_closed_tmpdir_is_reachable_by_the_checks_users(tmp_pa
                           env={**os.environ, "TMPDIR": str(closed)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "/tmp ANSWER = 42"
+
+
+@pytest.mark.parametrize("command", ["batch", "worker"])
+def test_a_class_is_not_graded_without_a_sandbox_unless_asked_for(monkeypatch, tmp_path, capsys, command):
+    """Where bubblewrap cannot run, batch and worker stop before grading anything and say what a
+    submission could do; `--sandbox session` is the instructor's explicit yes."""
+    from grader.__main__ import main
+
+    monkeypatch.setattr(sandbox, "_bubblewrap_works", lambda: "bwrap is not installed")
+    (tmp_path / "subs").mkdir()
+    argv = (["batch", str(tmp_path / "subs"), "--out", str(tmp_path / "out")] if command == "batch"
+            else ["worker", "--broker", "amqp://nobody:nothing@127.0.0.1:1/%2F"])
+    monkeypatch.setattr("grader.grade.broker_problem", lambda exercises: None)
+    assert main(argv) == 2
+    said = capsys.readouterr().err
+    assert f"{command} refuses to grade a class without a sandbox" in said
+    assert "hidden checks" in said and "--sandbox session" in said and "bwrap is not installed" in said
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_explicit_session_sandbox_is_not_refused():
+    session = sandbox.Sandbox("session", "NO SANDBOX (asked for)")
+    assert sandbox.refusal("session", session, "batch") is None
+    assert sandbox.refusal("auto", BWRAP, "batch") is None
+    assert "refuses" in sandbox.refusal("auto", session, "worker")
