@@ -137,7 +137,7 @@ def write_gradebook(out: Path, graded: dict[str, grading.Graded], exercises) -> 
         row["student"] = g.student
     report.atomic_write(out / "grades.csv", report.grades_csv(rows, exercises))
     max_score = sum(e.max_score for e in exercises)
-    summary = {g.student: {"score": g.score, "tests": g.tests} for g in graded.values()}
+    summary = {g.student: {"score": g.score, "tests": g.tests, "review": g.review} for g in graded.values()}
     report.atomic_write(out / "summary.md", report.summary_md(summary, exercises, max_score))
 
 

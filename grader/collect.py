@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from grader import amqp, batch, jobs, report
+from grader import amqp, batch, jobs, report, review
 from grader import grade as grading
 from grader.exercise import all_exercises
 from grader.submission import discover, lay_out
@@ -47,6 +47,7 @@ class Pending:
     notes: list[str]
     not_run: dict[str, str]
     impl: Path  # its laid-out modules (packed into the job when it is published)
+    review: list[str] = dataclasses.field(default_factory=list)  # grader.review's hits
 
 
 class BrokerProgress(batch.Progress):
@@ -123,7 +124,8 @@ class Collector:
                 self.progress.advance(f"{student}: already graded ({previous.score:g})")
                 continue
             self.pending[student] = Pending(source, layout.digest, grading.layout_notes(layout),
-                                            dict(layout.problems), layout.impl_root)
+                                            dict(layout.problems), layout.impl_root,
+                                            review.scan_modules(layout.impl_root))
 
     def _load_state(self) -> None:
         try:
@@ -243,7 +245,8 @@ class Collector:
         why = str(message.get("why") or "")
         notes = list(pending.notes) + ([why] if why.startswith(("could not be graded", "the grader failed")) else [])
         graded = grading.write_grade(self.out / student, student, pending.digest, self.exercises, results,
-                                     why=why, not_run=pending.not_run, notes=notes, seconds=seconds, plan=plan)
+                                     why=why, not_run=pending.not_run, notes=notes, seconds=seconds, plan=plan,
+                                     review=pending.review)
         self._written(student, graded, f"{graded.score:g} / {graded.max_score} in {graded.seconds:.1f} s "
                                        f"on {message.get('worker', '?')}")
 
@@ -267,7 +270,8 @@ class Collector:
     def _write_ungraded(self, student: str, why: str) -> None:
         pending = self.pending[student]
         graded = grading.write_grade(self.out / student, student, pending.digest, self.exercises, [],
-                                     why=why, not_run=pending.not_run, notes=[*pending.notes, why])
+                                     why=why, not_run=pending.not_run, notes=[*pending.notes, why],
+                                     review=pending.review)
         self._written(student, graded, why)
 
     def _written(self, student: str, graded: grading.Graded, text: str) -> None:

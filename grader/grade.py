@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader import amqp, relay, report
+from grader import amqp, relay, report, review
 from grader.checks import checks_for, grading_plan
 from grader.exercise import KIT_ROOT, Exercise, all_exercises, find
 from grader.harness import session_options
@@ -55,6 +55,7 @@ class Graded:
     exercises: dict[str, tuple[float, int]]
     tests: list[dict]
     seconds: float
+    review: list[str] = dataclasses.field(default_factory=list)  # for the instructor (grader.review)
 
     def row(self) -> dict:
         return {"student": self.student, **{k: v[0] for k, v in self.exercises.items()},
@@ -169,7 +170,7 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
     exercises = exercises or all_exercises()
     started = time.monotonic()
     student, digest, notes = student_id(source), "", []
-    results, why, not_run = [], "", {}
+    results, why, not_run, flagged = [], "", {}, []
     try:
         with tempfile.TemporaryDirectory(prefix="baozi-grade-") as tmp:
             workdir = Path(tmp)
@@ -177,12 +178,13 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
             layout = lay_out(source, exercises, workdir / "impl")
             student, digest, notes = layout.student, layout.digest, layout_notes(layout)
             not_run = dict(layout.problems)  # no module: its checks fail with that reason
+            flagged = review.scan_modules(layout.impl_root)
             results, why = run_checks(layout, workdir, options, slot, exercises)
     except Exception as exc:  # a fault of the grader's own: the submission still gets its row
         why = grader_fault(exc)
         notes.append(why)
     return write_grade(out_dir, student, digest, exercises, results, why=why, not_run=not_run,
-                       notes=notes, seconds=time.monotonic() - started)
+                       notes=notes, seconds=time.monotonic() - started, review=flagged)
 
 
 def grader_fault(exc: BaseException) -> str:
@@ -208,10 +210,11 @@ def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
 def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exercise],
                 results: list[dict], *, why: str = "", not_run: dict[str, str] | None = None,
                 notes: list[str] | None = None, seconds: float = 0.0,
-                plan: dict[bool, tuple[str, ...]] | None = None) -> Graded:
+                plan: dict[bool, tuple[str, ...]] | None = None, review: list[str] | None = None) -> Graded:
     """Steps 5-6: score the results (a missing one is a failed check with `why`) and write
     ``results.json`` and ``feedback.md`` atomically. `plan` is the grading plan the results were
-    run under (default: this machine's; a remote worker sends its own)."""
+    run under (default: this machine's; a remote worker sends its own). `review` goes to the
+    instructor only (``extra_data``), never into the student's feedback."""
     plan = plan or grading_plan()
     notes = list(notes or [])
     checks = [check for exercise in exercises for check in checks_for(exercise)]
@@ -222,10 +225,10 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     summary = f"{student}: {score:g} / {max_score}" + "".join(f"\n{note}" for note in notes)
     payload = json.loads(report.results_json(tests, seconds=seconds, summary=summary))
     payload["extra_data"] = {"student": student, "digest": digest,
-                             "exercises": {k: list(v) for k, v in scores.items()}}
+                             "exercises": {k: list(v) for k, v in scores.items()}, "review": list(review or [])}
     report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes))
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
-    return Graded(student, digest, score, max_score, scores, tests, seconds)
+    return Graded(student, digest, score, max_score, scores, tests, seconds, list(review or []))
 
 
 def load_graded(out_dir: Path) -> Graded | None:
@@ -236,7 +239,7 @@ def load_graded(out_dir: Path) -> Graded | None:
         scores = {k: (v[0], v[1]) for k, v in extra["exercises"].items()}
         return Graded(extra["student"], extra["digest"], payload["score"],
                       sum(m for _, m in scores.values()), scores, payload["tests"],
-                      payload.get("execution_time", 0.0))
+                      payload.get("execution_time", 0.0), [str(r) for r in extra.get("review", [])])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

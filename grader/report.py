@@ -158,6 +158,9 @@ def _reason(output: str) -> str:
     return "(no reason given)"
 
 
+REVIEW_SHOWN = 3  # hits quoted per submission in summary.md (results.json has them all)
+
+
 def _bar(fraction: float, width: int = 30) -> str:
     full = round(fraction * width)
     return "█" * full + "·" * (width - full)
@@ -195,4 +198,14 @@ def summary_md(results: dict[str, dict], exercises, max_score: int) -> str:
     out += ["```", "", "## Most common failure reasons", ""]
     for (exercise, reason), count in reasons.most_common(10):
         out.append(f"- {count}× {exercise}: {reason}")
+    flagged = [s for s in students if results[s].get("review")]
+    if flagged:
+        out += ["", "## Submissions to review", "",
+                "Code that reaches for what these exercises never need (the kit's files, the "
+                "interpreter's frames or memory, sys.modules, raw file descriptors). No point was "
+                "changed for it; the student was not told.", ""]
+        for student in flagged:
+            hits = results[student]["review"]
+            more = f" (and {len(hits) - REVIEW_SHOWN} more)" if len(hits) > REVIEW_SHOWN else ""
+            out.append(f"- {student}: " + "; ".join(hits[:REVIEW_SHOWN]) + more)
     return "\n".join(out) + "\n"

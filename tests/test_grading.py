@@ -323,6 +323,22 @@ def test_hostile_code_could_not_read_the_kit(golden):
 
 
 @pytest.mark.slow
+def test_code_that_reaches_for_the_kit_is_listed_for_review_not_told_to_the_student(golden):
+    """reads_solutions imports the kit and names its files: summary.md and results.json list it for
+    the instructor, its feedback does not, and no right submission is listed."""
+    flagged = golden.results("reads_solutions")["extra_data"]["review"]
+    assert any("imports the grading kit" in hit for hit in flagged), flagged
+    assert any("kit's files" in hit for hit in flagged), flagged
+    feedback = golden.feedback("reads_solutions")
+    assert not any(hit in feedback for hit in flagged), "the review list reached the student's feedback"
+    for student in ("full_marks", "flat_layout", "zipped"):
+        assert golden.results(student)["extra_data"]["review"] == [], student
+    summary = (golden.run.out / "summary.md").read_text(encoding="utf-8")
+    section = summary.split("## Submissions to review", 1)[1]
+    assert "- reads_solutions: sentinel.py:" in section and "full_marks" not in section
+
+
+@pytest.mark.slow
 def test_no_submission_reached_the_network(golden):
     if golden.listener.error:
         pytest.skip(golden.listener.error)

@@ -1,0 +1,120 @@
+"""Submissions for the instructor to review: code that reaches for what these exercises never need.
+
+A static look at each graded module (parsed with ``ast``, never imported or run): calls into the
+interpreter's memory through ``ctypes``, walks over frames or the object graph, surgery on
+``sys.modules`` or ``builtins``, imports of the kit, custom pickling (``__reduce__``), writes to raw
+file descriptors, and looks through folders or at the kit's own files. None of the exercises needs
+any of it; an honest program with one of them is rare, so a hit asks for a look, never changes a
+point, and goes to the instructor (``results.json``'s ``extra_data``, ``summary.md``), not to the
+student. ``multiprocessing.Value(ctypes.c_int)``, ``gc.collect()`` and ``inspect.signature`` are
+ordinary and not flagged.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+# attribute -> why, when it is read from the module named
+FLAGGED_ATTRIBUTES = {
+    "ctypes": {name: "reaches into memory or C libraries with ctypes" for name in
+               ("pythonapi", "CDLL", "cdll", "PyDLL", "pydll", "memmove", "memset", "cast", "string_at",
+                "addressof", "LibraryLoader")},
+    "sys": {"_getframe": "walks the interpreter's frames", "modules": "looks into or changes sys.modules",
+            "settrace": "traces the interpreter", "setprofile": "traces the interpreter",
+            "addaudithook": "hooks the interpreter"},
+    "inspect": {name: "walks the interpreter's frames" for name in
+                ("currentframe", "stack", "getouterframes", "getinnerframes", "getmembers")},
+    "gc": {name: "walks the object graph" for name in ("get_objects", "get_referrers", "get_referents")},
+    "os": {"write": "writes to a raw file descriptor", "fdopen": "opens a raw file descriptor",
+           "dup2": "redirects a raw file descriptor", "walk": "looks through folders",
+           "listdir": "looks through folders", "scandir": "looks through folders"},
+    "glob": {name: "looks through folders" for name in ("glob", "iglob")},
+}
+# attributes that only a frame, a traceback or a generator has
+FRAME_ATTRIBUTES = {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame",
+                    "ag_frame"}
+FLAGGED_IMPORTS = {"grader": "imports the grading kit", "builtins": "changes builtins",
+                   "_ctypes": "reaches into memory or C libraries with ctypes"}
+FLAGGED_NAMES = {"__builtins__": "changes builtins", "__import__": "imports by name at run time"}
+FLAGGED_METHODS = {"__reduce__": "pickles itself in a custom way", "__reduce_ex__": "pickles itself in a custom way"}
+# words in a string that name the kit's own files
+KIT_WORDS = ("solutions", "hidden", "grader", "site-packages", "egg-info", "dist-packages")
+MAX_HITS = 20  # per module: enough to judge, not a flood
+
+
+def scan_source(text: str, file: str) -> list[str]:
+    """``file:line: what`` for every flagged spot of one module's source."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return []  # it does not compile: its checks say so
+    aliases = _aliases(tree)
+    prose = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    hits: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        why = None if id(node) in prose else _why(node, aliases)
+        if why:
+            hits.append((getattr(node, "lineno", 0), why))
+    seen, out = set(), []
+    for line, why in sorted(hits):
+        if (line, why) not in seen:
+            seen.add((line, why))
+            out.append(f"{file}:{line}: {why}")
+    return out[:MAX_HITS]
+
+
+def scan_modules(root: Path) -> list[str]:
+    """Every graded module under `root` (a laid-out submission), scanned."""
+    hits = []
+    for path in sorted(root.glob("*/*.py")):
+        hits += scan_source(path.read_text(encoding="utf-8", errors="replace"), path.name)
+    return hits
+
+
+def _aliases(tree: ast.AST) -> dict[str, str]:
+    """Local name -> the module it stands for (``import ctypes as c``, ``from os import walk``)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module.split('.')[0]}.{alias.name}"
+    return names
+
+
+def _why(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        for module in modules:
+            why = FLAGGED_IMPORTS.get(module.split(".")[0])
+            if why:
+                return why
+        if isinstance(node, ast.ImportFrom):  # from ctypes import pythonapi
+            table = FLAGGED_ATTRIBUTES.get((node.module or "").split(".")[0], {})
+            return next((table[a.name] for a in node.names if a.name in table), None)
+        return None
+    if isinstance(node, ast.Attribute):
+        if node.attr in FRAME_ATTRIBUTES:
+            return "walks the interpreter's frames"
+        if isinstance(node.value, ast.Name):
+            module = aliases.get(node.value.id, node.value.id)
+            return FLAGGED_ATTRIBUTES.get(module, {}).get(node.attr)
+        return None
+    if isinstance(node, ast.Name):
+        if node.id in FLAGGED_NAMES:
+            return FLAGGED_NAMES[node.id]
+        module, _, name = aliases.get(node.id, "").partition(".")
+        return FLAGGED_ATTRIBUTES.get(module, {}).get(name) if name else None
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FLAGGED_METHODS:
+        return FLAGGED_METHODS[node.name]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        lowered = node.value.lower()
+        word = next((w for w in KIT_WORDS if w in lowered), None)
+        if word:
+            return f"names the kit's files ({word!r} in a string)"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("rglob", "iterdir"):
+        return "looks through folders"
+    return None
