@@ -108,7 +108,7 @@ def test_the_golden_cases_are_complete():
     wanted = {"full_marks", "flat_layout", "partial", "missing_files", "syntax_error", "import_error",
               "hang_everywhere", "leak", "endless_output", "os_exit_at_import", "sys_exit_at_import",
               "kill_parent", "ignore_sigterm", "fork_bomb", "memory_hog", "reads_solutions", "network",
-              "conftest_ignored", "zipped"}
+              "conftest_ignored", "zipped", "pickle_answer"}
     assert wanted <= names, f"missing scenarios: {sorted(wanted - names)}"
     for scenario in SCENARIOS:
         assert set(scenario.scores) == set(FULL), f"{scenario.student}: scores must name every exercise"
@@ -329,13 +329,16 @@ def test_code_that_reaches_for_the_kit_is_listed_for_review_not_told_to_the_stud
     flagged = golden.results("reads_solutions")["extra_data"]["review"]
     assert any("imports the grading kit" in hit for hit in flagged), flagged
     assert any("kit's files" in hit for hit in flagged), flagged
+    attack = golden.results("pickle_answer")["extra_data"]["review"]
+    assert any("pickles itself" in hit for hit in attack) and any("file descriptor" in hit for hit in attack)
     feedback = golden.feedback("reads_solutions")
     assert not any(hit in feedback for hit in flagged), "the review list reached the student's feedback"
     for student in ("full_marks", "flat_layout", "zipped"):
         assert golden.results(student)["extra_data"]["review"] == [], student
     summary = (golden.run.out / "summary.md").read_text(encoding="utf-8")
     section = summary.split("## Submissions to review", 1)[1]
-    assert "- reads_solutions: sentinel.py:" in section and "full_marks" not in section
+    assert "- reads_solutions: sentinel.py:" in section and "- pickle_answer: sentinel.py:" in section
+    assert "full_marks" not in section
 
 
 @pytest.mark.slow
