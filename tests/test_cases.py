@@ -79,32 +79,32 @@ def test_every_case_names_real_checks():
         assert not unknown, f"{case.id}: no such checks {sorted(unknown)}"
 
 
+# Each case under each of its start methods: one test each, so that the runs spread over the workers.
+RUNS = [pytest.param(case, method, id=f"{case.id}[{method}]") for case in CASES for method in case.start_methods
+        if method in multiprocessing.get_all_start_methods()]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_case_gets_its_verdict(case: Case, pytester):
+@pytest.mark.parametrize("case, method", RUNS)
+def test_case_gets_its_verdict(case: Case, method: str, pytester):
     exercise = exercise_meta.find(case.exercise)
     test_file = exercise.folder / f"test_{exercise.module}.py"
     loaded = load_factor()
-    for method in case.start_methods:
-        if method not in multiprocessing.get_all_start_methods():
-            continue
-        args = [str(test_file), "--impl", str(case.folder), "--start-method", method,
-                "-p", "no:cacheprovider"]
-        if case.checks:
-            args += ["-k", " or ".join(case.checks)]
-        result = pytester.runpytest(*args)
-        output = result.stdout.str()
-        outcomes = result.parseoutcomes()
-        if case.verdict == "pass":
-            assert outcomes.get("passed") == len(exercise.points) and not outcomes.get("failed"), (
-                f"{case.id} ({method}) should pass every check:\n{output[-4000:]}")
-        else:
-            assert outcomes.get("failed") == len(case.checks) and not outcomes.get("passed"), (
-                f"{case.id} ({method}) should fail {list(case.checks)}:\n{output[-4000:]}")
-            for text in case.expect:
-                assert text in output, f"{case.id} ({method}): report lacks {text!r}:\n{output[-4000:]}"
-        # The harness gives a check more time on a loaded machine (grader.harness.load_factor).
-        limit = case.max_seconds * max(loaded, load_factor())
-        for report in result.reprec.getreports("pytest_runtest_logreport"):
-            assert report.duration <= limit, (
-                f"{case.id} ({method}): {report.nodeid} took {report.duration:.1f} s")
+    args = [str(test_file), "--impl", str(case.folder), "--start-method", method, "-p", "no:cacheprovider"]
+    if case.checks:
+        args += ["-k", " or ".join(case.checks)]
+    result = pytester.runpytest(*args)
+    output = result.stdout.str()
+    outcomes = result.parseoutcomes()
+    if case.verdict == "pass":
+        assert outcomes.get("passed") == len(exercise.points) and not outcomes.get("failed"), (
+            f"{case.id} ({method}) should pass every check:\n{output[-4000:]}")
+    else:
+        assert outcomes.get("failed") == len(case.checks) and not outcomes.get("passed"), (
+            f"{case.id} ({method}) should fail {list(case.checks)}:\n{output[-4000:]}")
+        for text in case.expect:
+            assert text in output, f"{case.id} ({method}): report lacks {text!r}:\n{output[-4000:]}"
+    # The harness gives a check more time on a loaded machine (grader.harness.load_factor).
+    limit = case.max_seconds * max(loaded, load_factor())
+    for report in result.reprec.getreports("pytest_runtest_logreport"):
+        assert report.duration <= limit, f"{case.id} ({method}): {report.nodeid} took {report.duration:.1f} s"
