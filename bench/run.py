@@ -5,7 +5,9 @@
 1. wall time of `pytest exercises/ --impl solutions --start-method M` for each start method
    (targets on a 2-core machine: at most 8 s under fork, 20 s under spawn);
 2. the time from the start of a hanging check to its report (target: within 3 s), for the
-   classic hang of exercise 3 (no sentinel), through the same harness the visible tests use.
+   classic hang of exercise 3 (no sentinel), through the same harness the visible tests use;
+3. wall time of `pytest exercises/ --start-method M` on the stubs, which must all fail at once
+   (target: under 30 s on a quiet machine; the kit's tests only ask that none hangs).
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ NO_SENTINEL = (exercise.SOLUTIONS_DIR / "ex03_sentinel" / "sentinel.py").read_te
     "    q.put(None)  # ...so the sentinel lands behind the last one\n", "")
 
 
-def suite_times(methods, repeat):
+def suite_times(methods, repeat, target="solutions"):
     rows = []
     for method in methods:
-        runs = [check.run_suite("solutions", method) for _ in range(repeat)]
-        assert all(r.ok for r in runs), f"solutions failed under {method}"
+        runs = [check.run_suite(target, method) for _ in range(repeat)]
+        assert all(r.ok for r in runs), f"{target} not as they should be under {method}"
         seconds = [r.seconds for r in runs]
-        rows.append({"start_method": method, "checks": runs[0].passed,
+        rows.append({"start_method": method, "checks": runs[0].passed + runs[0].failed,
                      "median_s": statistics.median(seconds), "max_s": max(seconds)})
     return rows
 
@@ -68,17 +70,19 @@ def main() -> None:
     methods = multiprocessing.get_all_start_methods()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     suites = suite_times(methods, args.repeat)
+    stubs = suite_times(methods, args.repeat, target="stubs")
     with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
         hangs = hang_times(methods, args.repeat, Path(tmp))
-    print("visible suite, --impl solutions:")
-    for row in suites:
-        print(f"  {row['start_method']:<10} {row['checks']} checks  median {row['median_s']:.1f} s  "
-              f"max {row['max_s']:.1f} s")
+    for title, rows in (("visible suite, --impl solutions:", suites), ("the stubs, every check failing:", stubs)):
+        print(title)
+        for row in rows:
+            print(f"  {row['start_method']:<10} {row['checks']} checks  median {row['median_s']:.1f} s  "
+                  f"max {row['max_s']:.1f} s")
     print("hanging check (ex03 without a sentinel), start to report:")
     for row in hangs:
         print(f"  {row['start_method']:<10} budget {row['budget_s']:.2f} s  median {row['report_after_s']:.2f} s"
               f"  worst {row['worst_s']:.2f} s")
-    args.out.write_text(json.dumps({"python": sys.version.split()[0], "suites": suites, "hangs": hangs},
+    args.out.write_text(json.dumps({"python": sys.version.split()[0], "suites": suites, "stubs": stubs, "hangs": hangs},
                                    indent=2))
 
 
