@@ -108,6 +108,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         options.numprocesses = WORKERS
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist (-p no:xdist) it is simply unused
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "load":
         return None  # another --dist asked for explicitly: xdist's own
