@@ -447,14 +447,26 @@ def run_check(
     action: str,
     isolation: Isolation | None = None,
 ) -> Outcome:
-    """Run one scenario against the student's module; see the module docstring."""
+    """Run one scenario against the student's module; see the module docstring.
+
+    A driver killed by a signal is run once more: the kit's own instrumentation can crash a right
+    program (issue 12 looks for that fault), and a crash the student's code causes happens again.
+    A clean rerun is taken, with a note that the first run died.
+    """
     isolation = isolation or Isolation()
-    workdir = Path(tempfile.mkdtemp(prefix="baozi-check-"))
-    try:
-        return _run_in(workdir, module_file, module, scenario, params, start_method, budget, action,
-                       isolation)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    outcome = None
+    for _ in range(2):
+        workdir = Path(tempfile.mkdtemp(prefix="baozi-check-"))
+        try:
+            first, outcome = outcome, _run_in(workdir, module_file, module, scenario, params, start_method,
+                                              budget, action, isolation)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if first is not None and outcome.status != "crashed":
+            outcome.notes.append(f"rerun: the first run died by signal {-first.error['returncode']}")
+        if outcome.status != "crashed" or (outcome.error or {}).get("returncode", 0) >= 0:
+            break
+    return outcome
 
 
 def _run_in(workdir, module_file, module, scenario, params, start_method, budget, action,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -175,6 +176,27 @@ def run(items, producer_delay=0, consumer_delay=0):
 """)
     assert out.status == "crashed" and out.error["returncode"] == 3
     assert "bye" in out.stdout
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("always", [False, True])
+def test_a_driver_killed_by_a_signal_is_run_once_more(tmp_path, always):
+    """A crash by a signal that does not come back is taken as the kit's (the rerun counts, with a
+    note); one that comes back is the student's."""
+    marker = tmp_path / "crashed-once"
+    out = check(tmp_path, HEADER + f"""
+if {always!r} or not os.path.exists({str(marker)!r}):
+    open({str(marker)!r}, "w").close()
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    return list(items)
+""", method="fork")
+    if always:
+        assert out.status == "crashed" and out.error["returncode"] == -signal.SIGSEGV
+    else:
+        assert out.status == "returned", (out.status, out.error)
+        assert out.notes == [f"rerun: the first run died by signal {int(signal.SIGSEGV)}"]
 
 
 @POSIX_ONLY
