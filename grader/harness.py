@@ -454,18 +454,21 @@ def run_check(
     A clean rerun is taken, with a note that the first run died.
     """
     isolation = isolation or Isolation()
-    outcome = None
-    for _ in range(2):
+
+    def once() -> Outcome:
         workdir = Path(tempfile.mkdtemp(prefix="baozi-check-"))
         try:
-            first, outcome = outcome, _run_in(workdir, module_file, module, scenario, params, start_method,
-                                              budget, action, isolation)
+            return _run_in(workdir, module_file, module, scenario, params, start_method, budget, action,
+                           isolation)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        if first is not None and outcome.status != "crashed":
-            outcome.notes.append(f"rerun: the first run died by signal {-first.error['returncode']}")
-        if outcome.status != "crashed" or (outcome.error or {}).get("returncode", 0) >= 0:
-            break
+
+    outcome = once()
+    signal_number = -(outcome.error or {}).get("returncode", 0) if outcome.status == "crashed" else 0
+    if signal_number > 0:
+        outcome = once()
+        if outcome.status != "crashed":
+            outcome.notes.append(f"rerun: the first run died by signal {signal_number}")
     return outcome
 
 
