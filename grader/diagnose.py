@@ -83,7 +83,9 @@ class ProcReport:
 
 
 class Roles:
-    """Names processes: the driver is "main", the student's processes are named after their target."""
+    """Names processes: a host of the student's code is "main", the student's processes are named
+    after their target, and the driver's observer, which runs only the kit's code, is "kit" and
+    counts as infrastructure."""
 
     INFRASTRUCTURE = ("resource_tracker", "forkserver")
 
@@ -105,7 +107,9 @@ class Roles:
         self._entries = [e for e in map(parse_registry_line, lines) if e is not None]
         counts: Counter = Counter()
         for entry in self._entries:
-            if entry["kind"] != "process":
+            if entry["kind"] == "host":
+                self._names[entry["pid"]] = ("main", "main")
+            if entry["kind"] not in ("process", "kit"):
                 continue
             kind = entry["role"]
             counts[kind] += 1
@@ -122,6 +126,8 @@ class Roles:
     def is_infrastructure(self, proc: psutil.Process) -> bool:
         """The resource tracker or the forkserver itself; not the processes a forkserver forked,
         which carry its command line too."""
+        if proc.pid == self.driver_pid:
+            return True
         if not self.looks_infrastructure(proc):
             return False
         self._load()
@@ -135,7 +141,7 @@ class Roles:
 
     def name(self, pid: int) -> tuple[str, str]:
         if pid == self.driver_pid:
-            return "main", "main"
+            return "kit", "kit"
         if pid not in self._names:
             self._load()
         return self._names.get(pid, (f"process-{pid}", "process"))

@@ -1,11 +1,22 @@
-"""The process that runs a student's code for one check.
+"""The process that runs one check, and the processes where the student's code runs.
 
 The harness (``grader.harness``) starts ``python -m grader.driver REQUEST`` in a session of its own.
-The driver imports the student's module, runs one scenario from ``grader.scenarios`` against it and
-sends back a picklable observation on its original stdout. Everything the student prints goes to a log
-file instead. Then it waits, alive, until the harness has inspected the processes it left behind and
-closes its stdin; it never runs the interpreter's exit handlers, which would join the student's
-non-daemon processes and hang exactly like the lesson's first demo.
+That process, the observer, never imports the student's module: it holds the answer channel, runs
+the kit's side of the scenario (``grader.scenarios``) and sends the observation back on its original
+stdout, as plain data. The student's code runs in hosts, children of the observer:
+
+- an *observed* scenario calls the student's functions through ``StudentCall``: each call runs in a
+  host of its own, on queues the observer made and then reads itself (with ``plain_get``, which
+  rebuilds builtin data only). What the host says back (the return value, an exception) is a claim;
+  what the observer reads from its own queues is a fact.
+- any other scenario runs whole in one host, as the student's main process, and the host's
+  observation is a claim that the harness checks against the processes it saw.
+
+A host never holds the answer channel, and the observer never runs a byte the student wrote. After
+answering, the observer waits until the harness has inspected the processes left behind and closes
+its stdin; a host that ran a whole scenario waits for the observer to end, and neither runs the
+interpreter's exit handlers, which would join the student's non-daemon processes and hang exactly
+like the lesson's first demo.
 
 This module is also the ``__main__`` that spawn and forkserver children import, so it stays light and
 does nothing at import time.
@@ -19,13 +30,15 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
 import multiprocessing.queues
-import os
 import multiprocessing.util
+import os
+import queue
 import signal
 import struct
 import sys
 import threading
 import time
+import traceback
 import warnings
 
 from grader import wire
@@ -181,16 +194,21 @@ def _has_ended(proc) -> bool:
 
 
 class Context:
-    """What a scenario gets: the student's module and a few helpers."""
+    """What a scenario gets: a way to call the student's functions, a deadline and a few helpers.
 
-    def __init__(self, module, module_file: str, deadline: float, registry: list[dict],
-                 handles: list, registry_path: str):
+    In a host (a scenario run whole as the student's main process) `module` is the student's module
+    and `func` gives its functions. In the observer `module` is None and `func` gives `StudentCall`s,
+    which run each call in a host of its own.
+    """
+
+    def __init__(self, job: dict, deadline: float, module=None):
+        self.job = job
         self.module = module
-        self.module_file = module_file
+        self.module_file = job["module_file"]
         self.deadline = deadline  # time.monotonic() by which the scenario should have its answer
-        self._registry = registry
-        self._handles = handles  # (registry entry, Process) for processes started here
-        self._registry_path = registry_path
+        self._registry_path = job["registry"]
+        self.hosts: list = []  # hosts of StudentCalls made from here, for join_hosts()
+        self.claims: list[dict] = []  # what those hosts said about themselves (registry, notes)
 
     def audit(self, reap: bool = True) -> dict:
         """How the student's processes were shut down, seen right after the checked call returned:
@@ -199,8 +217,8 @@ class Context:
         join the student forgets stays visible."""
         counts: dict[str, int] = {}
         unjoined, running, exitcodes = [], [], {}
-        for entry, proc in self._handles:
-            if entry["role"] in INTERNAL_ROLES or entry["role"].startswith("kit_"):
+        for entry, proc in _registry.handles:
+            if entry["role"] in INTERNAL_ROLES:
                 continue
             counts[entry["role"]] = counts.get(entry["role"], 0) + 1
             name = f"{entry['role']}-{counts[entry['role']]}"
@@ -215,17 +233,26 @@ class Context:
         return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
 
     def func(self, name: str):
+        if self.module is None:
+            return StudentCall(self, name)
         fn = getattr(self.module, name, None)
         if not callable(fn):
             raise MissingFunction(name)
         return fn
+
+    def join_hosts(self) -> list:
+        """Wait (until the deadline) for the hosts of the calls made so far to end, which flushes
+        what they put on queues; their exit codes, None for one still running."""
+        for host in self.hosts:
+            host.join(self.remaining())
+        return [host.exitcode for host in self.hosts]
 
     def remaining(self, floor: float = 0.05) -> float:
         return max(floor, self.deadline - time.monotonic())
 
     def started(self, kind: str = "process") -> list[dict]:
         """Processes (or threads) the student's code has started in this process so far."""
-        return [entry for entry in self._registry if entry["kind"] == kind]
+        return [entry for entry in _registry.entries if entry["kind"] == kind]
 
     def slept(self) -> dict:
         """The student's time.sleep calls so far, in every process of the check (watch_student)."""
@@ -239,6 +266,45 @@ class Context:
         roles[os.getpid()] = "main"
         return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
                 for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
+
+
+class StudentFault(Exception):
+    """A call in a host ended without a value: the host's reply says why (raised, import_error, ...)."""
+
+    def __init__(self, reply: dict):
+        super().__init__(reply.get("status"))
+        self.reply = reply
+
+
+class StudentCall:
+    """The student's function `name`. Called in the observer, it runs in a new host (a child process
+    that imports the student's module) and returns what the host says it returned; a queue.Empty
+    or queue.Full it raised is raised again, anything else ends the scenario as a StudentFault.
+    Used as a Process target, it runs in that process. Its `__name__` is the function's, so that
+    the registry names such a process after it."""
+
+    def __init__(self, ctx: Context, name: str):
+        self.job, self.name, self.__name__ = ctx.job, name, name
+        self._ctx = ctx
+
+    def __getstate__(self):
+        return {"job": self.job, "name": self.name, "__name__": self.name}
+
+    def __call__(self, *args, **kwargs):
+        if os.getpid() == _observer_pid:
+            return _call_in_host(self._ctx, self.name, args, kwargs)
+        module = _import_student(self.job)
+        fn = getattr(module, self.name, None)
+        if not callable(fn):
+            raise MissingFunction(self.name)
+        return fn(*args, **kwargs)
+
+
+def observed(scenario):
+    """Mark a scenario that runs in the observer: it calls the student's functions only through
+    ``ctx.func`` and reads their effects from queues it made, with ``grader.plain.plain_get``."""
+    scenario.observed = True
+    return scenario
 
 
 # Threads that libraries start for themselves: not the student's threads.
@@ -273,28 +339,92 @@ def _role_of(target, obj) -> str:
     return name
 
 
-def _install_registry(registry: list[dict], handles: list, path: str) -> None:
-    """Record every process (and non-library thread) the student's code starts.
+class _Registry:
+    """Every process (and non-library thread) the student's code starts in this process.
 
-    The harness reads the file while the driver may be stuck, to name processes by role
-    ("consumer-2") in its reports.
+    The harness reads the file while the check may be stuck, to name processes by role
+    ("consumer-2") in its reports. A host starts with an empty registry of its own.
     """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.entries: list[dict] = []
+        self.handles: list = []  # (entry, Process) of the processes started here
+
+    def record(self, entry: dict) -> None:
+        self.entries.append(entry)
+        with open(self.path, "a", encoding="utf-8") as log:
+            log.write(registry_line(entry))
+
+
+_registry = _Registry(os.devnull)
+_observer_pid: int | None = None  # set in the observer; no process started from it matches
+SEEN_WAIT = 5.0  # seconds a process that ends waits at most for the harness to have seen it
+_sleep = time.sleep  # not the counted one (watch_student)
+
+
+def _wait_seen(pid: int | None = None) -> None:
+    """Wait until the harness has seen a process (it leaves ``seen/<pid>`` in the check's folder), so
+    that no process, however short its life, escapes its account of the check
+    (``grader.harness._cross_check``). start() waits for the process it started (until it has gone,
+    under forkserver, whose children are not ours to keep as zombies), and a process that ends waits
+    for itself; either costs at most one look of the harness, a few hundredths of a second."""
+    mine = pid is None
+    pid = pid or os.getpid()
+    registry = os.environ.get(REGISTRY_ENV)
+    folder = os.path.join(os.path.dirname(registry), "seen") if registry else ""
+    if not os.path.isdir(folder):
+        return
+    mark, deadline, pause = os.path.join(folder, str(pid)), time.monotonic() + SEEN_WAIT, 0.001
+    if os.path.exists(mark):
+        return
+    try:  # wake the harness: it looks at once
+        poke = os.open(os.path.join(os.path.dirname(folder), "poke"), os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(poke, b".")
+        finally:
+            os.close(poke)
+    except OSError:
+        pass  # no FIFO (Windows), or full: the harness looks every SAMPLE_INTERVAL anyway
+    while not os.path.exists(mark) and time.monotonic() < deadline:
+        if not mine:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return  # gone (reaped by a forkserver): it waited for itself if it ended normally
+            except OSError:
+                pass
+        _sleep(pause)
+        pause = min(0.005, pause * 2)
+
+
+def _enter_child(_=None) -> None:
+    """In every process of the check started through multiprocessing, as it starts (an after-fork
+    hook: multiprocessing runs them in fork, spawn and forkserver children alike)."""
+    multiprocessing.util.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
+
+
+def _install_registry(path: str) -> None:
+    global _registry
+    _registry = _Registry(path)
+    if getattr(multiprocessing.process.BaseProcess.start, "_baozi", False):
+        return
     base_start = multiprocessing.process.BaseProcess.start
     thread_start = threading.Thread.start
 
-    def record(entry: dict) -> None:
-        registry.append(entry)
-        with open(path, "a", encoding="utf-8") as log:
-            log.write(registry_line(entry))
-
     def start_process(self):
         role = _role_of(getattr(self, "_target", None), self)  # start() deletes _target
-        alive = [e["role"] for e, p in handles if p._parent_pid == os.getpid() and not _has_ended(p)]
+        alive = [e["role"] for e, p in _registry.handles if p._parent_pid == os.getpid() and not _has_ended(p)]
         base_start(self)
-        entry = {"kind": "process", "pid": self.pid, "role": role, "name": self.name,
-                 "daemon": bool(self.daemon), "parent": os.getpid(), "alive_at_start": alive}
-        handles.append((entry, self))
-        record(entry)
+        host = getattr(self, "_baozi_host", False)
+        kind = "host" if host else "kit" if getattr(self, "_baozi_kit", False) else "process"
+        entry = {"kind": kind, "pid": self.pid, "role": "main" if host else role,
+                 "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid(),
+                 "alive_at_start": alive}
+        if kind == "process":
+            _registry.handles.append((entry, self))
+        _registry.record(entry)
+        _wait_seen(self.pid)
 
     def start_thread(self):
         thread_start(self)
@@ -303,17 +433,16 @@ def _install_registry(registry: list[dict], handles: list, path: str) -> None:
         runs = target or getattr(self, "function", None)
         module = getattr(runs, "__module__", "") or ""
         if not module.startswith(LIBRARY_THREADS):
-            record({"kind": "thread", "pid": os.getpid(), "role": _role_of(target, self),
-                    "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid()})
+            _registry.record({"kind": "thread", "pid": os.getpid(), "role": _role_of(target, self),
+                              "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid()})
 
+    start_process._baozi = True
     multiprocessing.process.BaseProcess.start = start_process
     threading.Thread.start = start_thread
 
 
 def _student_frame(tb, module_file: str):
     """The innermost traceback entry in the student's file, as (line number, source line)."""
-    import traceback
-
     found = None
     for frame in traceback.extract_tb(tb):
         if os.path.abspath(frame.filename) == module_file:
@@ -322,8 +451,6 @@ def _student_frame(tb, module_file: str):
 
 
 def _describe_exception(exc: BaseException, module_file: str) -> dict:
-    import traceback
-
     where = _student_frame(exc.__traceback__, module_file)
     if isinstance(exc, SyntaxError) and exc.filename and os.path.abspath(exc.filename) == module_file:
         where = (exc.lineno, (exc.text or "").strip(), None)
@@ -371,71 +498,266 @@ def _limit_resources(extra: dict) -> None:
         resource.setrlimit(limit, (value, value))
 
 
+def start_kit_process(proc):
+    """Start a process of the kit's own, a helper of the scenario: the registry marks it as the
+    kit's (kind "kit"), so that no verdict about the student's processes counts it."""
+    proc._baozi_kit = True
+    proc.start()
+    return proc
+
+
+class _ObserverFds:
+    """File descriptors only the observer may hold (the answer channel): every process forked from
+    it closes them first thing, before any student code can run there."""
+
+    fds: list[int] = []
+
+    def close(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
+_observer_fds = _ObserverFds()
+
+
 def run(request: dict, channel: int) -> None:
+    """The observer: the kit's side of the scenario, then the answer."""
+    global _observer_pid
     started = time.monotonic()
-    registry: list[dict] = []
-    handles: list = []
+    _observer_pid = os.getpid()
+    _observer_fds.fds = [channel]
+    multiprocessing.util.register_after_fork(_observer_fds, _ObserverFds.close)
     arm_stack_dump()
     multiprocessing.util.register_after_fork(arm_stack_dump, lambda _: arm_stack_dump())
+    multiprocessing.util.register_after_fork(_enter_child, _enter_child)
     multiprocessing.set_start_method(request["start_method"], force=True)
-    _install_registry(registry, handles, request["registry"])
-    module_dir = os.path.dirname(request["module_file"])
-    sys.path.insert(0, module_dir)
+    _install_registry(request["registry"])
     # Started with -S (see the harness): third-party packages stay importable, after the stdlib.
+    # The student's folder is never on this process's path; hosts put it first on theirs.
     sys.path.extend(p for p in request.get("site_paths", []) if p not in sys.path)
-    notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
-        result = _run_scenario(request, registry, handles, started)
-    if any(w.category is DeprecationWarning and "fork()" in str(w.message) for w in caught):
-        notes.append("fork-with-threads")
-    result["notes"] = notes
-    result["registry"] = registry
+    module_file = os.path.abspath(request["module_file"])
+    # The environment carries the two paths to spawn and forkserver children.
+    os.environ[REGISTRY_ENV], os.environ[STUDENT_FILE_ENV] = request["registry"], module_file
+    watch_student(request["registry"], module_file)
+    job = {"module_file": module_file, "module": request["module"], "registry": request["registry"],
+           "scenario": request["scenario"], "params": request["params"], "start_method": request["start_method"],
+           "deadline": started + request["deadline"]}
+    result = _run_scenario(job)
     result["elapsed"] = time.monotonic() - started
     _send(channel, result)
 
 
-def _run_scenario(request: dict, registry: list[dict], handles: list, started: float) -> dict:
-    module_file = os.path.abspath(request["module_file"])
-    if not os.path.isfile(module_file):
-        return {"status": "missing_file", "error": {"message": module_file}}
-    package, _, name = request["scenario"].partition(":")
+def _run_scenario(job: dict) -> dict:
+    if not os.path.isfile(job["module_file"]):
+        return {"status": "missing_file", "error": {"message": job["module_file"]}}
+    package, _, name = job["scenario"].partition(":")
     scenarios = importlib.import_module(package)
     if hasattr(scenarios, "prepare"):  # e.g. ex07: guard pika connections against crossing a fork
         scenarios.prepare()
-    # Before the import: `from time import sleep` takes the counted one. The environment carries
-    # the two paths to spawn and forkserver children.
-    os.environ[REGISTRY_ENV], os.environ[STUDENT_FILE_ENV] = request["registry"], module_file
-    watch_student(request["registry"], module_file)
-    try:
-        module = importlib.import_module(request["module"])
-    except BaseException as exc:  # SyntaxError, ImportError, sys.exit() at import, ...
-        return {"status": "import_error", "error": _describe_exception(exc, module_file)}
-    if os.path.abspath(getattr(module, "__file__", "") or "") != module_file:
-        return {"status": "import_error", "error": {
-            "type": "ImportError", "traceback": "", "line": None, "source": None,
-            "message": f"'{request['module']}' was imported from {module.__file__}, not {module_file}"}}
-    at_import = [entry for entry in registry if entry["kind"] == "process"]
-    if at_import:
-        return {"status": "started_at_import", "error": {"message": ", ".join(
-            f"{entry['role']} (pid {entry['pid']})" for entry in at_import)}}
-
-    # Mark the end of the import, so that a crash can be told apart from a crash while importing.
-    with open(request["registry"], "a", encoding="utf-8") as log:
-        log.write(registry_line({"kind": "phase", "pid": os.getpid(), "role": "imported", "name": "-",
-                                 "daemon": False, "parent": os.getpid()}))
     scenario = getattr(scenarios, name)
-    ctx = Context(module, module_file, started + request["deadline"], registry, handles, request["registry"])
+    if not getattr(scenario, "observed", False):
+        return _host_whole(job)
+    ctx = Context(job, job["deadline"])
     try:
-        value = scenario(ctx, **request["params"])
-    except MissingFunction as exc:
-        return {"status": "missing_function", "error": {"message": str(exc)}}
-    except BaseException as exc:  # the student's code raised (or called sys.exit): report it
-        return {"status": "raised", "error": _describe_exception(exc, module_file)}
-    return {"status": "returned", "value": value}
+        value = scenario(ctx, **job["params"])
+        result = {"status": "returned", "value": value}
+    except StudentFault as fault:
+        result = fault.reply
+    except (queue.Empty, queue.Full) as exc:  # raised by a StudentCall, and not expected there
+        result = getattr(exc, "reply", None) or {"status": "raised", "error": _describe_exception(exc, "")}
+    result["registry"] = _registry.entries + [e for claim in ctx.claims for e in claim.get("registry", [])]
+    result["notes"] = sorted({n for claim in ctx.claims for n in claim.get("notes", [])})
+    return result
+
+
+def _host_context():
+    """How the observer starts a host: a fork of itself, the cheapest way, while it has no other
+    thread (a fork must not copy a queue's feeder thread); spawn otherwise, and where fork is missing."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _start_host(target, args):
+    host = _host_context().Process(target=target, args=args, name="main")
+    host._baozi_host = True
+    host.start()
+    return host
+
+
+HOST_POLL = 0.1  # seconds between two looks at whether a host that has not replied is still alive
+HOST_STATUSES = frozenset({"returned", "raised", "import_error", "missing_function", "started_at_import"})
+# Exceptions a scenario may expect from a student's function, raised again in the observer.
+EXPECTED_EXCEPTIONS = {"queue.Empty": queue.Empty, "_queue.Empty": queue.Empty, "queue.Full": queue.Full}
+
+
+def _receive(reader, host) -> dict:
+    """A host's reply, decoded as plain data; a host that died first gives a "crashed" reply. (Its
+    end of the pipe, and of its sentinel, may live on in a process it forked: its exit status is
+    what tells that it died.)"""
+    try:
+        while not reader.poll(HOST_POLL):
+            if host.exitcode is not None and not reader.poll(0):
+                return {"status": "crashed", "error": {"returncode": host.exitcode}}
+        data = reader.recv_bytes(wire.MAX_ANSWER_BYTES)
+    except EOFError:
+        host.join(1.0)
+        return {"status": "crashed", "error": {"returncode": host.exitcode}}
+    except OSError as exc:  # a length that is not one: bytes the host's own framing never writes
+        return {"status": "bad_answer", "error": {"message": f"the host's reply: {exc}"}}
+    finally:
+        reader.close()
+    try:
+        reply = wire.decode(data, wire.MAX_ANSWER_BYTES)
+    except wire.WireError as exc:
+        return {"status": "bad_answer", "error": {"message": f"the host's reply: {exc}"}}
+    if not isinstance(reply, dict) or reply.get("status") not in HOST_STATUSES:
+        return {"status": "bad_answer", "error": {"message": "the host's reply is not a reply"}}
+    return {key: reply[key] for key in ("status", "value", "error", "registry", "notes") if key in reply}
+
+
+_held: list = []  # the observer's end of each host's release pipe: open until the observer ends
+
+
+def _host_whole(job: dict) -> dict:
+    """Run the whole scenario in one host, the student's main process; its observation is a claim."""
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    release, held = multiprocessing.Pipe(duplex=False)
+    _held.append(held)
+    _observer_fds.fds.append(held.fileno())  # so that the host does not hold it open itself
+    host = _start_host(_host_scenario, (job, writer, release))
+    writer.close()
+    release.close()
+    reply = _receive(reader, host)
+    reply["registry"] = _registry.entries + reply.get("registry", [])
+    return reply
+
+
+def _call_in_host(ctx: Context, name: str, args: tuple, kwargs: dict):
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    host = _start_host(_host_call, (ctx.job, name, args, kwargs, writer))
+    writer.close()
+    ctx.hosts.append(host)
+    reply = _receive(reader, host)
+    ctx.claims.append(reply)
+    if reply.get("status") == "returned":
+        return reply.get("value")
+    exception = EXPECTED_EXCEPTIONS.get((reply.get("error") or {}).get("type"))
+    if reply.get("status") == "raised" and exception is not None:
+        raised = exception()
+        raised.reply = reply
+        raise raised
+    raise StudentFault(reply)
+
+
+def _enter_host(job: dict) -> None:
+    """A host's first steps, before any of the student's code: an empty registry, the student's
+    folder first on the path, the tallies on."""
+    _observer_fds.close()
+    # A process takes its parent's start method for its own children, unless told otherwise.
+    multiprocessing.set_start_method(job["start_method"], force=True)
+    _install_registry(job["registry"])
+    module_dir = os.path.dirname(job["module_file"])
+    if module_dir not in sys.path:
+        sys.path.insert(0, module_dir)
+    watch_student(job["registry"], job["module_file"])
+
+
+def _import_student(job: dict):
+    """The student's module, imported in this process (a host or a child of the check)."""
+    module_dir = os.path.dirname(job["module_file"])
+    if module_dir not in sys.path:
+        sys.path.insert(0, module_dir)
+    return importlib.import_module(job["module"])
+
+
+def _imported(job: dict):
+    """(module, None), or (None, the reply that says why the module cannot be used)."""
+    try:
+        module = _import_student(job)
+    except BaseException as exc:  # SyntaxError, ImportError, sys.exit() at import, ...
+        return None, {"status": "import_error", "error": _describe_exception(exc, job["module_file"])}
+    if os.path.abspath(getattr(module, "__file__", "") or "") != job["module_file"]:
+        return None, {"status": "import_error", "error": {
+            "type": "ImportError", "traceback": "", "line": None, "source": None,
+            "message": f"'{job['module']}' was imported from {module.__file__}, not {job['module_file']}"}}
+    at_import = [entry for entry in _registry.entries if entry["kind"] == "process"]
+    if at_import:
+        return None, {"status": "started_at_import", "error": {"message": ", ".join(
+            f"{entry['role']} (pid {entry['pid']})" for entry in at_import)}}
+    # Mark the end of the import, so that a crash can be told apart from a crash while importing.
+    _registry.record({"kind": "phase", "pid": os.getpid(), "role": "imported", "name": "-",
+                      "daemon": False, "parent": os.getpid()})
+    return module, None
+
+
+def _reply(writer, reply: dict, caught) -> None:
+    reply["registry"] = _registry.entries
+    if any(w.category is DeprecationWarning and "fork()" in str(w.message) for w in caught):
+        reply["notes"] = ["fork-with-threads"]
+    data = wire.encode(reply)
+    if len(data) > wire.MAX_ANSWER_BYTES:  # say so rather than be refused
+        data = wire.encode({"status": "raised", "error": {
+            "type": "ValueError", "message": f"the result ({len(data)} bytes) is too large to send back",
+            "traceback": "", "line": None, "source": None}})
+    writer.send_bytes(data)
+    writer.close()
+
+
+def _host_scenario(job: dict, writer, release) -> None:
+    """A host that runs the whole scenario, then waits, alive, until the observer ends."""
+    _enter_host(job)
+    package, _, name = job["scenario"].partition(":")
+    scenarios = importlib.import_module(package)
+    if hasattr(scenarios, "prepare") and _observer_pid is None:
+        scenarios.prepare()  # a spawned host (a fork inherits the guards)
+    scenario = getattr(scenarios, name)  # taken before the student's module can replace it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
+        module, reply = _imported(job)
+        if module is not None:
+            ctx = Context(job, job["deadline"], module)
+            try:
+                reply = {"status": "returned", "value": scenario(ctx, **job["params"])}
+            except MissingFunction as exc:
+                reply = {"status": "missing_function", "error": {"message": str(exc)}}
+            except BaseException as exc:  # the student's code raised (or called sys.exit): report it
+                reply = {"status": "raised", "error": _describe_exception(exc, job["module_file"])}
+    _reply(writer, reply, caught)
+    try:
+        release.recv_bytes(1)  # never sent: returns (EOFError) when the observer has ended
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+def _host_call(job: dict, name: str, args: tuple, kwargs: dict, writer) -> None:
+    """A host that calls one function of the student's module and says how the call ended. It then
+    ends as a process does, so that what the call put on a queue is flushed."""
+    _enter_host(job)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
+        module, reply = _imported(job)
+        if module is not None:
+            fn = getattr(module, name, None)
+            if not callable(fn):
+                reply = {"status": "missing_function", "error": {"message": name}}
+            else:
+                try:
+                    reply = {"status": "returned", "value": fn(*args, **kwargs)}
+                except BaseException as exc:
+                    reply = {"status": "raised", "error": _describe_exception(exc, job["module_file"])}
+    _reply(writer, reply, caught)
 
 
 def main(argv: list[str]) -> None:
+    # The check's folder is on the path (python -m), and the student's code can write there: a
+    # module planted in it must never be imported here.
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.getcwd()]
     with open(argv[1], "rb") as handle:
         request = wire.decode(handle.read(), wire.MAX_ANSWER_BYTES)
     # Keep the real stdout for the answer; the student's prints go to the log the harness gave us.
@@ -447,8 +769,6 @@ def main(argv: list[str]) -> None:
     try:
         run(request, channel)
     except BaseException as exc:  # a fault of the kit's own, reported rather than hidden
-        import traceback
-
         _send(channel, {"status": "internal_error", "error": {
             "type": type(exc).__name__, "message": str(exc), "line": None, "source": None,
             "traceback": traceback.format_exc()}})
@@ -466,3 +786,6 @@ if __name__ == "__main__":
 elif __name__ == "__mp_main__":  # a spawn or forkserver child of a check
     arm_stack_dump()
     watch_student()
+    multiprocessing.util.register_after_fork(_enter_child, _enter_child)
+    if os.environ.get(REGISTRY_ENV):  # the processes it starts are in the check's account too
+        _install_registry(os.environ[REGISTRY_ENV])

@@ -180,6 +180,7 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
             not_run = dict(layout.problems)  # no module: its checks fail with that reason
             flagged = review.scan_modules(layout.impl_root)
             results, why = run_checks(layout, workdir, options, slot, exercises)
+            flagged += review.scan_results(results)
     except Exception as exc:  # a fault of the grader's own: the submission still gets its row
         why = grader_fault(exc)
         notes.append(why)
@@ -217,6 +218,8 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     instructor only (``extra_data``), never into the student's feedback."""
     plan = plan or grading_plan()
     notes = list(notes or [])
+    results, leaks = withhold_leaks(results)
+    review = [*(review or []), *leaks]
     checks = [check for exercise in exercises for check in checks_for(exercise)]
     tests = report.score_checks(checks, plan, results, why or "no result was reported", not_run or {})
     scores = report.exercise_scores(tests, exercises)
@@ -229,6 +232,27 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes))
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
     return Graded(student, digest, score, max_score, scores, tests, seconds, list(review or []))
+
+
+WITHHELD = ("This check's output quoted the kit's hidden checks, which a submission must not read, "
+            "and was withheld. The check failed.")
+
+
+def withhold_leaks(results: list[dict]) -> tuple[list[dict], list[str]]:
+    """The results with every message that holds the hidden checks' canary (``grader.hidden``)
+    replaced, the check failed; and a line for the review list per check that leaked."""
+    try:
+        from grader.hidden import CANARY
+    except ImportError:  # a kit without its hidden checks (a student's bundle) has none to leak
+        return results, []
+    kept, leaks = [], []
+    for result in results:
+        if CANARY in json.dumps(result, ensure_ascii=False):
+            leaks.append(f"{result.get('exercise', '?')}/{result.get('check', '?')}: at run time, its output "
+                         "quoted the kit's hidden checks (withheld from the student)")
+            result = {**result, "passed": False, "message": WITHHELD}
+        kept.append(result)
+    return kept, list(dict.fromkeys(leaks))
 
 
 def load_graded(out_dir: Path) -> Graded | None:

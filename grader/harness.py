@@ -47,6 +47,9 @@ BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
 # Share of one CPU above which a waiting process counts as spinning. A process blocked in get()
 # uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
 BUSY_FRACTION = 0.25
+# A process of the check is held until the harness has seen it, at most this long
+# (grader.driver.SEEN_WAIT): a harness that looked away longer cannot tell a short life from none.
+SEEN_WAIT = 5.0
 TAIL_BYTES = 2000  # how much of the student's output a report quotes
 # A deadlock is reported before the budget runs out when, after DEADLOCK_MIN_AGE, every process
 # has been idle for DEADLOCK_QUIET and two looks at the stacks, DEADLOCK_CONFIRM apart, find each
@@ -105,7 +108,8 @@ class Outcome:
 
     returned, raised, missing_file, import_error, missing_function, started_at_import,
     hang, crashed, internal_error, bad_answer (the driver answered with something that is not an
-    answer: the student's code wrote to its channel or broke the kit).
+    answer: the student's code wrote to its channel or broke the kit), inconsistent (the answer's
+    account of the processes is not what the harness saw).
     """
 
     status: str
@@ -221,14 +225,20 @@ _PARENTS = _ParentMap(max_age=SAMPLE_INTERVAL)
 class _Tree:
     """Every process seen below the driver, so that none escapes even after its parent died."""
 
-    def __init__(self, root_pid: int, ready: Callable[[int], bool]):
+    def __init__(self, root_pid: int, ready: Callable[[int], bool], seen_dir: Path | None = None):
         self.root_pid = root_pid
         self.ready = ready  # whether a process has finished starting
         self.seen: dict[int, _Tracked] = {}
         self.root = psutil.Process(root_pid)
+        self.seen_dir = seen_dir  # where each process seen is acknowledged, as an empty file
+        self.last_sample: float | None = None
+        self.max_gap = 0.0  # the longest time between two samples: the harness's own blind spot
 
     def sample(self, fresh: bool = False) -> None:
         now = time.monotonic()
+        if self.last_sample is not None:
+            self.max_gap = max(self.max_gap, now - self.last_sample)
+        self.last_sample = now
         procs = [self.root]
         for pid in _PARENTS.descendants(self.root_pid, fresh):
             if pid in self.seen:
@@ -245,7 +255,15 @@ class _Tree:
             tracked = self.seen.get(proc.pid)
             if tracked is None:
                 tracked = self.seen[proc.pid] = _Tracked(proc, now)
+                self._acknowledge(proc.pid)
             tracked.sample(now, tracked.first is not None or self.ready(proc.pid))
+
+    def _acknowledge(self, pid: int) -> None:
+        if self.seen_dir is not None:
+            try:
+                (self.seen_dir / str(pid)).touch()
+            except OSError:
+                pass
 
     def progressing(self) -> bool:
         """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), so may finish."""
@@ -262,6 +280,55 @@ class _Tree:
     def alive(self) -> list[psutil.Process]:
         self.sample(fresh=True)
         return [t.proc for t in self.seen.values() if _is_alive(t.proc)]
+
+
+POKE_NAME = "poke"  # a FIFO in the check's folder (grader.driver._wait_seen)
+POKE_MIN_GAP = 0.005  # seconds: however often it is poked, the watch looks at most this often
+
+
+class _Poke(threading.Thread):
+    """Wakes the watch loop when a process of the check asks to be seen (a byte on the check's
+    FIFO), so that start() waits a few milliseconds for the harness's look, not a whole
+    SAMPLE_INTERVAL. Without FIFOs (Windows) the loop just looks every SAMPLE_INTERVAL."""
+
+    def __init__(self, path: Path, wake: threading.Event):
+        super().__init__(daemon=True, name="baozi-poke")
+        self.wake, self.fd, self.closing = wake, None, False
+        self.pending = False  # poked since the last look: that look must read the processes afresh
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)  # a writer of its own: no endless EOF
+        except (OSError, AttributeError):
+            return
+        self.start()
+
+    def run(self) -> None:
+        import select
+
+        while not self.closing:
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.2)
+                if ready:
+                    os.read(self.fd, 4096)
+                    self.pending = True
+                    self.wake.set()
+                    time.sleep(POKE_MIN_GAP)
+            except (OSError, ValueError):
+                return
+
+    def take(self) -> bool:
+        """Whether it was poked since the last call."""
+        pending, self.pending = self.pending, False
+        return pending
+
+    def close(self) -> None:
+        self.closing = True
+        if self.fd is not None:
+            try:
+                os.write(self.fd, b"!")  # wakes its select() at once
+            except OSError:
+                pass
+            self.join(timeout=1.0)
+            os.close(self.fd)
 
 
 class _DeadlockWatch:
@@ -328,9 +395,10 @@ class _Answer(threading.Thread):
     one that is not well formed is a `problem`, never an exception here.
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream, wake: threading.Event):
         super().__init__(daemon=True, name="baozi-answer")
         self.stream = stream
+        self.wake = wake  # set with done: the watch loop looks at once
         self.payload: dict | None = None
         self.problem = ""  # why an answer that came could not be taken
         self.done = threading.Event()
@@ -353,12 +421,14 @@ class _Answer(threading.Thread):
             pass
         finally:
             self.done.set()
+            self.wake.set()
 
 
 STATUSES_ANSWERED = frozenset({"returned", "raised", "missing_file", "import_error", "missing_function",
-                               "started_at_import", "internal_error"})
-ERROR_FIELDS = {"type": str, "message": str, "traceback": str, "line": int, "source": str, "function": str}
-REGISTRY_KINDS = frozenset({"process", "thread", "phase"})
+                               "started_at_import", "internal_error", "crashed", "bad_answer"})
+ERROR_FIELDS = {"type": str, "message": str, "traceback": str, "line": int, "source": str, "function": str,
+                "returncode": int}
+REGISTRY_KINDS = frozenset({"process", "thread", "phase", "host", "kit"})
 REGISTRY_ENTRY = {"kind": str, "pid": int, "role": str, "name": str, "daemon": bool, "parent": int,
                   "alive_at_start": list}
 
@@ -476,6 +546,10 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             isolation: Isolation) -> Outcome:
     dump_dir = workdir / "stacks"
     dump_dir.mkdir()
+    seen_dir = workdir / "seen"
+    seen_dir.mkdir()
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(workdir / POKE_NAME, 0o600)
     request = {
         "module_file": str(Path(module_file).resolve()),
         "module": module,
@@ -505,16 +579,20 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             cwd=workdir, env=_driver_env(dump_dir), **session_options(), **isolation.popen_options(),
         )
-    answer = _Answer(driver.stdout)
+    wake = threading.Event()
+    answer = _Answer(driver.stdout, wake)
     answer.start()
+    poked = _Poke(workdir / POKE_NAME, wake)
     stacks = diagnose.Stacks(dump_dir)
-    tree = _Tree(driver.pid, stacks.armed)
+    tree = _Tree(driver.pid, stacks.armed, seen_dir)
     roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
     deadlocked = _DeadlockWatch(tree, roles, stacks, module_file)
     try:
         while True:
-            tree.sample()
-            if answer.done.wait(SAMPLE_INTERVAL):
+            tree.sample(fresh=poked.take())
+            wake.wait(SAMPLE_INTERVAL)
+            wake.clear()
+            if answer.done.is_set():
                 break
             if driver.poll() is not None:
                 answer.done.wait(1.0)  # the answer may still be in the pipe
@@ -529,6 +607,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         if answer.payload is not None:
             _take_answer(outcome, answer.payload)
             _find_leaks(outcome, tree, roles, stacks)
+            if outcome.status == "returned":  # only a value can earn points: the claim to check
+                _cross_check(outcome, tree, roles)
         elif answer.problem:
             outcome.status = "bad_answer"
             outcome.error = {"message": answer.problem}
@@ -548,6 +628,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     finally:
         _end_everything(driver, tree, roles, hung=outcome.status == "hang")
         answer.join(timeout=1.0)
+        poked.close()
     return outcome
 
 
@@ -561,10 +642,38 @@ def _take_answer(outcome: Outcome, payload: dict) -> None:
 
 def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks) -> None:
     """Student processes still running after the checked function returned (after a short grace)."""
-    students = [p for p in tree.alive() if p.pid != tree.root_pid and not roles.is_infrastructure(p)]
+    students = [p for p in tree.alive() if not roles.is_infrastructure(p) and roles.name(p.pid)[1] != "main"]
     left = _wait_ended(students, LEAK_GRACE)
     if left:
         outcome.leaked = diagnose.inspect(left, tree.seen, roles, stacks, outcome.module_file)
+
+
+def _cross_check(outcome: Outcome, tree: _Tree, roles: diagnose.Roles) -> None:
+    """The answer's account of the processes against what the harness saw of them.
+
+    start() does not return until the harness has seen the new process, and a process that ends
+    waits until it was seen (``grader.driver._wait_seen``: ``seen/<pid>``), so a process the registry
+    names that the harness never saw was never started; and every process the harness saw below the
+    driver is one the registry must name. Nor may the observation list other processes than the
+    registry. Any of these, and the answer is not the account of this run: "inconsistent".
+    """
+    entries = [*outcome.registry, *roles.entries()]
+    claimed = {e["pid"] for e in entries if e["kind"] in ("process", "kit", "host")}
+    never_seen = sorted(claimed - set(tree.seen))
+    unnamed = sorted(pid for pid, t in tree.seen.items()
+                     if pid not in claimed and not roles.is_infrastructure(t.proc))
+    named = sorted(e["role"] for e in outcome.registry
+                   if e["kind"] == "process" and e["role"] not in INTERNAL_ROLES)
+    observed = outcome.value.get("processes") if isinstance(outcome.value, dict) else None
+    if observed is not None and (not isinstance(observed, list) or sorted(map(str, observed)) != named):
+        outcome.status = "inconsistent"
+        outcome.error = {"message": "its observation lists other processes than its registry"}
+    elif never_seen and tree.max_gap < SEEN_WAIT:
+        outcome.status = "inconsistent"
+        outcome.error = {"message": f"it names processes that never ran (pids {never_seen[:5]})"}
+    elif unnamed:
+        outcome.status = "inconsistent"
+        outcome.error = {"message": f"processes ran that it does not name (pids {unnamed[:5]})"}
 
 
 def _kill(procs) -> None:
@@ -583,7 +692,8 @@ def _end_everything(driver: subprocess.Popen, tree: _Tree, roles: diagnose.Roles
     semaphores they hold; only if they linger are they killed too.
     """
     everyone = tree.alive()
-    _kill([p for p in everyone if (hung or p.pid != driver.pid) and not roles.is_infrastructure(p)])
+    _kill([p for p in everyone if p.pid == driver.pid and hung
+           or p.pid != driver.pid and not roles.is_infrastructure(p)])
     try:
         driver.stdin.close()
     except OSError:

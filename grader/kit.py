@@ -379,6 +379,11 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         return (f"UNREADABLE ANSWER: the process running the check answered with something that is not "
                 f"an answer ({outcome.error['message']}). Code that writes to the kit's file "
                 "descriptors or changes the kit's own functions breaks its check.")
+    if status == "inconsistent":
+        return (f"INCONSISTENT: the answer of the process running {outcome.action} does not match what "
+                f"the kit saw of this run: {outcome.error['message']}. Code that changes the kit's own "
+                "functions, forges its records or starts processes behind multiprocessing's back fails "
+                "its check.")
     if outcome.leaked:
         lines = [f"LEAK: {outcome.action} returned, but {len(outcome.leaked)} process(es) it started "
                  "were still running:", _render(outcome)]

@@ -72,6 +72,23 @@ def scan_modules(root: Path) -> list[str]:
     return hits
 
 
+# What a check reports when the answer of the process that ran the student's code was not an
+# answer, or did not match what the kit saw (grader.kit.explain): tampering seen at run time.
+RUNTIME_MARKS = ("UNREADABLE ANSWER", "INCONSISTENT")
+
+
+def scan_results(results: list[dict]) -> list[str]:
+    """``exercise/check: what`` for each check whose run showed tampering (RUNTIME_MARKS), once
+    per check and kind of evidence however many start methods showed it."""
+    hits: dict[str, None] = {}
+    for result in results:
+        message = str(result.get("message", ""))
+        if message.startswith(RUNTIME_MARKS):
+            why = message.split(": ", 1)[-1].split(". Code that")[0]
+            hits[f"{result.get('exercise', '?')}/{result.get('check', '?')}: at run time, {why}"] = None
+    return list(hits)[:MAX_HITS]
+
+
 def _aliases(tree: ast.AST) -> dict[str, str]:
     """Local name -> the module it stands for (``import ctypes as c``, ``from os import walk``)."""
     names = {}

@@ -5,8 +5,10 @@ The runner (``grader.runner``) and everything the student's code starts run insi
 - **bubblewrap** (Linux, Debian's ``bubblewrap``): a PID namespace of its own (nothing in it can see
   or signal the grader, and nothing outlives it), no network (the RabbitMQ broker of exercise 7 is
   reached through ``grader.relay``, and nothing else), ``/tmp`` private, and a file system
-  made of the system folders, the Python installation and the kit only, all read-only, with the
-  kit's ``solutions/``, ``tests/`` and ``bench/`` hidden behind empty folders.
+  made of the system folders, the Python installation and, of the kit, only ``grader/`` and
+  ``exercises/`` (``KIT_PARTS``), all read-only; an installed copy of the hidden checks or the
+  solutions in site-packages is hidden behind an empty folder, and the hidden checks themselves are
+  a copy only the runner can read when the grader runs as root.
 - **session** (macOS, or Linux without bubblewrap): the runner gets a session of its own and every
   check its own session and resource limits; nothing hides the file system. ``batch`` and ``worker``
   refuse it unless the instructor asks for it (``--sandbox session``, see ``refusal``); ``grade`` of
@@ -85,7 +87,7 @@ class Sandbox:
         if not any(path == workdir or path in workdir.parents for path in needed):
             command += _open_way(workdir, made)
         command += ["--bind", str(workdir), str(workdir)]
-        for path in hide:
+        for path in [*hide, *installed_secrets()]:
             if path.exists() and not _inside(workdir, path):
                 # A file (a git worktree's .git) cannot take a tmpfs: /dev/null hides it (it reads
                 # empty; a device node needs --dev-bind, --ro-bind mounts it nodev, unreadable).
@@ -95,12 +97,33 @@ class Sandbox:
         return command + ["--chdir", str(workdir), "--", *argv]
 
 
+# What of the kit's folder a check needs, by allowlist: the grader package and the exercises (the
+# visible checks and each exercise.toml). Nothing else of it exists in the sandbox: no build/ or dist/
+# folder, no egg-info, no solutions, tests or benchmarks, whatever else lies there.
+KIT_PARTS = ("grader", "exercises")
+# Installed copies of what student code must not read, looked for in every site-packages folder.
+INSTALLED_SECRETS = ("grader/hidden", "solutions")
+
+
 def needed_paths() -> list[Path]:
-    """What the student's user must reach: the Python installation, its packages, and the kit."""
+    """What the student's user must reach: the Python installation, its packages, and the kit's parts."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-             Path(os.path.realpath(sys.executable)).parent.parent, KIT_ROOT}
+             Path(os.path.realpath(sys.executable)).parent.parent, *(KIT_ROOT / part for part in KIT_PARTS)}
     paths.update(Path(p) for p in site.getsitepackages())
     return sorted({Path(os.path.realpath(p)) for p in paths if os.path.exists(p)})
+
+
+def installed_secrets() -> list[Path]:
+    """Copies of the hidden checks or the solutions in the Python installation's packages (a
+    ``pip install .`` of the kit puts them there), which the sandbox hides like the kit's own."""
+    own = (KIT_ROOT / "grader" / "hidden").resolve()
+    found = []
+    for packages in site.getsitepackages():
+        for name in INSTALLED_SECRETS:
+            path = Path(packages) / name
+            if path.is_dir() and path.resolve() != own:
+                found.append(path)
+    return found
 
 
 def _closed_ancestor(path: Path) -> Path | None:

@@ -331,6 +331,9 @@ def test_code_that_reaches_for_the_kit_is_listed_for_review_not_told_to_the_stud
     assert any("kit's files" in hit for hit in flagged), flagged
     attack = golden.results("pickle_answer")["extra_data"]["review"]
     assert any("pickles itself" in hit for hit in attack) and any("file descriptor" in hit for hit in attack)
+    for student in ("forged_answer", "patches_kit"):  # tampering seen at run time is listed too
+        hits = golden.results(student)["extra_data"]["review"]
+        assert any(": at run time, " in hit and "ex03_sentinel/" in hit for hit in hits), (student, hits)
     feedback = golden.feedback("reads_solutions")
     assert not any(hit in feedback for hit in flagged), "the review list reached the student's feedback"
     for student in ("full_marks", "flat_layout", "zipped"):
@@ -339,6 +342,18 @@ def test_code_that_reaches_for_the_kit_is_listed_for_review_not_told_to_the_stud
     section = summary.split("## Submissions to review", 1)[1]
     assert "- reads_solutions: sentinel.py:" in section and "- pickle_answer: sentinel.py:" in section
     assert "full_marks" not in section
+
+
+@pytest.mark.slow
+def test_no_hidden_check_reaches_what_a_student_sees(golden):
+    """prints_hidden raises every hidden check it can find: none reaches any feedback or results."""
+    from grader.hidden import CANARY
+
+    for scenario in SCENARIOS:
+        seen = golden.feedback(scenario.student) + json.dumps(golden.results(scenario.student)["tests"])
+        assert CANARY not in seen, f"{scenario.student}: a hidden check reached the student"
+    hits = golden.results("prints_hidden")["extra_data"]["review"]
+    assert any("looks through folders" in hit for hit in hits), hits
 
 
 @pytest.mark.slow

@@ -475,3 +475,55 @@ def test_a_delay_not_passed_on_shows_as_sleeps_of_nothing(tmp_path):
                 params={"items": [1, 2, 3], "producer_delay": 0.0, "consumer_delay": 0.05})
     assert out.status == "returned"
     assert out.value["slept"] == {"calls": 6, "seconds": 0.0}
+
+
+def test_the_students_module_runs_in_a_host_never_in_the_process_that_answers(tmp_path):
+    """The driver's observer holds the answer channel and never imports the student's module: the
+    module runs in a host, a child of the observer, which the registry names as "main"."""
+    where = tmp_path / "imported.txt"
+    out = check(tmp_path, HEADER + f"""
+with open({str(where)!r}, "a") as log:
+    log.write(f"{{os.getpid()}} {{os.getppid()}}\\n")
+
+def run(items, producer_delay=0, consumer_delay=0):
+    return list(items)
+""")
+    assert out.status == "returned", (out.status, out.error)
+    hosts = [e for e in out.registry if e["kind"] == "host"]
+    imports = [tuple(map(int, line.split())) for line in where.read_text().splitlines()]
+    assert [pid for pid, _ in imports] == [h["pid"] for h in hosts], (imports, hosts)
+    assert all(parent == hosts[0]["parent"] for _, parent in imports)
+
+
+@POSIX_ONLY
+def test_a_process_started_behind_multiprocessings_back_makes_the_answer_inconsistent(tmp_path):
+    """os.fork() leaves no record: the harness sees a process the answer does not name."""
+    out = check(tmp_path, HEADER + """
+def run(items, producer_delay=0, consumer_delay=0):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(0.3)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return list(items)
+""")
+    assert out.status == "inconsistent", (out.status, out.error)
+    assert "does not name" in out.error["message"]
+
+
+def test_an_observation_that_names_processes_nobody_started_is_inconsistent(tmp_path):
+    """A module that replaces the kit's observation of run() with a perfect one, at import."""
+    out = check(tmp_path, HEADER + """
+import sys
+
+def _perfect(ctx, *args, **kwargs):
+    return {"value": [1, 2, 3], "processes": ["producer", "consumer"], "exitcodes": {}}
+
+for name, module in list(sys.modules.items()):
+    if name.startswith("grader.scenarios") and hasattr(module, "_call_run"):
+        module._call_run = _perfect
+
+def run(items, producer_delay=0, consumer_delay=0):
+    raise NotImplementedError
+""")
+    assert out.status == "inconsistent", (out.status, out.error)

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from grader.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
-from grader.review import scan_source
+from grader.review import scan_results, scan_source
 
 
 def _scan(source: str) -> list[str]:
@@ -61,3 +61,33 @@ def test_each_way_of_tampering_is_flagged_with_its_line(source, why):
 
 def test_a_module_that_does_not_compile_is_left_to_its_checks():
     assert _scan("def broken(:\n") == []
+
+
+def test_every_hidden_module_carries_the_canary():
+    from grader.hidden import CANARY
+
+    modules = sorted((KIT_ROOT / "grader" / "hidden").glob("ex*.py"))
+    assert len(modules) >= 7
+    assert [m.name for m in modules if CANARY not in m.read_text(encoding="utf-8")] == []
+
+
+def test_output_that_quotes_a_hidden_check_is_withheld_and_listed():
+    from grader.grade import WITHHELD, withhold_leaks
+    from grader.hidden import CANARY
+
+    results = [{"exercise": "ex03_sentinel", "check": "check_x", "passed": True, "message": f"# {CANARY}: def …"},
+               {"exercise": "ex03_sentinel", "check": "check_y", "passed": True, "message": ""}]
+    kept, leaks = withhold_leaks(results)
+    assert kept[0]["passed"] is False and kept[0]["message"] == WITHHELD
+    assert kept[1] == results[1]
+    assert leaks == ["ex03_sentinel/check_x: at run time, its output quoted the kit's hidden checks "
+                     "(withheld from the student)"]
+
+
+def test_a_check_that_showed_tampering_at_run_time_is_listed_once():
+    message = ("INCONSISTENT: the answer of the process running run(items) does not match what the kit "
+               "saw of this run: it names processes that never ran (pids [12]). Code that changes …")
+    results = [{"exercise": "ex03_sentinel", "check": "test_a", "message": message}] * 3
+    assert scan_results(results) == [
+        "ex03_sentinel/test_a: at run time, the answer of the process running run(items) does not match "
+        "what the kit saw of this run: it names processes that never ran (pids [12])"]

@@ -112,3 +112,26 @@ def test_an_explicit_session_sandbox_is_not_refused():
     assert sandbox.refusal("session", session, "batch") is None
     assert sandbox.refusal("auto", BWRAP, "batch") is None
     assert "refuses" in sandbox.refusal("auto", session, "worker")
+
+
+@pytest.mark.skipif(sandbox._bubblewrap_works() is not None, reason="bubblewrap is not usable here")
+def test_of_the_kits_folder_only_the_grader_and_the_exercises_are_inside(tmp_path):
+    """An allowlist: a build/ or dist/ folder left by `pip install .`, or anything else beside the
+    kit's parts, does not exist in the sandbox."""
+    work = tmp_path / "work"
+    work.mkdir()
+    probe = f"import os; print(' '.join(sorted(os.listdir({str(sandbox.KIT_ROOT)!r}))))"
+    command = BWRAP.wrap([sys.executable, "-c", probe], workdir=work, hide=[])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    inside = set(done.stdout.split())
+    assert set(sandbox.KIT_PARTS) <= inside <= {*sandbox.KIT_PARTS, ".venv"}, inside  # .venv: this checkout's Python
+
+
+def test_an_installed_copy_of_the_hidden_checks_is_hidden(monkeypatch, tmp_path):
+    packages = tmp_path / "site-packages"
+    (packages / "grader" / "hidden").mkdir(parents=True)
+    monkeypatch.setattr(sandbox.site, "getsitepackages", lambda: [str(packages)])
+    assert sandbox.installed_secrets() == [packages / "grader" / "hidden"]
+    args = BWRAP.wrap(["python"], workdir=tmp_path / "work", hide=[])
+    assert str(packages / "grader" / "hidden") in _after(args, "--tmpfs")

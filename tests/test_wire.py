@@ -57,7 +57,7 @@ def test_anything_else_is_refused_with_a_reason(data, why):
     ({"status": "returned", "verdict": "pass"}, "fields of an answer"),
     ({"status": "raised", "error": {"type": 1}}, "type is not str"),
     ({"status": "returned", "registry": [{"kind": "process"}]}, "without pid"),
-    ({"status": "returned", "registry": [{"kind": "kit", "pid": 1, "role": "r", "name": "n",
+    ({"status": "returned", "registry": [{"kind": "daemon", "pid": 1, "role": "r", "name": "n",
                                           "daemon": False, "parent": 1}]}, "unknown kind"),
     ({"status": "returned", "notes": [1]}, "notes"),
 ])
@@ -123,6 +123,8 @@ def test_no_verdict_side_module_can_run_or_unpickle_what_student_code_wrote():
         uses = _uses(ast.parse(path.read_text(encoding="utf-8")))
         if path.name == "relay.py":  # socket.recv: bytes relayed to the broker, never decoded here
             uses = [u for u in uses if not u.startswith(".recv(")]
+        if path.name == "plain.py":  # an unpickler that refuses every global (test_plain_data_only)
+            uses = [u for u in uses if u != "import pickle" and not u.startswith(".recv_bytes(")]
         if uses:
             offenders[str(path)] = uses
     assert not offenders, f"verdict-side modules that could run what student code wrote: {offenders}"
@@ -134,3 +136,34 @@ def test_the_scan_finds_each_way_in():
     source = ("import pickle\nfrom multiprocessing import Queue\nimport multiprocessing\n"
               "eval('1')\nmultiprocessing.Pipe()\nconn.recv()\n")
     assert len(_uses(ast.parse(source))) == 5
+
+
+class _Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_plain_data_only_comes_off_a_queue_the_kit_reads(tmp_path):
+    """grader.plain rebuilds builtin data, and refuses anything that would run code on loading."""
+    import multiprocessing
+    import queue
+
+    from grader import plain
+
+    q = multiprocessing.Queue()
+    items = [1, 2.5, "包子", b"\x00" * 10, (1, ("a", None)), [True], {"k": {1, 2}}, frozenset({3})]
+    for item in items:
+        q.put(item)
+    assert [plain.plain_get(q, timeout=5) for _ in items] == items
+    marker = tmp_path / "ran"
+    q.put(_Payload(str(marker)))
+    with pytest.raises(plain.NotPlain):
+        plain.plain_get(q, timeout=5)
+    assert not marker.exists()
+    with pytest.raises(plain.NotPlain):
+        plain.loads(pickle.dumps(ValueError("x")))
+    with pytest.raises(queue.Empty):
+        plain.plain_get(q, timeout=0.05)

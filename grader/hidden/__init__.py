@@ -6,3 +6,8 @@ They push where the visible checks stop: other seeds, adversarial timing (slow p
 consumers, items that arrive late), larger payloads, and, through the grader's plan, every start
 method.
 """
+
+# A token in every module of this package. Output that quotes one of them (a submission that found
+# a way to read the hidden checks and print them) is withheld from the student and listed for the
+# instructor (``grader.grade.withhold_leaks``). Never shipped: the release leaves this package out.
+CANARY = "bzk-canary-93e1f7c04ab2d658"

@@ -1,5 +1,7 @@
 """Hidden checks for ex01_queue_basics."""
 
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
+
 
 def check_drain_waits_for_late_items(kit):
     items = kit.items(4, salt="late")

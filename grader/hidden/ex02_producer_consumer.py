@@ -1,5 +1,7 @@
 """Hidden checks for ex02_producer_consumer."""
 
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
+
 
 def _deliver(kit, items, **options):
     work = len(items) * (options.get("producer_delay", 0) + options.get("consumer_delay", 0))

@@ -1,5 +1,7 @@
 """Hidden checks for ex03_sentinel."""
 
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
+
 
 def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
     work = len(items) * (producer_delay + consumer_delay)

@@ -1,5 +1,7 @@
 """Hidden checks for ex05_joinable."""
 
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
+
 import math
 
 LOOK_AT = "join every producer, then q.join(), then take one result per item"

@@ -1,5 +1,7 @@
 """Hidden checks for ex06_big_results."""
 
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
+
 MB = 1_000_000
 LOOK_AT = ("take every result before you join the workers, and put each one back at its item's "
            "index")

@@ -1,5 +1,7 @@
 """Hidden checks for ex07_rabbitmq (they need the broker, like the visible ones)."""
 
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
+
 
 def _run(kit, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
     url, name = kit.broker_url(), kit.queue_name("hidden")

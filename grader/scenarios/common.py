@@ -1,4 +1,4 @@
-"""Helpers shared by the scenarios (they run inside the driver process)."""
+"""Helpers shared by the scenarios (in the driver's observer, or in a host of the student's code)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import multiprocessing.process
 import queue
 import time
 
-from grader.driver import INTERNAL_ROLES
+from grader.driver import INTERNAL_ROLES, observed, start_kit_process
+from grader.plain import NotPlain, plain_get
 
 
 def collect(q, count: int, ctx) -> list:
@@ -53,8 +54,7 @@ def timed(fn, *args, **kwargs):
 def started(ctx) -> dict:
     """Roles of the processes and threads the student's code started, for the verdicts; the kit's
     own helpers and a Manager's server process do not count."""
-    mine = [e for e in ctx.started("process")
-            if not e["role"].startswith("kit_") and e["role"] not in INTERNAL_ROLES]
+    mine = [e for e in ctx.started("process") if e["role"] not in INTERNAL_ROLES]
     return {"processes": [e["role"] for e in mine], "daemons": [e["daemon"] for e in mine],
             "threads": [e["role"] for e in ctx.started("thread")]}
 
@@ -98,34 +98,59 @@ def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.
                      consumer_delay=consumer_delay)
 
 
+def _fill(q, items) -> None:
+    """Put `items` on `q` from a short-lived process of the kit's, so that the observer starts no
+    feeder thread of its own (and may still fork its hosts)."""
+    start_kit_process(multiprocessing.Process(target=kit_fill, args=(q, items), name="kit-fill")).join()
+
+
+def kit_fill(q, items) -> None:
+    for item in items:
+        q.put(item)
+
+
+def _plain(q, timeout: float) -> list:
+    """Whatever is still on `q` within `timeout`: at most one item, as plain data."""
+    try:
+        return [plain_get(q, timeout)]
+    except queue.Empty:
+        return []
+    except NotPlain as exc:
+        return [f"<{exc}>"]
+
+
+def collect_plain(q, count: int, ctx) -> list:
+    """`collect` for a queue the student's code put on: read as plain data by the observer."""
+    got = []
+    while len(got) < count:
+        item = _plain(q, ctx.remaining())
+        if not item:
+            break
+        got += item
+    return got
+
+
+@observed
 def consumer_stops(ctx, items):
-    """consumer(q, results) in this process, with items, None, and one more item behind the None."""
+    """consumer(q, results) in a process of its own, with items, None, and one more item behind the
+    None on a queue the kit made, and the kit reading `results` and `q` itself."""
     q = multiprocessing.Queue()
     results = multiprocessing.Queue()
-    for item in [*items, None, "after the sentinel"]:
-        q.put(item)
+    _fill(q, [*items, None, "after the sentinel"])
     ctx.func("consumer")(q, results)
-    got = collect(results, len(items), ctx)
-    extra = []
-    try:
-        extra.append(results.get(timeout=0.1))  # a forwarded None would show up here
-    except queue.Empty:
-        pass
-    try:
-        behind = q.get(timeout=1.0)
-    except queue.Empty:
-        behind = "<nothing>"
-    return {"got": got, "extra": extra, "behind": behind}
+    got = collect_plain(results, len(items), ctx)
+    ctx.join_hosts()  # what the consumer put is all on the queue once its process ended
+    extra = _plain(results, 0.1)  # a forwarded None would show up here
+    behind = _plain(q, 1.0) or ["<nothing>"]
+    return {"got": got, "extra": extra, "behind": behind[0]}
 
 
+@observed
 def producer_only_items(ctx, items, delay=0.0):
-    """producer(q, items) in this process: the queue must then hold the items and nothing else."""
+    """producer(q, items) in a process of its own: the kit's queue must then hold the items and
+    nothing else."""
     q = multiprocessing.Queue()
     ctx.func("producer")(q, items, delay)
-    got = collect(q, len(items), ctx)
-    extra = []
-    try:
-        extra.append(q.get(timeout=0.1))
-    except queue.Empty:
-        pass
-    return {"got": got, "extra": extra}
+    got = collect_plain(q, len(items), ctx)
+    ctx.join_hosts()
+    return {"got": got, "extra": _plain(q, 0.1)}

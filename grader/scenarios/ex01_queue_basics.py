@@ -7,6 +7,7 @@ import multiprocessing.queues
 import queue
 import time
 
+from grader.driver import start_kit_process
 from grader.scenarios.common import collect, describe, timed
 
 WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
@@ -69,7 +70,7 @@ def put_all_waits(ctx, items, consumer_delay):
     out = multiprocessing.Queue()
     helper = multiprocessing.Process(target=kit_helper, name="kit-helper",
                                      args=(q, out, len(items), consumer_delay, ctx.remaining()))
-    helper.start()  # before anything is put: fork must not copy a running feeder thread
+    start_kit_process(helper)  # before anything is put: fork must not copy a running feeder thread
     count = ctx.func("put_all")(q, items)
     got = collect(out, len(items), ctx)
     helper.join(ctx.remaining())
@@ -140,7 +141,7 @@ def late_items(ctx, items, gap, call, timeout):
     ready = multiprocessing.Event()
     helper = multiprocessing.Process(target=kit_late_producer, name="kit-helper",
                                      args=(q, items, gap, ready))
-    helper.start()
+    start_kit_process(helper)
     try:
         ready.wait(ctx.remaining())
         if call == "drain":

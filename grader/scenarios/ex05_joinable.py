@@ -13,8 +13,9 @@ thread waits in the exit handler's join, see ``grader.diagnose``). The other che
 ``q.join()`` has returned (``terminate()`` then ``join()``): both are correct, since no item is in
 progress any more. The producers, though, must have been joined.
 
-``consumer_acks`` runs the student's ``consumer`` alone, in daemon processes the kit starts, and
-watches ``task_done()`` through ``CountingQueue``: a results queue that notes, at each ``put()``,
+``consumer_acks`` runs the student's ``consumer`` alone, in daemon processes the kit's observer
+starts (the observer itself never imports the student's module, and reads the results as plain
+data), and watches ``task_done()`` through ``CountingQueue``: a results queue that notes, at each ``put()``,
 whether the JoinableQueue had already no unfinished item left. A consumer that calls
 ``task_done()`` before it puts the result is caught on its last item, whatever the timing.
 """
@@ -28,6 +29,8 @@ import queue
 import time
 from typing import Callable
 
+from grader.driver import observed
+from grader.plain import NotPlain, plain_get
 from grader.scenarios.common import as_list, overlap, started, stop, timed
 
 
@@ -138,20 +141,29 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
 
 
 def _collect_while_alive(results, count: int, procs, ctx) -> list:
-    """Up to `count` results; gives up early once every consumer has ended and nothing came."""
+    """Up to `count` results, read as plain data; gives up early once every consumer has ended and
+    nothing came."""
     got = []
     while len(got) < count and ctx.remaining(0) > 0:
         try:
-            got.append(results.get(timeout=min(0.1, ctx.remaining())))
+            got.append(_plain_item(results, min(0.1, ctx.remaining())))
         except queue.Empty:
             if not any(p.is_alive() for p in procs):
                 try:
-                    got.append(results.get(timeout=0.2))  # the last flush of an ended consumer
+                    got.append(_plain_item(results, 0.2))  # the last flush of an ended consumer
                 except queue.Empty:
                     break
     return got
 
 
+def _plain_item(q, timeout: float):
+    try:
+        return plain_get(q, timeout)
+    except NotPlain as exc:
+        return f"<{exc}>"
+
+
+@observed
 def consumer_acks(ctx, items, delay=0.0, n_consumers=1):
     """consumer(q, results, delay) in `n_consumers` daemon processes fed `items`: does q.join()
     return, and had every result been put by then?"""

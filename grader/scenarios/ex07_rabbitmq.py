@@ -4,8 +4,9 @@ The kit watches the broker with connections of its own (``_Observer``): how many
 in a queue, whether the queue is durable, which messages are persistent. A queue name is made by the
 test (``Kit.queue_name``) and deleted by it afterwards, so checks never see each other's messages.
 
-Workers the kit starts itself run in ``kit_worker`` processes (the ``kit_`` prefix keeps them out of
-the verdicts about the student's own processes); they call the student's ``worker``.
+Workers the kit starts itself run in ``kit_worker`` processes, started as the kit's own
+(``start_kit_process``) so that they stay out of the verdicts about the student's own processes;
+they call the student's ``worker``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pickle
 import queue
 import time
 
+from grader.driver import start_kit_process
 from grader.scenarios.common import as_list, started, timed
 
 WATCH_STEP = 0.02  # seconds between two looks at a queue's message count (the broker cannot push it)
@@ -162,7 +164,7 @@ class _Worker:
         self.proc = multiprocessing.Process(
             target=kit_worker, name="kit-worker",
             args=(ctx.func("worker"), url, queue_name, self.results, delay, self.answers))
-        self.proc.start()
+        start_kit_process(self.proc)
 
     def ended(self) -> bool:
         return not self.proc.is_alive()
