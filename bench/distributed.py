@@ -28,6 +28,7 @@ import argparse
 import io
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -42,9 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading import hanging_submission  # noqa: E402  (bench/grading.py)
 
-from grader import amqp, batch, collect, grade  # noqa: E402
+from grader import amqp, batch, collect, grade, jobs  # noqa: E402
 from grader.exercise import KIT_ROOT, SOLUTIONS_DIR  # noqa: E402
 from grader.sandbox import choose  # noqa: E402
+from grader.worker import same_account  # noqa: E402
 
 WORKER_READY_TIMEOUT = 60.0
 
@@ -101,7 +103,8 @@ def time_broker(folder: Path, out: Path, options: grade.Options, url: str, worke
         before = load()
         started = time.monotonic()
         collect.run_broker_batch(folder, out, options, url, queue,
-                                 progress=collect.BrokerProgress(0, stream=io.StringIO()))
+                                 progress=collect.BrokerProgress(0, stream=io.StringIO()),
+                                 key=os.environ[jobs.RESULTS_KEY_ENV].encode())
         seconds = time.monotonic() - started
     finally:
         stop_workers(started_workers)
@@ -119,6 +122,11 @@ def main() -> None:
     why = amqp.unreachable(url)
     if why:
         sys.exit(amqp.how_to_start(url, why))
+    if same_account(url, amqp.url()):
+        sys.exit("workers refuse to take jobs with the account exercise 7 hands to student code: give "
+                 "the exercises a vhost and user of their own and point KIT_AMQP_URL at them, or pass "
+                 "--broker with another account (docs/distributed.md)")
+    os.environ.setdefault(jobs.RESULTS_KEY_ENV, secrets.token_hex(32))  # the workers inherit it
     if not shutil.which("taskset") or len(os.sched_getaffinity(0)) < 2:
         sys.exit("this bench needs taskset (util-linux) and at least 2 cores")
     options = grade.Options(sandbox=choose())

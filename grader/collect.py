@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import tempfile
 import time
 import uuid
@@ -69,8 +70,9 @@ class BrokerProgress(batch.Progress):
 
 class Collector:
     def __init__(self, submissions: Path, out: Path, options: grading.Options, url: str, queue: str,
-                 max_deliveries: int, progress: BrokerProgress | None = None):
+                 max_deliveries: int, progress: BrokerProgress | None = None, key: bytes = b""):
         self.out, self.options, self.url, self.queue = out, options, url, queue
+        self.key = key  # only results signed with it are taken (jobs.RESULTS_KEY_ENV)
         self.max_deliveries = max_deliveries
         self.exercises = all_exercises()
         self.kit = jobs.kit_fingerprint()
@@ -211,6 +213,9 @@ class Collector:
             elif message["format"] == jobs.STARTED:
                 if self._current(message):
                     self.running[message["student"]] = message.get("worker", "?")
+            elif message["format"] == jobs.RESULT and not jobs.is_signed(message, self.key):
+                self.say(f"{message['student']}: refused a result that this batch's key did not sign "
+                         f"(from {str(message.get('worker', '?'))[:80]})")
             elif message["format"] == jobs.RESULT:
                 self._result(message)
         channel.basic_ack(method.delivery_tag)  # after the files are written
@@ -299,14 +304,18 @@ def _record(record) -> dict:
 
 def run_broker_batch(submissions: Path, out: Path, options: grading.Options, url: str,
                      queue: str = jobs.JOBS_QUEUE, max_deliveries: int = jobs.MAX_DELIVERIES,
-                     progress: BrokerProgress | None = None) -> list[grading.Graded]:
-    return Collector(submissions, out, options, url, queue, max_deliveries, progress).run()
+                     progress: BrokerProgress | None = None, key: bytes = b"") -> list[grading.Graded]:
+    return Collector(submissions, out, options, url, queue, max_deliveries, progress, key).run()
 
 
 def main(args) -> int:
     started = time.monotonic()
+    key = jobs.take_results_key()
+    if key is None:
+        print(f"batch --broker refuses to start: {jobs.NO_RESULTS_KEY}.", file=sys.stderr)
+        return 2
     options = grading.Options(sandbox=None, seed=args.seed, concurrency=args.concurrency,
                               scale=args.budget_scale)
     results = run_broker_batch(args.submissions, args.out, options, args.broker, args.queue,
-                               args.max_deliveries)
+                               args.max_deliveries, key=key)
     return batch.finish(args, results, started)

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
 import json
+import os
 import threading
 import zipfile
 from pathlib import Path
@@ -41,6 +43,13 @@ JOB, STARTED, RESULT = "baozi.job/1", "baozi.started/1", "baozi.result/1"
 # The grading broker's URL for `--broker env` and for workers, off the command line (where `ps`
 # shows it). Workers remove it from their environment before grading: student code never sees it.
 BROKER_ENV = "BAOZI_BROKER_URL"
+# The secret the batch and its workers share, out of band: a worker signs each result with it, the
+# batch takes only results it signed. Neither puts it where a check could read it, so a submission
+# that reaches the broker (exercise 7) cannot forge a grade.
+RESULTS_KEY_ENV = "BAOZI_RESULTS_KEY"
+NO_RESULTS_KEY = (f"set {RESULTS_KEY_ENV} to the same secret for the batch and every worker (for example "
+                  f"`export {RESULTS_KEY_ENV}=$(python -c 'import secrets; print(secrets.token_hex(32))')`): "
+                  "results are signed with it, so that code that reaches the broker cannot forge a grade")
 BATCH_HEADER = "baozi-batch"
 
 # What decides a verdict: two machines with the same fingerprint grade alike.
@@ -78,6 +87,27 @@ def job_body(*, batch: str, student: str, digest: str, archive: bytes, kit: str,
     return json.dumps({"format": JOB, "batch": batch, "student": student, "digest": digest,
                        "kit": kit, "options": options,
                        "archive": base64.b64encode(archive).decode("ascii")}).encode()
+
+
+def take_results_key() -> bytes | None:
+    """The results key, removed from this process's environment (the checks inherit it)."""
+    key = os.environ.pop(RESULTS_KEY_ENV, "")
+    return key.encode("utf-8") if key else None
+
+
+def _mac(message: dict, key: bytes) -> str:
+    fields = {k: v for k, v in message.items() if k != "mac"}
+    return hmac.new(key, json.dumps(fields, sort_keys=True).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def signed(message: dict, key: bytes) -> bytes:
+    """`message` as a body, with its HMAC-SHA256 under `key` in "mac"."""
+    return json.dumps({**message, "mac": _mac(message, key)}).encode("utf-8")
+
+
+def is_signed(message: dict, key: bytes) -> bool:
+    mac = message.get("mac")
+    return isinstance(mac, str) and hmac.compare_digest(mac, _mac(message, key))
 
 
 def parse(body: bytes) -> dict:

@@ -46,8 +46,9 @@ class Stop(Exception):
 
 class Worker:
     def __init__(self, url: str, queue: str, max_deliveries: int, sandbox, slot: int,
-                 log=None, max_jobs: int | None = None):
+                 log=None, max_jobs: int | None = None, key: bytes = b""):
         self.url, self.queue, self.max_deliveries = url, queue, max_deliveries
+        self.key = key  # signs every result (jobs.RESULTS_KEY_ENV)
         self.sandbox, self.slot = sandbox, slot
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.exercises = all_exercises()
@@ -174,10 +175,10 @@ class Worker:
         outcome.update(results=results, why=why, seconds=time.monotonic() - started)
 
     def _remember(self, key, props, job: dict, outcome: dict) -> list:
-        body = json.dumps({"format": jobs.RESULT, "batch": job["batch"], "student": job["student"],
-                           "digest": job["digest"], "worker": self.name, "plan": self.plan,
-                           "results": outcome.get("results", []), "why": outcome.get("why", ""),
-                           "seconds": round(outcome.get("seconds", 0.0), 2)}).encode()
+        body = jobs.signed({"format": jobs.RESULT, "batch": job["batch"], "student": job["student"],
+                            "digest": job["digest"], "worker": self.name, "plan": self.plan,
+                            "results": outcome.get("results", []), "why": outcome.get("why", ""),
+                            "seconds": round(outcome.get("seconds", 0.0), 2)}, self.key)
         properties = jobs.properties(jobs.RESULT, batch=job["batch"], student=job["student"],
                                      digest=job["digest"])
         entry = [props.reply_to, properties, body, False]
@@ -252,15 +253,23 @@ def main(args) -> int:
     if refused:
         print(refused, file=sys.stderr)
         return 2
-    slot = slots.acquire(slots.WORKER_FIRST_SLOT if args.slot is None else args.slot)
+    key = jobs.take_results_key()  # the checks inherit this environment: no secret in it
+    if key is None:
+        print(f"worker refuses to start: {jobs.NO_RESULTS_KEY}.", file=sys.stderr)
+        return 2
     url = jobs.broker_url(args.broker)
-    os.environ.pop(jobs.BROKER_ENV, None)  # the checks inherit this environment: no credentials in it
-    worker = Worker(url, args.queue, args.max_deliveries, sandbox, slot.number, max_jobs=args.max_jobs)
-    if any(e.needs_broker for e in worker.exercises) and same_account(url, amqp.url()):
-        worker.log(f"WARNING: the checks of {', '.join(e.name for e in worker.exercises if e.needs_broker)} "
-                   f"hand student code the broker account of KIT_AMQP_URL, and it is the one this worker "
-                   f"takes jobs with: student code could publish forged results. Give the exercises "
-                   f"a user and vhost of their own (docs/distributed.md, security model).")
+    os.environ.pop(jobs.BROKER_ENV, None)  # nor credentials
+    needing = [e.name for e in all_exercises() if e.needs_broker]
+    if needing and same_account(url, amqp.url()):
+        print(f"worker refuses to start: the checks of {', '.join(needing)} hand student code the broker "
+              "account of KIT_AMQP_URL, and it is the one this worker takes jobs with, so student code "
+              "could read other students' jobs and flood the queues. Give the exercises a user and vhost "
+              "of their own (rabbitmqctl add_vhost, add_user, set_permissions) and point KIT_AMQP_URL at "
+              "them.", file=sys.stderr)
+        return 2
+    slot = slots.acquire(slots.WORKER_FIRST_SLOT if args.slot is None else args.slot)
+    worker = Worker(url, args.queue, args.max_deliveries, sandbox, slot.number, max_jobs=args.max_jobs,
+                    key=key)
     try:
         return worker.run()
     except (Stop, KeyboardInterrupt) as why:

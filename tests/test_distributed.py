@@ -33,6 +33,7 @@ import pytest
 from grader.amqp import unique_name
 from grader.checks import checks_for, grading_plan
 from grader.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises
+from grader.jobs import RESULTS_KEY_ENV
 from grader.slots import FIRST_SLOT_ENV, LOCK_DIR_ENV, lock_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -166,6 +167,9 @@ class Proc:
             self.popen.send_signal(signum)
 
 
+RESULTS_KEY = "baozi-test-results-key"  # what the test's batches and workers share (jobs.RESULTS_KEY_ENV)
+
+
 class Procs:
     """Starts the kit's processes for a test, and ends every one of them (by pid) afterwards.
 
@@ -180,7 +184,8 @@ class Procs:
 
     def start(self, argv: list[str], name: str, env: dict | None = None) -> Proc:
         base = os.environ if env is None else env
-        env = {**base, "TMPDIR": str(self.tmp), LOCK_DIR_ENV: base.get(LOCK_DIR_ENV) or str(lock_dir())}
+        env = {**base, "TMPDIR": str(self.tmp), LOCK_DIR_ENV: base.get(LOCK_DIR_ENV) or str(lock_dir()),
+               RESULTS_KEY_ENV: RESULTS_KEY}
         proc = Proc([sys.executable, "-m", "grader", *argv], name, env)
         self.started.append(proc)
         return proc
@@ -396,8 +401,9 @@ def _records(exercise: str, passed: bool, message: str) -> list[dict]:
 
 
 def test_a_duplicate_or_stale_result_never_doubles_a_row_or_overwrites_a_grade(broker, tmp_path, procs):
-    """The test answers the jobs itself: for alice a stale result (another digest), then her result,
-    then a different duplicate of it; for bob his result twice. The first matching result wins."""
+    """The test answers the jobs itself: for alice a result signed with another key (forged, refused),
+    a stale result (another digest), then her result, then a different duplicate of it; for bob his
+    result twice. The first matching result signed with the batch's key wins."""
     import pika
 
     from grader import jobs
@@ -421,16 +427,17 @@ def test_a_duplicate_or_stale_result_never_doubles_a_row_or_overwrites_a_grade(b
             job = json.loads(body)
             taken[job["student"]] = (method.delivery_tag, props.reply_to, job)
 
-        def answer(student: str, digest: str, records: list[dict]) -> None:
+        def answer(student: str, digest: str, records: list[dict], key: str = RESULTS_KEY) -> None:
             _, reply_to, job = taken[student]
-            body = json.dumps({"format": jobs.RESULT, "batch": job["batch"], "student": student,
-                               "digest": digest, "worker": "test", "plan": jobs.plan_to_json(grading_plan()),
-                               "results": records, "why": "", "seconds": 0.1}).encode()
+            body = jobs.signed({"format": jobs.RESULT, "batch": job["batch"], "student": student,
+                                "digest": digest, "worker": "test", "plan": jobs.plan_to_json(grading_plan()),
+                                "results": records, "why": "", "seconds": 0.1}, key.encode())
             channel.basic_publish("", reply_to, body, jobs.properties(jobs.RESULT, batch=job["batch"],
                                                                        student=student, digest=digest),
                                   mandatory=True)
 
         alice, bob = taken["alice"][2]["digest"], taken["bob"][2]["digest"]
+        answer("alice", alice, _records("ex01_queue_basics", True, ""), key="forged")  # not the batch's key
         answer("alice", "0" * 64, _records("ex01_queue_basics", True, ""))  # stale: another version
         answer("alice", alice, _records("ex01_queue_basics", False, "FIRST RESULT"))
         answer("alice", alice, _records("ex01_queue_basics", True, ""))  # a duplicate
@@ -451,6 +458,7 @@ def test_a_duplicate_or_stale_result_never_doubles_a_row_or_overwrites_a_grade(b
     assert "SECOND RESULT" not in (out / "bob" / "results.json").read_text(encoding="utf-8")
     assert len(_done_lines(batch.lines)) == 2
     assert "another version" in batch.text()
+    assert "alice: refused a result that this batch's key did not sign" in batch.text()
 
 
 SNOOP = """import os
@@ -555,3 +563,18 @@ def test_grading_slots_are_locked_per_machine(tmp_path, monkeypatch):
     assert [s.number for s in again] == [41, 42]
     for slot in [first, *again]:
         slot.release()
+
+
+def test_a_worker_refuses_without_a_results_key_or_with_the_exercises_broker_account(broker, procs):
+    """Results are signed with a secret the checks never see, and a worker whose jobs account is the
+    one exercise 7 hands to student code would let that code reach the jobs: both refused."""
+    from grader.amqp import url as exercises_url
+
+    queue = unique_name("jobs")
+    env = {k: v for k, v in os.environ.items() if k != RESULTS_KEY_ENV}
+    unkeyed = subprocess.run([sys.executable, "-m", "grader", "worker", "--broker", broker.url, "--queue", queue],
+                             capture_output=True, text=True, timeout=120, env=env, cwd=KIT_ROOT)
+    assert unkeyed.returncode == 2 and RESULTS_KEY_ENV in unkeyed.stderr, unkeyed.stderr
+    shared = procs.worker(exercises_url(), queue, "shared")
+    assert shared.wait(120) == 2, shared.text()
+    assert "it is the one this worker takes jobs with" in shared.text(), shared.text()
