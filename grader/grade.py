@@ -97,10 +97,15 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
                                   cwd=workdir, env=env, **session_options())
 
     def read() -> None:
-        for line in runner.stdout:
+        while True:
+            line = runner.stdout.readline(MAX_RECORD_BYTES)  # a longer line comes in pieces: none parses
+            if not line:
+                return
             try:
                 record = json.loads(line)
             except ValueError:
+                continue
+            if not isinstance(record, dict):
                 continue
             if record.get("type") == "result":
                 results.append(record)
@@ -218,9 +223,10 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     instructor only (``extra_data``), never into the student's feedback."""
     plan = plan or grading_plan()
     notes = list(notes or [])
-    results, leaks = withhold_leaks(results)
-    review = [*(review or []), *leaks]
     checks = [check for exercise in exercises for check in checks_for(exercise)]
+    results, forged = accept_records(results, checks, plan)
+    results, leaks = withhold_leaks(results)
+    review = [*(review or []), *forged, *leaks]
     tests = report.score_checks(checks, plan, results, why or "no result was reported", not_run or {})
     scores = report.exercise_scores(tests, exercises)
     score = round(sum(s for s, _ in scores.values()), 2)
@@ -232,6 +238,33 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes))
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
     return Graded(student, digest, score, max_score, scores, tests, seconds, list(review or []))
+
+
+MAX_RECORD_BYTES = 256 * 1024  # one result line of the runner (its message is capped far below)
+RECORD_FIELDS = {"exercise": str, "check": str, "start_method": str, "passed": bool, "message": str}
+TWICE = ("This check was reported twice under one start method: something other than the grader wrote "
+         "to its results. The check failed.")
+
+
+def accept_records(results: list[dict], checks: list, plan: dict) -> tuple[list[dict], list[str]]:
+    """The records that stand for a planned (check, start method), each field checked; and a review
+    line for each one refused. The runner writes one record per planned run, so a second record
+    for the same run means the stream was written to by someone else: that run fails."""
+    planned = {(c.exercise.name, c.name, method) for c in checks for method in plan[c.hidden]}
+    kept: dict[tuple, dict] = {}
+    refused = []
+    for record in results:
+        key = (record.get("exercise"), record.get("check"), record.get("start_method"))
+        well_formed = all(isinstance(record.get(name), kind) for name, kind in RECORD_FIELDS.items())
+        if not well_formed or key not in planned:
+            refused.append(f"{key[0]}/{key[1]}: at run time, a result record that is not one of its "
+                           "checks' (refused)")
+        elif key in kept:
+            kept[key] = {**kept[key], "passed": False, "message": TWICE}
+            refused.append(f"{key[0]}/{key[1]}: at run time, two result records for one run (failed)")
+        else:
+            kept[key] = {**record, "message": record["message"][:report.MESSAGE_CAP]}
+    return list(kept.values()), list(dict.fromkeys(refused))[:20]
 
 
 WITHHELD = ("This check's output quoted the kit's hidden checks, which a submission must not read, "

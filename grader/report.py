@@ -19,6 +19,7 @@ from pathlib import Path
 
 from grader.checks import Check
 
+MESSAGE_CAP = 4000  # characters of one failure report kept (the runner caps, the grader again)
 FEEDBACK_CAP = 20_000  # characters of feedback.md
 FAILURE_LINES = 12  # lines of one failure report quoted in feedback.md
 

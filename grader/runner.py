@@ -31,8 +31,8 @@ from grader.checks import Check, checks_for, grading_plan
 from grader.exercise import all_exercises
 from grader.harness import Isolation
 from grader.kit import Kit, rerun_command
+from grader.report import MESSAGE_CAP
 
-MESSAGE_CAP = 4000  # characters of one failure report kept for the feedback
 HIDDEN_SEED_OFFSET = 1000  # hidden checks draw other items than the visible ones
 
 

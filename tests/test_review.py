@@ -91,3 +91,23 @@ def test_a_check_that_showed_tampering_at_run_time_is_listed_once():
     assert scan_results(results) == [
         "ex03_sentinel/test_a: at run time, the answer of the process running run(items) does not match "
         "what the kit saw of this run: it names processes that never ran (pids [12])"]
+
+
+def test_a_result_stream_written_to_by_someone_else_earns_nothing():
+    """One record per planned run: a second one fails the run, an unplanned one is refused."""
+    from grader.checks import checks_for, grading_plan
+    from grader.exercise import find
+    from grader.grade import TWICE, accept_records
+
+    plan = grading_plan()
+    check = checks_for(find("ex03_sentinel"))[0]
+    method = plan[check.hidden][0]
+    record = {"exercise": "ex03_sentinel", "check": check.name, "start_method": method, "passed": True,
+              "message": ""}
+    forged = {**record, "check": "test_that_does_not_exist"}
+    kept, refused = accept_records([record, {**record, "message": "x" * 10**6}, forged, {"passed": True}],
+                                   [check], plan)
+    assert kept == [{**record, "passed": False, "message": TWICE}]
+    assert len(refused) == 3 and all(": at run time, " in line for line in refused)
+    alone, none = accept_records([{**record, "message": "y" * 10**6}], [check], plan)
+    assert alone[0]["passed"] and len(alone[0]["message"]) <= 4000 and none == []
