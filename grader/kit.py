@@ -155,6 +155,18 @@ class Kit:
                       look_at="stop consumers with a sentinel, not terminate() or kill(); "
                               "an exit code of 1 means the process raised (see its traceback)")
 
+    def expect_processes(self, seen: dict, *, at_least: int, what: str) -> None:
+        """The work went through processes: the call started at least `at_least` of them (the kit
+        saw each one: grader.harness checks the account against the process tree)."""
+        started = seen.get("processes") or []
+        if len(started) < at_least:
+            self.fail(f"{what} returned the items, but started {len(started)} process(es) to get them: "
+                      "they must go from a producer process, through the queue, to a consumer process.",
+                      expected=f"at least {at_least} processes started (producers and consumers)",
+                      got=", ".join(started) or "no process",
+                      look_at="start the producer and the consumer with multiprocessing.Process, "
+                              "and collect what the consumer puts on the results queue")
+
     def expect_no_crash(self, outcome: Outcome, exitcodes: dict, *, what: str) -> None:
         """No process of the check ended by raising (an exit code above 0); if one did, say why
         from what it printed on stderr."""

@@ -13,7 +13,9 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
     outcome = kit.run("run_items", action="run(items)", items=items, producer_delay=producer_delay,
                       consumer_delay=consumer_delay, work=work, processes=2)
     seen = outcome.value
-    if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
+    if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
+        if items:
+            kit.expect_processes(seen, at_least=2, what="run()")
         kit.expect_clean_shutdown(seen, what="run()")
     if producer_delay:
         kit.expect_took_at_least(seen, len(items) * producer_delay, what="run()",

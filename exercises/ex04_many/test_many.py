@@ -15,7 +15,9 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
                       n_consumers=n_consumers, producer_delay=producer_delay,
                       consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers)
     seen = outcome.value
-    if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
+    if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
+        if total:
+            kit.expect_processes(seen, at_least=2, what="run()")
         kit.expect_clean_shutdown(seen, what="run()")
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",

@@ -18,7 +18,9 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, a
                       processes=len(batches) + n_consumers)
     seen = outcome.value
     kit.expect_no_crash(outcome, seen["exitcodes"], what="during run()")
-    if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
+    if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
+        if total:
+            kit.expect_processes(seen, at_least=2, what="run()")
         _expect_producers_joined(kit, seen)
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",

@@ -7,6 +7,8 @@ def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
     work = len(items) * (producer_delay + consumer_delay)
     seen = kit.run("run_items", action="run(items)", items=items, producer_delay=producer_delay,
                    consumer_delay=consumer_delay, work=work, processes=2).value
+    if items and not isinstance(seen["value"], dict):
+        kit.expect_processes(seen, at_least=2, what="run()")
     return seen["value"]
 
 

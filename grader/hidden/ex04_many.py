@@ -13,6 +13,8 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
                    n_consumers=n_consumers, producer_delay=producer_delay,
                    consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers).value
     expected = [item for batch in batches for item in batch]
+    if expected and not isinstance(seen["value"], dict):
+        kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False,
                      look_at="one None per consumer, after every producer has been joined")
 

@@ -18,6 +18,8 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
     seen = outcome.value
     kit.expect_no_crash(outcome, seen["exitcodes"], what="during run()")
     expected = [item for batch in batches for item in batch]
+    if expected and not isinstance(seen["value"], dict):
+        kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False, look_at=LOOK_AT)
     return seen
 
