@@ -366,9 +366,10 @@ _sleep = time.sleep  # not the counted one (watch_student)
 def _wait_seen(pid: int | None = None) -> None:
     """Wait until the harness has seen a process (it leaves ``seen/<pid>`` in the check's folder), so
     that no process, however short its life, escapes its account of the check
-    (``grader.harness._cross_check``). start() waits for the process it started (until it has gone,
-    under forkserver, whose children are not ours to keep as zombies), and a process that ends waits
-    for itself; either costs at most one look of the harness, a few hundredths of a second."""
+    (``grader.harness._cross_check``). A process that ends waits for itself, and one about to be
+    signalled is waited for (until it has gone); start() never waits, so that the schedule the
+    student's code makes is its own. Each wait pokes the harness, which looks at once: a few
+    milliseconds, and only for a process that lived less than one of its looks."""
     mine = pid is None
     pid = pid or os.getpid()
     registry = os.environ.get(REGISTRY_ENV)
@@ -404,6 +405,23 @@ def _enter_child(_=None) -> None:
     multiprocessing.util.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
 
 
+def _hold_signals_until_seen() -> None:
+    """terminate() and kill() (also multiprocessing's own, at exit, on daemon children) wait until
+    the harness has seen the process: one ended by a signal cannot wait for itself."""
+    try:
+        from multiprocessing import popen_fork
+    except ImportError:  # Windows: no fork, and no signals of this kind
+        return
+    send = popen_fork.Popen._send_signal
+
+    def _send_signal(self, sig):
+        if self.returncode is None:
+            _wait_seen(self.pid)
+        send(self, sig)
+
+    popen_fork.Popen._send_signal = _send_signal
+
+
 def _install_registry(path: str) -> None:
     global _registry
     _registry = _Registry(path)
@@ -424,7 +442,6 @@ def _install_registry(path: str) -> None:
         if kind == "process":
             _registry.handles.append((entry, self))
         _registry.record(entry)
-        _wait_seen(self.pid)
 
     def start_thread(self):
         thread_start(self)
@@ -438,6 +455,7 @@ def _install_registry(path: str) -> None:
 
     start_process._baozi = True
     multiprocessing.process.BaseProcess.start = start_process
+    _hold_signals_until_seen()
     threading.Thread.start = start_thread
 
 

@@ -651,10 +651,10 @@ def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, stacks: di
 def _cross_check(outcome: Outcome, tree: _Tree, roles: diagnose.Roles) -> None:
     """The answer's account of the processes against what the harness saw of them.
 
-    start() does not return until the harness has seen the new process, and a process that ends
-    waits until it was seen (``grader.driver._wait_seen``: ``seen/<pid>``), so a process the registry
-    names that the harness never saw was never started; and every process the harness saw below the
-    driver is one the registry must name. Nor may the observation list other processes than the
+    A process that ends, or is about to be ended by terminate() or kill(), waits until the harness
+    has seen it (``grader.driver._wait_seen``: ``seen/<pid>``), so a process the registry names that
+    the harness never saw was never started; and every process the harness saw below the driver is
+    one the registry must name. Nor may the observation list other processes than the
     registry. Any of these, and the answer is not the account of this run: "inconsistent".
     """
     entries = [*outcome.registry, *roles.entries()]

@@ -160,10 +160,10 @@ class Kit:
         saw each one: grader.harness checks the account against the process tree)."""
         started = seen.get("processes") or []
         if len(started) < at_least:
-            self.fail(f"{what} returned the items, but started {len(started)} process(es) to get them: "
-                      "they must go from a producer process, through the queue, to a consumer process.",
+            self.fail(f"{what} returned a list, but started {len(started)} process(es) to make it: the "
+                      "items must go from a producer process, through the queue, to a consumer process.",
                       expected=f"at least {at_least} processes started (producers and consumers)",
-                      got=", ".join(started) or "no process",
+                      got=f"{', '.join(started) or 'no process'}; it returned {payloads.short(seen.get('value'), 80)}",
                       look_at="start the producer and the consumer with multiprocessing.Process, "
                               "and collect what the consumer puts on the results queue")
 
