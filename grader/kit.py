@@ -43,6 +43,7 @@ class Kit:
         self.seed = seed
         self.scale = scale
         self.rerun = rerun
+        self.flags: list[str] = []  # what its runs showed for the instructor (Outcome.flags)
 
     # -- inputs ---------------------------------------------------------------------------------
     @property
@@ -100,6 +101,7 @@ class Kit:
             if self._queues:  # every process of the check has ended: nothing uses them any more
                 amqp.delete_queues(amqp.url(), self._queues)
                 self._queues.clear()
+        self.flags += outcome.flags
         if "fork-with-threads" in outcome.notes:
             warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
         problem = explain(outcome, self.exercise)

@@ -78,14 +78,18 @@ RUNTIME_MARKS = ("UNREADABLE ANSWER", "INCONSISTENT")
 
 
 def scan_results(results: list[dict]) -> list[str]:
-    """``exercise/check: what`` for each check whose run showed tampering (RUNTIME_MARKS), once
-    per check and kind of evidence however many start methods showed it."""
+    """``exercise/check: what`` for each check whose run showed tampering (RUNTIME_MARKS, or the
+    flags its runs raised: ``Outcome.flags``), once per check and kind of evidence however many
+    start methods showed it."""
     hits: dict[str, None] = {}
     for result in results:
+        where = f"{result.get('exercise', '?')}/{result.get('check', '?')}: at run time, "
         message = str(result.get("message", ""))
         if message.startswith(RUNTIME_MARKS):
-            why = message.split(": ", 1)[-1].split(". Code that")[0]
-            hits[f"{result.get('exercise', '?')}/{result.get('check', '?')}: at run time, {why}"] = None
+            hits[where + message.split(": ", 1)[-1].split(". Code that")[0]] = None
+        flags = result.get("flags")
+        for flag in flags if isinstance(flags, list) else []:
+            hits[where + str(flag)[:300]] = None
     return list(hits)[:MAX_HITS]
 
 

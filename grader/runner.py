@@ -68,7 +68,8 @@ def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: flo
         passed, message = False, f"The grader itself failed on this check ({type(exc).__name__}: {exc}); please report it."
     return {"type": "result", "exercise": check.exercise.name, "check": check.name,
             "hidden": check.hidden, "points": check.points, "start_method": method, "seed": seed,
-            "passed": passed, "message": cap(message), "seconds": round(time.monotonic() - started, 3)}
+            "passed": passed, "message": cap(message), "seconds": round(time.monotonic() - started, 3),
+            "flags": [cap(flag, 300) for flag in kit.flags[:5]]}
 
 
 def end_user_processes(uid: int) -> None:

@@ -496,8 +496,9 @@ def run(items, producer_delay=0, consumer_delay=0):
 
 
 @POSIX_ONLY
-def test_a_process_started_behind_multiprocessings_back_makes_the_answer_inconsistent(tmp_path):
-    """os.fork() leaves no record: the harness sees a process the answer does not name."""
+def test_a_process_started_behind_multiprocessings_back_is_flagged(tmp_path):
+    """os.fork() leaves no record: the harness sees a process the answer does not name, and flags
+    the run for the instructor (only: a harness starved of the CPU must not fail right code)."""
     out = check(tmp_path, HEADER + """
 def run(items, producer_delay=0, consumer_delay=0):
     pid = os.fork()
@@ -507,8 +508,8 @@ def run(items, producer_delay=0, consumer_delay=0):
     os.waitpid(pid, 0)
     return list(items)
 """)
-    assert out.status == "inconsistent", (out.status, out.error)
-    assert "does not name" in out.error["message"]
+    assert out.status == "returned", (out.status, out.error)
+    assert any("does not name" in flag for flag in out.flags), out.flags
 
 
 def test_an_observation_that_names_processes_nobody_started_is_inconsistent(tmp_path):

@@ -111,3 +111,10 @@ def test_a_result_stream_written_to_by_someone_else_earns_nothing():
     assert len(refused) == 3 and all(": at run time, " in line for line in refused)
     alone, none = accept_records([{**record, "message": "y" * 10**6}], [check], plan)
     assert alone[0]["passed"] and len(alone[0]["message"]) <= 4000 and none == []
+
+
+def test_what_a_run_flagged_is_listed_for_review():
+    results = [{"exercise": "ex03_sentinel", "check": "test_b", "message": "", "passed": True,
+                "flags": ["processes ran that its answer does not name (pids [5])"]}]
+    assert scan_results(results) == [
+        "ex03_sentinel/test_b: at run time, processes ran that its answer does not name (pids [5])"]
