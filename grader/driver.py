@@ -184,6 +184,13 @@ class MissingFunction(Exception):
     """The student's module has no function of the name the check needs."""
 
 
+def _function(module, name: str):
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise MissingFunction(name)
+    return fn
+
+
 def _has_ended(proc) -> bool:
     """Whether a process has ended, without reaping it (so that a join the student forgot stays
     visible): its sentinel becomes ready when it exits."""
@@ -235,10 +242,7 @@ class Context:
     def func(self, name: str):
         if self.module is None:
             return StudentCall(self, name)
-        fn = getattr(self.module, name, None)
-        if not callable(fn):
-            raise MissingFunction(name)
-        return fn
+        return _function(self.module, name)
 
     def join_hosts(self) -> list:
         """Wait (until the deadline) for the hosts of the calls made so far to end, which flushes
@@ -293,11 +297,7 @@ class StudentCall:
     def __call__(self, *args, **kwargs):
         if os.getpid() == _observer_pid:
             return _call_in_host(self._ctx, self.name, args, kwargs)
-        module = _import_student(self.job)
-        fn = getattr(module, self.name, None)
-        if not callable(fn):
-            raise MissingFunction(self.name)
-        return fn(*args, **kwargs)
+        return _function(_import_student(self.job), self.name)(*args, **kwargs)
 
 
 def observed(scenario):
@@ -482,13 +482,20 @@ def _describe_exception(exc: BaseException, module_file: str) -> dict:
     }
 
 
-def _send(channel: int, payload: dict) -> None:
-    """The answer, as plain data (``grader.wire``): the harness decodes it, never runs it."""
+def _encoded(payload: dict) -> bytes:
+    """`payload` as plain data (``grader.wire``), or, if that is too large to be taken, an answer
+    that says so rather than be refused."""
     data = wire.encode(payload)
-    if len(data) > wire.MAX_ANSWER_BYTES:  # say so rather than be refused
+    if len(data) > wire.MAX_ANSWER_BYTES:
         data = wire.encode({"status": "raised", "error": {
             "type": "ValueError", "message": f"the result ({len(data)} bytes) is too large to send back",
             "traceback": "", "line": None, "source": None}})
+    return data
+
+
+def _send(channel: int, payload: dict) -> None:
+    """The answer, as plain data: the harness decodes it, never runs it."""
+    data = _encoded(payload)
     os.write(channel, struct.pack("!Q", len(data)))
     view = memoryview(data)
     while view:
@@ -673,15 +680,12 @@ def _call_in_host(ctx: Context, name: str, args: tuple, kwargs: dict):
 
 
 def _enter_host(job: dict) -> None:
-    """A host's first steps, before any of the student's code: an empty registry, the student's
-    folder first on the path, the tallies on."""
+    """A host's first steps, before any of the student's code: an empty registry and the tallies
+    on (``_import_student`` puts the student's folder first on the path)."""
     _observer_fds.close()
     # A process takes its parent's start method for its own children, unless told otherwise.
     multiprocessing.set_start_method(job["start_method"], force=True)
     _install_registry(job["registry"])
-    module_dir = os.path.dirname(job["module_file"])
-    if module_dir not in sys.path:
-        sys.path.insert(0, module_dir)
     watch_student(job["registry"], job["module_file"])
 
 
@@ -717,12 +721,7 @@ def _reply(writer, reply: dict, caught) -> None:
     reply["registry"] = _registry.entries
     if any(w.category is DeprecationWarning and "fork()" in str(w.message) for w in caught):
         reply["notes"] = ["fork-with-threads"]
-    data = wire.encode(reply)
-    if len(data) > wire.MAX_ANSWER_BYTES:  # say so rather than be refused
-        data = wire.encode({"status": "raised", "error": {
-            "type": "ValueError", "message": f"the result ({len(data)} bytes) is too large to send back",
-            "traceback": "", "line": None, "source": None}})
-    writer.send_bytes(data)
+    writer.send_bytes(_encoded(reply))
     writer.close()
 
 
@@ -761,10 +760,11 @@ def _host_call(job: dict, name: str, args: tuple, kwargs: dict, writer) -> None:
         warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
         module, reply = _imported(job)
         if module is not None:
-            fn = getattr(module, name, None)
-            if not callable(fn):
-                reply = {"status": "missing_function", "error": {"message": name}}
-            else:
+            try:
+                fn = _function(module, name)
+            except MissingFunction as exc:
+                fn, reply = None, {"status": "missing_function", "error": {"message": str(exc)}}
+            if fn is not None:
                 try:
                     reply = {"status": "returned", "value": fn(*args, **kwargs)}
                 except BaseException as exc:

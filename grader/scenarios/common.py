@@ -109,14 +109,21 @@ def kit_fill(q, items) -> None:
         q.put(item)
 
 
+def plain_item(q, timeout: float):
+    """The next item of `q` within `timeout`, as plain data (queue.Empty if none); an item that is
+    not plain data comes back as a text that says so, which no expected item equals."""
+    try:
+        return plain_get(q, timeout)
+    except NotPlain as exc:
+        return f"<{exc}>"
+
+
 def _plain(q, timeout: float) -> list:
     """Whatever is still on `q` within `timeout`: at most one item, as plain data."""
     try:
-        return [plain_get(q, timeout)]
+        return [plain_item(q, timeout)]
     except queue.Empty:
         return []
-    except NotPlain as exc:
-        return [f"<{exc}>"]
 
 
 def collect_plain(q, count: int, ctx) -> list:

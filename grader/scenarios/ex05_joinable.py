@@ -30,8 +30,7 @@ import time
 from typing import Callable
 
 from grader.driver import observed
-from grader.plain import NotPlain, plain_get
-from grader.scenarios.common import as_list, overlap, started, stop, timed
+from grader.scenarios.common import as_list, overlap, plain_item, started, stop, timed
 
 
 class CountingQueue(multiprocessing.queues.Queue):
@@ -146,21 +145,14 @@ def _collect_while_alive(results, count: int, procs, ctx) -> list:
     got = []
     while len(got) < count and ctx.remaining(0) > 0:
         try:
-            got.append(_plain_item(results, min(0.1, ctx.remaining())))
+            got.append(plain_item(results, min(0.1, ctx.remaining())))
         except queue.Empty:
             if not any(p.is_alive() for p in procs):
                 try:
-                    got.append(_plain_item(results, 0.2))  # the last flush of an ended consumer
+                    got.append(plain_item(results, 0.2))  # the last flush of an ended consumer
                 except queue.Empty:
                     break
     return got
-
-
-def _plain_item(q, timeout: float):
-    try:
-        return plain_get(q, timeout)
-    except NotPlain as exc:
-        return f"<{exc}>"
 
 
 @observed
