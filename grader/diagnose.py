@@ -24,7 +24,7 @@ import psutil
 from grader.driver import WRAPPERS, parse_registry_line
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
-THREAD_HEADER = re.compile(r"^(Current thread|Thread) 0x[0-9a-fA-F]+")
+THREAD_HEADER = re.compile(r"^((Current thread|Thread) 0x[0-9a-fA-F]+|Stack \(most recent call first\))")
 FRAME_LINE = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<func>.*)$')
 
 # What a library function means when a process sits in it.
@@ -57,6 +57,7 @@ class ProcReport:
     line: int | None = None  # line in the student's file
     source: str | None = None  # that line
     cpu: float | None = None  # share of one CPU while we watched
+    polls: int = 0  # longest run of queue calls that found nothing without waiting (a spinning loop)
     stack: str = ""  # innermost frames, for the curious
 
     def where(self, module_file: str) -> str:
@@ -147,15 +148,16 @@ class Roles:
         return self._names.get(pid, (f"process-{pid}", "process"))
 
 
-def _parse_dump(text: str) -> list[list[Frame]]:
-    """Threads of one faulthandler dump, each as frames innermost first."""
+def parse_dump(text: str, skip: tuple[str, ...] = WRAPPERS) -> list[list[Frame]]:
+    """Threads of one stack dump, each as frames innermost first, without the functions in
+    `skip` (by default the kit's wrappers, which are not the student's code)."""
     threads: list[list[Frame]] = []
     for raw in text.splitlines():
         if THREAD_HEADER.match(raw):
             threads.append([])
             continue
         match = FRAME_LINE.match(raw)
-        if match and threads and match["func"] not in WRAPPERS:  # the kit's tallies, not the student's code
+        if match and threads and match["func"] not in skip:
             threads[-1].append(Frame(match["file"], int(match["line"]), match["func"]))
     return threads
 
@@ -163,7 +165,7 @@ def _parse_dump(text: str) -> list[list[Frame]]:
 def _main_thread(threads: list[list[Frame]], module_file: str) -> list[Frame]:
     """The thread that matters: the one in the student's code, else one not started by threading."""
     for frames in threads:
-        if any(_same_file(f.file, module_file) for f in frames):
+        if any(same_file(f.file, module_file) for f in frames):
             return frames
     for frames in threads:
         if frames and not frames[-1].file.endswith("threading.py"):
@@ -171,7 +173,7 @@ def _main_thread(threads: list[list[Frame]], module_file: str) -> list[Frame]:
     return threads[0] if threads else []
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
@@ -238,7 +240,7 @@ def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
         report.state = "exit-join"
         report.waits_for = "exit-join"
         return
-    index = next((i for i, f in enumerate(frames) if _same_file(f.file, module_file)), None)
+    index = next((i for i, f in enumerate(frames) if same_file(f.file, module_file)), None)
     if index is None:
         return
     report.line = frames[index].line
@@ -361,7 +363,7 @@ def waits_forever(text: str, module_file: str) -> tuple | None:
     a blocking call made without a timeout from the student's file, or it is exiting and flushing
     a queue. Returns a signature of that place, or None if it may still move on its own (it
     sleeps, computes, waits with a timeout, or runs the kit's own code)."""
-    threads = _parse_dump(text)
+    threads = parse_dump(text)
     if not threads:
         return None
     frames = _main_thread(threads, module_file)
@@ -370,7 +372,7 @@ def waits_forever(text: str, module_file: str) -> tuple | None:
         return ("exiting",)
     if _exit_joins_a_child(frames):
         return ("exit-join",)
-    index = next((i for i, f in enumerate(frames) if _same_file(f.file, module_file)), None)
+    index = next((i for i, f in enumerate(frames) if same_file(f.file, module_file)), None)
     if not index:  # None: not in the student's code; 0: in a C call (time.sleep) or a loop
         return None
     call = frames[index - 1].func
@@ -389,7 +391,7 @@ def inspect(procs, seen, roles: Roles, stacks: Stacks, module_file) -> list[Proc
         tracked = seen.get(proc.pid)
         cpu = tracked.busy_fraction() if tracked else None
         report = ProcReport(pid=proc.pid, role=role, kind=kind, state="blocked", cpu=cpu)
-        threads = _parse_dump(stacks.get(proc.pid, ""))
+        threads = parse_dump(stacks.get(proc.pid, ""))
         if threads:
             _analyse(report, _main_thread(threads, module_file), module_file)
         elif proc.pid in stacks or not hasattr(signal, "SIGUSR1"):
@@ -402,16 +404,31 @@ def inspect(procs, seen, roles: Roles, stacks: Stacks, module_file) -> list[Proc
     return reports
 
 
-def busy(seen, roles: Roles, module_file, threshold: float) -> list[ProcReport]:
-    """Student processes that used more than `threshold` of a CPU while we watched them."""
-    reports = []
+# A run of this many queue calls that found nothing and did not wait (grader.driver._Polls) is a
+# spinning loop, whatever CPU share the machine gave it: waiting code makes none, and a loop that
+# drains a queue until Empty makes one per drain.
+SPIN_POLLS = 1024
+
+
+def busy(seen, roles: Roles, module_file, threshold: float,
+         polls: dict[int, list[float]] | None = None) -> list[ProcReport]:
+    """Student processes that spun: asked a queue for items SPIN_POLLS times in a row without
+    waiting, or used more than `threshold` of a CPU while we watched them (a witness that depends
+    on the load, for loops that spin without asking a queue)."""
+    reports = {}
+    for pid, counts in (polls or {}).items():
+        if counts and counts[0] >= SPIN_POLLS and pid != roles.driver_pid:
+            role, kind = roles.name(pid)
+            tracked = seen.get(pid)
+            reports[pid] = ProcReport(pid=pid, role=role, kind=kind, state="busy", polls=int(counts[0]),
+                                      cpu=tracked.busy_fraction() if tracked else None)
     for pid, tracked in seen.items():
         fraction = tracked.busy_fraction()
-        if fraction is None or fraction < threshold or roles.is_infrastructure(tracked.proc):
+        if pid in reports or fraction is None or fraction < threshold or roles.is_infrastructure(tracked.proc):
             continue
         role, kind = roles.name(pid)
-        reports.append(ProcReport(pid=pid, role=role, kind=kind, state="busy", cpu=fraction))
-    return reports
+        reports[pid] = ProcReport(pid=pid, role=role, kind=kind, state="busy", cpu=fraction)
+    return list(reports.values())
 
 
 def _is(report: ProcReport, *kinds: str) -> bool:

@@ -24,6 +24,7 @@ does nothing at import time.
 
 from __future__ import annotations
 
+import atexit
 import faulthandler
 import importlib
 import multiprocessing
@@ -55,42 +56,112 @@ INTERNAL_ROLES = frozenset(INTERNAL_TARGETS.values())
 
 # Where every process of the check writes its stack when the harness sends SIGUSR1 (POSIX only).
 DUMP_DIR_ENV = "BAOZI_DUMP_DIR"
-_dump_file = None  # kept open: faulthandler writes to it from a signal handler
+MAX_FRAMES = 100  # per thread, as faulthandler does
+MAX_THREADS = 100
+FATAL_SUFFIX = ".fatal"  # DUMP_DIR/<pid>.fatal: the crashing thread's stack, if the process dies of a fault
+_ignored_at_exit = False
+_fatal_file = None  # kept open: faulthandler writes to it when the process crashes
 
 
 def arm_stack_dump() -> None:
-    """Make this process write its threads' stacks to DUMP_DIR/<pid>.txt on SIGUSR1.
+    """Make this process write its threads' stacks to DUMP_DIR/<pid>.txt on SIGUSR1, and the
+    crashing thread's stack to DUMP_DIR/<pid>.fatal if it dies of a fault (SIGSEGV, SIGABRT...).
 
     Runs in the driver, in fork children (an after-fork hook) and in spawn and forkserver children,
-    which import this module as ``__mp_main__`` before they run the student's target. The handler
-    is faulthandler's, so it works while the process is blocked inside a lock or a pipe read.
+    which import this module as ``__mp_main__`` before they run the student's target.
+
+    The handler is a Python one, so it runs in the main thread between two bytecodes, holding the
+    GIL: every thread's frames are read while no thread can change them. faulthandler's handler
+    reads them from inside the signal, while the other threads run, and a queue's feeder thread
+    popping a frame at that moment makes it read freed memory (signal 11; bench/crashes.py shows
+    it). A Python handler still runs while the main thread waits in a lock, a pipe read, a sleep
+    or a join: each of those is interrupted by the signal, runs the handler and resumes. The fatal
+    dump is faulthandler's, of the crashing thread alone: that thread is stopped in the handler,
+    so its frames hold still while they are read.
     """
-    global _dump_file
+    global _fatal_file
     folder = os.environ.get(DUMP_DIR_ENV)
     if not folder or not hasattr(signal, "SIGUSR1"):
         return
     final = os.path.join(folder, f"{os.getpid()}.txt")
     try:
-        # Ignored first: faulthandler restores the handler it replaced when the interpreter shuts
-        # down, and SIGUSR1's default action would kill a process that is just exiting normally.
-        # A fork child inherits the armed handler, and faulthandler would not install it again if
-        # we replaced it, so it is left alone there.
-        if _dump_file is None:
-            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-        _dump_file = open(final + ".arming", "w", encoding="utf-8")
-        faulthandler.register(signal.SIGUSR1, file=_dump_file, all_threads=True, chain=False)
-        # The file appears under its final name only now: the harness signals a process only once
-        # its file exists, and SIGUSR1 would kill a process that has no handler yet.
-        os.replace(final + ".arming", final)
-    except OSError:
+        _fatal_file = open(os.path.join(folder, f"{os.getpid()}{FATAL_SUFFIX}"), "w", encoding="utf-8")
+        faulthandler.enable(file=_fatal_file, all_threads=False)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGUSR1, _write_stacks)  # a fork child has it from its parent
+            # A child started from another thread has that thread's signal mask.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+            _keep_dump_signal_off_threads()
+        # The file exists once the handler does: the harness signals a process only then, since
+        # SIGUSR1 kills a process that has no handler yet.
+        with open(final, "a", encoding="utf-8"):
+            pass
+    except (OSError, ValueError):
         return
+    # At shutdown the interpreter puts SIGUSR1's default action back, which would kill a process
+    # that is just exiting normally: ignore it from then on. Only processes that exit through the
+    # interpreter's shutdown (spawn children) get there; the others end with os._exit.
+    global _ignored_at_exit
+    if not _ignored_at_exit:  # a fork child has its parent's exit handlers, this one included
+        atexit.register(signal.signal, signal.SIGUSR1, signal.SIG_IGN)
+        _ignored_at_exit = True
+
+
+def _keep_dump_signal_off_threads() -> None:
+    """Make every thread started from now on block SIGUSR1, so that it is always the main thread
+    that takes it: a Python handler runs only there, and a signal taken by another thread would
+    leave a main thread blocked in a lock without a dump (a process stopped when the signal comes
+    lets any of its threads take it)."""
+    if getattr(threading.Thread._bootstrap, "_baozi", False):
+        return
+    bootstrap = threading.Thread._bootstrap
+
+    def _bootstrap_without_dump_signal(self):
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        except (OSError, ValueError):
+            pass
+        bootstrap(self)
+
+    _bootstrap_without_dump_signal._baozi = True
+    threading.Thread._bootstrap = _bootstrap_without_dump_signal
+
+
+def _write_stacks(signum, frame) -> None:
+    """Append every thread's stack to this process's dump file, innermost frame first, in the
+    layout of faulthandler's dumps. Never raises: it runs in the middle of the student's code."""
+    try:
+        main = threading.main_thread().ident
+        threads = sys._current_frames()
+        threads[main] = frame  # its own entry would start with this handler
+        lines = []
+        for ident, top in sorted(threads.items(), key=lambda t: t[0] != main)[:MAX_THREADS]:
+            lines.append(f"{'Current thread' if ident == main else 'Thread'} 0x{ident:016x}"
+                         " (most recent call first):")
+            depth = 0
+            while top is not None and depth < MAX_FRAMES:
+                code = top.f_code
+                lines.append(f'  File "{code.co_filename}", line {top.f_lineno} in {code.co_name}')
+                top, depth = top.f_back, depth + 1
+            lines.append("")
+        path = os.path.join(os.environ[DUMP_DIR_ENV], f"{os.getpid()}.txt")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, "\n".join(lines).encode("utf-8", errors="replace"))
+        finally:
+            os.close(fd)
+    except Exception:  # a report lost is better than the student's code broken
+        pass
 
 
 # How spawn and forkserver children of a check find where to keep their tallies (watch_student).
 REGISTRY_ENV = "BAOZI_REGISTRY"
 STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
 # The wrappers' frames are left out of the stack reports (grader.diagnose): they are not the student's.
-WRAPPERS = ("_counted_sleep", "_clocked_put")
+WRAPPERS = ("_counted_sleep", "_clocked_put", "_polled_get", "_polled_get_nowait", "_polled_empty",
+            "_polled_qsize")
+# A get() with a shorter timeout than this does not wait for an item: it asks whether one is there.
+POLL_TIMEOUT = 0.005
 
 
 class _Tally:
@@ -115,6 +186,30 @@ class _Tally:
             os.replace(writing, f"{self.registry_path}.{self.kind}.{self.pid}")
         except OSError:
             pass
+
+
+class _Polls:
+    """One process's longest run of queue calls that found nothing and did not wait (an empty()
+    that says True, a qsize() of 0, a get_nowait() or get(block=False) or get(timeout≈0) that
+    raises Empty), with no sleep, blocking get or item between them: a consumer that spins makes
+    thousands, however little CPU a busy machine gives it, and a waiting one none. Kept in the
+    tally "polls" when the run doubles, so a spinning loop writes a few times, not at each call."""
+
+    def __init__(self, tally: _Tally):
+        self.tally = tally
+        self.pid = self.run = self.longest = 0
+
+    def found_nothing(self) -> None:
+        if self.pid != os.getpid():
+            self.pid, self.run, self.longest = os.getpid(), 0, 0
+        self.run += 1
+        if self.run > self.longest:
+            self.longest = self.run
+            if self.longest >= 8 and self.longest & (self.longest - 1) == 0:
+                self.tally.add(lambda _: [self.longest])
+
+    def waited(self) -> None:
+        self.run = 0
 
 
 def tallies(registry_path: str, kind: str) -> dict[int, list[float]]:
@@ -142,11 +237,14 @@ def _called_by_student(module_file: str) -> bool:
 
 
 def watch_student(registry_path: str | None = None, module_file: str | None = None) -> None:
-    """Tally two calls of the student's module, left otherwise unchanged, for the checks of delays:
+    """Tally calls of the student's module, left otherwise unchanged, for the checks of delays and
+    of spinning:
 
     - ``time.sleep``: how often, and the seconds asked for (tally "sleep");
     - ``multiprocessing`` queues' ``put``: how often, and when the first and the last returned
-      (tally "puts").
+      (tally "puts");
+    - their ``get``, ``get_nowait``, ``empty`` and ``qsize``: the longest run of calls that found
+      nothing without waiting (tally "polls", see ``_Polls``).
 
     A check that a delay was honoured used to time the whole call only, and under heavy load starting
     the processes alone can take longer than the delays. Neither tally grows with the load: the
@@ -162,11 +260,15 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     if not registry_path or not module_file or getattr(time.sleep, "__name__", "") in WRAPPERS:
         return
     sleeps, puts = _Tally(registry_path, "sleep"), _Tally(registry_path, "puts")
-    sleep, put = time.sleep, multiprocessing.queues.Queue.put
+    polls = _Polls(_Tally(registry_path, "polls"))
+    sleep, Queue = time.sleep, multiprocessing.queues.Queue
+    put, get, get_nowait, empty, qsize = Queue.put, Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
 
     def _counted_sleep(seconds):
         if _called_by_student(module_file) and isinstance(seconds, (int, float)) and seconds >= 0:
             sleeps.add(lambda v: [v[0] + 1, v[1] + float(seconds)] if v else [1, float(seconds)])
+        if isinstance(seconds, (int, float)) and seconds >= 0.001:
+            polls.waited()
         return sleep(seconds)
 
     def _clocked_put(self, obj, block=True, timeout=None):
@@ -176,8 +278,42 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
         return done
 
+    def _polled_get(self, block=True, timeout=None):
+        asks = not block or (isinstance(timeout, (int, float)) and timeout < POLL_TIMEOUT)
+        try:
+            item = get(self, block, timeout)
+        except queue.Empty:
+            if asks and _called_by_student(module_file):
+                polls.found_nothing()
+            elif not asks:
+                polls.waited()
+            raise
+        polls.waited()
+        return item
+
+    def _polled_get_nowait(self):
+        try:
+            return get_nowait(self)
+        except queue.Empty:
+            if _called_by_student(module_file):
+                polls.found_nothing()
+            raise
+
+    def _polled_empty(self):
+        nothing = empty(self)
+        if nothing and _called_by_student(module_file):
+            polls.found_nothing()
+        return nothing
+
+    def _polled_qsize(self):
+        size = qsize(self)
+        if size == 0 and _called_by_student(module_file):
+            polls.found_nothing()
+        return size
+
     time.sleep = _counted_sleep
-    multiprocessing.queues.Queue.put = _clocked_put
+    Queue.put, Queue.get, Queue.get_nowait = _clocked_put, _polled_get, _polled_get_nowait
+    Queue.empty, Queue.qsize = _polled_empty, _polled_qsize
 
 
 class MissingFunction(Exception):

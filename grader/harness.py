@@ -32,7 +32,7 @@ from typing import Callable
 import psutil
 
 from grader import diagnose, wire
-from grader.driver import DUMP_DIR_ENV, INTERNAL_ROLES
+from grader.driver import DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, tallies
 from grader.exercise import KIT_ROOT
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -109,7 +109,8 @@ class Outcome:
     returned, raised, missing_file, import_error, missing_function, started_at_import,
     hang, crashed, internal_error, bad_answer (the driver answered with something that is not an
     answer: the student's code wrote to its channel or broke the kit), inconsistent (the answer's
-    account of the processes is not what the harness saw).
+    account of the processes is not what the harness saw), unreliable (a process died of a fault
+    twice, and the kit's own code was where it crashed: the kit cannot grade it).
     """
 
     status: str
@@ -129,6 +130,7 @@ class Outcome:
     stderr: str = ""
     deadlock: bool = False  # the hang was seen before the budget ran out: nothing could move
     flags: list[str] = dataclasses.field(default_factory=list)  # for the instructor only (grader.review)
+    fatal: list[str] = dataclasses.field(default_factory=list)  # stacks of processes that died of a fault
 
     @property
     def hints(self) -> list[str]:
@@ -520,9 +522,11 @@ def run_check(
 ) -> Outcome:
     """Run one scenario against the student's module; see the module docstring.
 
-    A driver killed by a signal is run once more: the kit's own instrumentation can crash a right
-    program (issue 12 looks for that fault), and a crash the student's code causes happens again.
-    A clean rerun is taken, with a note that the first run died.
+    A run where a process died of a fault (``FAULT_SIGNALS``) is run once more, since the kit's
+    own instrumentation runs in every process and could be the cause. A clean rerun is taken and
+    the first run's death recorded for the instructor as a kit fault. A second death is the
+    student's crash, reported with its stack, unless the kit's code is where it crashed: then the
+    check is "unreliable", failed with that reason and recorded as a kit fault.
     """
     isolation = isolation or Isolation()
 
@@ -535,12 +539,76 @@ def run_check(
             shutil.rmtree(workdir, ignore_errors=True)
 
     outcome = once()
-    signal_number = -(outcome.error or {}).get("returncode", 0) if outcome.status == "crashed" else 0
-    if signal_number > 0:
-        outcome = once()
-        if outcome.status != "crashed":
-            outcome.notes.append(f"rerun: the first run died by signal {signal_number}")
+    deaths = signal_deaths(outcome)
+    if not deaths:
+        return outcome
+    first = "; ".join(deaths)
+    outcome = once()
+    again = signal_deaths(outcome)
+    if not again:
+        outcome.flags.append(f"kit fault: in the first run {first}; the rerun was clean and was taken")
+    elif _kit_crashed(outcome):
+        outcome.flags.append(f"kit fault: {'; '.join(again)}, in two runs, inside the kit's own code")
+        outcome.status = "unreliable"
+        outcome.error = {"message": "; ".join(again)}
     return outcome
+
+
+# Signals a right program never dies of, but a fault in the kit's code running inside it could
+# cause (SIGUSR1: a process the kit asked for its stack before it could answer).
+FAULT_SIGNALS = frozenset(getattr(signal, name) for name in
+                          ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT", "SIGUSR1")
+                          if hasattr(signal, name))
+
+
+def signal_deaths(outcome: Outcome) -> list[str]:
+    """Which processes of the run died of a fault signal: the one running the check, or those
+    whose exit codes the observation lists."""
+    deaths = []
+    if outcome.status == "crashed":
+        code = (outcome.error or {}).get("returncode")
+        if isinstance(code, int) and -code in FAULT_SIGNALS:
+            deaths.append(f"the process running the check died by signal {-code}")
+    codes = outcome.value.get("exitcodes") if isinstance(outcome.value, dict) else None
+    named = codes.items() if isinstance(codes, dict) else enumerate(codes) if isinstance(codes, list) else ()
+    for name, code in named:
+        if isinstance(code, int) and -code in FAULT_SIGNALS:
+            deaths.append(f"{name if isinstance(name, str) else f'process {name + 1}'} died by signal {-code}")
+    return deaths
+
+
+def _kit_crashed(outcome: Outcome) -> bool:
+    """Whether the kit's code is where the run's processes crashed: the kit's own signal, or the
+    innermost frame of a crashing thread that is the kit's or the student's being the kit's."""
+    usr1 = getattr(signal, "SIGUSR1", None)
+    if usr1 is not None and any(f"by signal {usr1}" in death for death in signal_deaths(outcome)):
+        return True
+    kit = KIT_ROOT / "grader"
+    for text in outcome.fatal:
+        for frames in diagnose.parse_dump(text, skip=())[:1]:
+            for frame in frames:
+                if diagnose.same_file(frame.file, outcome.module_file):
+                    break
+                if Path(frame.file).resolve().is_relative_to(kit):
+                    return True
+    return False
+
+
+FATAL_BYTES = 8000  # of each fatal stack: it is the student's process that wrote it
+
+
+def _fatal_stacks(dump_dir: Path) -> list[str]:
+    """What faulthandler wrote in the processes of the check that died of a fault."""
+    found = []
+    for path in sorted(dump_dir.glob(f"*{FATAL_SUFFIX}"))[:20]:
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read(FATAL_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        if text.strip():
+            found.append(text)
+    return found
 
 
 def _run_in(workdir, module_file, module, scenario, params, start_method, budget, action,
@@ -620,12 +688,14 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             outcome.status = "hang"
             alive = [p for p in tree.alive() if not roles.is_infrastructure(p)]
             outcome.stuck = diagnose.inspect(alive, tree.seen, roles, stacks, module_file)
-        outcome.busy = diagnose.busy(tree.seen, roles, module_file, busy_fraction)
+        outcome.busy = diagnose.busy(tree.seen, roles, module_file, busy_fraction,
+                                     polls=tallies(str(workdir / "registry.jsonl"), "polls"))
         if not outcome.registry:
             outcome.registry = roles.entries()
         # Read the output now: shutting down adds the library's own complaints to it.
         outcome.stdout = _tail(workdir / "stdout.log")
         outcome.stderr = _tail(stderr_path)
+        outcome.fatal = _fatal_stacks(dump_dir)
     finally:
         _end_everything(driver, tree, roles, hung=outcome.status == "hang")
         answer.join(timeout=1.0)

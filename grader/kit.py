@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import amqp, payloads
-from grader.diagnose import render_processes
+from grader.diagnose import parse_dump, render_processes
 from grader.exercise import Exercise
 from grader.harness import Isolation, Outcome, load_factor, run_check
 
@@ -44,6 +44,7 @@ class Kit:
         self.scale = scale
         self.rerun = rerun
         self.flags: list[str] = []  # what its runs showed for the instructor (Outcome.flags)
+        self._crash_stack = ""  # where a process of the last run crashed, for any failure after it
 
     # -- inputs ---------------------------------------------------------------------------------
     @property
@@ -102,6 +103,7 @@ class Kit:
                 amqp.delete_queues(amqp.url(), self._queues)
                 self._queues.clear()
         self.flags += outcome.flags
+        self._crash_stack = crash_stack(outcome)
         if "fork-with-threads" in outcome.notes:
             warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
         problem = explain(outcome, self.exercise)
@@ -119,6 +121,8 @@ class Kit:
             lines.append(f"  got:      {got}")
         if look_at:
             lines.append(f"  look at:  {look_at}")
+        if self._crash_stack and self._crash_stack not in text:
+            lines.append(self._crash_stack)
         lines.append(f"(start method {self.start_method}, seed {self.seed}) rerun: {self.rerun}")
         pytest.fail("\n".join(lines), pytrace=False)
 
@@ -238,7 +242,8 @@ class Kit:
         """No student process kept a CPU busy while it should have been waiting."""
         spinning = [r for r in outcome.busy if r.kind != "main" or not outcome.registry]
         if spinning:
-            names = ", ".join(f"{r.role} ({r.cpu:.0%} of a CPU)" for r in spinning)
+            names = ", ".join(f"{r.role} (asked an empty queue {r.polls}+ times in a row)" if r.polls
+                              else f"{r.role} ({r.cpu:.0%} of a CPU)" for r in spinning)
             self.fail(f"{names} kept a CPU busy {while_}.",
                       expected="a waiting process sleeps in q.get() and uses almost no CPU",
                       got="a loop that keeps asking (q.empty(), get_nowait(), get(timeout=0)) and spins",
@@ -384,9 +389,14 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         code = (outcome.error or {}).get("returncode")
         when = (f"while it ran {outcome.action}" if any(e["kind"] == "phase" for e in outcome.registry)
                 else f"while it imported {file}")
+        stack = crash_stack(outcome)
         return (f"CRASH: the process running the check died {when} (exit status {code}), before "
                 "answering. Did your code call os._exit(), exceed a resource limit, or kill its parent?"
-                + _with_output(outcome))
+                + (f"\n{stack}" if stack else "") + _with_output(outcome))
+    if status == "unreliable":
+        return (f"NOT GRADED: in two runs a process of this check died of a fault "
+                f"({outcome.error['message']}), and both times inside the kit's own code, not yours. "
+                "The check counts as failed for now and your instructor is told, to grade it by hand.")
     if status == "internal_error":
         return f"The kit itself failed while checking {file}; please report this:\n{_error_line(outcome)}"
     if status == "bad_answer":
@@ -406,6 +416,16 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
                      "(after it was told to stop).")
         return "\n".join(lines) + _with_output(outcome)
     return None
+
+
+def crash_stack(outcome: Outcome, depth: int = 8) -> str:
+    """Where the first process of the run that died of a fault was, innermost frame first."""
+    for text in outcome.fatal:
+        threads = parse_dump(text)
+        if threads and threads[0]:
+            frames = [f"    {Path(f.file).name}:{f.line} in {f.func}" for f in threads[0][:depth]]
+            return "where it crashed (innermost first):\n" + "\n".join(frames)
+    return ""
 
 
 def _render(outcome: Outcome) -> str:

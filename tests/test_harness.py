@@ -16,7 +16,9 @@ import time
 
 import pytest
 
-from grader.harness import BUSY_FRACTION, run_check
+from grader.harness import BUSY_FRACTION, run_check, signal_deaths
+from grader.diagnose import SPIN_POLLS
+from grader.kit import crash_stack
 
 METHODS = multiprocessing.get_all_start_methods()
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals and sessions")
@@ -181,8 +183,8 @@ def run(items, producer_delay=0, consumer_delay=0):
 @POSIX_ONLY
 @pytest.mark.parametrize("always", [False, True])
 def test_a_driver_killed_by_a_signal_is_run_once_more(tmp_path, always):
-    """A crash by a signal that does not come back is taken as the kit's (the rerun counts, with a
-    note); one that comes back is the student's."""
+    """A crash by a signal that does not come back is taken as the kit's (the rerun counts, and the
+    instructor is told); one that comes back is the student's, shown with where it happened."""
     marker = tmp_path / "crashed-once"
     out = check(tmp_path, HEADER + f"""
 if {always!r} or not os.path.exists({str(marker)!r}):
@@ -194,9 +196,11 @@ def run(items, producer_delay=0, consumer_delay=0):
 """, method="fork")
     if always:
         assert out.status == "crashed" and out.error["returncode"] == -signal.SIGSEGV
+        assert crash_stack(out).splitlines()[1] == "    sentinel.py:6 in <module>"
     else:
         assert out.status == "returned", (out.status, out.error)
-        assert out.notes == [f"rerun: the first run died by signal {int(signal.SIGSEGV)}"]
+        assert out.flags == [f"kit fault: in the first run the process running the check died by signal "
+                             f"{int(signal.SIGSEGV)}; the rerun was clean and was taken"]
 
 
 @POSIX_ONLY
@@ -359,6 +363,146 @@ def test_a_process_asked_for_its_stack_while_it_exits_is_not_killed(tmp_path, me
     done = subprocess.run([sys.executable, str(script), method], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.stdout.strip() == str([0] * 8), done.stdout + done.stderr
+
+
+
+@POSIX_ONLY
+def test_asking_a_busy_process_for_its_stack_never_crashes_it(tmp_path):
+    """A queue's feeder thread runs while the stack is taken: the dump must not read its frames
+    while it changes them (faulthandler's dump did, and killed right code with signal 11)."""
+    script = tmp_path / "busy.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp, os, signal, sys, time
+        from grader.driver import arm_stack_dump
+
+        def shuffle_items():
+            arm_stack_dump()
+            q = mp.Queue()
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                for i in range(100):
+                    q.put(i)
+                for i in range(100):
+                    q.get()
+
+        if __name__ == "__main__":
+            p = mp.get_context("fork").Process(target=shuffle_items)
+            p.start()
+            dump = os.path.join(os.environ["BAOZI_DUMP_DIR"], f"{p.pid}.txt")
+            while p.is_alive() and not os.path.exists(dump):  # as the harness does
+                time.sleep(0.001)
+            asked = 0
+            while p.is_alive():
+                try:
+                    os.kill(p.pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    break
+                asked += 1
+                time.sleep(0.002)
+            p.join()
+            with open(dump, encoding="utf-8") as f:
+                text = f.read()
+            print(p.exitcode, asked > 100, "in shuffle_items" in text, "_feed" in text)
+    """), encoding="utf-8")
+    env = {**os.environ, "BAOZI_DUMP_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    # exit 0; signalled often; the main thread's and the feeder thread's stacks both written
+    assert done.stdout.split() == ["0", "True", "True", "True"], done.stdout + done.stderr
+
+
+
+CRASHING_CHILD = HEADER + """
+def crash():
+{body}
+
+def run(items, producer_delay=0, consumer_delay=0):
+    p = multiprocessing.Process(target=crash)
+    p.start()
+    p.join()
+    return list(items)
+"""
+
+
+@POSIX_ONLY
+def test_a_process_that_crashes_in_every_run_is_the_students_crash_with_its_stack(tmp_path):
+    out = check(tmp_path, CRASHING_CHILD.format(body="    import ctypes\n    ctypes.string_at(0)"),
+                method="fork", budget=5.0)
+    assert signal_deaths(out) == ["crash-1 died by signal 11"]
+    assert out.status == "returned"  # the check judges it: not the kit's fault
+    assert not [flag for flag in out.flags if flag.startswith("kit fault")]
+    innermost = crash_stack(out).splitlines()[1:3]
+    assert innermost[0].endswith(" in string_at") and innermost[1] == "    sentinel.py:6 in crash"
+
+
+@POSIX_ONLY
+def test_a_crash_the_rerun_does_not_repeat_is_a_kit_fault_and_the_rerun_counts(tmp_path):
+    mark = tmp_path / "crashed-once"
+    body = f"    if not os.path.exists({str(mark)!r}):\n        open({str(mark)!r}, 'w').close()\n" \
+           "        import ctypes\n        ctypes.string_at(0)"
+    out = check(tmp_path, CRASHING_CHILD.format(body=body), method="fork", budget=5.0)
+    assert mark.exists() and signal_deaths(out) == [] and out.status == "returned"
+    assert out.flags == ["kit fault: in the first run crash-1 died by signal 11; the rerun was clean "
+                         "and was taken"]
+
+
+@POSIX_ONLY
+def test_a_crash_inside_the_kits_code_twice_is_unreliable_not_the_students(tmp_path):
+    # SIGSEGV lands in the main thread while it sleeps in the kit's counting wrapper of time.sleep
+    body = ("    import threading\n"
+            "    main = threading.main_thread().ident\n"
+            "    threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGSEGV)).start()\n"
+            "    time.sleep(5)")
+    out = check(tmp_path, CRASHING_CHILD.format(body=body), method="fork", budget=8.0)
+    assert out.status == "unreliable" and out.error == {"message": "crash-1 died by signal 11"}
+    assert out.flags == ["kit fault: crash-1 died by signal 11, in two runs, inside the kit's own code"]
+    assert "in _counted_sleep" in out.fatal[0]  # the student is shown only their own frames
+    assert crash_stack(out).splitlines()[1] == "    sentinel.py:8 in crash"
+
+
+
+POLLING_CONSUMER = HEADER + """
+def consumer(q, results):
+    while True:
+        try:
+            item = {poll}
+        except queue.Empty:
+            {pause}
+            continue
+        if item is None:
+            return
+        results.put(item)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(q, results))
+    c.start()
+    time.sleep(0.3)  # the consumer waits for the first item
+    for item in items:
+        q.put(item)
+    q.put(None)
+    got = [results.get() for _ in items]
+    c.join()
+    return got
+"""
+
+
+@pytest.mark.parametrize("poll, pause, spins", [
+    ("q.get_nowait()", "pass", True),
+    ("q.get(block=False)", "pass", True),
+    ("q.get(timeout=0)", "pass", True),
+    ("q.get_nowait()", "time.sleep(0.01)", False),  # polls, but sleeps between: not a spin
+    ("q.get(timeout=0.05)", "pass", False),  # waits, with a timeout
+    ("q.get()", "pass", False),
+], ids=["get_nowait", "block-false", "timeout-0", "sleeps", "timeout", "blocking"])
+def test_a_spinning_consumer_is_told_by_its_calls_not_its_cpu_share(tmp_path, poll, pause, spins):
+    out = check(tmp_path, POLLING_CONSUMER.format(poll=poll, pause=pause), method="fork", budget=5.0)
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3]
+    polled = {r.role: r.polls for r in out.busy if r.polls}
+    if spins:
+        assert polled.get("consumer-1", 0) >= SPIN_POLLS, out.busy
+    else:
+        assert polled == {}, out.busy
 
 
 JOINABLE = HEADER + """
