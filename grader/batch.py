@@ -5,8 +5,9 @@ or .zip per student, or nbgrader's ``submitted/<student>/``) and writes ``OUT/gr
 ``OUT/summary.md`` and, per student, ``OUT/<student>/results.json`` and ``feedback.md``.
 
 - One row per submission, always: whatever a submission does, it ends graded, with its reason.
-- Resumable: a submission whose ``results.json`` holds the digest of the same modules is not graded
-  again, so a batch interrupted by Ctrl-C or a dead machine is simply run again. Every file is
+- Resumable: a submission whose ``results.json`` holds the digest of the same modules, graded by
+  the same kit with the same options, is not graded again, so a batch interrupted by Ctrl-C or a
+  dead machine is simply run again, and one run with another seed or a changed kit regrades. Every file is
   written atomically; ``grades.csv`` and ``summary.md`` are rebuilt from the results at the end.
 - ``--workers N`` submissions at a time (default: the number of cores), each in its own sandbox with
   its own unprivileged user. A progress bar on a terminal, plain lines elsewhere.
@@ -72,9 +73,11 @@ def _unique_ids(sources: list[Path]) -> dict[Path, str]:
     return ids
 
 
-def already_graded(source: Path, out_dir: Path, exercises) -> grading.Graded | None:
+def already_graded(source: Path, out_dir: Path, exercises, key: str) -> grading.Graded | None:
+    """The grade written before for the same modules, graded by the same kit with the same options
+    (``grading.grading_key``); None if it must be graded (again)."""
     previous = grading.load_graded(out_dir)
-    if previous is None:
+    if previous is None or previous.key != key:
         return None
     with tempfile.TemporaryDirectory(prefix="baozi-digest-") as tmp:
         digest = lay_out(source, exercises, Path(tmp) / "impl").digest
@@ -90,9 +93,10 @@ def run_batch(submissions: Path, out: Path, options: grading.Options, workers: i
     progress.say(options.sandbox.description)
     out.mkdir(parents=True, exist_ok=True)
     graded: dict[str, grading.Graded] = {}
+    key = grading.grading_key(options, exercises)
     todo = []
     for source in sources:
-        previous = already_graded(source, out / ids[source], exercises)
+        previous = already_graded(source, out / ids[source], exercises, key)
         if previous is not None:
             graded[ids[source]] = previous
             progress.advance(f"{ids[source]}: already graded ({previous.score:g})")

@@ -76,6 +76,7 @@ class Collector:
         self.max_deliveries = max_deliveries
         self.exercises = all_exercises()
         self.kit = jobs.kit_fingerprint()
+        self.grading_key = grading.grading_key(options, self.exercises)
         self.sources = discover(submissions)
         self.ids = batch._unique_ids(self.sources)
         self.progress = progress or BrokerProgress(len(self.sources))
@@ -120,7 +121,7 @@ class Collector:
             layout = lay_out(source, self.exercises, tmp / student / "impl")
             self.expected[student] = layout.digest
             previous = grading.load_graded(self.out / student)
-            if previous is not None and previous.digest == layout.digest:
+            if previous is not None and previous.digest == layout.digest and previous.key == self.grading_key:
                 previous.student = student
                 self.graded[student] = previous
                 self.progress.advance(f"{student}: already graded ({previous.score:g})")
@@ -250,7 +251,8 @@ class Collector:
         why = str(message.get("why") or "")
         notes = list(pending.notes) + ([why] if why.startswith(("could not be graded", "the grader failed")) else [])
         graded = grading.write_grade(self.out / student, student, pending.digest, self.exercises, results,
-                                     why=why, not_run=pending.not_run, notes=notes, seconds=seconds, plan=plan,
+                                     key=self.grading_key, why=why, not_run=pending.not_run, notes=notes,
+                                     seconds=seconds, plan=plan,
                                      review=pending.review)
         self._written(student, graded, f"{graded.score:g} / {graded.max_score} in {graded.seconds:.1f} s "
                                        f"on {message.get('worker', '?')}")
@@ -275,7 +277,8 @@ class Collector:
     def _write_ungraded(self, student: str, why: str) -> None:
         pending = self.pending[student]
         graded = grading.write_grade(self.out / student, student, pending.digest, self.exercises, [],
-                                     why=why, not_run=pending.not_run, notes=[*pending.notes, why],
+                                     key=self.grading_key, why=why, not_run=pending.not_run,
+                                     notes=[*pending.notes, why],
                                      review=pending.review)
         self._written(student, graded, why)
 

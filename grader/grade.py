@@ -13,6 +13,8 @@ Whatever the submission does (crash, hang, flood, kill), this returns a row for 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -24,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader import amqp, relay, report, review
+from grader import amqp, jobs, relay, report, review
 from grader.checks import checks_for, grading_plan
 from grader.exercise import KIT_ROOT, Exercise, all_exercises, find
 from grader.harness import session_options
@@ -46,6 +48,19 @@ class Options:
     hide: tuple[Path, ...] = ()  # more folders the submission must not see (submissions, output)
 
 
+def grading_key(options: Options, exercises: list[Exercise]) -> str:
+    """What, besides the submission, a grade depends on: the kit, the options that change a verdict
+    and the start methods each kind of check runs under. A batch resumed with another key grades
+    again what it had graded."""
+    plan = grading_plan()
+    identity = {"kit": _fingerprint(), "seed": options.seed, "scale": options.scale,
+                "exercises": [e.name for e in exercises], "plan": {str(k): list(v) for k, v in plan.items()}}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+_fingerprint = functools.lru_cache(maxsize=1)(jobs.kit_fingerprint)
+
+
 @dataclasses.dataclass
 class Graded:
     student: str
@@ -56,6 +71,7 @@ class Graded:
     tests: list[dict]
     seconds: float
     review: list[str] = dataclasses.field(default_factory=list)  # for the instructor (grader.review)
+    key: str = ""  # grading_key() of the kit and options it was graded with
 
     def row(self) -> dict:
         return {"student": self.student, **{k: v[0] for k, v in self.exercises.items()},
@@ -189,7 +205,8 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
     except Exception as exc:  # a fault of the grader's own: the submission still gets its row
         why = grader_fault(exc)
         notes.append(why)
-    return write_grade(out_dir, student, digest, exercises, results, why=why, not_run=not_run,
+    return write_grade(out_dir, student, digest, exercises, results, key=grading_key(options, exercises),
+                       why=why, not_run=not_run,
                        notes=notes, seconds=time.monotonic() - started, review=flagged)
 
 
@@ -214,7 +231,7 @@ def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
 
 
 def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exercise],
-                results: list[dict], *, why: str = "", not_run: dict[str, str] | None = None,
+                results: list[dict], *, key: str = "", why: str = "", not_run: dict[str, str] | None = None,
                 notes: list[str] | None = None, seconds: float = 0.0,
                 plan: dict[bool, tuple[str, ...]] | None = None, review: list[str] | None = None) -> Graded:
     """Steps 5-6: score the results (a missing one is a failed check with `why`) and write
@@ -233,11 +250,11 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     max_score = sum(e.max_score for e in exercises)
     summary = f"{student}: {score:g} / {max_score}" + "".join(f"\n{note}" for note in notes)
     payload = json.loads(report.results_json(tests, seconds=seconds, summary=summary))
-    payload["extra_data"] = {"student": student, "digest": digest,
+    payload["extra_data"] = {"student": student, "digest": digest, "key": key,
                              "exercises": {k: list(v) for k, v in scores.items()}, "review": list(review or [])}
     report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes))
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
-    return Graded(student, digest, score, max_score, scores, tests, seconds, list(review or []))
+    return Graded(student, digest, score, max_score, scores, tests, seconds, list(review or []), key)
 
 
 MAX_RECORD_BYTES = 256 * 1024  # one result line of the runner (its message is capped far below)
@@ -296,7 +313,8 @@ def load_graded(out_dir: Path) -> Graded | None:
         scores = {k: (v[0], v[1]) for k, v in extra["exercises"].items()}
         return Graded(extra["student"], extra["digest"], payload["score"],
                       sum(m for _, m in scores.values()), scores, payload["tests"],
-                      payload.get("execution_time", 0.0), [str(r) for r in extra.get("review", [])])
+                      payload.get("execution_time", 0.0), [str(r) for r in extra.get("review", [])],
+                      str(extra.get("key", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

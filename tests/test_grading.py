@@ -471,6 +471,26 @@ def test_a_second_run_regrades_nothing_and_a_deleted_result_only(golden, tmp_pat
     assert (out / "grades.csv").read_text(encoding="utf-8") == grades
 
 
+
+def test_a_grade_made_by_another_kit_or_with_other_options_is_graded_again(tmp_path):
+    from grader import batch, grade
+
+    exercises = [find("ex01_queue_basics")]
+    source = tmp_path / "alice"
+    shutil.copytree(KIT_ROOT / "solutions" / "ex01_queue_basics", source / "ex01_queue_basics")
+    digest = lay_out(source, exercises, tmp_path / "impl").digest
+    options = grade.Options(sandbox=None, seed=1, scale=1.0)
+    key = grade.grading_key(options, exercises)
+    grade.write_grade(tmp_path / "out", "alice", digest, exercises, [], key=key)
+    assert batch.already_graded(source, tmp_path / "out", exercises, key) is not None
+    for other in (dataclasses.replace(options, seed=2), dataclasses.replace(options, scale=2.0)):
+        assert grade.grading_key(other, exercises) != key
+        assert batch.already_graded(source, tmp_path / "out", exercises, grade.grading_key(other, exercises)) is None
+    with pytest.MonkeyPatch.context() as patch:  # a kit whose code or checks changed
+        patch.setattr(grade, "_fingerprint", lambda: "another kit")
+        assert grade.grading_key(options, exercises) != key
+
+
 # --------------------------------------------------------------------------- a hostile archive
 
 
