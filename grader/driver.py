@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import faulthandler
+import functools
 import importlib
 import multiprocessing
 import multiprocessing.connection
@@ -40,6 +41,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 import warnings
 
 from grader import wire
@@ -159,7 +161,7 @@ REGISTRY_ENV = "BAOZI_REGISTRY"
 STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
 # The wrappers' frames are left out of the stack reports (grader.diagnose): they are not the student's.
 WRAPPERS = ("_counted_sleep", "_clocked_put", "_polled_get", "_polled_get_nowait", "_polled_empty",
-            "_polled_qsize")
+            "_polled_qsize", "_counted_queue_join")
 # A get() with a shorter timeout than this does not wait for an item: it asks whether one is there.
 POLL_TIMEOUT = 0.005
 
@@ -244,7 +246,9 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     - ``multiprocessing`` queues' ``put``: how often, and when the first and the last returned
       (tally "puts");
     - their ``get``, ``get_nowait``, ``empty`` and ``qsize``: the longest run of calls that found
-      nothing without waiting (tally "polls", see ``_Polls``).
+      nothing without waiting (tally "polls", see ``_Polls``);
+    - ``JoinableQueue.join``: how often it was called and how often it returned (tally "qjoins"),
+      for producers that wait for their items to be handled.
 
     A check that a delay was honoured used to time the whole call only, and under heavy load starting
     the processes alone can take longer than the delays. Neither tally grows with the load: the
@@ -260,9 +264,11 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     if not registry_path or not module_file or getattr(time.sleep, "__name__", "") in WRAPPERS:
         return
     sleeps, puts = _Tally(registry_path, "sleep"), _Tally(registry_path, "puts")
+    queue_joins = _Tally(registry_path, "qjoins")
     polls = _Polls(_Tally(registry_path, "polls"))
     sleep, Queue = time.sleep, multiprocessing.queues.Queue
     put, get, get_nowait, empty, qsize = Queue.put, Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
+    queue_join = multiprocessing.queues.JoinableQueue.join
 
     def _counted_sleep(seconds):
         if _called_by_student(module_file) and isinstance(seconds, (int, float)) and seconds >= 0:
@@ -311,7 +317,16 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             polls.found_nothing()
         return size
 
+    def _counted_queue_join(self):
+        student = _called_by_student(module_file)
+        if student:
+            queue_joins.add(lambda v: [v[0] + 1, v[1]] if v else [1, 0])
+        queue_join(self)
+        if student:
+            queue_joins.add(lambda v: [v[0], v[1] + 1])
+
     time.sleep = _counted_sleep
+    multiprocessing.queues.JoinableQueue.join = _counted_queue_join
     Queue.put, Queue.get, Queue.get_nowait = _clocked_put, _polled_get, _polled_get_nowait
     Queue.empty, Queue.qsize = _polled_empty, _polled_qsize
 
@@ -325,6 +340,17 @@ def _function(module, name: str):
     if not callable(fn):
         raise MissingFunction(name)
     return fn
+
+
+def _named_handles():
+    """(name, registry entry, Process) of the student's processes started in this process, named
+    as the reports name them: "consumer-2"."""
+    counts: dict[str, int] = {}
+    for entry, proc in _registry.handles:
+        if entry["role"] in INTERNAL_ROLES:
+            continue
+        counts[entry["role"]] = counts.get(entry["role"], 0) + 1
+        yield f"{entry['role']}-{counts[entry['role']]}", entry, proc
 
 
 def _has_ended(proc) -> bool:
@@ -358,13 +384,8 @@ class Context:
         which were never joined, which still run, and every exit code. Reading an exit code reaps
         the process; with `reap=False` (a look while the call still runs) none is read, so that a
         join the student forgets stays visible."""
-        counts: dict[str, int] = {}
         unjoined, running, exitcodes = [], [], {}
-        for entry, proc in _registry.handles:
-            if entry["role"] in INTERNAL_ROLES:
-                continue
-            counts[entry["role"]] = counts.get(entry["role"], 0) + 1
-            name = f"{entry['role']}-{counts[entry['role']]}"
+        for name, _, proc in _named_handles():
             popen = getattr(proc, "_popen", None)
             if popen is not None and popen.returncode is None:
                 unjoined.append(name)  # nobody waited for it: not join(), not is_alive()
@@ -374,6 +395,11 @@ class Context:
             elif popen is not None and reap:
                 exitcodes[name] = popen.poll()
         return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
+
+    def queue_joins(self) -> dict[str, int]:
+        """How many JoinableQueue.join() calls each process started here saw return."""
+        returned = tallies(self._registry_path, "qjoins")
+        return {name: int(returned.get(entry["pid"], [0, 0])[-1]) for name, entry, _ in _named_handles()}
 
     def func(self, name: str):
         if self.module is None:
@@ -466,12 +492,32 @@ def parse_registry_line(line: str) -> dict | None:
     return entry
 
 
+# Words that say which part of the lesson a process plays; the reports and checks match on them.
+ROLE_WORDS = ("produc", "consum", "worker", "publish")
+
+
 def _role_of(target, obj) -> str:
-    if target is None:  # a Process or Thread subclass that overrides run()
+    """A process's role: the function its target runs, seen through ``functools.partial`` and bound
+    methods; a function the student's module also binds under a role's name (``consumer =
+    take_items``) takes that name. A Process subclass that overrides run() is named by its class."""
+    if target is None:
         return type(obj).__name__
+    for _ in range(10):  # partial(partial(f, a), b), a method of an object...
+        if isinstance(target, functools.partial):
+            target = target.func
+        elif isinstance(target, types.MethodType):
+            target = target.__func__
+        else:
+            break
     name = getattr(target, "__name__", None) or type(target).__name__
-    if getattr(target, "__module__", "").startswith("multiprocessing"):
+    module_name = getattr(target, "__module__", None) or ""
+    if module_name.startswith("multiprocessing"):
         return INTERNAL_TARGETS.get(name, name)
+    if not any(word in name.lower() for word in ROLE_WORDS):
+        module = sys.modules.get(module_name)
+        for alias, value in list(vars(module).items()) if module else ():
+            if value is target and any(word in alias.lower() for word in ROLE_WORDS):
+                return alias
     return name
 
 

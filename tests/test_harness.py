@@ -505,6 +505,40 @@ def test_a_spinning_consumer_is_told_by_its_calls_not_its_cpu_share(tmp_path, po
         assert polled == {}, out.busy
 
 
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_role_comes_from_the_function_a_target_runs_not_its_wrapper(tmp_path, method):
+    out = check(tmp_path, HEADER + """
+import functools
+
+def take_items(q, results):
+    for item in iter(q.get, None):
+        results.put(item)
+
+consumer = take_items  # the exercise's name for it
+
+class Shop:
+    def __init__(self, items):
+        self.items = items
+
+    def producer(self, q):
+        for item in self.items:
+            q.put(item)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    p = multiprocessing.Process(target=functools.partial(Shop(items).producer, q))
+    c = multiprocessing.Process(target=functools.partial(consumer, q), args=(results,))
+    p.start(); c.start()
+    p.join(); q.put(None)
+    got = [results.get() for _ in items]
+    c.join()
+    return got
+""", method=method, budget=5.0)
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3], (out.status, out.error)
+    assert sorted(e["role"] for e in out.registry if e["kind"] == "process") == ["consumer", "producer"]
+
+
 JOINABLE = HEADER + """
 def consumer(q, results):
     while True:

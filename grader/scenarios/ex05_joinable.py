@@ -25,6 +25,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.managers
 import multiprocessing.queues
+import multiprocessing.util
 import queue
 import time
 from typing import Callable
@@ -111,6 +112,8 @@ def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
         multiprocessing.queues.JoinableQueue.join = queue_join
         multiprocessing.managers.BaseProxy._callmethod = callmethod
 
+    # A process forked meanwhile joins as the student wrote it; its joins are tallied (qjoins).
+    multiprocessing.util.register_after_fork(undo, lambda undo: undo())
     return calls, undo
 
 
@@ -126,6 +129,7 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
     who = started(ctx)
     seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
             "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "joins": joins,
+            "queue_joins": ctx.queue_joins(),
             **ctx.audit(), **who,
             "consumer_daemons": [d for role, d in zip(who["processes"], who["daemons"])
                                  if "consum" in role.lower()]}
