@@ -161,7 +161,7 @@ REGISTRY_ENV = "BAOZI_REGISTRY"
 STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
 # The wrappers' frames are left out of the stack reports (grader.diagnose): they are not the student's.
 WRAPPERS = ("_counted_sleep", "_clocked_put", "_polled_get", "_polled_get_nowait", "_polled_empty",
-            "_polled_qsize", "_counted_queue_join")
+            "_polled_qsize", "_counted_queue_join", "_counted_task_done")
 # A get() with a shorter timeout than this does not wait for an item: it asks whether one is there.
 POLL_TIMEOUT = 0.005
 
@@ -248,7 +248,12 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     - their ``get``, ``get_nowait``, ``empty`` and ``qsize``: the longest run of calls that found
       nothing without waiting (tally "polls", see ``_Polls``);
     - ``JoinableQueue.join``: how often it was called and how often it returned (tally "qjoins"),
-      for producers that wait for their items to be handled.
+      for producers that wait for their items to be handled;
+    - ``JoinableQueue.task_done``: how often it marked done an item this process had taken with
+      no put since, i.e. before the result of the work was out (tally "early_done");
+    - each ``None`` put: which of the processes this one started it had not yet seen end
+      (``sentinels``, kept in memory: the scenario reads it in the process that called the
+      student's function).
 
     A check that a delay was honoured used to time the whole call only, and under heavy load starting
     the processes alone can take longer than the delays. Neither tally grows with the load: the
@@ -264,11 +269,19 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     if not registry_path or not module_file or getattr(time.sleep, "__name__", "") in WRAPPERS:
         return
     sleeps, puts = _Tally(registry_path, "sleep"), _Tally(registry_path, "puts")
-    queue_joins = _Tally(registry_path, "qjoins")
+    queue_joins, done_early = _Tally(registry_path, "qjoins"), _Tally(registry_path, "early_done")
     polls = _Polls(_Tally(registry_path, "polls"))
-    sleep, Queue = time.sleep, multiprocessing.queues.Queue
-    put, get, get_nowait, empty, qsize = Queue.put, Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
-    queue_join = multiprocessing.queues.JoinableQueue.join
+    sleep, Queue, Joinable = time.sleep, multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue
+    get, get_nowait, empty, qsize = Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
+    queue_join, task_done = Joinable.join, Joinable.task_done
+    held = {"pid": 0, "items": 0}  # items this process took from a JoinableQueue, no put since
+
+    def holding(items: int | None = None) -> int:
+        if held["pid"] != os.getpid():
+            held.update(pid=os.getpid(), items=0)
+        if items is not None:
+            held["items"] = items
+        return held["items"]
 
     def _counted_sleep(seconds):
         if _called_by_student(module_file) and isinstance(seconds, (int, float)) and seconds >= 0:
@@ -277,12 +290,17 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             polls.waited()
         return sleep(seconds)
 
-    def _clocked_put(self, obj, block=True, timeout=None):
-        done = put(self, obj, block, timeout)
-        if _called_by_student(module_file):
-            now = time.monotonic()
-            puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
-        return done
+    def clocked(put):
+        def _clocked_put(self, obj, block=True, timeout=None):
+            done = put(self, obj, block, timeout)
+            holding(0)  # a result is out (through a queue of the kit's too): the work is done
+            if _called_by_student(module_file):
+                now = time.monotonic()
+                puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
+                if obj is None:
+                    sentinels.append(_not_joined())
+            return done
+        return _clocked_put
 
     def _polled_get(self, block=True, timeout=None):
         asks = not block or (isinstance(timeout, (int, float)) and timeout < POLL_TIMEOUT)
@@ -295,6 +313,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
                 polls.waited()
             raise
         polls.waited()
+        if isinstance(self, Joinable) and item is not None:  # (a None asks for no result)
+            holding(holding() + 1)
         return item
 
     def _polled_get_nowait(self):
@@ -325,9 +345,15 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         if student:
             queue_joins.add(lambda v: [v[0], v[1] + 1])
 
+    def _counted_task_done(self):
+        if _called_by_student(module_file) and holding():
+            done_early.add(lambda v: [v[0] + 1] if v else [1])
+            holding(holding() - 1)
+        task_done(self)
+
     time.sleep = _counted_sleep
-    multiprocessing.queues.JoinableQueue.join = _counted_queue_join
-    Queue.put, Queue.get, Queue.get_nowait = _clocked_put, _polled_get, _polled_get_nowait
+    Joinable.put, Joinable.join, Joinable.task_done = clocked(Joinable.put), _counted_queue_join, _counted_task_done
+    Queue.put, Queue.get, Queue.get_nowait = clocked(Queue.put), _polled_get, _polled_get_nowait
     Queue.empty, Queue.qsize = _polled_empty, _polled_qsize
 
 
@@ -340,6 +366,24 @@ def _function(module, name: str):
     if not callable(fn):
         raise MissingFunction(name)
     return fn
+
+
+# For each None the student's code put in this process, the processes it had started and not yet
+# seen end (joined, or is_alive() said False) at that moment (watch_student): a sentinel put before
+# a producer is known to have ended can overtake its items, whether or not it did this time.
+sentinels: list[list[str]] = []
+
+
+def _not_joined() -> list[str]:
+    return [name for name, _, proc in _named_handles()
+            if getattr(proc, "_popen", None) is not None and proc._popen.returncode is None]
+
+
+def _runs(proc) -> bool:
+    """Whether a process started here still runs (a joined process has ended: under forkserver
+    its sentinel may lag behind)."""
+    popen = getattr(proc, "_popen", None)
+    return (popen is None or popen.returncode is None) and not _has_ended(proc)
 
 
 def _named_handles():
@@ -389,12 +433,22 @@ class Context:
             popen = getattr(proc, "_popen", None)
             if popen is not None and popen.returncode is None:
                 unjoined.append(name)  # nobody waited for it: not join(), not is_alive()
-            if (popen is None or popen.returncode is None) and not _has_ended(proc):
-                # (a joined process has ended: under forkserver its sentinel may lag behind)
+            if _runs(proc):
                 running.append(name)
             elif popen is not None and reap:
                 exitcodes[name] = popen.poll()
         return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
+
+    def sentinel_puts(self) -> list[list[str]]:
+        """For each None the student's code put in this process: the processes it had started and
+        not yet seen end (joined, or is_alive() False) then."""
+        return [list(names) for names in sentinels]
+
+    def early_task_done(self) -> dict[str, int]:
+        """How many items each process started here marked done before putting any result."""
+        early = tallies(self._registry_path, "early_done")
+        return {name: int(early[entry["pid"]][0]) for name, entry, _ in _named_handles()
+                if early.get(entry["pid"])}
 
     def queue_joins(self) -> dict[str, int]:
         """How many JoinableQueue.join() calls each process started here saw return."""

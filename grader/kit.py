@@ -192,6 +192,33 @@ class Kit:
                   got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
                   look_at="the traceback above: an exit code of 1 means the process raised")
 
+    def expect_sentinels_after_producers(self, seen: dict, *, what: str) -> None:
+        """Each None was put once every producer was known to have ended (joined). Judged by the
+        order of the calls, not by luck: such a sentinel loses items only when it overtakes one."""
+        for unjoined in seen.get("sentinels") or []:
+            producers = [name for name in unjoined if "produc" in name.lower()]
+            if producers:
+                self.fail(f"{what} put the sentinel None before {', '.join(producers)} had been joined.",
+                          expected="None put after p.join() has returned for every producer",
+                          got=f"q.put(None) while nothing had waited for {', '.join(producers)} to end",
+                          look_at="join every producer first, then put None: an item a producer has "
+                                  "not put yet, or that is still on its way to the queue, comes after "
+                                  "the None, and the consumer stops before it (whether it does in one "
+                                  "run is luck)")
+
+    def expect_task_done_after_the_work(self, seen: dict) -> None:
+        """Each consumer marked an item done only once its result was out. Judged by the order of
+        the calls: an item marked done too early is lost only if the program ends before its result
+        is put, which is luck."""
+        early = seen.get("early_task_done") or {}
+        if early:
+            self.fail(f"{', '.join(early)} marked items done before putting their results.",
+                      expected="results.put(item), then q.task_done()",
+                      got=", ".join(f"{name}: {n} item(s) marked done first" for name, n in early.items()),
+                      look_at="q.task_done() must be the last thing done with an item. The program ends "
+                              "right after q.join() and kills its daemon consumers: an item marked "
+                              "done too early can be lost")
+
     def expect_overlap(self, seen: dict, *, what: str) -> None:
         """The consumers ran while the producers were still producing."""
         if seen.get("overlap") is False:

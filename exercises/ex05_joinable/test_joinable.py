@@ -22,6 +22,7 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, a
         if total:
             kit.expect_processes(seen, at_least=2, what="run()")
         _expect_producers_joined(kit, seen)
+        kit.expect_task_done_after_the_work(seen)
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",
                                  why=f"the longest batch has {longest} items, producer_delay={producer_delay}",

@@ -9,6 +9,7 @@ def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
                    consumer_delay=consumer_delay, work=work, processes=2).value
     if items and not isinstance(seen["value"], dict):
         kit.expect_processes(seen, at_least=2, what="run()")
+    kit.expect_sentinels_after_producers(seen, what="run()")
     return seen["value"]
 
 

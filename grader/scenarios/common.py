@@ -83,7 +83,7 @@ def overlap(ctx) -> bool | None:
 def _call_run(ctx, *args, **kwargs) -> dict:
     value, seconds = timed(ctx.func("run"), *args, **kwargs)
     return {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
-            "put_spans": ctx.put_spans(), "overlap": overlap(ctx),
+            "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "sentinels": ctx.sentinel_puts(),
             **ctx.audit(), **started(ctx)}
 
 

@@ -1,0 +1,108 @@
+"""Same code, same verdict (issue 12), run by hand (never in a timed test):
+
+    python bench/stress.py [--copies 3] [--only ex03_sentinel,ex04_many] [--workers 2] [--quiet]
+
+Grades every golden case (``tests/cases/<exercise>/<case>/``, the grading cases aside) as `copies`
+submissions of one batch, through the same code as ``python -m grader batch``, with every core
+saturated (``bench/saturate.py``). Reports:
+
+- cases whose copies got different per-check verdicts (pass/fail of each check and start method);
+- right cases ("pass") that lost points in some copy, and wrong ones that lost none in some copy.
+
+Every count must be 0. The suite runs a bounded subset of this (tests/test_verdicts.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from saturate import saturated  # noqa: E402
+
+from grader import batch, grade  # noqa: E402
+from grader.exercise import KIT_ROOT, all_exercises  # noqa: E402
+from grader.sandbox import choose  # noqa: E402
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+CASES = KIT_ROOT / "tests" / "cases"
+
+
+def golden_cases(only: set[str] | None) -> list[tuple[str, Path, str]]:
+    """(exercise, case folder, verdict) of every golden case of the exercises asked for."""
+    names = {e.name for e in all_exercises()}
+    found = []
+    for toml in sorted(CASES.glob("*/*/case.toml")):
+        exercise = toml.parent.parent.name
+        if exercise in names and (not only or exercise in only):
+            found.append((exercise, toml.parent, tomllib.loads(toml.read_text(encoding="utf-8"))["verdict"]))
+    return found
+
+
+def verdicts(results: Path, exercise: str) -> tuple[dict[str, bool], float, int]:
+    """Per-check pass/fail of one exercise in a student's results.json, its score and max."""
+    payload = json.loads(results.read_text(encoding="utf-8"))
+    tests = {t["name"]: t.get("status") == "passed" for t in payload["tests"] if t["name"].startswith(exercise)}
+    score, most = payload["extra_data"]["exercises"][exercise]
+    return tests, score, most
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated exercises (default: all)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quiet", action="store_true", help="no saturation (for comparison)")
+    args = parser.parse_args()
+    cases = golden_cases(set(filter(None, args.only.split(","))))
+    options = grade.Options(sandbox=choose())
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="baozi-stress-") as tmp:
+        folder, out = Path(tmp) / "class", Path(tmp) / "out"
+        names = {}
+        for exercise, case, verdict in cases:
+            module = next(case.glob("*.py"))
+            for copy in range(args.copies):
+                name = f"{exercise}-{case.name}-{copy}"
+                (folder / name / exercise).mkdir(parents=True)
+                shutil.copy(module, folder / name / exercise / module.name)
+                names[name] = (exercise, case.name, verdict)
+        with saturated(0 if args.quiet else None):
+            batch.run_batch(folder, out, options, args.workers, progress=batch.Progress(0, stream=io.StringIO()))
+        seen: dict[tuple, list] = collections.defaultdict(list)
+        for name, (exercise, case, verdict) in names.items():
+            seen[(exercise, case, verdict)].append(verdicts(out / name / "results.json", exercise))
+    differing, right_lost, wrong_kept = [], [], []
+    for (exercise, case, verdict), copies in seen.items():
+        if any(checks != copies[0][0] for checks, _, _ in copies):
+            flips = sorted(k for k in copies[0][0] if len({c[0].get(k) for c in copies}) > 1)
+            differing.append(f"{exercise}/{case}: {', '.join(flips)} (scores {[c[1] for c in copies]})")
+        if verdict == "pass" and any(score < most for _, score, most in copies):
+            right_lost.append(f"{exercise}/{case}: scores {[c[1] for c in copies]} of {copies[0][2]}")
+        if verdict == "fail" and any(score >= most for _, score, most in copies):
+            wrong_kept.append(f"{exercise}/{case}: scores {[c[1] for c in copies]} of {copies[0][2]}")
+    figures = {"cases": len(seen), "copies": args.copies, "workers": args.workers, "saturated": not args.quiet,
+               "differing": len(differing), "right_lost_points": len(right_lost),
+               "wrong_kept_full_marks": len(wrong_kept), "seconds": round(time.monotonic() - started, 1)}
+    for title, rows in (("copies differ", differing), ("right case lost points", right_lost),
+                        ("wrong case kept full marks", wrong_kept)):
+        for row in rows:
+            print(f"{title}: {row}")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
