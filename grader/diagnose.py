@@ -361,12 +361,21 @@ def _untimed(module_file: str, line: int, func: str) -> bool:
 def waits_forever(text: str, module_file: str) -> tuple | None:
     """Where a process waits with nothing to wake it, from its stack dump: its main thread sits in
     a blocking call made without a timeout from the student's file, or it is exiting and flushing
-    a queue. Returns a signature of that place, or None if it may still move on its own (it
-    sleeps, computes, waits with a timeout, or runs the kit's own code)."""
+    a queue, and no other thread of the student's code can still move. Returns a signature of that
+    place, or None if it may still move on its own (a thread sleeps, computes, waits with a
+    timeout, or runs the kit's own code)."""
     threads = parse_dump(text)
     if not threads:
         return None
     frames = _main_thread(threads, module_file)
+    found = _thread_waits_forever(frames, module_file)
+    others = [t for t in threads if t is not frames and any(same_file(f.file, module_file) for f in t)]
+    if found is None or any(_thread_waits_forever(t, module_file) is None for t in others):
+        return None  # e.g. main waits in t.join() for a thread of the student's that sleeps
+    return found
+
+
+def _thread_waits_forever(frames: list[Frame], module_file: str) -> tuple | None:
     names = [f.func for f in frames]
     if "_exit_function" in names and ("join_thread" in names or "_finalize_join" in names):
         return ("exiting",)

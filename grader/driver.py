@@ -161,7 +161,8 @@ REGISTRY_ENV = "BAOZI_REGISTRY"
 STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
 # The wrappers' frames are left out of the stack reports (grader.diagnose): they are not the student's.
 WRAPPERS = ("_counted_sleep", "_clocked_put", "_polled_get", "_polled_get_nowait", "_polled_empty",
-            "_polled_qsize", "_counted_queue_join", "_counted_task_done")
+            "_polled_qsize", "_counted_queue_join", "_counted_task_done", "join_process",
+            "is_process_alive")
 # A get() with a shorter timeout than this does not wait for an item: it asks whether one is there.
 POLL_TIMEOUT = 0.005
 
@@ -250,7 +251,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     - ``JoinableQueue.join``: how often it was called and how often it returned (tally "qjoins"),
       for producers that wait for their items to be handled;
     - ``JoinableQueue.task_done``: how often it marked done an item this process had taken with
-      no put since, i.e. before the result of the work was out (tally "early_done");
+      no put since, i.e. before the result of the work was out, and how often it marked done more
+      items than it had taken (tally "early_done");
     - each ``None`` put: which of the processes this one started it had not yet seen end
       (``sentinels``, kept in memory: the scenario reads it in the process that called the
       student's function).
@@ -274,11 +276,13 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     sleep, Queue, Joinable = time.sleep, multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue
     get, get_nowait, empty, qsize = Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
     queue_join, task_done = Joinable.join, Joinable.task_done
-    held = {"pid": 0, "items": 0}  # items this process took from a JoinableQueue, no put since
+    # Of this process: items taken from a JoinableQueue with no put since, all items taken, and
+    # task_done() calls.
+    held = {"pid": 0, "items": 0, "taken": 0, "done": 0}
 
     def holding(items: int | None = None) -> int:
         if held["pid"] != os.getpid():
-            held.update(pid=os.getpid(), items=0)
+            held.update(pid=os.getpid(), items=0, taken=0, done=0)
         if items is not None:
             held["items"] = items
         return held["items"]
@@ -315,6 +319,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         polls.waited()
         if isinstance(self, Joinable) and item is not None:  # (a None asks for no result)
             holding(holding() + 1)
+            held["taken"] += 1
         return item
 
     def _polled_get_nowait(self):
@@ -346,9 +351,14 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             queue_joins.add(lambda v: [v[0], v[1] + 1])
 
     def _counted_task_done(self):
-        if _called_by_student(module_file) and holding():
-            done_early.add(lambda v: [v[0] + 1] if v else [1])
-            holding(holding() - 1)
+        if _called_by_student(module_file):
+            early = holding() > 0
+            held["done"] += 1
+            extra = held["done"] > held["taken"]  # marks done an item it never took
+            if early or extra:
+                done_early.add(lambda v: [v[0] + early, v[1] + extra] if v else [int(early), int(extra)])
+            if early:
+                holding(holding() - 1)
         task_done(self)
 
     time.sleep = _counted_sleep
@@ -375,8 +385,10 @@ sentinels: list[list[str]] = []
 
 
 def _not_joined() -> list[str]:
+    """Processes started here whose end the code has not waited for or seen (join(), is_alive());
+    multiprocessing's own look at its children as it starts another does not count."""
     return [name for name, _, proc in _named_handles()
-            if getattr(proc, "_popen", None) is not None and proc._popen.returncode is None]
+            if getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)]
 
 
 def _runs(proc) -> bool:
@@ -439,16 +451,21 @@ class Context:
                 exitcodes[name] = popen.poll()
         return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
 
+    def not_joined(self) -> list[str]:
+        """The processes started here whose end the code has not yet waited for or seen."""
+        return _not_joined()
+
     def sentinel_puts(self) -> list[list[str]]:
         """For each None the student's code put in this process: the processes it had started and
         not yet seen end (joined, or is_alive() False) then."""
         return [list(names) for names in sentinels]
 
-    def early_task_done(self) -> dict[str, int]:
-        """How many items each process started here marked done before putting any result."""
+    def early_task_done(self) -> dict[str, list[int]]:
+        """For each process started here that marked items done wrongly: how many before putting
+        their results, and how many more than it had taken."""
         early = tallies(self._registry_path, "early_done")
-        return {name: int(early[entry["pid"]][0]) for name, entry, _ in _named_handles()
-                if early.get(entry["pid"])}
+        return {name: [int(n) for n in early[entry["pid"]][:2]] for name, entry, _ in _named_handles()
+                if len(early.get(entry["pid"]) or ()) >= 2}
 
     def queue_joins(self) -> dict[str, int]:
         """How many JoinableQueue.join() calls each process started here saw return."""
@@ -689,8 +706,23 @@ def _install_registry(path: str) -> None:
             _registry.record({"kind": "thread", "pid": os.getpid(), "role": _role_of(target, self),
                               "name": self.name, "daemon": bool(self.daemon), "parent": os.getpid()})
 
+    base_join, base_is_alive = multiprocessing.process.BaseProcess.join, multiprocessing.process.BaseProcess.is_alive
+
+    def join_process(self, timeout=None):
+        base_join(self, timeout)
+        if self._popen is not None and self._popen.returncode is not None:
+            self._baozi_seen_end = True  # the code that joined it knows it has ended
+
+    def is_process_alive(self):
+        alive = base_is_alive(self)
+        if not alive and self._popen is not None:
+            self._baozi_seen_end = True
+        return alive
+
     start_process._baozi = True
     multiprocessing.process.BaseProcess.start = start_process
+    multiprocessing.process.BaseProcess.join = join_process
+    multiprocessing.process.BaseProcess.is_alive = is_process_alive
     _hold_signals_until_seen()
     threading.Thread.start = start_thread
 

@@ -269,7 +269,9 @@ class _Tree:
                 pass
 
     def progressing(self) -> bool:
-        """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), so may finish."""
+        """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), or has a process
+        that wants the CPU and waits for it (runnable: a machine saturated since less than a minute
+        starves it before the load average says so), so may finish."""
         now = time.monotonic()
         used = 0.0
         for tracked in self.seen.values():
@@ -278,7 +280,7 @@ class _Tree:
                 used += recent
             elif tracked.first_seen > now - PROGRESS_WINDOW:
                 return True  # a process started in the window: the check is still moving
-        return used >= PROGRESS_CPU
+        return used >= PROGRESS_CPU or any(_runnable(t.proc) for t in self.seen.values())
 
     def alive(self) -> list[psutil.Process]:
         self.sample(fresh=True)
@@ -370,6 +372,13 @@ class _DeadlockWatch:
             self.candidate = (now, places)
             return False
         return now - self.candidate[0] >= DEADLOCK_CONFIRM
+
+
+def _runnable(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_RUNNING
+    except psutil.Error:
+        return False
 
 
 def _is_alive(proc: psutil.Process) -> bool:

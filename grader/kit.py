@@ -192,25 +192,34 @@ class Kit:
                   got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
                   look_at="the traceback above: an exit code of 1 means the process raised")
 
-    def expect_sentinels_after_producers(self, seen: dict, *, what: str) -> None:
-        """Each None was put once every producer was known to have ended (joined). Judged by the
-        order of the calls, not by luck: such a sentinel loses items only when it overtakes one."""
+    def expect_sentinels_after_producers(self, seen: dict, *, what: str, sentinel: str = "the sentinel None",
+                                         look_at: str = "join every producer first, then put None") -> None:
+        """Each sentinel was sent once every producer was known to have ended (joined). Judged by
+        the order of the calls, not by luck: such a sentinel loses items only when it overtakes one."""
         for unjoined in seen.get("sentinels") or []:
-            producers = [name for name in unjoined if "produc" in name.lower()]
+            producers = [name for name in unjoined if "produc" in name.lower() or "publish" in name.lower()]
             if producers:
-                self.fail(f"{what} put the sentinel None before {', '.join(producers)} had been joined.",
-                          expected="None put after p.join() has returned for every producer",
-                          got=f"q.put(None) while nothing had waited for {', '.join(producers)} to end",
-                          look_at="join every producer first, then put None: an item a producer has "
-                                  "not put yet, or that is still on its way to the queue, comes after "
-                                  "the None, and the consumer stops before it (whether it does in one "
-                                  "run is luck)")
+                self.fail(f"{what} sent {sentinel} before {', '.join(producers)} had been joined.",
+                          expected=f"{sentinel} sent after p.join() has returned for every producer",
+                          got=f"{sentinel} sent while nothing had waited for {', '.join(producers)} to end",
+                          look_at=f"{look_at}: an item a producer has not sent yet, or that is still on "
+                                  "its way to the queue, comes after it, and the consumer stops before "
+                                  "that item (whether it does in one run is luck)")
 
     def expect_task_done_after_the_work(self, seen: dict) -> None:
-        """Each consumer marked an item done only once its result was out. Judged by the order of
-        the calls: an item marked done too early is lost only if the program ends before its result
-        is put, which is luck."""
-        early = seen.get("early_task_done") or {}
+        """Each consumer marked each item it took done once, after its result was out. Judged by
+        the order and count of the calls: an item marked done too early is lost only if the
+        program ends before its result is put, and one marked twice breaks q.join() only when the
+        count happens to reach zero at the wrong moment; both are luck."""
+        marks = seen.get("early_task_done") or {}
+        extra = {name: n[1] for name, n in marks.items() if n[1]}
+        if extra:
+            self.fail(f"{', '.join(extra)} called q.task_done() more often than it took items.",
+                      expected="exactly one q.task_done() per item taken",
+                      got=", ".join(f"{name}: {n} call(s) too many" for name, n in extra.items()),
+                      look_at="call q.task_done() once per item, after its work: not also in a "
+                              "finally block or a second branch. Call it exactly once per item taken")
+        early = {name: n[0] for name, n in marks.items() if n[0]}
         if early:
             self.fail(f"{', '.join(early)} marked items done before putting their results.",
                       expected="results.put(item), then q.task_done()",

@@ -55,6 +55,27 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert "for an item that never arrives" in out.hints[0]
 
 
+
+def test_a_main_thread_joining_a_thread_that_sleeps_is_not_deadlocked(tmp_path):
+    """The deadlock watch looks at every thread of the student's code, not only the main one."""
+    out = check(tmp_path, HEADER + """
+import threading
+
+def nap(results):
+    for item in (1, 2, 3):
+        time.sleep(0.4)
+        results.append(item)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    got = []
+    t = threading.Thread(target=nap, args=(got,))
+    t.start()
+    t.join()
+    return got
+""", method="fork", budget=5.0)
+    assert out.status == "returned" and not out.deadlock, (out.status, out.stuck)
+
+
 @pytest.mark.parametrize("body", [
     "    while True:\n        time.sleep(0.05)\n",  # sleeping: it may still do something
     "    q = multiprocessing.Queue()\n    while True:\n        try:\n            q.get(timeout=0.05)\n"

@@ -44,6 +44,8 @@ def _run(kit, batches, n_workers, *, producer_delay=0.0, worker_delay=0.0):
     seen = outcome.value
     expected = [item for batch in batches for item in batch]
     if isinstance(seen["value"], list):
+        kit.expect_sentinels_after_producers(seen, what="run()", sentinel="a STOP",
+                                             look_at="join every publisher first, then publish the STOPs")
         left_items = [body for body in seen["left"] if body in set(expected)]
         if left_items:
             kit.fail(f"run() returned while {len(left_items)} item(s) were still waiting in the queue.",

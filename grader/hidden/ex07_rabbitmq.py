@@ -13,6 +13,9 @@ def _run(kit, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
                    producer_delay=producer_delay, worker_delay=worker_delay, work=work,
                    processes=len(batches) + n_workers + 1).value
     expected = [item for batch in batches for item in batch]
+    if isinstance(seen["value"], list):
+        kit.expect_sentinels_after_producers(seen, what="run()", sentinel="a STOP",
+                                             look_at="join every publisher first, then publish the STOPs")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False,
                      look_at="one STOP per worker, after every publisher has been joined")
     kit.expect_clean_shutdown(seen, what="run()")

@@ -12,10 +12,12 @@ they call the student's ``worker``.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import pickle
 import queue
 import time
+from typing import Callable
 
 from grader.driver import start_kit_process
 from grader.scenarios.common import as_list, started, timed
@@ -287,11 +289,41 @@ def worker_killed_mid_message(ctx, url, queue_name, items, hold, window):
         observer.close()
 
 
+def _record_stops(ctx) -> tuple[list[list[str]], Callable[[], None]]:
+    """Note, for every STOP the student's main process publishes, which processes it had started
+    and not yet joined (a STOP published before a publisher has ended can overtake its items,
+    whether or not it does in one run). Returns (records, undo)."""
+    from pika.adapters.blocking_connection import BlockingChannel
+
+    stop = getattr(ctx.module, "STOP", None)
+    stop_bytes = stop.encode() if isinstance(stop, str) else stop
+    publish = BlockingChannel.basic_publish
+    stops: list[list[str]] = []
+
+    def basic_publish(self, *args, **kwargs):
+        body = kwargs.get("body", args[2] if len(args) > 2 else None)
+        if stop is not None and body in (stop, stop_bytes):
+            stops.append(ctx.not_joined())
+        return publish(self, *args, **kwargs)
+
+    def undo() -> None:
+        BlockingChannel.basic_publish = publish
+
+    BlockingChannel.basic_publish = basic_publish
+    multiprocessing.util.register_after_fork(undo, lambda undo: undo())  # a child publishes as written
+    return stops, undo
+
+
 def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
     """run(url, queue_name, batches, n_workers, ...), then what is left in the queue."""
-    value, seconds = timed(ctx.func("run"), url, queue_name, batches, n_workers,
-                           producer_delay=producer_delay, worker_delay=worker_delay)
-    seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(), **ctx.audit(), **started(ctx)}
+    stops, undo = _record_stops(ctx)
+    try:
+        value, seconds = timed(ctx.func("run"), url, queue_name, batches, n_workers,
+                               producer_delay=producer_delay, worker_delay=worker_delay)
+    finally:
+        undo()
+    seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(), "sentinels": stops,
+            **ctx.audit(), **started(ctx)}
     observer = _Observer(url)
     try:
         left = observer.take_all(queue_name, sum(len(b) for b in batches) + n_workers + 5)
