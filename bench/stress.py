@@ -9,7 +9,7 @@ saturated (``bench/saturate.py``). Reports:
 - cases whose copies got different per-check verdicts (pass/fail of each check and start method);
 - right cases ("pass") that lost points in some copy, and wrong ones that lost none in some copy.
 
-Every count must be 0. The suite runs a bounded subset of this (tests/test_verdicts.py).
+Every count must be 0. The suite runs a bounded subset of this (tests/test_stress.py).
 """
 
 from __future__ import annotations
