@@ -269,9 +269,7 @@ class _Tree:
                 pass
 
     def progressing(self) -> bool:
-        """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), or has a process
-        that wants the CPU and waits for it (runnable: a machine saturated since less than a minute
-        starves it before the load average says so), so may finish."""
+        """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), so may finish."""
         now = time.monotonic()
         used = 0.0
         for tracked in self.seen.values():
@@ -280,7 +278,7 @@ class _Tree:
                 used += recent
             elif tracked.first_seen > now - PROGRESS_WINDOW:
                 return True  # a process started in the window: the check is still moving
-        return used >= PROGRESS_CPU or any(_runnable(t.proc) for t in self.seen.values())
+        return used >= PROGRESS_CPU
 
     def alive(self) -> list[psutil.Process]:
         self.sample(fresh=True)
@@ -372,13 +370,6 @@ class _DeadlockWatch:
             self.candidate = (now, places)
             return False
         return now - self.candidate[0] >= DEADLOCK_CONFIRM
-
-
-def _runnable(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() == psutil.STATUS_RUNNING
-    except psutil.Error:
-        return False
 
 
 def _is_alive(proc: psutil.Process) -> bool:
@@ -723,7 +714,9 @@ def _take_answer(outcome: Outcome, payload: dict) -> None:
 def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks) -> None:
     """Student processes still running after the checked function returned (after a short grace)."""
     students = [p for p in tree.alive() if not roles.is_infrastructure(p) and roles.name(p.pid)[1] != "main"]
-    left = _wait_ended(students, LEAK_GRACE)
+    # Looked at again after the grace: a resource tracker or forkserver caught between its fork and
+    # its exec still shows its parent's command line (a loaded machine makes that moment long).
+    left = [p for p in _wait_ended(students, LEAK_GRACE) if not roles.is_infrastructure(p)]
     if left:
         outcome.leaked = diagnose.inspect(left, tree.seen, roles, stacks, outcome.module_file)
 
