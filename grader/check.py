@@ -31,6 +31,7 @@ class Run:
     seconds: float
     failures: list[str]
     hung: list[str] = dataclasses.field(default_factory=list)  # checks that failed as a hang
+    reasons: list[str] = dataclasses.field(default_factory=list)  # the start of each failure's report
 
     @property
     def ok(self) -> bool:
@@ -39,11 +40,12 @@ class Run:
         return self.passed == 0 and self.failed > 0 and not self.hung  # a stub fails at once
 
 
-def _count(report: Path) -> tuple[int, int, int, list[str], list[str]]:
-    """(passed, failed, skipped, names of failures, names of hangs) from a junit xml report."""
+def _count(report: Path) -> tuple[int, int, int, list[str], list[str], list[str]]:
+    """(passed, failed, skipped, names of failures, names of hangs, the start of each failure's
+    report) from a junit xml report."""
     root = ElementTree.parse(report).getroot()
     passed = failed = skipped = 0
-    names, hung = [], []
+    names, hung, reasons = [], [], []
     for case in root.iter("testcase"):
         problem = case.find("failure") if case.find("failure") is not None else case.find("error")
         if case.find("skipped") is not None:
@@ -51,11 +53,12 @@ def _count(report: Path) -> tuple[int, int, int, list[str], list[str]]:
         elif problem is not None:
             failed += 1
             names.append(f"{case.get('classname')}::{case.get('name')}")
+            reasons.append((problem.get("message") or problem.text or "")[:600])
             if re.search(r"(^|\n)HANG:", (problem.get("message") or "") + "\n" + (problem.text or "")):
                 hung.append(names[-1])
         else:
             passed += 1
-    return passed, failed, skipped, names, hung
+    return passed, failed, skipped, names, hung, reasons
 
 
 def run_suite(target: str, start_method: str, extra: list[str] | None = None) -> Run:
@@ -71,8 +74,8 @@ def run_suite(target: str, start_method: str, extra: list[str] | None = None) ->
         seconds = time.monotonic() - started
         if not report.exists():
             return Run(target, start_method, 0, 0, 0, seconds, ["pytest did not run"])
-        passed, failed, skipped, failures, hung = _count(report)
-        return Run(target, start_method, passed, failed, skipped, seconds, failures, hung)
+        passed, failed, skipped, failures, hung, reasons = _count(report)
+        return Run(target, start_method, passed, failed, skipped, seconds, failures, hung, reasons)
 
 
 def check_kit(start_methods: list[str] | None = None) -> list[Run]:

@@ -268,8 +268,11 @@ class _Tree:
             except OSError:
                 pass
 
-    def progressing(self) -> bool:
-        """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), so may finish."""
+    def progressing(self, students: Callable[[psutil.Process], bool]) -> bool:
+        """Whether the tree used the CPU lately (PROGRESS_CPU in PROGRESS_WINDOW), or one of the
+        student's processes waits for a CPU right now (runnable: a machine saturated for less than
+        a minute starves it before the load average says so), so may finish. The kit's own
+        processes are left out of the second test: they wake up often just to look."""
         now = time.monotonic()
         used = 0.0
         for tracked in self.seen.values():
@@ -278,7 +281,10 @@ class _Tree:
                 used += recent
             elif tracked.first_seen > now - PROGRESS_WINDOW:
                 return True  # a process started in the window: the check is still moving
-        return used >= PROGRESS_CPU
+        if used >= PROGRESS_CPU:
+            return True
+        return any(_runnable(t.proc) for t in self.seen.values()
+                   if t.proc.pid != self.root_pid and students(t.proc))
 
     def alive(self) -> list[psutil.Process]:
         self.sample(fresh=True)
@@ -370,6 +376,13 @@ class _DeadlockWatch:
             self.candidate = (now, places)
             return False
         return now - self.candidate[0] >= DEADLOCK_CONFIRM
+
+
+def _runnable(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_RUNNING
+    except psutil.Error:
+        return False
 
 
 def _is_alive(proc: psutil.Process) -> bool:
@@ -667,7 +680,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
                 answer.done.wait(1.0)  # the answer may still be in the pipe
                 break
             age = time.monotonic() - started
-            if age > budget and not (age < budget * (1 + OVERTIME) and tree.progressing()):
+            if age > budget and not (age < budget * (1 + OVERTIME)
+                                     and tree.progressing(lambda p: not roles.is_infrastructure(p))):
                 break
             if deadlocked(age):
                 outcome.deadlock = True
