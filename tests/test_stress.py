@@ -1,9 +1,9 @@
 """Same code, same verdict, with both cores saturated: a bounded subset of ``bench/stress.py``.
 
 The race cases of the golden set (a sentinel put before the producer was joined, a task_done()
-before the work) and a right program (producers that q.join() themselves, the ex05 shape the
-grader once refused) are graded as three copies each, in one batch of two workers, while one
-``while 1: pass`` per core runs. Every copy of a case must get the same
+before the work) and the right ex03 program are graded as three copies each, in one batch of two
+workers, while one ``while 1: pass`` per core runs (ex05's right shapes, graded the same way, are
+in ``bench/stress.py``: their checks are many, and the suite has a budget). Every copy of a case must get the same
 pass/fail on every check; the right ones full marks, the wrong ones less.
 """
 
@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.exercise import KIT_ROOT
+from grader.exercise import KIT_ROOT, SOLUTIONS_DIR
 
 CASES = KIT_ROOT / "tests" / "cases"
 COPIES = 3
 SUBSET = {  # submission -> (exercise, module file, right?)
     "sentinel_before_join": ("ex03_sentinel", CASES / "ex03_sentinel/sentinel_before_join_timeout/sentinel.py", False),
     "task_done_first": ("ex05_joinable", CASES / "ex05_joinable/task_done_first/joinable.py", False),
-    "right_joinable": ("ex05_joinable", CASES / "ex05_joinable/producers_join_ok/joinable.py", True),
+    "right_sentinel": ("ex03_sentinel", SOLUTIONS_DIR / "ex03_sentinel/sentinel.py", True),
 }
 
 
