@@ -52,12 +52,14 @@ def golden_cases(only: set[str] | None) -> list[tuple[str, Path, str]]:
     return found
 
 
-def verdicts(results: Path, exercise: str) -> tuple[dict[str, bool], float, int]:
-    """Per-check pass/fail of one exercise in a student's results.json, its score and max."""
+def verdicts(results: Path, exercise: str) -> tuple[dict[str, bool], float, int, dict[str, str]]:
+    """Per-check pass/fail of one exercise in a student's results.json, its score and max, and the
+    report of each failed check."""
     payload = json.loads(results.read_text(encoding="utf-8"))
-    tests = {t["name"]: t.get("status") == "passed" for t in payload["tests"] if t["name"].startswith(exercise)}
+    mine = [t for t in payload["tests"] if t["name"].startswith(exercise)]
     score, most = payload["extra_data"]["exercises"][exercise]
-    return tests, score, most
+    failed = {t["name"]: t.get("output", "") for t in mine if t.get("status") != "passed"}
+    return {t["name"]: t.get("status") == "passed" for t in mine}, score, most, failed
 
 
 def main() -> None:
@@ -87,12 +89,15 @@ def main() -> None:
             seen[(exercise, case, verdict)].append(verdicts(out / name / "results.json", exercise))
     differing, right_lost, wrong_kept = [], [], []
     for (exercise, case, verdict), copies in seen.items():
-        if any(checks != copies[0][0] for checks, _, _ in copies):
+        if any(checks != copies[0][0] for checks, _, _, _ in copies):
             flips = sorted(k for k in copies[0][0] if len({c[0].get(k) for c in copies}) > 1)
             differing.append(f"{exercise}/{case}: {', '.join(flips)} (scores {[c[1] for c in copies]})")
-        if verdict == "pass" and any(score < most for _, score, most in copies):
-            right_lost.append(f"{exercise}/{case}: scores {[c[1] for c in copies]} of {copies[0][2]}")
-        if verdict == "fail" and any(score >= most for _, score, most in copies):
+        if verdict == "pass" and any(score < most for _, score, most, _ in copies):
+            reports = [f"\n  {name}:\n    " + text[:1500].replace("\n", "\n    ")
+                       for _, _, _, failed in copies for name, text in failed.items()]
+            right_lost.append(f"{exercise}/{case}: scores {[c[1] for c in copies]} of {copies[0][2]}"
+                              + "".join(reports[:3]))
+        if verdict == "fail" and any(score >= most for _, score, most, _ in copies):
             wrong_kept.append(f"{exercise}/{case}: scores {[c[1] for c in copies]} of {copies[0][2]}")
     figures = {"cases": len(seen), "copies": args.copies, "workers": args.workers, "saturated": not args.quiet,
                "differing": len(differing), "right_lost_points": len(right_lost),
