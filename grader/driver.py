@@ -81,7 +81,7 @@ def arm_stack_dump() -> None:
     dump is faulthandler's, of the crashing thread alone: that thread is stopped in the handler,
     so its frames hold still while they are read.
     """
-    global _fatal_file
+    global _fatal_file, _ignored_at_exit
     folder = os.environ.get(DUMP_DIR_ENV)
     if not folder or not hasattr(signal, "SIGUSR1"):
         return
@@ -103,7 +103,6 @@ def arm_stack_dump() -> None:
     # At shutdown the interpreter puts SIGUSR1's default action back, which would kill a process
     # that is just exiting normally: ignore it from then on. Only processes that exit through the
     # interpreter's shutdown (spawn children) get there; the others end with os._exit.
-    global _ignored_at_exit
     if not _ignored_at_exit:  # a fork child has its parent's exit handlers, this one included
         atexit.register(signal.signal, signal.SIGUSR1, signal.SIG_IGN)
         _ignored_at_exit = True
@@ -215,6 +214,34 @@ class _Polls:
         self.run = 0
 
 
+class _Work:
+    """One process's items from JoinableQueues: how many it holds with no put since (their results
+    not yet out), how many it took and how many it marked done. A fork child starts afresh."""
+
+    def __init__(self):
+        self.pid = self.holding = self.taken = self.done = 0
+
+    def _here(self) -> None:
+        if self.pid != os.getpid():
+            self.pid, self.holding, self.taken, self.done = os.getpid(), 0, 0, 0
+
+    def took(self) -> None:
+        self._here()
+        self.holding, self.taken = self.holding + 1, self.taken + 1
+
+    def put(self) -> None:
+        self._here()
+        self.holding = 0
+
+    def marked_done(self) -> tuple[bool, bool]:
+        """For one task_done(): (before the result of the work was out, more than it took)."""
+        self._here()
+        early, self.done = self.holding > 0, self.done + 1
+        if early:
+            self.holding -= 1
+        return early, self.done > self.taken
+
+
 def tallies(registry_path: str, kind: str) -> dict[int, list[float]]:
     """Every process's tally of `kind`, by pid."""
     found = {}
@@ -276,16 +303,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     sleep, Queue, Joinable = time.sleep, multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue
     get, get_nowait, empty, qsize = Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
     queue_join, task_done = Joinable.join, Joinable.task_done
-    # Of this process: items taken from a JoinableQueue with no put since, all items taken, and
-    # task_done() calls.
-    held = {"pid": 0, "items": 0, "taken": 0, "done": 0}
-
-    def holding(items: int | None = None) -> int:
-        if held["pid"] != os.getpid():
-            held.update(pid=os.getpid(), items=0, taken=0, done=0)
-        if items is not None:
-            held["items"] = items
-        return held["items"]
+    work = _Work()
 
     def _counted_sleep(seconds):
         if _called_by_student(module_file) and isinstance(seconds, (int, float)) and seconds >= 0:
@@ -297,7 +315,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     def clocked(put):
         def _clocked_put(self, obj, block=True, timeout=None):
             done = put(self, obj, block, timeout)
-            holding(0)  # a result is out (through a queue of the kit's too): the work is done
+            work.put()  # a result is out (through a queue of the kit's too): the work is done
             if _called_by_student(module_file):
                 now = time.monotonic()
                 puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
@@ -318,8 +336,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             raise
         polls.waited()
         if isinstance(self, Joinable) and item is not None:  # (a None asks for no result)
-            holding(holding() + 1)
-            held["taken"] += 1
+            work.took()
         return item
 
     def _polled_get_nowait(self):
@@ -352,13 +369,9 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def _counted_task_done(self):
         if _called_by_student(module_file):
-            early = holding() > 0
-            held["done"] += 1
-            extra = held["done"] > held["taken"]  # marks done an item it never took
+            early, extra = work.marked_done()
             if early or extra:
                 done_early.add(lambda v: [v[0] + early, v[1] + extra] if v else [int(early), int(extra)])
-            if early:
-                holding(holding() - 1)
         task_done(self)
 
     time.sleep = _counted_sleep

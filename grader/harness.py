@@ -557,13 +557,14 @@ def run_check(
         return outcome
     first = "; ".join(deaths)
     outcome = once()
-    again = signal_deaths(outcome)
+    again = _fault_deaths(outcome)
+    said = "; ".join(_told(again))
     if not again:
         outcome.flags.append(f"kit fault: in the first run {first}; the rerun was clean and was taken")
-    elif _kit_crashed(outcome):
-        outcome.flags.append(f"kit fault: {'; '.join(again)}, in two runs, inside the kit's own code")
+    elif _kit_crashed(outcome, {signum for _, signum in again}):
+        outcome.flags.append(f"kit fault: {said}, in two runs, inside the kit's own code")
         outcome.status = "unreliable"
-        outcome.error = {"message": "; ".join(again)}
+        outcome.error = {"message": said}
     return outcome
 
 
@@ -575,35 +576,44 @@ FAULT_SIGNALS = frozenset(getattr(signal, name) for name in
 
 
 def signal_deaths(outcome: Outcome) -> list[str]:
-    """Which processes of the run died of a fault signal: the one running the check, or those
-    whose exit codes the observation lists."""
+    """Which processes of the run died of a fault signal, in words."""
+    return _told(_fault_deaths(outcome))
+
+
+def _told(deaths: list[tuple[str, int]]) -> list[str]:
+    return [f"{who} died by signal {signum}" for who, signum in deaths]
+
+
+def _fault_deaths(outcome: Outcome) -> list[tuple[str, int]]:
+    """(who, signal) for each process of the run that died of a fault signal: the one running the
+    check, or those whose exit codes the observation lists."""
     deaths = []
     if outcome.status == "crashed":
         code = (outcome.error or {}).get("returncode")
         if isinstance(code, int) and -code in FAULT_SIGNALS:
-            deaths.append(f"the process running the check died by signal {-code}")
+            deaths.append(("the process running the check", -code))
     codes = outcome.value.get("exitcodes") if isinstance(outcome.value, dict) else None
     named = codes.items() if isinstance(codes, dict) else enumerate(codes) if isinstance(codes, list) else ()
     for name, code in named:
         if isinstance(code, int) and -code in FAULT_SIGNALS:
-            deaths.append(f"{name if isinstance(name, str) else f'process {name + 1}'} died by signal {-code}")
+            deaths.append((name if isinstance(name, str) else f"process {name + 1}", -code))
     return deaths
 
 
-def _kit_crashed(outcome: Outcome) -> bool:
-    """Whether the kit's code is where the run's processes crashed: the kit's own signal, or the
-    innermost frame of a crashing thread that is the kit's or the student's being the kit's."""
-    usr1 = getattr(signal, "SIGUSR1", None)
-    if usr1 is not None and any(f"by signal {usr1}" in death for death in signal_deaths(outcome)):
+def _kit_crashed(outcome: Outcome, signals: set[int]) -> bool:
+    """Whether the kit's code is where the run's processes crashed: the kit's own signal killed
+    one, or the innermost frame of a crashing thread that is the kit's or the student's is the
+    kit's."""
+    if getattr(signal, "SIGUSR1", None) in signals:
         return True
     kit = KIT_ROOT / "grader"
     for text in outcome.fatal:
-        for frames in diagnose.parse_dump(text, skip=())[:1]:
-            for frame in frames:
-                if diagnose.same_file(frame.file, outcome.module_file):
-                    break
-                if Path(frame.file).resolve().is_relative_to(kit):
-                    return True
+        threads = diagnose.parse_dump(text, skip=())
+        for frame in threads[0] if threads else []:
+            if diagnose.same_file(frame.file, outcome.module_file):
+                break
+            if Path(frame.file).resolve().is_relative_to(kit):
+                return True
     return False
 
 

@@ -217,8 +217,8 @@ class Kit:
             self.fail(f"{', '.join(extra)} called q.task_done() more often than it took items.",
                       expected="exactly one q.task_done() per item taken",
                       got=", ".join(f"{name}: {n} call(s) too many" for name, n in extra.items()),
-                      look_at="call q.task_done() once per item, after its work: not also in a "
-                              "finally block or a second branch. Call it exactly once per item taken")
+                      look_at="Call it exactly once per item taken, after its work: not also in a "
+                              "finally block or a second branch")
         early = {name: n[0] for name, n in marks.items() if n[0]}
         if early:
             self.fail(f"{', '.join(early)} marked items done before putting their results.",
