@@ -41,18 +41,28 @@ def loads(data: bytes):
 
 def plain_get(q, timeout: float | None = None):
     """``q.get(timeout=timeout)`` for a multiprocessing queue, decoded by `loads`; queue.Empty on
-    timeout, NotPlain for an item that is not builtin data (it is taken off the queue)."""
+    timeout or once no process can put on `q` any more (its pipe is at its end), NotPlain for an
+    item that is not builtin data (it is taken off the queue)."""
     deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
     if not q._rlock.acquire(True, timeout):
         raise queue.Empty
     try:
-        if deadline is not None and not q._poll(max(0.0, deadline - time.monotonic())):
-            raise queue.Empty
         try:
-            data = q._reader.recv_bytes(MAX_ITEM_BYTES)
-        except OSError:
-            raise NotPlain(f"an item of more than {MAX_ITEM_BYTES} bytes") from None
+            if deadline is not None and not q._poll(max(0.0, deadline - time.monotonic())):
+                raise queue.Empty
+            data = _receive(q._reader)
+        except (EOFError, BrokenPipeError):
+            raise queue.Empty from None
         q._sem.release()
     finally:
         q._rlock.release()
     return loads(data)
+
+
+def _receive(reader) -> bytes:
+    try:
+        return reader.recv_bytes(MAX_ITEM_BYTES)
+    except (EOFError, BrokenPipeError):
+        raise
+    except OSError:
+        raise NotPlain(f"an item of more than {MAX_ITEM_BYTES} bytes") from None

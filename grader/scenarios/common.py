@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.process
 import queue
+import threading
 import time
 
 from grader.driver import INTERNAL_ROLES, observed, start_kit_process
@@ -12,14 +14,36 @@ from grader.plain import NotPlain, plain_get
 
 
 def collect(q, count: int, ctx) -> list:
-    """Up to `count` items from `q`, stopping at the check's deadline (partial results are data)."""
+    """Up to `count` items from `q`, stopping at the check's deadline, or at once when no process is
+    left that could put more (partial results are data)."""
+    release_write_end(q)
     got = []
     while len(got) < count:
         try:
             got.append(q.get(timeout=ctx.remaining()))
-        except queue.Empty:
+        except (queue.Empty, EOFError, BrokenPipeError):  # EOF: every writer has ended
             break
     return got
+
+
+def release_write_end(q) -> None:
+    """Close this process's own write end of `q`'s pipe, if nothing in this process can put on `q`
+    any more: no feeder thread of its own, no thread but the main one and feeder threads.
+
+    A pipe reaches its end only once every copy of its write end is closed, that is once every
+    process that could still put on `q` (children, grandchildren, whoever was handed the queue) has
+    ended. A read then stops at once instead of at the check's deadline, and it stops for what the
+    code did, not for how long it took. Any other kind of queue (a Manager's proxy) is left alone:
+    its reads wait for the deadline as before."""
+    writer = getattr(q, "_writer", None)
+    if not isinstance(writer, multiprocessing.connection._ConnectionBase) or writer.closed:
+        return
+    if getattr(q, "_thread", None) is not None:  # this process has put on q: its feeder may still write
+        return
+    if any(t is not threading.main_thread() and not t.name.startswith("QueueFeederThread")
+           for t in threading.enumerate()):
+        return  # a thread of the student's might still put on q
+    writer.close()
 
 
 def is_process(obj) -> bool:
@@ -128,6 +152,7 @@ def _plain(q, timeout: float) -> list:
 
 def collect_plain(q, count: int, ctx) -> list:
     """`collect` for a queue the student's code put on: read as plain data by the observer."""
+    release_write_end(q)
     got = []
     while len(got) < count:
         item = _plain(q, ctx.remaining())
