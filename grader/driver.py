@@ -25,11 +25,13 @@ does nothing at import time.
 from __future__ import annotations
 
 import atexit
+import collections
 import faulthandler
 import functools
 import importlib
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.context
 import multiprocessing.process
 import multiprocessing.queues
 import multiprocessing.util
@@ -327,6 +329,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     def _polled_get(self, block=True, timeout=None):
         asks = not block or (isinstance(timeout, (int, float)) and timeout < POLL_TIMEOUT)
         try:
+            if not block and _called_by_student(module_file) and _answer_late(self, "get(block=False)"):
+                raise queue.Empty
             item = get(self, block, timeout)
         except queue.Empty:
             if asks and _called_by_student(module_file):
@@ -340,22 +344,27 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         return item
 
     def _polled_get_nowait(self):
+        student = _called_by_student(module_file)
         try:
+            if student and _answer_late(self, "get_nowait()"):
+                raise queue.Empty
             return get_nowait(self)
         except queue.Empty:
-            if _called_by_student(module_file):
+            if student:
                 polls.found_nothing()
             raise
 
     def _polled_empty(self):
-        nothing = empty(self)
-        if nothing and _called_by_student(module_file):
+        student = _called_by_student(module_file)
+        nothing = (student and _answer_late(self, "empty()")) or empty(self)
+        if nothing and student:
             polls.found_nothing()
         return nothing
 
     def _polled_qsize(self):
-        size = qsize(self)
-        if size == 0 and _called_by_student(module_file):
+        student = _called_by_student(module_file)
+        size = 0 if student and _answer_late(self, "qsize()") else qsize(self)
+        if size == 0 and student:
             polls.found_nothing()
         return size
 
@@ -395,6 +404,73 @@ def _function(module, name: str):
 # seen end (joined, or is_alive() said False) at that moment (watch_student): a sentinel put before
 # a producer is known to have ended can overtake its items, whether or not it did this time.
 sentinels: list[list[str]] = []
+
+
+# Whether the student's questions about a queue that a running process holds get late answers
+# (Context.answer_late), and each late answer given: what was asked, and which processes held the
+# queue then.
+_late = types.SimpleNamespace(on=False, answers=[])
+
+
+def _answer_late(q, call: str) -> bool:
+    """Whether to answer `call` (empty(), qsize(), get_nowait()) on `q` as the slowest legal
+    schedule would: nothing there yet. Legal while a process started here that holds `q` has not
+    been seen to end: its puts may all still be on their way. Collecting results that way is a race
+    that loses items only when the consumers happen to be slow; answered late, it loses them in
+    every run. Every other question gets the real answer, so a loop that polls still gets its items."""
+    if not _late.on:
+        return False
+    running = [name for name, _, proc in _named_handles()
+               if getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)
+               and any(held is q for held in getattr(proc, "_baozi_queues", ()))]
+    if not running:
+        return False
+    asked = getattr(q, "_baozi_late_asks", 0)
+    q._baozi_late_asks = asked + 1
+    if asked % 2:
+        return False
+    _late.answers.append({"call": call, "running": running})
+    return True
+
+
+def _queues_in(value) -> list:
+    """The multiprocessing queues a process's target and arguments reach: through containers,
+    functools.partial, bound methods, closures and the attributes of objects, a few levels deep
+    (and a few thousand objects at most: the arguments may hold big data)."""
+    found, todo, budget = [], collections.deque([(value, 4)]), 5000
+    while todo and budget:
+        value, depth = todo.popleft()  # the arguments themselves first, then what they hold
+        budget -= 1
+        if isinstance(value, multiprocessing.queues.Queue):
+            if not any(q is value for q in found):
+                found.append(value)
+            continue
+        if depth <= 0 or isinstance(value, (str, bytes, int, float, type(None), type, types.ModuleType)):
+            continue
+        if isinstance(value, dict):
+            inside = list(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            inside = list(value)
+        elif isinstance(value, functools.partial):
+            inside = [value.func, value.args, value.keywords]
+        elif isinstance(value, types.MethodType):
+            inside = [value.__self__, value.__func__]
+        elif isinstance(value, types.FunctionType):
+            inside = [cell.cell_contents for cell in value.__closure__ or () if _filled(cell)]
+        elif hasattr(value, "__dict__"):
+            inside = list(vars(value).values())
+        else:
+            continue
+        todo.extend((item, depth - 1) for item in inside[:budget])
+    return found
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # a closure variable not yet assigned
+        return False
+    return True
 
 
 def _not_joined() -> list[str]:
@@ -456,13 +532,22 @@ class Context:
         unjoined, running, exitcodes = [], [], {}
         for name, _, proc in _named_handles():
             popen = getattr(proc, "_popen", None)
-            if popen is not None and popen.returncode is None:
-                unjoined.append(name)  # nobody waited for it: not join(), not is_alive()
+            if popen is not None and not getattr(proc, "_baozi_seen_end", False):
+                unjoined.append(name)  # nobody waited for it: not join(), is_alive(), exitcode
             if _runs(proc):
                 running.append(name)
             elif popen is not None and reap:
                 exitcodes[name] = popen.poll()
         return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
+
+    def answer_late(self) -> None:
+        """From now on, answer the student's empty(), qsize() and get_nowait() on a queue that a
+        running process holds as late as a schedule may (see _answer_late)."""
+        _late.on = True
+
+    def late_answers(self) -> list[dict]:
+        """Each late answer given so far: the call, and the processes that held the queue."""
+        return [dict(answer) for answer in _late.answers]
 
     def not_joined(self) -> list[str]:
         """The processes started here whose end the code has not yet waited for or seen."""
@@ -698,6 +783,7 @@ def _install_registry(path: str) -> None:
 
     def start_process(self):
         role = _role_of(getattr(self, "_target", None), self)  # start() deletes _target
+        self._baozi_queues = _queues_in(vars(self))  # ... and its arguments
         alive = [e["role"] for e, p in _registry.handles if p._parent_pid == os.getpid() and not _has_ended(p)]
         base_start(self)
         host = getattr(self, "_baozi_host", False)
@@ -732,10 +818,32 @@ def _install_registry(path: str) -> None:
             self._baozi_seen_end = True
         return alive
 
+    base_exitcode = multiprocessing.process.BaseProcess.exitcode
+
+    def process_exitcode(self):
+        code = base_exitcode.fget(self)
+        if code is not None and self._popen is not None:
+            self._baozi_seen_end = True  # `while p.exitcode is None: ...` waits for the end too
+        return code
+
+    base_active_children = multiprocessing.process.active_children
+
+    def active_children():
+        before = list(multiprocessing.process._children)
+        alive = base_active_children()
+        for proc in before:
+            if proc not in alive:
+                proc._baozi_seen_end = True  # `while active_children(): ...` waits for the end too
+        return alive
+
     start_process._baozi = True
+    multiprocessing.process.active_children = active_children
+    multiprocessing.context.BaseContext.active_children = staticmethod(active_children)
+    multiprocessing.active_children = active_children
     multiprocessing.process.BaseProcess.start = start_process
     multiprocessing.process.BaseProcess.join = join_process
     multiprocessing.process.BaseProcess.is_alive = is_process_alive
+    multiprocessing.process.BaseProcess.exitcode = property(process_exitcode)
     _hold_signals_until_seen()
     threading.Thread.start = start_thread
 

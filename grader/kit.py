@@ -206,6 +206,28 @@ class Kit:
                                   "its way to the queue, comes after it, and the consumer stops before "
                                   "that item (whether it does in one run is luck)")
 
+    def expect_results_awaited(self, seen: dict, expected: list, *, what: str) -> None:
+        """Items are missing after the code asked a queue that a running process held whether it
+        was empty. The kit answers such a question, every other time, as the slowest schedule would
+        (nothing there yet: driver._answer_late), so this mistake loses items in every run, not only
+        when the consumers happen to be slow; here it is named."""
+        late, got = seen.get("late") or [], seen.get("value")
+        if not late or not isinstance(got, list):
+            return
+        missing, _, _ = payloads.compare(expected, got)
+        if not missing:
+            return
+        call, running = late[0]["call"], ", ".join(late[0]["running"])
+        self.fail(f"{what} stopped taking results while {running} could still put some.",
+                  expected=f"{len(expected)} items: every result, taken after the consumers have ended "
+                           f"or counted one by one with get()",
+                  got=f"{len(got)} of {len(expected)} items; it asked {call} of a queue that {running} "
+                      f"held, before waiting for {running} to end",
+                  look_at="an empty queue means 'nothing yet' while a consumer still runs: join the "
+                          "consumers before you trust empty() or qsize(), or take exactly one result "
+                          "per item with results.get() (whether the items were there in one run is "
+                          "luck)")
+
     def expect_task_done_after_the_work(self, seen: dict) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by
         the order and count of the calls: an item marked done too early is lost only if the

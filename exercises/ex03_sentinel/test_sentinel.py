@@ -18,6 +18,7 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
             kit.expect_processes(seen, at_least=2, what="run()")
         kit.expect_clean_shutdown(seen, what="run()")
         kit.expect_sentinels_after_producers(seen, what="run()")
+        kit.expect_results_awaited(seen, items, what="run()")
     if producer_delay:
         kit.expect_took_at_least(seen, len(items) * producer_delay, what="run()",
                                  why=f"{len(items)} items, producer_delay={producer_delay}",

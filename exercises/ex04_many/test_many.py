@@ -20,6 +20,7 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
             kit.expect_processes(seen, at_least=2, what="run()")
         kit.expect_clean_shutdown(seen, what="run()")
         kit.expect_sentinels_after_producers(seen, what="run()")
+        kit.expect_results_awaited(seen, [item for batch in batches for item in batch], what="run()")
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",
                                  why=f"the longest batch has {longest} items, producer_delay={producer_delay}",

@@ -10,6 +10,7 @@ def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
     if items and not isinstance(seen["value"], dict):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_sentinels_after_producers(seen, what="run()")
+    kit.expect_results_awaited(seen, items, what="run()")
     return seen["value"]
 
 

@@ -16,6 +16,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
     if expected and not isinstance(seen["value"], dict):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_sentinels_after_producers(seen, what="run()")
+    kit.expect_results_awaited(seen, expected, what="run()")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False,
                      look_at="one None per consumer, after every producer has been joined")
 

@@ -108,16 +108,21 @@ def _call_run(ctx, *args, **kwargs) -> dict:
     value, seconds = timed(ctx.func("run"), *args, **kwargs)
     return {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
             "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "sentinels": ctx.sentinel_puts(),
-            **ctx.audit(), **started(ctx)}
+            "late": ctx.late_answers(), **ctx.audit(), **started(ctx)}
 
 
 def run_items(ctx, items, producer_delay=0.0, consumer_delay=0.0):
-    """Call run(items, ...) (ex03)."""
+    """Call run(items, ...) (ex03). The results are complete once the consumer has ended: a
+    question about them before then gets a late answer (Context.answer_late)."""
+    ctx.answer_late()
     return _call_run(ctx, items, producer_delay=producer_delay, consumer_delay=consumer_delay)
 
 
-def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
-    """Call run(batches, n_consumers, ...) (ex04, ex05)."""
+def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, late=False):
+    """Call run(batches, n_consumers, ...) (ex04, ex05); `late` as in run_items (ex04: the
+    consumers end at their sentinels; ex05's never end, and q.join() says when the work is done)."""
+    if late:
+        ctx.answer_late()
     return _call_run(ctx, batches, n_consumers, producer_delay=producer_delay,
                      consumer_delay=consumer_delay)
 
