@@ -284,7 +284,10 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
       items than it had taken (tally "early_done");
     - each ``None`` put: which of the processes this one started it had not yet seen end
       (``sentinels``, kept in memory: the scenario reads it in the process that called the
-      student's function).
+      student's function);
+    - once a scenario asks for it (``Context.answer_late``), every other ``empty()``, ``qsize()``,
+      ``get_nowait()`` and ``get(block=False)`` on a queue a running process holds is answered
+      "nothing yet" (``_answer_late``).
 
     A check that a delay was honoured used to time the whole call only, and under heavy load starting
     the processes alone can take longer than the delays. Neither tally grows with the load: the
@@ -474,8 +477,9 @@ def _filled(cell) -> bool:
 
 
 def _not_joined() -> list[str]:
-    """Processes started here whose end the code has not waited for or seen (join(), is_alive());
-    multiprocessing's own look at its children as it starts another does not count."""
+    """Processes started here whose end the code has not waited for or seen (join(), is_alive(), an
+    exitcode, active_children()); multiprocessing's own look at its children as it starts another
+    does not count."""
     return [name for name, _, proc in _named_handles()
             if getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)]
 
