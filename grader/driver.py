@@ -404,8 +404,8 @@ def _function(module, name: str):
 
 
 # For each None the student's code put in this process, the processes it had started and not yet
-# seen end (joined, or is_alive() said False) at that moment (watch_student): a sentinel put before
-# a producer is known to have ended can overtake its items, whether or not it did this time.
+# seen end (_end_unseen) at that moment (watch_student): a sentinel put before a producer is known
+# to have ended can overtake its items, whether or not it did this time.
 sentinels: list[list[str]] = []
 
 
@@ -424,8 +424,7 @@ def _answer_late(q, call: str) -> bool:
     if not _late.on:
         return False
     running = [name for name, _, proc in _named_handles()
-               if getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)
-               and any(held is q for held in getattr(proc, "_baozi_queues", ()))]
+               if _end_unseen(proc) and any(held is q for held in getattr(proc, "_baozi_queues", ()))]
     if not running:
         return False
     asked = getattr(q, "_baozi_late_asks", 0)
@@ -476,12 +475,16 @@ def _filled(cell) -> bool:
     return True
 
 
+def _end_unseen(proc) -> bool:
+    """Whether a process was started and the code has not waited for or seen its end (join(),
+    is_alive(), an exitcode, active_children()); multiprocessing's own look at its children as it
+    starts another does not count."""
+    return getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)
+
+
 def _not_joined() -> list[str]:
-    """Processes started here whose end the code has not waited for or seen (join(), is_alive(), an
-    exitcode, active_children()); multiprocessing's own look at its children as it starts another
-    does not count."""
-    return [name for name, _, proc in _named_handles()
-            if getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)]
+    """The processes started here whose end the code has not waited for or seen (_end_unseen)."""
+    return [name for name, _, proc in _named_handles() if _end_unseen(proc)]
 
 
 def _runs(proc) -> bool:
@@ -503,8 +506,8 @@ def _named_handles():
 
 
 def _has_ended(proc) -> bool:
-    """Whether a process has ended, without reaping it (so that a join the student forgot stays
-    visible): its sentinel becomes ready when it exits."""
+    """Whether a process has ended, without reaping it (the student's code is the one to reap its
+    children): its sentinel becomes ready when it exits."""
     try:
         return bool(multiprocessing.connection.wait([proc.sentinel], 0))
     except (ValueError, OSError):  # closed, or never started
@@ -530,14 +533,12 @@ class Context:
 
     def audit(self, reap: bool = True) -> dict:
         """How the student's processes were shut down, seen right after the checked call returned:
-        which were never joined, which still run, and every exit code. Reading an exit code reaps
-        the process; with `reap=False` (a look while the call still runs) none is read, so that a
-        join the student forgets stays visible."""
-        unjoined, running, exitcodes = [], [], {}
+        which were never joined (_not_joined), which still run, and every exit code. Reading an exit
+        code reaps the process; with `reap=False` (a look while the call still runs) none is read,
+        so that the student's code is still the one to reap its children."""
+        unjoined, running, exitcodes = _not_joined(), [], {}
         for name, _, proc in _named_handles():
             popen = getattr(proc, "_popen", None)
-            if popen is not None and not getattr(proc, "_baozi_seen_end", False):
-                unjoined.append(name)  # nobody waited for it: not join(), is_alive(), exitcode
             if _runs(proc):
                 running.append(name)
             elif popen is not None and reap:
@@ -559,7 +560,7 @@ class Context:
 
     def sentinel_puts(self) -> list[list[str]]:
         """For each None the student's code put in this process: the processes it had started and
-        not yet seen end (joined, or is_alive() False) then."""
+        not yet seen end (_end_unseen) then."""
         return [list(names) for names in sentinels]
 
     def early_task_done(self) -> dict[str, list[int]]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
+import multiprocessing.util
 import queue
 import threading
 import time
+from typing import Callable
 
 from grader.driver import INTERNAL_ROLES, observed, start_kit_process
 from grader.plain import NotPlain, plain_get
@@ -44,6 +46,22 @@ def release_write_end(q) -> None:
            for t in threading.enumerate()):
         return  # a thread of the student's might still put on q
     writer.close()
+
+
+def patch_here(*changes: tuple[object, str, object]) -> Callable[[], None]:
+    """Set each (owner, attribute, value) in this process until the returned undo is called; a
+    process forked meanwhile gets the originals back at once (it runs the student's code as
+    written, and what it does is tallied there)."""
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in changes]
+    for owner, name, value in changes:
+        setattr(owner, name, value)
+
+    def undo() -> None:
+        for owner, name, value in originals:
+            setattr(owner, name, value)
+
+    multiprocessing.util.register_after_fork(undo, lambda undo: undo())
+    return undo
 
 
 def is_process(obj) -> bool:

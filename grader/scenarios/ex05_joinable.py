@@ -31,7 +31,7 @@ import time
 from typing import Callable
 
 from grader.driver import observed
-from grader.scenarios.common import as_list, overlap, plain_item, started, stop, timed
+from grader.scenarios.common import as_list, overlap, patch_here, plain_item, started, stop, timed
 
 
 class CountingQueue(multiprocessing.queues.Queue):
@@ -105,15 +105,9 @@ def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
         entry["returned"] = True
         return result
 
-    multiprocessing.queues.JoinableQueue.join = join
-    multiprocessing.managers.BaseProxy._callmethod = proxied
-
-    def undo() -> None:
-        multiprocessing.queues.JoinableQueue.join = queue_join
-        multiprocessing.managers.BaseProxy._callmethod = callmethod
-
     # A process forked meanwhile joins as the student wrote it; its joins are tallied (qjoins).
-    multiprocessing.util.register_after_fork(undo, lambda undo: undo())
+    undo = patch_here((multiprocessing.queues.JoinableQueue, "join", join),
+                      (multiprocessing.managers.BaseProxy, "_callmethod", proxied))
     return calls, undo
 
 

@@ -12,7 +12,6 @@ they call the student's ``worker``.
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.util
 import os
 import pickle
 import queue
@@ -20,7 +19,7 @@ import time
 from typing import Callable
 
 from grader.driver import start_kit_process
-from grader.scenarios.common import as_list, started, timed
+from grader.scenarios.common import as_list, patch_here, started, timed
 
 WATCH_STEP = 0.02  # seconds between two looks at a queue's message count (the broker cannot push it)
 
@@ -306,12 +305,8 @@ def _record_stops(ctx) -> tuple[list[list[str]], Callable[[], None]]:
             stops.append(ctx.not_joined())
         return publish(self, *args, **kwargs)
 
-    def undo() -> None:
-        BlockingChannel.basic_publish = publish
-
-    BlockingChannel.basic_publish = basic_publish
-    multiprocessing.util.register_after_fork(undo, lambda undo: undo())  # a child publishes as written
-    return stops, undo
+    # A process forked meanwhile publishes as the student wrote it.
+    return stops, patch_here((BlockingChannel, "basic_publish", basic_publish))
 
 
 def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
