@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from grader.driver import WRAPPERS, parse_registry_line
+from grader.driver import SPINNING, WRAPPERS, parse_registry_line
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
 THREAD_HEADER = re.compile(r"^((Current thread|Thread) 0x[0-9a-fA-F]+|Stack \(most recent call first\))")
@@ -416,7 +416,7 @@ def inspect(procs, seen, roles: Roles, stacks: Stacks, module_file) -> list[Proc
 # A run of this many queue calls that found nothing and did not wait (grader.driver._Polls) is a
 # spinning loop, whatever CPU share the machine gave it: waiting code makes none, and a loop that
 # drains a queue until Empty makes one per drain.
-SPIN_POLLS = 1024
+SPIN_POLLS = SPINNING
 
 
 def busy(seen, roles: Roles, module_file, threshold: float,

@@ -29,6 +29,7 @@ import collections
 import faulthandler
 import functools
 import importlib
+import math
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.context
@@ -161,8 +162,8 @@ def _write_stacks(signum, frame) -> None:
 REGISTRY_ENV = "BAOZI_REGISTRY"
 STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
 # The wrappers' frames are left out of the stack reports (grader.diagnose): they are not the student's.
-WRAPPERS = ("_counted_sleep", "_clocked_put", "_polled_get", "_polled_get_nowait", "_polled_empty",
-            "_polled_qsize", "_counted_queue_join", "_counted_task_done", "join_process",
+WRAPPERS = ("_counted_sleep", "_clocked_put", "_polled_get", "_proxied_get", "_polled_get_nowait",
+            "_polled_empty", "_polled_qsize", "_counted_queue_join", "_counted_task_done", "join_process",
             "is_process_alive")
 # A get() with a shorter timeout than this does not wait for an item: it asks whether one is there.
 POLL_TIMEOUT = 0.005
@@ -192,6 +193,44 @@ class _Tally:
             pass
 
 
+class _Idle:
+    """One process's waiting since it last took an item from a queue, in what its code asked for:
+    whether it is blocked in a get() with no timeout on an empty queue, the seconds its timed-out
+    gets and its sleeps asked for, and whether it has found an empty queue SPINNING times in a row.
+    Kept in the tally "idle" as ``blocked seconds spinning``, written only when it changes. Whether
+    a consumer keeps waiting for items is then a fact of its code (it shows one of the three,
+    however slow the machine) rather than of the clock (is it still alive half a second later)."""
+
+    def __init__(self, tally: _Tally):
+        self.tally = tally
+
+    def _set(self, blocked: int | None = None, more: float = 0.0, spinning: int | None = None) -> None:
+        def update(values):
+            old = values or [0, 0.0, 0]
+            return [old[0] if blocked is None else blocked, old[1] + more,
+                    old[2] if spinning is None else spinning]
+        self.tally.add(update)
+
+    def blocking(self, on: bool) -> None:
+        self._set(blocked=int(on))
+
+    def asked(self, seconds: float) -> None:
+        self._set(more=float(seconds))
+
+    def spinning(self) -> None:
+        self._set(spinning=1)
+
+    def took(self) -> None:
+        """An item came: the waiting starts afresh (written only if there was any)."""
+        if self.tally.pid == os.getpid() and any(self.tally.values or ()):
+            self.tally.add(lambda _: [0, 0.0, 0])
+
+
+# An empty queue polled this many times in a row, with no wait between: a loop that waits by
+# spinning (grader.diagnose judges spinning by it too).
+SPINNING = 1024
+
+
 class _Polls:
     """One process's longest run of queue calls that found nothing and did not wait (an empty()
     that says True, a qsize() of 0, a get_nowait() or get(block=False) or get(timeout≈0) that
@@ -199,14 +238,16 @@ class _Polls:
     thousands, however little CPU a busy machine gives it, and a waiting one none. Kept in the
     tally "polls" when the run doubles, so a spinning loop writes a few times, not at each call."""
 
-    def __init__(self, tally: _Tally):
-        self.tally = tally
+    def __init__(self, tally: _Tally, idle: _Idle):
+        self.tally, self.idle = tally, idle
         self.pid = self.run = self.longest = 0
 
     def found_nothing(self) -> None:
         if self.pid != os.getpid():
             self.pid, self.run, self.longest = os.getpid(), 0, 0
         self.run += 1
+        if self.run == SPINNING:
+            self.idle.spinning()
         if self.run > self.longest:
             self.longest = self.run
             if self.longest >= 8 and self.longest & (self.longest - 1) == 0:
@@ -244,19 +285,33 @@ class _Work:
         return early, self.done > self.taken
 
 
+# A tally is a few numbers: anything longer was not written by the kit.
+TALLY_CHARS = 256
+
+
 def tallies(registry_path: str, kind: str) -> dict[int, list[float]]:
     """Every process's tally of `kind`, by pid."""
     found = {}
     folder, prefix = os.path.split(f"{registry_path}.{kind}.")
     for name in os.listdir(folder or "."):
-        if not name.startswith(prefix):
-            continue
-        try:
-            with open(os.path.join(folder, name), encoding="utf-8") as tally:
-                found[int(name[len(prefix):])] = [float(x) for x in tally.read().split()]
-        except (OSError, ValueError):
-            continue  # tampered with
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            values = tally(registry_path, kind, int(name[len(prefix):]))
+            if values is not None:
+                found[int(name[len(prefix):])] = values
     return found
+
+
+def tally(registry_path: str, kind: str, pid: int) -> list[float] | None:
+    """One process's tally of `kind`, or None if it has none (or one that the kit did not write)."""
+    try:
+        with open(f"{registry_path}.{kind}.{pid}", encoding="utf-8") as kept:
+            text = kept.read(TALLY_CHARS + 1)
+        values = [float(x) for x in text.split()]
+    except (OSError, ValueError):
+        return None
+    if len(text) > TALLY_CHARS or not all(math.isfinite(x) for x in values):
+        return None  # tampered with
+    return values
 
 
 def _called_by_student(module_file: str) -> bool:
@@ -282,6 +337,9 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     - ``JoinableQueue.task_done``: how often it marked done an item this process had taken with
       no put since, i.e. before the result of the work was out, and how often it marked done more
       items than it had taken (tally "early_done");
+    - how each process waits since it last took an item: blocked in a get() with no timeout, the
+      seconds asked of timed-out gets and sleeps, or spinning (tally "idle", see ``_Idle``), for
+      the checks that a consumer keeps waiting;
     - each ``None`` put: which of the processes this one started it had not yet seen end
       (``sentinels``, kept in memory: the scenario reads it in the process that called the
       student's function);
@@ -304,7 +362,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         return
     sleeps, puts = _Tally(registry_path, "sleep"), _Tally(registry_path, "puts")
     queue_joins, done_early = _Tally(registry_path, "qjoins"), _Tally(registry_path, "early_done")
-    polls = _Polls(_Tally(registry_path, "polls"))
+    idle = _watching.idle = _Idle(_Tally(registry_path, "idle"))
+    polls = _Polls(_Tally(registry_path, "polls"), idle)
     sleep, Queue, Joinable = time.sleep, multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue
     get, get_nowait, empty, qsize = Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
     queue_join, task_done = Joinable.join, Joinable.task_done
@@ -315,6 +374,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             sleeps.add(lambda v: [v[0] + 1, v[1] + float(seconds)] if v else [1, float(seconds)])
         if isinstance(seconds, (int, float)) and seconds >= 0.001:
             polls.waited()
+            idle.asked(seconds)
         return sleep(seconds)
 
     def clocked(put):
@@ -331,6 +391,9 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def _polled_get(self, block=True, timeout=None):
         asks = not block or (isinstance(timeout, (int, float)) and timeout < POLL_TIMEOUT)
+        blocks = block and timeout is None and _nothing_ready(self)
+        if blocks:
+            idle.blocking(True)
         try:
             if not block and _called_by_student(module_file) and _answer_late(self, "get(block=False)"):
                 raise queue.Empty
@@ -340,8 +403,13 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
                 polls.found_nothing()
             elif not asks:
                 polls.waited()
+                idle.asked(timeout)
             raise
+        finally:
+            if blocks:
+                idle.blocking(False)
         polls.waited()
+        idle.took()
         if isinstance(self, Joinable) and item is not None:  # (a None asks for no result)
             work.took()
         return item
@@ -351,7 +419,9 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         try:
             if student and _answer_late(self, "get_nowait()"):
                 raise queue.Empty
-            return get_nowait(self)
+            item = get_nowait(self)
+            idle.took()
+            return item
         except queue.Empty:
             if student:
                 polls.found_nothing()
@@ -392,6 +462,53 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     Queue.empty, Queue.qsize = _polled_empty, _polled_qsize
 
 
+def _nothing_ready(q) -> bool:
+    """Whether a get() on `q` would wait now: nothing is in its pipe."""
+    try:
+        return not q._poll()
+    except (AttributeError, OSError, ValueError):  # closed, or not a queue of this process
+        return False
+
+
+# What watch_student set up in this process, for the wrappers installed later (_watch_proxies).
+_watching = types.SimpleNamespace(idle=None)
+QUEUE_PROXIES = ("Queue", "JoinableQueue")  # typeids of a Manager's queues
+
+
+def _watch_proxies() -> None:
+    """Keep the idle tally (watch_student) for a Manager queue's get() too, once the student's code
+    has loaded multiprocessing.managers: the kit does not load it, it costs every child 10 ms.
+    Called as a process starts one (fork children inherit it) and in each child as it starts."""
+    managers = sys.modules.get("multiprocessing.managers")
+    idle = _watching.idle
+    if managers is None or idle is None or getattr(managers.BaseProxy._callmethod, "_baozi", False):
+        return
+    call = managers.BaseProxy._callmethod
+
+    def _proxied_get(self, methodname, args=(), kwds={}):
+        if methodname != "get" or getattr(self._token, "typeid", None) not in QUEUE_PROXIES:
+            return call(self, methodname, args, kwds)
+        block, timeout = (*args, True, None)[:2]
+        block, timeout = kwds.get("block", block), kwds.get("timeout", timeout)
+        blocks = block and timeout is None
+        if blocks:
+            idle.blocking(True)
+        try:
+            item = call(self, methodname, args, kwds)
+        except queue.Empty:
+            if block and isinstance(timeout, (int, float)) and timeout >= POLL_TIMEOUT:
+                idle.asked(timeout)
+            raise
+        finally:
+            if blocks:
+                idle.blocking(False)
+        idle.took()
+        return item
+
+    _proxied_get._baozi = True
+    managers.BaseProxy._callmethod = _proxied_get
+
+
 class MissingFunction(Exception):
     """The student's module has no function of the name the check needs."""
 
@@ -410,29 +527,117 @@ sentinels: list[list[str]] = []
 
 
 # Whether the student's questions about a queue that a running process holds get late answers
-# (Context.answer_late), and each late answer given: what was asked, and which processes held the
-# queue then.
-_late = types.SimpleNamespace(on=False, answers=[])
+# (Context.answer_late), and each late answer given in this process: what was asked, and which
+# processes held the queue then (names, or pids for processes started elsewhere).
+_late = types.SimpleNamespace(on=False, answers=[], pid=None)
+LATE_CALLS = ("empty()", "qsize()", "get_nowait()", "get(block=False)")
 
 
 def _answer_late(q, call: str) -> bool:
-    """Whether to answer `call` (empty(), qsize(), get_nowait()) on `q` as the slowest legal
-    schedule would: nothing there yet. Legal while a process started here that holds `q` has not
-    been seen to end: its puts may all still be on their way. Collecting results that way is a race
-    that loses items only when the consumers happen to be slow; answered late, it loses them in
-    every run. Every other question gets the real answer, so a loop that polls still gets its items."""
-    if not _late.on:
-        return False
-    running = [name for name, _, proc in _named_handles()
-               if _end_unseen(proc) and any(held is q for held in getattr(proc, "_baozi_queues", ()))]
-    if not running:
+    """Whether to answer `call` (one of LATE_CALLS) on `q` as the slowest legal schedule would:
+    nothing there yet. Legal while a process that holds `q` has not been seen to end by the code
+    that started it: its puts may all still be on their way, and nothing the asker can do tells it
+    otherwise. A process started here counts once its end is seen here (join(), is_alive(), ...);
+    one started elsewhere (the producer, for a consumer) once its starter has seen it end
+    (_holders_elsewhere). A program that trusts such an answer (`while not q.empty()`) is a race
+    that loses items only when the other side happens to be slow; answered late, it loses them
+    in every run. Every other question gets the real answer, so a loop that polls still gets its
+    items. The first late answer a child gives is left beside the registry for the scenario."""
+    if not _late_on():
         return False
     asked = getattr(q, "_baozi_late_asks", 0)
     q._baozi_late_asks = asked + 1
     if asked % 2:
         return False
-    _late.answers.append({"call": call, "running": running})
+    running = [name for name, _, proc in _named_handles() if proc._parent_pid == os.getpid()
+               and _end_unseen(proc) and any(held is q for held in getattr(proc, "_baozi_queues", ()))]
+    elsewhere = _holders_elsewhere(q)
+    if not running and not elsewhere:
+        return False
+    if not _late.answers and os.getpid() != _late.pid:
+        _mark("lateans", os.getpid(), " ".join([call, *map(str, elsewhere)]))
+    _late.answers.append({"call": call, "running": running + [f"process {pid}" for pid in elsewhere]})
     return True
+
+
+def _late_on() -> bool:
+    """Whether late answers are on in this check: a scenario turned them on here, or in the process
+    that started this one (it leaves a mark beside the registry: spawn and forkserver children
+    do not inherit the flag)."""
+    if not _late.on and _registry.path != os.devnull and os.path.exists(f"{_registry.path}.late.on"):
+        _late.on = True
+    return _late.on
+
+
+def _pipe_id(q) -> int | None:
+    """Which pipe `q` reads from, the same in every process that holds it: its inode (POSIX only;
+    elsewhere a question in a child is answered as asked)."""
+    pipe = getattr(q, "_baozi_pipe", None)
+    if pipe is None and os.name == "posix":
+        try:
+            pipe = q._baozi_pipe = os.fstat(q._reader.fileno()).st_ino
+        except (AttributeError, OSError, ValueError):  # closed, or not a queue of this process
+            return None
+    return pipe
+
+
+def _mark(kind: str, pid: int, text: str = "") -> None:
+    """Leave ``<registry>.<kind>.<pid>`` for the other processes of the check."""
+    if _registry.path == os.devnull:
+        return
+    writing = f"{_registry.path}.writing.{kind}.{pid}"
+    try:
+        with open(writing, "w", encoding="utf-8") as mark:
+            mark.write(text)
+        os.replace(writing, f"{_registry.path}.{kind}.{pid}")
+    except OSError:
+        pass
+
+
+def _marks(kind: str) -> dict[int, str]:
+    """Every process's mark of `kind` (_mark), by pid; a mark too long was not the kit's."""
+    found = {}
+    folder, prefix = os.path.split(f"{_registry.path}.{kind}.")
+    for name in os.listdir(folder or ".") if _registry.path != os.devnull else ():
+        pid = name[len(prefix):]
+        if name.startswith(prefix) and pid.isdigit():
+            try:
+                with open(os.path.join(folder, name), encoding="utf-8") as mark:
+                    text = mark.read(TALLY_CHARS + 1)
+            except OSError:
+                continue
+            if len(text) <= TALLY_CHARS:
+                found[int(pid)] = text
+    return found
+
+
+def _note_holder(pipe: int, pid: int) -> None:
+    """Add `pid` to the holders of `pipe` (``<registry>.pipe.<inode>``: pids, appended whole)."""
+    if _registry.path != os.devnull:
+        try:
+            with open(f"{_registry.path}.pipe.{pipe}", "a", encoding="utf-8") as held:
+                held.write(f"{pid} ")
+        except OSError:
+            pass
+
+
+def _holders_elsewhere(q) -> list[int]:
+    """Processes of the check not started here (a sibling, a grandchild) that hold `q`'s pipe and
+    whose end the code that started them has not seen: from the marks start_process and _see_end
+    leave ("pipe", "ended"). For a consumer, its producer is such a process: nothing it can do
+    tells it that the producer's puts have all arrived. A few system calls: a consumer that spins
+    must still spin fast."""
+    pipe = _pipe_id(q)
+    if pipe is None or _registry.path == os.devnull:
+        return []
+    try:
+        with open(f"{_registry.path}.pipe.{pipe}", encoding="utf-8") as held:
+            text = held.read(TALLY_CHARS * 4)
+    except OSError:
+        return []
+    started_here = {proc.pid for _, _, proc in _named_handles() if proc._parent_pid == os.getpid()}
+    holders = {int(pid) for pid in text.split() if pid.isdigit()} - started_here - {os.getpid()}
+    return sorted(pid for pid in holders if not os.path.exists(f"{_registry.path}.ended.{pid}"))
 
 
 def _queues_in(value) -> list:
@@ -480,6 +685,15 @@ def _end_unseen(proc) -> bool:
     is_alive(), an exitcode, active_children()); multiprocessing's own look at its children as it
     starts another does not count."""
     return getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)
+
+
+def _see_end(proc) -> None:
+    """The code that started `proc` has seen it end; the processes that share its queues learn it
+    from the mark left beside the registry (_holders_elsewhere)."""
+    if not getattr(proc, "_baozi_seen_end", False):
+        proc._baozi_seen_end = True
+        if getattr(proc, "_baozi_queues", None):
+            _mark("ended", proc.pid)
 
 
 def _not_joined() -> list[str]:
@@ -547,12 +761,22 @@ class Context:
 
     def answer_late(self) -> None:
         """From now on, answer the student's empty(), qsize() and get_nowait() on a queue that a
-        running process holds as late as a schedule may (see _answer_late)."""
-        _late.on = True
+        running process holds as late as a schedule may (see _answer_late), here and in every
+        process of the check."""
+        _late.on, _late.pid = True, os.getpid()
+        _mark("late", "on")  # for the processes the student's code starts: _late_on()
 
     def late_answers(self) -> list[dict]:
-        """Each late answer given so far: the call, and the processes that held the queue."""
-        return [dict(answer) for answer in _late.answers]
+        """Each late answer given so far, here and then the first of each child: the call, who
+        asked ("run()" here, else the child's name) and the processes that held the queue."""
+        names = {entry["pid"]: name for name, entry, _ in _named_handles()}
+        found = [{**answer, "by": "run()"} for answer in _late.answers]
+        for pid, text in sorted(_marks("lateans").items()):
+            call, *holders = text.split()
+            if call in LATE_CALLS and all(h.isdigit() for h in holders):
+                found.append({"call": call, "by": names.get(pid, f"process {pid}"),
+                              "running": [names.get(int(h), f"process {h}") for h in holders]})
+        return found
 
     def not_joined(self) -> list[str]:
         """The processes started here whose end the code has not yet waited for or seen."""
@@ -598,6 +822,12 @@ class Context:
         """The student's time.sleep calls so far, in every process of the check (watch_student)."""
         counts = tallies(self._registry_path, "sleep").values()
         return {"calls": int(sum(c[0] for c in counts)), "seconds": round(sum(c[1] for c in counts), 4)}
+
+    def idle(self, pid: int) -> dict:
+        """How process `pid` has waited since it last took an item (watch_student, _Idle)."""
+        values = tally(self._registry_path, "idle", pid)
+        blocked, seconds, spinning = values if values and len(values) == 3 else (0, 0.0, 0)
+        return {"blocked": bool(blocked), "seconds": seconds, "spinning": bool(spinning)}
 
     def put_spans(self) -> list[dict]:
         """For each process that put on a queue from the student's code: its role, how many puts,
@@ -759,6 +989,7 @@ def _enter_child(_=None) -> None:
     """In every process of the check started through multiprocessing, as it starts (an after-fork
     hook: multiprocessing runs them in fork, spawn and forkserver children alike)."""
     multiprocessing.util.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
+    _watch_proxies()  # a spawn child has unpickled its arguments by now: a Manager's proxies too
 
 
 def _hold_signals_until_seen() -> None:
@@ -789,6 +1020,7 @@ def _install_registry(path: str) -> None:
     def start_process(self):
         role = _role_of(getattr(self, "_target", None), self)  # start() deletes _target
         self._baozi_queues = _queues_in(vars(self))  # ... and its arguments
+        _watch_proxies()  # before a fork: the child inherits it
         alive = [e["role"] for e, p in _registry.handles if p._parent_pid == os.getpid() and not _has_ended(p)]
         base_start(self)
         host = getattr(self, "_baozi_host", False)
@@ -798,6 +1030,8 @@ def _install_registry(path: str) -> None:
                  "alive_at_start": alive}
         if kind == "process":
             _registry.handles.append((entry, self))
+            for pipe in filter(None, map(_pipe_id, self._baozi_queues)):
+                _note_holder(pipe, self.pid)
         _registry.record(entry)
 
     def start_thread(self):
@@ -815,12 +1049,12 @@ def _install_registry(path: str) -> None:
     def join_process(self, timeout=None):
         base_join(self, timeout)
         if self._popen is not None and self._popen.returncode is not None:
-            self._baozi_seen_end = True  # the code that joined it knows it has ended
+            _see_end(self)  # the code that joined it knows it has ended
 
     def is_process_alive(self):
         alive = base_is_alive(self)
         if not alive and self._popen is not None:
-            self._baozi_seen_end = True
+            _see_end(self)
         return alive
 
     base_exitcode = multiprocessing.process.BaseProcess.exitcode
@@ -828,7 +1062,7 @@ def _install_registry(path: str) -> None:
     def process_exitcode(self):
         code = base_exitcode.fget(self)
         if code is not None and self._popen is not None:
-            self._baozi_seen_end = True  # `while p.exitcode is None: ...` waits for the end too
+            _see_end(self)  # `while p.exitcode is None: ...` waits for the end too
         return code
 
     base_active_children = multiprocessing.process.active_children
@@ -838,7 +1072,7 @@ def _install_registry(path: str) -> None:
         alive = base_active_children()
         for proc in before:
             if proc not in alive:
-                proc._baozi_seen_end = True  # `while active_children(): ...` waits for the end too
+                _see_end(proc)  # `while active_children(): ...` waits for the end too
         return alive
 
     start_process._baozi = True

@@ -208,16 +208,29 @@ class Kit:
 
     def expect_results_awaited(self, seen: dict, expected: list, *, what: str) -> None:
         """Items are missing after the code asked a queue that a running process held whether it
-        was empty. The kit answers such a question, every other time, as the slowest schedule would
-        (nothing there yet: driver._answer_late), so this mistake loses items in every run, not only
-        when the consumers happen to be slow; here it is named."""
-        late, got = seen.get("late") or [], seen.get("value")
+        was empty: run() about its consumers' results, or a consumer about its producer's items.
+        The kit answers such a question, every other time, as the slowest schedule would (nothing
+        there yet: driver._answer_late), so this mistake loses items in every run, not only when
+        the other side happens to be slow; here it is named. `seen` holds the answers ("late")
+        and what came out ("value", or "got")."""
+        late, got = seen.get("late") or [], seen.get("value", seen.get("got"))
         if not late or not isinstance(got, list):
             return
         missing, _, _ = payloads.compare(expected, got)
         if not missing:
             return
-        call, running = late[0]["call"], ", ".join(late[0]["running"])
+        first = late[0]
+        call, asker = first["call"], first.get("by", "run()")
+        running = ", ".join(first["running"]) or "another process"
+        if asker != "run()":
+            self.fail(f"{asker} stopped taking items while {running} could still put some.",
+                      expected=f"{len(expected)} items, each taken by a consumer that waits in q.get() "
+                               f"for the next one",
+                      got=f"{len(got)} of {len(expected)} items; {asker} asked {call} of a queue that "
+                          f"{running} still held, and took 'nothing there' for the end",
+                      look_at="an empty queue means 'nothing yet' while a producer still runs: block in "
+                              "q.get() instead of asking q.empty() or q.qsize() (whether the items were "
+                              "there in one run is luck)")
         self.fail(f"{what} stopped taking results while {running} could still put some.",
                   expected=f"{len(expected)} items: every result, taken after the consumers have ended "
                            f"or counted one by one with get()",

@@ -86,6 +86,27 @@ def stop(*procs, timeout: float = 1.0) -> None:
                 proc.join(timeout)
 
 
+def keeps_waiting(ctx, proc, seconds: float) -> bool:
+    """Whether `proc`, with nothing left to take, keeps waiting for more rather than giving up:
+    judged by what its code asks for, not by the clock. It keeps waiting once it is blocked in a
+    get() with no timeout, spins on an empty queue, or has asked for more than `seconds` of timed
+    gets and sleeps since its last item (Context.idle); it gives up if it ends first. Only a
+    process that shows neither by the check's deadline (it waits in a way the kit does not see) is
+    judged by whether it still runs then."""
+    pause = 0.005
+    while True:
+        ended = not proc.is_alive()  # first: once ended, its tally is final
+        idle = ctx.idle(proc.pid)
+        if idle["blocked"] or idle["spinning"] or idle["seconds"] > seconds:
+            return True
+        if ended:
+            return False
+        if ctx.remaining(floor=0) <= 0:
+            return proc.is_alive()
+        proc.join(min(pause, ctx.remaining()))  # a bounded wait on its end
+        pause = min(2 * pause, 0.05)
+
+
 def timed(fn, *args, **kwargs):
     """(result, seconds) of one call."""
     started = time.monotonic()
