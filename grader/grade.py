@@ -29,7 +29,7 @@ from pathlib import Path
 from grader import amqp, jobs, relay, report, review
 from grader.checks import checks_for, grading_plan
 from grader.exercise import KIT_ROOT, Exercise, all_exercises, find
-from grader.harness import session_options
+from grader.harness import compile_kit, session_options
 from grader.sandbox import LIMITS, Sandbox, kit_secrets
 from grader.submission import Layout, lay_out, student_id
 
@@ -89,6 +89,7 @@ def layout_notes(layout: Layout) -> list[str]:
 def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, jobs: int,
                    budget: float, exercises: list[str]) -> tuple[list[dict], str]:
     """Run the checks; return the results and, if the runner did not finish, why not."""
+    compile_kit()  # here: the runner sees the kit's folder read-only
     uids = options.sandbox.student_uids(slot, options.concurrency)
     argv = [sys.executable, "-m", "grader.runner", "--impl", str(layout.impl_root),
             "--seed", str(options.seed), "--concurrency", str(options.concurrency),

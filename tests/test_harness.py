@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import time
 
 import pytest
 
-from grader.harness import BUSY_FRACTION, run_check, signal_deaths
+from grader.exercise import KIT_ROOT
+from grader.harness import BUSY_FRACTION, compile_kit, run_check, signal_deaths
 from grader.diagnose import SPIN_POLLS
 from grader.kit import crash_stack
 
@@ -727,3 +729,12 @@ def run(items, producer_delay=0, consumer_delay=0):
     raise NotImplementedError
 """)
     assert out.status == "inconsistent", (out.status, out.error)
+
+
+def test_the_kit_is_compiled_for_the_checks_but_never_its_hidden_checks(tmp_path):
+    shutil.copytree(KIT_ROOT / "grader", tmp_path / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    compile_kit(tmp_path)
+    made = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.pyc")}
+    assert {f"grader/__pycache__/driver.{sys.implementation.cache_tag}.pyc",
+            f"grader/scenarios/__pycache__/common.{sys.implementation.cache_tag}.pyc"} <= made, sorted(made)
+    assert not [name for name in made if "/hidden/" in name], "byte-code of the hidden checks was made"
