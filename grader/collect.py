@@ -75,7 +75,7 @@ class Collector:
         self.key = key  # only results signed with it are taken (jobs.RESULTS_KEY_ENV)
         self.max_deliveries = max_deliveries
         self.exercises = all_exercises()
-        self.kit = jobs.kit_fingerprint()
+        self.kit = grading.fingerprint()
         self.grading_key = grading.grading_key(options, self.exercises)
         self.sources = discover(submissions)
         self.ids = batch._unique_ids(self.sources)

@@ -53,12 +53,13 @@ def grading_key(options: Options, exercises: list[Exercise]) -> str:
     and the start methods each kind of check runs under. A batch resumed with another key grades
     again what it had graded."""
     plan = grading_plan()
-    identity = {"kit": _fingerprint(), "seed": options.seed, "scale": options.scale,
+    identity = {"kit": fingerprint(), "seed": options.seed, "scale": options.scale,
                 "exercises": [e.name for e in exercises], "plan": {str(k): list(v) for k, v in plan.items()}}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-_fingerprint = functools.lru_cache(maxsize=1)(jobs.kit_fingerprint)
+# The kit's fingerprint, read once per process (a batch and its collector both need it).
+fingerprint = functools.lru_cache(maxsize=1)(jobs.kit_fingerprint)
 
 
 @dataclasses.dataclass

@@ -487,7 +487,7 @@ def test_a_grade_made_by_another_kit_or_with_other_options_is_graded_again(tmp_p
         assert grade.grading_key(other, exercises) != key
         assert batch.already_graded(source, tmp_path / "out", exercises, grade.grading_key(other, exercises)) is None
     with pytest.MonkeyPatch.context() as patch:  # a kit whose code or checks changed
-        patch.setattr(grade, "_fingerprint", lambda: "another kit")
+        patch.setattr(grade, "fingerprint", lambda: "another kit")
         assert grade.grading_key(options, exercises) != key
 
 
