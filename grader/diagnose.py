@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from grader.driver import SPINNING, WRAPPERS, parse_registry_line
+from grader.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
 THREAD_HEADER = re.compile(r"^((Current thread|Thread) 0x[0-9a-fA-F]+|Stack \(most recent call first\))")
@@ -268,6 +268,11 @@ class Stacks:
     def armed(self, pid: int) -> bool:
         """Whether the process has finished starting (where stacks can be had; else always)."""
         return not hasattr(signal, "SIGUSR1") or (self.dump_dir / f"{pid}.txt").exists()
+
+    def running(self, pid: int) -> bool:
+        """Whether a process started through multiprocessing has begun to run its target: its
+        start-up (unpickling its arguments, importing the student's module) is behind it."""
+        return (self.dump_dir / f"{pid}{RUNNING_SUFFIX}").exists()
 
     def request(self, procs: list[psutil.Process], *, freeze: bool, wait: float = STACK_WAIT) -> dict[int, str]:
         """The newest stack of each process; with `freeze`, the tree is stopped first and left

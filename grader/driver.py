@@ -158,6 +158,8 @@ def _write_stacks(signum, frame) -> None:
         pass
 
 
+# The mark a process started through multiprocessing leaves in DUMP_DIR as it begins its target.
+RUNNING_SUFFIX = ".running"
 # How spawn and forkserver children of a check find where to keep their tallies (watch_student).
 REGISTRY_ENV = "BAOZI_REGISTRY"
 STUDENT_FILE_ENV = "BAOZI_STUDENT_FILE"
@@ -987,9 +989,17 @@ def _wait_seen(pid: int | None = None) -> None:
 
 def _enter_child(_=None) -> None:
     """In every process of the check started through multiprocessing, as it starts (an after-fork
-    hook: multiprocessing runs them in fork, spawn and forkserver children alike)."""
+    hook: multiprocessing runs them in fork, spawn and forkserver children alike, right before the
+    target). The mark it leaves tells the harness that the start-up is over: the CPU it measures
+    for the spin check starts there, however long a busy machine made the start-up."""
     multiprocessing.util.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
     _watch_proxies()  # a spawn child has unpickled its arguments by now: a Manager's proxies too
+    folder = os.environ.get(DUMP_DIR_ENV)
+    if folder:
+        try:
+            open(os.path.join(folder, f"{os.getpid()}{RUNNING_SUFFIX}"), "w").close()
+        except OSError:
+            pass
 
 
 def _hold_signals_until_seen() -> None:

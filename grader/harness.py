@@ -41,9 +41,10 @@ from grader.exercise import KIT_ROOT
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
 LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
 # Interpreter start-up CPU is not spinning: a process's busy time counts from the first look at it
-# at least BUSY_WARMUP after it was first seen that finds it ready (it armed its stack dump, as the
-# driver and every child of a check do once started), so that a start-up slowed down by the load
-# is not counted; one that never says so counts from UNREADY_WARMUP.
+# at least BUSY_WARMUP after it was first seen that finds it ready (the driver once it armed its
+# stack dump; a process started through multiprocessing once it began its target, after its
+# arguments were unpickled and the student's module imported), so that a start-up slowed down by
+# the load is not counted; one that never says so counts from UNREADY_WARMUP.
 BUSY_WARMUP = 0.1
 UNREADY_WARMUP = 1.0
 BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
@@ -697,7 +698,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     answer.start()
     poked = _Poke(workdir / POKE_NAME, wake)
     stacks = diagnose.Stacks(dump_dir)
-    tree = _Tree(driver.pid, stacks.armed, seen_dir)
+    tree = _Tree(driver.pid, lambda pid: stacks.running(pid) or (pid == driver.pid and stacks.armed(pid)),
+                 seen_dir)
     roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
     deadlocked = _DeadlockWatch(tree, roles, stacks, module_file)
     try:
