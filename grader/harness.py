@@ -51,6 +51,11 @@ BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
 # Share of one CPU above which a waiting process counts as spinning. A process blocked in get()
 # uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
 BUSY_FRACTION = 0.25
+# On a loaded machine that share is divided by the load, but never below this: a consumer blocked
+# in a Manager queue's get() (each one a round trip) was measured at 6-7% of a CPU with four checks
+# on two cores, a spinner at 20% on a saturated one. Loops that spin asking a queue are caught by
+# their count of empty answers (grader.diagnose.SPIN_POLLS) whatever the load.
+BUSY_FLOOR = 0.12
 # A process of the check is held until the harness has seen it, at most this long
 # (grader.driver.SEEN_WAIT): a harness that looked away longer cannot tell a short life from none.
 SEEN_WAIT = 5.0
@@ -683,7 +688,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
                       start_method=start_method, module_file=request["module_file"])
     started = time.monotonic()
     # On a loaded machine a spinning process gets only its share of a CPU: judge it by that share.
-    busy_fraction = BUSY_FRACTION / load_factor()
+    busy_fraction = max(BUSY_FLOOR, BUSY_FRACTION / load_factor())
     with open(stderr_path, "wb") as stderr:
         driver = subprocess.Popen(
             # -S: no site processing. It costs more than the rest of an interpreter's start-up (the
