@@ -186,13 +186,7 @@ class _Tally:
         if self.pid != os.getpid():
             self.pid, self.values = os.getpid(), None
         self.values = update(self.values)
-        writing = f"{self.registry_path}.writing.{self.kind}.{self.pid}"
-        try:
-            with open(writing, "w", encoding="utf-8") as tally:
-                tally.write(" ".join(map(repr, self.values)))
-            os.replace(writing, f"{self.registry_path}.{self.kind}.{self.pid}")
-        except OSError:
-            pass
+        _keep(self.registry_path, self.kind, self.pid, " ".join(map(repr, self.values)))
 
 
 class _Idle:
@@ -287,33 +281,64 @@ class _Work:
         return early, self.done > self.taken
 
 
-# A tally is a few numbers: anything longer was not written by the kit.
-TALLY_CHARS = 256
+# What a process keeps beside the registry (a tally, a mark) is a few words: anything longer was
+# not written by the kit.
+KEPT_CHARS = 256
+
+
+def _keep(registry_path: str, kind: str, key, text: str) -> None:
+    """Write ``<registry>.<kind>.<key>`` whole: written aside, then renamed into place (a reader
+    never sees half of it)."""
+    writing = f"{registry_path}.writing.{kind}.{key}"
+    try:
+        with open(writing, "w", encoding="utf-8") as kept:
+            kept.write(text)
+        os.replace(writing, f"{registry_path}.{kind}.{key}")
+    except OSError:
+        pass
+
+
+def _kept(registry_path: str, kind: str, key, limit: int = KEPT_CHARS) -> str | None:
+    """The text of ``<registry>.<kind>.<key>``; None if there is none, or one longer than `limit`."""
+    try:
+        with open(f"{registry_path}.{kind}.{key}", encoding="utf-8") as found:
+            text = found.read(limit + 1)
+    except OSError:
+        return None
+    return text if len(text) <= limit else None
+
+
+def _all_kept(registry_path: str, kind: str) -> dict[int, str]:
+    """Every process's `kind` (_kept), by pid."""
+    found = {}
+    folder, prefix = os.path.split(f"{registry_path}.{kind}.")
+    for name in os.listdir(folder or "."):
+        pid = name[len(prefix):]
+        if name.startswith(prefix) and pid.isdigit():
+            text = _kept(registry_path, kind, pid)
+            if text is not None:
+                found[int(pid)] = text
+    return found
+
+
+def _numbers(text: str | None) -> list[float] | None:
+    """A tally's numbers, or None if it is not one the kit wrote."""
+    try:
+        values = [float(x) for x in (text or "").split()]
+    except ValueError:
+        return None
+    return values if text is not None and all(math.isfinite(x) for x in values) else None
 
 
 def tallies(registry_path: str, kind: str) -> dict[int, list[float]]:
     """Every process's tally of `kind`, by pid."""
-    found = {}
-    folder, prefix = os.path.split(f"{registry_path}.{kind}.")
-    for name in os.listdir(folder or "."):
-        if name.startswith(prefix) and name[len(prefix):].isdigit():
-            values = tally(registry_path, kind, int(name[len(prefix):]))
-            if values is not None:
-                found[int(name[len(prefix):])] = values
-    return found
+    numbers = {pid: _numbers(text) for pid, text in _all_kept(registry_path, kind).items()}
+    return {pid: values for pid, values in numbers.items() if values is not None}
 
 
 def tally(registry_path: str, kind: str, pid: int) -> list[float] | None:
     """One process's tally of `kind`, or None if it has none (or one that the kit did not write)."""
-    try:
-        with open(f"{registry_path}.{kind}.{pid}", encoding="utf-8") as kept:
-            text = kept.read(TALLY_CHARS + 1)
-        values = [float(x) for x in text.split()]
-    except (OSError, ValueError):
-        return None
-    if len(text) > TALLY_CHARS or not all(math.isfinite(x) for x in values):
-        return None  # tampered with
-    return values
+    return _numbers(_kept(registry_path, kind, pid))
 
 
 def _called_by_student(module_file: str) -> bool:
@@ -583,34 +608,10 @@ def _pipe_id(q) -> int | None:
     return pipe
 
 
-def _mark(kind: str, pid: int, text: str = "") -> None:
-    """Leave ``<registry>.<kind>.<pid>`` for the other processes of the check."""
-    if _registry.path == os.devnull:
-        return
-    writing = f"{_registry.path}.writing.{kind}.{pid}"
-    try:
-        with open(writing, "w", encoding="utf-8") as mark:
-            mark.write(text)
-        os.replace(writing, f"{_registry.path}.{kind}.{pid}")
-    except OSError:
-        pass
-
-
-def _marks(kind: str) -> dict[int, str]:
-    """Every process's mark of `kind` (_mark), by pid; a mark too long was not the kit's."""
-    found = {}
-    folder, prefix = os.path.split(f"{_registry.path}.{kind}.")
-    for name in os.listdir(folder or ".") if _registry.path != os.devnull else ():
-        pid = name[len(prefix):]
-        if name.startswith(prefix) and pid.isdigit():
-            try:
-                with open(os.path.join(folder, name), encoding="utf-8") as mark:
-                    text = mark.read(TALLY_CHARS + 1)
-            except OSError:
-                continue
-            if len(text) <= TALLY_CHARS:
-                found[int(pid)] = text
-    return found
+def _mark(kind: str, pid, text: str = "") -> None:
+    """Leave ``<registry>.<kind>.<pid>`` for the other processes of the check (keep)."""
+    if _registry.path != os.devnull:
+        _keep(_registry.path, kind, pid, text)
 
 
 def _note_holder(pipe: int, pid: int) -> None:
@@ -634,7 +635,7 @@ def _holders_elsewhere(q) -> list[int]:
         return []
     try:
         with open(f"{_registry.path}.pipe.{pipe}", encoding="utf-8") as held:
-            text = held.read(TALLY_CHARS * 4)
+            text = held.read(KEPT_CHARS * 4)  # appended: a few pids, at most this much read
     except OSError:
         return []
     started_here = {proc.pid for _, _, proc in _named_handles() if proc._parent_pid == os.getpid()}
@@ -773,7 +774,7 @@ class Context:
         asked ("run()" here, else the child's name) and the processes that held the queue."""
         names = {entry["pid"]: name for name, entry, _ in _named_handles()}
         found = [{**answer, "by": "run()"} for answer in _late.answers]
-        for pid, text in sorted(_marks("lateans").items()):
+        for pid, text in sorted(_all_kept(self._registry_path, "lateans").items()):
             call, *holders = text.split()
             if call in LATE_CALLS and all(h.isdigit() for h in holders):
                 found.append({"call": call, "by": names.get(pid, f"process {pid}"),
