@@ -1,6 +1,6 @@
 """Keep every core busy, as issue 12 defines "saturated": one `while 1: pass` per core, normal priority.
 
-    python bench/saturate.py [--procs N]     # until Ctrl-C
+    python bench/saturate.py [--procs N]     # until Ctrl-C or kill
 
 Benchmarks that must hold under load start it with `saturated()`.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -31,6 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procs", type=int, default=None, help="spinners (default: one per core)")
     args = parser.parse_args()
+    # Stopped by `kill` as well as by Ctrl-C (a background job ignores SIGINT): end the spinners too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with saturated(args.procs) as spinners:
         print(f"{len(spinners)} spinners running; Ctrl-C to stop")
         try:

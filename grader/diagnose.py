@@ -203,7 +203,16 @@ def _parse(module_file: str, version: int) -> tuple[list[str], ast.AST | None]:
 
 
 def _nodes_on_line(module_file: str, line: int) -> list[ast.AST]:
-    tree = _parsed(module_file)[1]
+    try:
+        version = os.stat(module_file).st_mtime_ns
+    except OSError:
+        return []
+    return _nodes_at(module_file, version, line)
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_at(module_file: str, version: int, line: int) -> list[ast.AST]:
+    tree = _parse(module_file, version)[1]
     if tree is None:
         return []
     return [n for n in ast.walk(tree) if getattr(n, "lineno", None) is not None
@@ -374,10 +383,39 @@ def waits_forever(text: str, module_file: str) -> tuple | None:
         return None
     frames = _main_thread(threads, module_file)
     found = _thread_waits_forever(frames, module_file)
-    others = [t for t in threads if t is not frames and any(same_file(f.file, module_file) for f in t)]
-    if found is None or any(_thread_waits_forever(t, module_file) is None for t in others):
-        return None  # e.g. main waits in t.join() for a thread of the student's that sleeps
+    if found is None:
+        return None
+    for other in threads:
+        if other is frames:
+            continue
+        if any(same_file(f.file, module_file) for f in other):
+            if _thread_waits_forever(other, module_file) is None:
+                return None  # e.g. main waits in t.join() for a thread of the student's that sleeps
+        elif not _library_waits_forever(other):
+            return None  # e.g. a threading.Timer, whose wait has a timeout
     return found
+
+
+def _library_waits_forever(frames: list[Frame]) -> bool:
+    """Whether a thread that runs none of the student's lines (a queue's feeder, a library's
+    worker) waits with nothing to wake it but another thread or process: its innermost frame calls
+    a blocking function without a timeout (threading's ``waiter.acquire()``; not the timed
+    ``waiter.acquire(True, timeout)`` of a Timer, nor a sleep or a select). A queue's feeder counts
+    wherever it is: it waits for the next put, or writes to a pipe, which ends only when a reader
+    takes the bytes (the deadlock watch sees bytes that still move)."""
+    if not frames:
+        return False
+    if any(f.func == "_feed" and Path(f.file).name == "queues.py" for f in frames):
+        return True
+    inner = frames[0]
+    calls = [c for c in _calls_of(_nodes_on_line(inner.file, inner.line), None)
+             if _called_name(c) in UNTIMED_ARITY]
+    return bool(calls) and all(len(c.args) <= UNTIMED_ARITY[_called_name(c)] and not c.keywords
+                               for c in calls)
+
+
+def _called_name(call: ast.Call) -> str | None:
+    return getattr(call.func, "attr", None) or getattr(call.func, "id", None)
 
 
 def _thread_waits_forever(frames: list[Frame], module_file: str) -> tuple | None:

@@ -354,37 +354,84 @@ class _DeadlockWatch:
 
     A check is deadlocked when every process of it (the infrastructure aside) is idle and its main
     thread waits, in the student's code, in a call that has no timeout (``q.get()``, ``p.join()``,
-    ``event.wait()``) or in the queue flush of an exiting process: no process sleeps, computes or
-    runs the kit's code, so no process can wake another. Two looks at the stacks must agree before
-    it says so; until then, and wherever stacks cannot be had (Windows), the budget decides.
+    ``event.wait()``) or in the queue flush of an exiting process, and its other threads wait the
+    same way (``diagnose.waits_forever``): no process sleeps, computes or runs the kit's code, so no
+    process can wake another. Two looks at the stacks must agree before it says so, and from the
+    first look on no thread of the tree may run or wait for a CPU and no byte may pass through any
+    of its pipes: a starved pipeline shows the same lines twice while its items still move. Until
+    then, and wherever stacks cannot be had (Windows), the budget decides.
     """
 
     def __init__(self, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks, module_file: str):
         self.tree, self.roles, self.stacks = tree, roles, stacks
         self.module_file = str(module_file)
-        self.candidate: tuple[float, dict] | None = None
+        # Since the first look: (when, where each process waits, the bytes each had moved).
+        self.candidate: tuple[float, dict, dict] | None = None
         self.next_look = 0.0
 
     def __call__(self, age: float) -> bool:
         now = time.monotonic()
-        if not hasattr(signal, "SIGUSR1") or age < DEADLOCK_MIN_AGE or now < self.next_look:
+        if not hasattr(signal, "SIGUSR1") or age < DEADLOCK_MIN_AGE:
+            return False
+        if self.candidate is None and now < self.next_look:
             return False
         tracked = [t for t in self.tree.seen.values() if _is_alive(t.proc)]
-        if not tracked or not all(t.quiet_for(DEADLOCK_QUIET, now) for t in tracked):
+        if (not tracked or not all(t.quiet_for(DEADLOCK_QUIET, now) for t in tracked)
+                or any(_may_run(t.proc) for t in tracked)):
             self.candidate = None
             return False
+        if now < self.next_look:
+            return False
+        self.next_look = now + DEADLOCK_CONFIRM
+        moved = _bytes_moved(tracked)
         watched = [t.proc for t in tracked if not self.roles.is_infrastructure(t.proc)
                    and self.roles.name(t.proc.pid)[1] not in INTERNAL_ROLES]
-        self.next_look = now + DEADLOCK_CONFIRM
         stacks = self.stacks.request(watched, freeze=False, wait=0.2)
         places = {p.pid: diagnose.waits_forever(stacks.get(p.pid, ""), self.module_file) for p in watched}
         if not watched or None in places.values():
             self.candidate = None
             return False
-        if self.candidate is None or self.candidate[1] != places:
-            self.candidate = (now, places)
+        if self.candidate is None or self.candidate[1:] != (places, moved):
+            # Read after the stacks, so that the next look counts no byte of their dumps.
+            self.candidate = (now, places, _bytes_moved(tracked))
             return False
         return now - self.candidate[0] >= DEADLOCK_CONFIRM
+
+
+# A thread in one of these states waits for something (a lock, a pipe, a timer) or has ended; in
+# any other it runs, waits for a CPU, is held in the kernel (disk) or was stopped by someone.
+WAITING_STATES = frozenset({psutil.STATUS_SLEEPING, psutil.STATUS_IDLE, psutil.STATUS_ZOMBIE,
+                            psutil.STATUS_DEAD})
+
+
+def _may_run(proc: psutil.Process) -> bool:
+    """Whether a thread of the process may be moving now: each thread where psutil can see one
+    (Linux), else the process as a whole."""
+    try:
+        ids = [t.id for t in proc.threads()] if psutil.LINUX else [proc.pid]
+    except psutil.Error:
+        return False
+    for tid in ids:
+        try:
+            status = (proc if tid == proc.pid else psutil.Process(tid)).status()
+        except psutil.Error:
+            continue  # the thread has ended
+        if status not in WAITING_STATES:
+            return True
+    return False
+
+
+def _bytes_moved(tracked: list) -> dict[int, tuple | None]:
+    """Bytes each process has read and written through its files, pipes and sockets so far (None
+    where the platform does not count them: macOS)."""
+    moved = {}
+    for t in tracked:
+        try:
+            io = t.proc.io_counters()
+            moved[t.proc.pid] = (io.read_chars, io.write_chars)
+        except (psutil.Error, AttributeError):
+            moved[t.proc.pid] = None
+    return moved
 
 
 def _runnable(proc: psutil.Process) -> bool:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -76,6 +77,98 @@ def run(items, producer_delay=0, consumer_delay=0):
     return got
 """, method="fork", budget=5.0)
     assert out.status == "returned" and not out.deadlock, (out.status, out.stuck)
+
+
+def test_a_library_thread_that_waits_with_a_timeout_is_not_deadlocked(tmp_path):
+    """A thread that runs no line of the student's file still wakes by itself when it waits with
+    a timeout (threading.Timer): the main thread's join() ends then."""
+    out = check(tmp_path, HEADER + """
+import threading
+
+def run(items, producer_delay=0, consumer_delay=0):
+    got = []
+    timer = threading.Timer(1.5, got.extend, args=(items,))
+    timer.start()
+    timer.join()
+    return got
+""", method="fork", budget=5.0)
+    assert out.status == "returned" and not out.deadlock, (out.status, out.stuck)
+
+
+class _Throttle(threading.Thread):
+    """Plays a scheduler that starves one process: it lets the process whose pid appears in
+    `pid_file` run RUN seconds in every STOPPED + RUN, until `done` is set."""
+
+    RUN, STOPPED = 0.002, 0.1
+
+    def __init__(self, pid_file):
+        super().__init__(daemon=True)
+        self.pid_file = pid_file
+        self.done = threading.Event()
+        self.cycles = 0
+
+    def run(self):
+        while not self.done.is_set() and not self.pid_file.exists():
+            self.done.wait(0.01)
+        try:
+            pid = int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return
+        try:
+            while not self.done.is_set():
+                os.kill(pid, signal.SIGSTOP)
+                self.done.wait(self.STOPPED)
+                os.kill(pid, signal.SIGCONT)
+                self.cycles += 1
+                self.done.wait(self.RUN)
+        except ProcessLookupError:
+            pass
+        finally:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", METHODS)
+def test_a_starved_pipeline_that_still_moves_is_not_deadlocked(tmp_path, method):
+    """On a loaded machine a right pipeline can use almost no CPU for a while and be found twice at
+    the same lines (a consumer in q.get(), an exiting producer flushing its queue, the parent in
+    join()), while its items still move through the pipe: that is no deadlock."""
+    pid_file = tmp_path / "consumer.pid"
+    throttle = _Throttle(pid_file)
+    throttle.start()
+    try:
+        out = check(tmp_path, HEADER + f"""
+def produce(q, count):
+    for i in range(count):
+        q.put(str(i % 10) * 500_000)
+
+def consume(q, results):
+    for item in iter(q.get, None):
+        results.put(len(item))
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    producer = multiprocessing.Process(target=produce, args=(q, 40))
+    consumer = multiprocessing.Process(target=consume, args=(q, results))
+    producer.start()
+    consumer.start()
+    with open({str(pid_file)!r} + ".tmp", "w") as f:
+        f.write(str(consumer.pid))
+    os.replace({str(pid_file)!r} + ".tmp", {str(pid_file)!r})
+    producer.join()
+    q.put(None)
+    got = [results.get() for _ in range(40)]
+    consumer.join()
+    return got
+""", method=method, budget=30.0)
+    finally:
+        throttle.done.set()
+        throttle.join(timeout=5)
+    assert out.status == "returned" and not out.deadlock, (out.status, out.elapsed, out.stuck)
+    assert throttle.cycles > 10, "the consumer was not starved"
 
 
 @pytest.mark.parametrize("body", [
