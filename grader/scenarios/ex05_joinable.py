@@ -34,6 +34,9 @@ from grader.driver import observed
 from grader.scenarios.common import as_list, overlap, patch_here, plain_item, started, stop, timed
 
 
+SETTLE = 1.0  # seconds: at most this long for the consumers to be done with their items
+
+
 class CountingQueue(multiprocessing.queues.Queue):
     """A results queue that counts, in shared memory and at once, every put() and every put()
     made while `watched` (a JoinableQueue) had no unfinished item left: a result put after its
@@ -120,6 +123,9 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
                                consumer_delay=consumer_delay)
     finally:
         undo()
+    # A consumer may still be marking its last item done (a second time) when q.join() lets run()
+    # return: let it get back to waiting before its calls are counted.
+    ctx.settle(SETTLE)
     who = started(ctx)
     seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
             "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "joins": joins,
