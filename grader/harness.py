@@ -34,7 +34,7 @@ from typing import Callable
 
 import psutil
 
-from grader import diagnose, wire
+from grader import diagnose, wire, zygote
 from grader.driver import DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, tallies
 from grader.exercise import KIT_ROOT
 
@@ -586,6 +586,24 @@ def compile_kit(root: Path = KIT_ROOT) -> None:
         pass  # a read-only kit (an installed copy, the sandbox): each interpreter compiles it
 
 
+def _start_driver(workdir: Path, env: dict, stderr, isolation: Isolation):
+    """``python -S -m grader.driver REQUEST`` in `workdir`, in a session of its own: forked by a
+    server that has imported the driver already where fork exists (``grader.zygote``), else
+    started as a new interpreter."""
+    args = [str(workdir / "request.json")]
+    forked = zygote.start_driver(args, cwd=workdir, env=env, user=isolation.user, stderr=stderr)
+    if forked is not None:
+        return forked
+    return subprocess.Popen(
+        # -S: no site processing. It costs more than the rest of an interpreter's start-up (the
+        # .pth files of editable installs above all), and every check starts several
+        # interpreters; the driver puts site-packages back at the end of sys.path instead.
+        [sys.executable, "-S", "-m", "grader.driver", *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+        cwd=workdir, env=env, **session_options(), **isolation.popen_options(),
+    )
+
+
 def _driver_env(dump_dir: Path) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KIT_ROOT), env.get("PYTHONPATH")]))
@@ -737,14 +755,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     # On a loaded machine a spinning process gets only its share of a CPU: judge it by that share.
     busy_fraction = max(BUSY_FLOOR, BUSY_FRACTION / load_factor())
     with open(stderr_path, "wb") as stderr:
-        driver = subprocess.Popen(
-            # -S: no site processing. It costs more than the rest of an interpreter's start-up (the
-            # .pth files of editable installs above all), and every check starts several
-            # interpreters; the driver puts site-packages back at the end of sys.path instead.
-            [sys.executable, "-S", "-m", "grader.driver", str(workdir / "request.json")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            cwd=workdir, env=_driver_env(dump_dir), **session_options(), **isolation.popen_options(),
-        )
+        driver = _start_driver(workdir, _driver_env(dump_dir), stderr, isolation)
     wake = threading.Event()
     answer = _Answer(driver.stdout, wake)
     answer.start()
@@ -856,7 +867,7 @@ def _kill(procs) -> None:
             pass
 
 
-def _end_everything(driver: subprocess.Popen, tree: _Tree, roles: diagnose.Roles, hung: bool) -> None:
+def _end_everything(driver, tree: _Tree, roles: diagnose.Roles, hung: bool) -> None:
     """End every process of the check, by pid and (POSIX) by process group.
 
     The student's processes go first, with SIGKILL. Then the driver is told to leave (its stdin

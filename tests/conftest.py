@@ -50,18 +50,34 @@ SLOW_SECONDS = 10
 
 
 def check_processes() -> list[str]:
-    """Processes of this session's checks (they carry the dump-folder variable) still alive."""
+    """Processes of this session's checks still alive: those that carry the dump-folder variable,
+    and the drivers a fork server made (grader.zygote) and their children, which show the server's
+    command line and environment. A server itself lives as long as the process that started it."""
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+    for proc in psutil.process_iter(["pid", "ppid", "cmdline", "status"]):
         if proc.pid == os.getpid() or proc.info["status"] == psutil.STATUS_ZOMBIE:
             continue
         try:
             env = proc.environ()
-            if DUMP_DIR_ENV in env and env.get(SESSION_MARK) == os.environ[SESSION_MARK]:
-                found.append(f"pid {proc.pid}: {' '.join(proc.info['cmdline'] or [])[:120]}")
+            command = " ".join(proc.info["cmdline"] or [])
+            if env.get(SESSION_MARK) == os.environ[SESSION_MARK] and (
+                    DUMP_DIR_ENV in env or ZYGOTE in command and not _is_fork_server(proc)):
+                found.append(f"pid {proc.pid}: {command[:120]}")
         except psutil.Error:
             continue
     return found
+
+
+ZYGOTE = "grader.zygote"
+
+
+def _is_fork_server(proc: psutil.Process) -> bool:
+    """A server, not one of its forks: its parent (alive, not init) is not a server's fork."""
+    try:
+        parent = proc.parent()
+        return parent is not None and parent.pid != 1 and ZYGOTE not in " ".join(parent.cmdline())
+    except psutil.Error:
+        return False
 
 
 @pytest.fixture(autouse=True)

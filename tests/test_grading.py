@@ -418,7 +418,7 @@ def _leftovers() -> list[str]:
             if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
                 continue
             command = " ".join(proc.info["cmdline"] or [])
-            ours = "grader.runner" in command or "grader.driver" in command
+            ours = any(name in command for name in ("grader.runner", "grader.driver", "grader.zygote"))
             uids = proc.info["uids"]
             sandboxed = uids is not None and uids.real in SANDBOX_UIDS
             if not (ours or sandboxed):

@@ -6,6 +6,7 @@ scenario ``run_items``; the autouse fixture in conftest.py proves that no proces
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -831,3 +833,37 @@ def test_the_kit_is_compiled_for_the_checks_but_never_its_hidden_checks(tmp_path
     assert {f"grader/__pycache__/driver.{sys.implementation.cache_tag}.pyc",
             f"grader/scenarios/__pycache__/common.{sys.implementation.cache_tag}.pyc"} <= made, sorted(made)
     assert not [name for name in made if "/hidden/" in name], "byte-code of the hidden checks was made"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork")
+def test_a_forked_driver_runs_in_the_checks_folder_session_and_environment(tmp_path):
+    facts = tmp_path / "facts.txt"
+    out = check(tmp_path, HEADER + f"""
+import json
+
+def run(items, producer_delay=0, consumer_delay=0):
+    driver = os.getppid()  # the student's main process is a child of the driver
+    with open({str(facts)!r}, "w") as f:
+        json.dump([os.getcwd(), os.environ.get("BAOZI_DUMP_DIR"), os.getsid(driver) == driver], f)
+    return list(items)
+""", method="fork")
+    assert out.status == "returned", (out.status, out.error)
+    cwd, dump_dir, session_of_its_own = json.loads(facts.read_text())
+    assert dump_dir and Path(dump_dir).parent == Path(cwd), (cwd, dump_dir)
+    assert session_of_its_own
+    from grader import zygote
+    assert zygote._servers and all(server.alive for server in zygote._servers.values())
+
+
+def test_checks_get_the_same_verdicts_from_a_driver_started_without_the_fork_server(tmp_path, monkeypatch):
+    from grader import zygote
+    monkeypatch.setattr(zygote, "start_driver", lambda *args, **kwargs: None)
+    out = check(tmp_path, HEADER + """
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    return q.get()
+""", method="spawn", budget=5.0)
+    assert out.status == "hang" and out.deadlock
+    out = check(tmp_path, HEADER + "\ndef run(items, producer_delay=0, consumer_delay=0):\n    return list(items)\n",
+                method="spawn")
+    assert out.status == "returned"
