@@ -7,7 +7,11 @@
 2. the time from the start of a hanging check to its report (target: within 3 s), for the
    classic hang of exercise 3 (no sentinel), through the same harness the visible tests use;
 3. wall time of `pytest exercises/ --start-method M` on the stubs, which must all fail at once
-   (target: under 30 s on a quiet machine; the kit's tests only ask that none hangs).
+   (target: under 30 s on a quiet machine; the kit's tests only ask that none hangs);
+4. with --cases, the slowest check of each golden case (tests/cases/<exercise>/<case>/, the
+   grading cases aside) under each of its start methods, the slowest first: every one is a check a
+   student waits for, right or wrong (target: the case's max_seconds, 5 s unless its case.toml says
+   otherwise, on a quiet machine; tests/test_cases.py judges the verdicts, not the time).
 """
 
 from __future__ import annotations
@@ -16,14 +20,21 @@ import argparse
 import json
 import multiprocessing
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader import check, exercise, harness  # noqa: E402
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 NO_SENTINEL = (exercise.SOLUTIONS_DIR / "ex03_sentinel" / "sentinel.py").read_text().replace(
     "    q.put(None)  # ...so the sentinel lands behind the last one\n", "")
@@ -62,10 +73,42 @@ def hang_times(methods, repeat, tmp: Path):
     return rows
 
 
+CASES_DIR = Path(__file__).resolve().parent.parent / "tests" / "cases"
+
+
+def case_times(methods) -> list[dict]:
+    """Each golden case's slowest visible check under each of its start methods, slowest first."""
+    rows = []
+    for toml in sorted(CASES_DIR.glob("ex*/*/case.toml")):
+        case = tomllib.loads(toml.read_text(encoding="utf-8"))
+        ex = exercise.find(toml.parent.parent.name)
+        for method in case.get("start_methods", ["fork", "spawn"]):
+            if method not in methods:
+                continue
+            with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
+                report = Path(tmp) / "report.xml"
+                args = [sys.executable, "-m", "pytest", str(ex.folder / f"test_{ex.module}.py"),
+                        "--impl", str(toml.parent), "--start-method", method, "-q",
+                        "-p", "no:cacheprovider", f"--junitxml={report}"]
+                if case.get("checks"):
+                    args += ["-k", " or ".join(case["checks"])]
+                subprocess.run(args, cwd=exercise.KIT_ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=False)
+                times = [(float(t.get("time", 0)), t.get("name")) for t in
+                         ElementTree.parse(report).iter("testcase")] if report.exists() else []
+            slowest = max(times, default=(float("nan"), "(pytest did not run)"))
+            rows.append({"case": f"{toml.parent.parent.name}/{toml.parent.name}", "start_method": method,
+                         "slowest_s": slowest[0], "check": slowest[1],
+                         "target_s": case.get("max_seconds", 5.0)})
+    rows.sort(key=lambda r: -r["slowest_s"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latest.json")
+    parser.add_argument("--cases", action="store_true", help="also time every golden case (minutes)")
     args = parser.parse_args()
     methods = multiprocessing.get_all_start_methods()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +125,15 @@ def main() -> None:
     for row in hangs:
         print(f"  {row['start_method']:<10} budget {row['budget_s']:.2f} s  median {row['report_after_s']:.2f} s"
               f"  worst {row['worst_s']:.2f} s")
-    args.out.write_text(json.dumps({"python": sys.version.split()[0], "suites": suites, "stubs": stubs, "hangs": hangs},
-                                   indent=2))
+    cases = case_times(methods) if args.cases else []
+    if cases:
+        over = [row for row in cases if row["slowest_s"] > row["target_s"]]
+        print(f"golden cases: {len(cases)} runs, {len(over)} with a check over its target; the slowest:")
+        for row in cases[:10]:
+            print(f"  {row['slowest_s']:5.1f} s (target {row['target_s']:.0f})  {row['case']} "
+                  f"[{row['start_method']}] {row['check']}")
+    args.out.write_text(json.dumps({"python": sys.version.split()[0], "suites": suites, "stubs": stubs, "hangs": hangs,
+                                    "cases": cases}, indent=2))
 
 
 if __name__ == "__main__":
