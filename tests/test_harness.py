@@ -170,7 +170,7 @@ def run(items, producer_delay=0, consumer_delay=0):
         throttle.done.set()
         throttle.join(timeout=5)
     assert out.status == "returned" and not out.deadlock, (out.status, out.elapsed, out.stuck)
-    assert throttle.cycles > 10, "the consumer was not starved"
+    assert throttle.cycles > 0, "the consumer was never stopped"
 
 
 @pytest.mark.parametrize("body", [
