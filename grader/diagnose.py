@@ -224,7 +224,12 @@ def _calls_of(nodes: list[ast.AST], func: str | None) -> list[ast.Call]:
     calls = [n for n in nodes if isinstance(n, ast.Call)]
     if func is None:
         return calls
-    return [c for c in calls if getattr(c.func, "attr", None) == func or getattr(c.func, "id", None) == func]
+    return [c for c in calls if _called_name(c) == func]
+
+
+def _called_name(call: ast.Call) -> str | None:
+    """'get' for q.get(...) and for get(...)."""
+    return getattr(call.func, "attr", None) or getattr(call.func, "id", None)
 
 
 def _call_text(module_file: str, line: int, func: str | None) -> str | None:
@@ -412,10 +417,6 @@ def _library_waits_forever(frames: list[Frame]) -> bool:
              if _called_name(c) in UNTIMED_ARITY]
     return bool(calls) and all(len(c.args) <= UNTIMED_ARITY[_called_name(c)] and not c.keywords
                                for c in calls)
-
-
-def _called_name(call: ast.Call) -> str | None:
-    return getattr(call.func, "attr", None) or getattr(call.func, "id", None)
 
 
 def _thread_waits_forever(frames: list[Frame], module_file: str) -> tuple | None:
