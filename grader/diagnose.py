@@ -57,6 +57,7 @@ class ProcReport:
     line: int | None = None  # line in the student's file
     source: str | None = None  # that line
     cpu: float | None = None  # share of one CPU while we watched
+    runnable: float | None = None  # share of our looks that found it running or waiting for a CPU
     polls: int = 0  # longest run of queue calls that found nothing without waiting (a spinning loop)
     stack: str = ""  # innermost frames, for the curious
 
@@ -461,13 +462,22 @@ def inspect(procs, seen, roles: Roles, stacks: Stacks, module_file) -> list[Proc
 # spinning loop, whatever CPU share the machine gave it: waiting code makes none, and a loop that
 # drains a queue until Empty makes one per drain.
 SPIN_POLLS = SPINNING
+# A loop that spins without asking a queue, seen from outside. At each look the kernel says whether
+# a process is runnable (running, or waiting for a CPU) or sleeps: a spinning one is runnable at
+# nearly every look however small its share of a busy CPU, a waiting one sleeps, and a right one is
+# runnable only in the short moments it has work. Its share of one CPU is the second witness, at
+# least SPIN_CPU_MIN: a process starved of nearly all CPU is runnable even when it only has a
+# moment's work, for the moment stretches, and cannot be judged from outside.
+RUNNABLE_SHARE = 0.6
+SPIN_CPU_MIN = 0.05
 
 
 def busy(seen, roles: Roles, module_file, threshold: float,
          polls: dict[int, list[float]] | None = None) -> list[ProcReport]:
     """Student processes that spun: asked a queue for items SPIN_POLLS times in a row without
-    waiting, or used more than `threshold` of a CPU while we watched them (a witness that depends
-    on the load, for loops that spin without asking a queue)."""
+    waiting, or (loops that spin without asking a queue) were runnable at most of the harness's
+    looks and used some CPU (RUNNABLE_SHARE); where the platform cannot tell a runnable process
+    from a sleeping one, used more than `threshold` of a CPU while we watched."""
     reports = {}
     for pid, counts in (polls or {}).items():
         if counts and counts[0] >= SPIN_POLLS and pid != roles.driver_pid:
@@ -477,10 +487,17 @@ def busy(seen, roles: Roles, module_file, threshold: float,
                                       cpu=tracked.busy_fraction() if tracked else None)
     for pid, tracked in seen.items():
         fraction = tracked.busy_fraction()
-        if pid in reports or fraction is None or fraction < threshold or roles.is_infrastructure(tracked.proc):
+        if pid in reports or fraction is None or roles.is_infrastructure(tracked.proc):
             continue
-        role, kind = roles.name(pid)
-        reports[pid] = ProcReport(pid=pid, role=role, kind=kind, state="busy", cpu=fraction)
+        runnable = tracked.runnable_share()
+        if runnable is None:
+            spun = fraction >= threshold
+        else:
+            spun = runnable >= RUNNABLE_SHARE and fraction >= SPIN_CPU_MIN
+        if spun:
+            role, kind = roles.name(pid)
+            reports[pid] = ProcReport(pid=pid, role=role, kind=kind, state="busy", cpu=fraction,
+                                      runnable=runnable)
     return list(reports.values())
 
 

@@ -48,13 +48,17 @@ LEAK_GRACE = 0.5  # how long a process may take to finish after the check return
 BUSY_WARMUP = 0.1
 UNREADY_WARMUP = 1.0
 BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
-# Share of one CPU above which a waiting process counts as spinning. A process blocked in get()
-# uses about 0; a spinning one close to 1, and still far above this on a saturated machine.
+# A loop that spins without asking a queue is told from outside, at each look, by whether the
+# kernel finds it running or waiting for a CPU (grader.diagnose.busy): counted from the warm-up on,
+# over at least RUNNABLE_MIN_LOOKS looks. Where the kernel does not say which processes sleep
+# (psutil reports every process of Windows and macOS as running), the share of one CPU decides
+# alone: above BUSY_FRACTION, divided by the load but never below BUSY_FLOOR. A process blocked in
+# get() uses about 0 and a spinning one close to 1 on a quiet machine; a consumer blocked in a
+# Manager queue's get() (each one a round trip) was measured at 6-7% of a CPU with four checks on
+# two cores, a spinner at 20% on a saturated one.
+RUNNABLE_MIN_LOOKS = 5
+STATES_TELL_SLEEP = psutil.LINUX or psutil.BSD
 BUSY_FRACTION = 0.25
-# On a loaded machine that share is divided by the load, but never below this: a consumer blocked
-# in a Manager queue's get() (each one a round trip) was measured at 6-7% of a CPU with four checks
-# on two cores, a spinner at 20% on a saturated one. Loops that spin asking a queue are caught by
-# their count of empty answers (grader.diagnose.SPIN_POLLS) whatever the load.
 BUSY_FLOOR = 0.12
 # A process of the check is held until the harness has seen it, at most this long
 # (grader.driver.SEEN_WAIT): a harness that looked away longer cannot tell a short life from none.
@@ -155,16 +159,23 @@ class _Tracked:
         self.first = None  # (time, cpu seconds) once past the warm-up
         self.last = None
         self.recent: collections.deque = collections.deque(maxlen=16)
+        self.looks = 0  # since the warm-up
+        self.runnable_looks = 0  # of those, the looks that found it running or waiting for a CPU
 
     def sample(self, now: float, ready: bool) -> None:
         try:
-            times = self.proc.cpu_times()
+            with self.proc.oneshot():  # one read of the process's status for both
+                times = self.proc.cpu_times()
+                runnable = self.proc.status() == psutil.STATUS_RUNNING
         except psutil.Error:
             return
         point = (now, times.user + times.system)
         age = now - self.first_seen
         if self.first is None and ((ready and age >= BUSY_WARMUP) or age >= UNREADY_WARMUP):
             self.first = point
+        if self.first is not None:
+            self.looks += 1
+            self.runnable_looks += runnable
         self.last = point
         self.recent.append(point)
 
@@ -187,6 +198,13 @@ class _Tracked:
         if window < BUSY_MIN_WINDOW:
             return None
         return (self.last[1] - self.first[1]) / window
+
+    def runnable_share(self) -> float | None:
+        """Share of the looks since the warm-up that found it runnable; None where the platform
+        cannot tell (see STATES_TELL_SLEEP) or the looks are too few to judge."""
+        if not STATES_TELL_SLEEP or self.looks < RUNNABLE_MIN_LOOKS:
+            return None
+        return self.runnable_looks / self.looks
 
 
 class _ParentMap:
@@ -752,7 +770,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     outcome = Outcome(status="hang", action=action, budget=budget, elapsed=0.0,
                       start_method=start_method, module_file=request["module_file"])
     started = time.monotonic()
-    # On a loaded machine a spinning process gets only its share of a CPU: judge it by that share.
+    # Where only the CPU share can tell a spin, a loaded machine gives a spinning process only its
+    # share of a CPU: judge it by that share.
     busy_fraction = max(BUSY_FLOOR, BUSY_FRACTION / load_factor())
     with open(stderr_path, "wb") as stderr:
         driver = _start_driver(workdir, _driver_env(dump_dir), stderr, isolation)

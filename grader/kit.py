@@ -313,12 +313,20 @@ class Kit:
         """No student process kept a CPU busy while it should have been waiting."""
         spinning = [r for r in outcome.busy if r.kind != "main" or not outcome.registry]
         if spinning:
-            names = ", ".join(f"{r.role} (asked an empty queue {r.polls}+ times in a row)" if r.polls
-                              else f"{r.role} ({r.cpu:.0%} of a CPU)" for r in spinning)
+            names = ", ".join(_spin_witness(r) for r in spinning)
             self.fail(f"{names} kept a CPU busy {while_}.",
                       expected="a waiting process sleeps in q.get() and uses almost no CPU",
                       got="a loop that keeps asking (q.empty(), get_nowait(), get(timeout=0)) and spins",
                       look_at="take items with a blocking q.get(); it returns as soon as one arrives")
+
+
+def _spin_witness(report) -> str:
+    if report.polls:
+        return f"{report.role} (asked an empty queue {report.polls}+ times in a row)"
+    if report.runnable is not None:
+        return (f"{report.role} (running or waiting for a CPU at {report.runnable:.0%} of the kit's "
+                f"looks, never asleep; {report.cpu:.0%} of a CPU)")
+    return f"{report.role} ({report.cpu:.0%} of a CPU)"
 
 
 def multiset_story(count: int, missing: list, doubled: list, unknown: list) -> str:

@@ -22,7 +22,7 @@ import pytest
 
 from grader.exercise import KIT_ROOT
 from grader.harness import BUSY_FRACTION, compile_kit, run_check, signal_deaths
-from grader.diagnose import SPIN_POLLS
+from grader.diagnose import RUNNABLE_SHARE, SPIN_POLLS
 from grader.kit import crash_stack
 
 METHODS = multiprocessing.get_all_start_methods()
@@ -285,6 +285,88 @@ def run(items, producer_delay=0, consumer_delay=0):
     return list(items)
 """, method="fork", budget=3.0)
     assert out.status == "returned" and out.busy == []
+
+
+PINNING = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pins processes to a CPU (Linux)")
+
+
+# What a process of the check runs first to be starved: it moves to the crowded CPU and, where the
+# kernel shares a CPU between sessions first (autogroups: the check's driver has a session of its
+# own), lowers its session's weight, so that it gets about a sixth of that CPU either way (about a
+# tenth when two of these tests run at once).
+STARVE = """
+    os.sched_setaffinity(0, {{{cpu}}})
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write("7")
+    except OSError:
+        pass
+"""
+
+
+@pytest.fixture
+def crowded_cpu():
+    """Five spinning interpreters pinned to one CPU, as on a machine where every core is busy
+    (whatever the load average says yet)."""
+    cpu = min(os.sched_getaffinity(0))
+    hogs = [subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\n"
+                                                    "while 1: pass"]) for _ in range(5)]
+    try:
+        yield cpu
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+@PINNING
+def test_a_spinning_process_starved_of_cpu_is_still_caught(tmp_path, crowded_cpu):
+    """It spins without a queue call to count, and gets a small share of its CPU: it is runnable
+    at every look all the same."""
+    out = check(tmp_path, HEADER + f"""
+def consumer(q, until):{STARVE.format(cpu=crowded_cpu)}
+    while time.monotonic() < until:
+        pass
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(q, time.monotonic() + 1.5))
+    c.start()
+    c.join()
+    return list(items)
+""", method="fork", budget=5.0)
+    assert out.status == "returned"
+    assert [r.role for r in out.busy] == ["consumer-1"], out.busy
+    assert out.busy[0].runnable >= RUNNABLE_SHARE and out.busy[0].cpu < BUSY_FRACTION, out.busy
+
+
+@PINNING
+def test_a_waiting_process_starved_of_cpu_is_not_spinning(tmp_path, crowded_cpu):
+    """A producer that sleeps between its puts and a consumer blocked in get(), both on a crowded
+    CPU: each is runnable only for the moment it has work."""
+    out = check(tmp_path, HEADER + f"""
+def producer(q):{STARVE.format(cpu=crowded_cpu)}
+    for i in range(30):
+        time.sleep(0.04)
+        q.put(i)
+    q.put(None)
+
+def consumer(q, results):{STARVE.format(cpu=crowded_cpu)}
+    results.put(sum(iter(q.get, None)))
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    p = multiprocessing.Process(target=producer, args=(q,))
+    c = multiprocessing.Process(target=consumer, args=(q, results))
+    p.start()
+    c.start()
+    total = results.get()
+    p.join()
+    c.join()
+    return list(items) if total == 435 else []
+""", method="fork", budget=8.0)
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3]
+    assert out.busy == [], out.busy
 
 
 @POSIX_ONLY
