@@ -287,6 +287,27 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert out.status == "returned" and out.busy == []
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_the_kit_writes_nothing_into_a_right_checks_output(tmp_path, method):
+    """A report quotes the check's stderr as the student's: the kit's own start-up (the driver's
+    fork server, a spawn child's start) must leave nothing there."""
+    out = check(tmp_path, HEADER + """
+def consumer(q, results):
+    results.put(q.get())
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(q, results))
+    c.start()
+    q.put(list(items))
+    got = results.get()
+    c.join()
+    return got
+""", method=method, budget=5.0)
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3]
+    assert out.stderr == "" and out.stdout == "", (out.stdout, out.stderr)
+
+
 PINNING = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pins processes to a CPU (Linux)")
 
 
