@@ -58,6 +58,7 @@ class ProcReport:
     source: str | None = None  # that line
     cpu: float | None = None  # share of one CPU while we watched
     runnable: float | None = None  # share of our looks that found it running or waiting for a CPU
+    blocked: tuple[int, int] | None = None  # (voluntary, involuntary) context switches meanwhile
     polls: int = 0  # longest run of queue calls that found nothing without waiting (a spinning loop)
     stack: str = ""  # innermost frames, for the curious
 
@@ -465,19 +466,29 @@ SPIN_POLLS = SPINNING
 # A loop that spins without asking a queue, seen from outside. At each look the kernel says whether
 # a process is runnable (running, or waiting for a CPU) or sleeps: a spinning one is runnable at
 # nearly every look however small its share of a busy CPU, a waiting one sleeps, and a right one is
-# runnable only in the short moments it has work. Its share of one CPU is the second witness, at
-# least SPIN_CPU_MIN: a process starved of nearly all CPU is runnable even when it only has a
-# moment's work, for the moment stretches, and cannot be judged from outside.
+# runnable only in the short moments it has work. On a CPU crowded enough, though, even those
+# moments stretch over most looks; what still tells them apart is who gives the CPU up. A waiting
+# process gives it up by itself after each moment's work (a voluntary context switch, to sleep in
+# get() or time.sleep()); a spinning one never does and loses the CPU only when the kernel takes it.
+# Neither count depends on how much CPU the machine had to spare.
 RUNNABLE_SHARE = 0.6
-SPIN_CPU_MIN = 0.05
+SPIN_BLOCKS_ALLOWED = 2  # gave up the CPU by itself at most this often (a page to read in, a lock)...
+SPIN_BLOCK_SHARE = 0.25  # ...plus this share of the times the kernel took the CPU from it
+
+
+def never_yields(blocked: tuple[int, int]) -> bool:
+    """Whether a process that was runnable at most looks kept the CPU until the kernel took it."""
+    voluntary, involuntary = blocked
+    return voluntary <= SPIN_BLOCKS_ALLOWED + SPIN_BLOCK_SHARE * involuntary
 
 
 def busy(seen, roles: Roles, module_file, threshold: float,
          polls: dict[int, list[float]] | None = None) -> list[ProcReport]:
     """Student processes that spun: asked a queue for items SPIN_POLLS times in a row without
     waiting, or (loops that spin without asking a queue) were runnable at most of the harness's
-    looks and used some CPU (RUNNABLE_SHARE); where the platform cannot tell a runnable process
-    from a sleeping one, used more than `threshold` of a CPU while we watched."""
+    looks and never gave up a CPU by themselves (RUNNABLE_SHARE, never_yields); where the platform
+    cannot tell a runnable process from a sleeping one, used more than `threshold` of a CPU while
+    we watched."""
     reports = {}
     for pid, counts in (polls or {}).items():
         if counts and counts[0] >= SPIN_POLLS and pid != roles.driver_pid:
@@ -489,15 +500,15 @@ def busy(seen, roles: Roles, module_file, threshold: float,
         fraction = tracked.busy_fraction()
         if pid in reports or fraction is None or roles.is_infrastructure(tracked.proc):
             continue
-        runnable = tracked.runnable_share()
-        if runnable is None:
+        runnable, blocked = tracked.runnable_share(), tracked.blocked()
+        if runnable is None or blocked is None:
             spun = fraction >= threshold
         else:
-            spun = runnable >= RUNNABLE_SHARE and fraction >= SPIN_CPU_MIN
+            spun = runnable >= RUNNABLE_SHARE and never_yields(blocked)
         if spun:
             role, kind = roles.name(pid)
             reports[pid] = ProcReport(pid=pid, role=role, kind=kind, state="busy", cpu=fraction,
-                                      runnable=runnable)
+                                      runnable=runnable, blocked=blocked)
     return list(reports.values())
 
 

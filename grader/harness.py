@@ -49,13 +49,13 @@ BUSY_WARMUP = 0.1
 UNREADY_WARMUP = 1.0
 BUSY_MIN_WINDOW = 0.3  # shorter lives are too short to judge
 # A loop that spins without asking a queue is told from outside, at each look, by whether the
-# kernel finds it running or waiting for a CPU (grader.diagnose.busy): counted from the warm-up on,
-# over at least RUNNABLE_MIN_LOOKS looks. Where the kernel does not say which processes sleep
-# (psutil reports every process of Windows and macOS as running), the share of one CPU decides
-# alone: above BUSY_FRACTION, divided by the load but never below BUSY_FLOOR. A process blocked in
-# get() uses about 0 and a spinning one close to 1 on a quiet machine; a consumer blocked in a
-# Manager queue's get() (each one a round trip) was measured at 6-7% of a CPU with four checks on
-# two cores, a spinner at 20% on a saturated one.
+# kernel finds it running or waiting for a CPU, and by how often it gave up a CPU by itself
+# (grader.diagnose.busy): counted from the warm-up on, over at least RUNNABLE_MIN_LOOKS looks.
+# Where the kernel does not say which processes sleep (psutil reports every process of Windows and
+# macOS as running), the share of one CPU decides alone: above BUSY_FRACTION, divided by the load
+# but never below BUSY_FLOOR. A process blocked in get() uses about 0 and a spinning one close to 1
+# on a quiet machine; a consumer blocked in a Manager queue's get() (each one a round trip) was
+# measured at 6-7% of a CPU with four checks on two cores, a spinner at 20% on a saturated one.
 RUNNABLE_MIN_LOOKS = 5
 STATES_TELL_SLEEP = psutil.LINUX or psutil.BSD
 BUSY_FRACTION = 0.25
@@ -161,12 +161,14 @@ class _Tracked:
         self.recent: collections.deque = collections.deque(maxlen=16)
         self.looks = 0  # since the warm-up
         self.runnable_looks = 0  # of those, the looks that found it running or waiting for a CPU
+        self.switches = None  # (first, last) context-switch counts since the warm-up, where known
 
     def sample(self, now: float, ready: bool) -> None:
         try:
-            with self.proc.oneshot():  # one read of the process's status for both
+            with self.proc.oneshot():  # one read of each of the process's status files
                 times = self.proc.cpu_times()
                 runnable = self.proc.status() == psutil.STATUS_RUNNING
+                switches = self.proc.num_ctx_switches() if STATES_TELL_SLEEP else None
         except psutil.Error:
             return
         point = (now, times.user + times.system)
@@ -176,6 +178,8 @@ class _Tracked:
         if self.first is not None:
             self.looks += 1
             self.runnable_looks += runnable
+            if switches is not None:
+                self.switches = (self.switches or (switches, switches))[0], switches
         self.last = point
         self.recent.append(point)
 
@@ -205,6 +209,14 @@ class _Tracked:
         if not STATES_TELL_SLEEP or self.looks < RUNNABLE_MIN_LOOKS:
             return None
         return self.runnable_looks / self.looks
+
+    def blocked(self) -> tuple[int, int] | None:
+        """Since the warm-up: how often it gave up a CPU by itself (to wait or sleep) and how often
+        the kernel took the CPU from it; None where the platform cannot tell (see STATES_TELL_SLEEP)."""
+        if self.switches is None:
+            return None
+        first, last = self.switches
+        return last.voluntary - first.voluntary, last.involuntary - first.involuntary
 
 
 class _ParentMap:

@@ -323,9 +323,9 @@ class Kit:
 def _spin_witness(report) -> str:
     if report.polls:
         return f"{report.role} (asked an empty queue {report.polls}+ times in a row)"
-    if report.runnable is not None:
+    if report.runnable is not None and report.blocked is not None:
         return (f"{report.role} (running or waiting for a CPU at {report.runnable:.0%} of the kit's "
-                f"looks, never asleep; {report.cpu:.0%} of a CPU)")
+                f"looks, and gave the CPU up to wait only {report.blocked[0]} times)")
     return f"{report.role} ({report.cpu:.0%} of a CPU)"
 
 

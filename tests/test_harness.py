@@ -22,7 +22,7 @@ import pytest
 
 from grader.exercise import KIT_ROOT
 from grader.harness import BUSY_FRACTION, compile_kit, run_check, signal_deaths
-from grader.diagnose import RUNNABLE_SHARE, SPIN_POLLS
+from grader.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS
 from grader.kit import crash_stack
 
 METHODS = multiprocessing.get_all_start_methods()
@@ -313,8 +313,8 @@ PINNING = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pins 
 
 # What a process of the check runs first to be starved: it moves to the crowded CPU and, where the
 # kernel shares a CPU between sessions first (autogroups: the check's driver has a session of its
-# own), lowers its session's weight, so that it gets about a sixth of that CPU either way (about a
-# tenth when two of these tests run at once).
+# own, and so has each hog), lowers its session's weight, so that it gets about a twentieth of that
+# CPU, and a sixth where sessions do not count.
 STARVE = """
     os.sched_setaffinity(0, {{{cpu}}})
     try:
@@ -327,11 +327,12 @@ STARVE = """
 
 @pytest.fixture
 def crowded_cpu():
-    """Five spinning interpreters pinned to one CPU, as on a machine where every core is busy
-    (whatever the load average says yet)."""
+    """Five spinning interpreters pinned to one CPU, each in a session of its own, as on a machine
+    where every core is busy (whatever the load average says yet)."""
     cpu = min(os.sched_getaffinity(0))
     hogs = [subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\n"
-                                                    "while 1: pass"]) for _ in range(5)]
+                                                    "while 1: pass"], start_new_session=True)
+            for _ in range(5)]
     try:
         yield cpu
     finally:
@@ -343,7 +344,7 @@ def crowded_cpu():
 @PINNING
 def test_a_spinning_process_starved_of_cpu_is_still_caught(tmp_path, crowded_cpu):
     """It spins without a queue call to count, and gets a small share of its CPU: it is runnable
-    at every look all the same."""
+    at every look all the same, and never gives its CPU up."""
     out = check(tmp_path, HEADER + f"""
 def consumer(q, until):{STARVE.format(cpu=crowded_cpu)}
     while time.monotonic() < until:
@@ -359,12 +360,13 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert out.status == "returned"
     assert [r.role for r in out.busy] == ["consumer-1"], out.busy
     assert out.busy[0].runnable >= RUNNABLE_SHARE and out.busy[0].cpu < BUSY_FRACTION, out.busy
+    assert out.busy[0].blocked[0] <= SPIN_BLOCKS_ALLOWED, out.busy
 
 
 @PINNING
 def test_a_waiting_process_starved_of_cpu_is_not_spinning(tmp_path, crowded_cpu):
     """A producer that sleeps between its puts and a consumer blocked in get(), both on a crowded
-    CPU: each is runnable only for the moment it has work."""
+    CPU: each may wait for the CPU at most looks, but gives it up by itself once it has it."""
     out = check(tmp_path, HEADER + f"""
 def producer(q):{STARVE.format(cpu=crowded_cpu)}
     for i in range(30):
