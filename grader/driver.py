@@ -406,6 +406,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def clocked(put):
         def _clocked_put(self, obj, block=True, timeout=None):
+            _used(self, put=True)
             done = put(self, obj, block, timeout)
             work.put()  # a result is out (through a queue of the kit's too): the work is done
             if _called_by_student(module_file):
@@ -418,11 +419,20 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def _polled_get(self, block=True, timeout=None):
         asks = not block or (isinstance(timeout, (int, float)) and timeout < POLL_TIMEOUT)
+        if not _called_by_student(module_file):
+            late = False
+        elif not block:
+            late = _answer_late(self, "get(block=False)")
+        else:
+            late = not asks and _answer_timed_late(self, timeout)
+        _used(self)  # once the answer is decided (see _hold_for_readers)
         blocks = block and timeout is None and _nothing_ready(self)
         if blocks:
             idle.blocking(True)
         try:
-            if not block and _called_by_student(module_file) and _answer_late(self, "get(block=False)"):
+            if late:
+                if block:
+                    sleep(min(timeout, LATE_WAIT))
                 raise queue.Empty
             item = get(self, block, timeout)
         except queue.Empty:
@@ -443,8 +453,10 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def _polled_get_nowait(self):
         student = _called_by_student(module_file)
+        late = student and _answer_late(self, "get_nowait()")
+        _used(self)
         try:
-            if student and _answer_late(self, "get_nowait()"):
+            if late:
                 raise queue.Empty
             item = get_nowait(self)
             idle.took()
@@ -456,14 +468,18 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def _polled_empty(self):
         student = _called_by_student(module_file)
-        nothing = (student and _answer_late(self, "empty()")) or empty(self)
+        late = student and _answer_late(self, "empty()")
+        _used(self)
+        nothing = late or empty(self)
         if nothing and student:
             polls.found_nothing()
         return nothing
 
     def _polled_qsize(self):
         student = _called_by_student(module_file)
-        size = 0 if student and _answer_late(self, "qsize()") else qsize(self)
+        late = student and _answer_late(self, "qsize()")
+        _used(self)
+        size = 0 if late else qsize(self)
         if size == 0 and student:
             polls.found_nothing()
         return size
@@ -558,6 +574,12 @@ sentinels: list[list[str]] = []
 # processes held the queue then (names, or pids for processes started elsewhere).
 _late = types.SimpleNamespace(on=False, answers=[], pid=None)
 LATE_CALLS = ("empty()", "qsize()", "get_nowait()", "get(block=False)")
+# A get() with a timeout up to this long is answered late too, the first time in each process: a
+# consumer that gives up when it times out ("nothing for a second: the producer must be done") stops
+# early whenever its producer is slower than that, which a busy machine decides. The late answer
+# comes after LATE_WAIT at most: nothing the asker does depends on how long it really waited.
+LATE_TIMEOUT_MAX = 1.0
+LATE_WAIT = 0.1
 
 
 def _answer_late(q, call: str) -> bool:
@@ -574,16 +596,125 @@ def _answer_late(q, call: str) -> bool:
         return False
     asked = getattr(q, "_baozi_late_asks", 0)
     q._baozi_late_asks = asked + 1
-    if asked % 2:
+    return not asked % 2 and _late_if_held(q, call)
+
+
+def _answer_timed_late(q, timeout) -> bool:
+    """Whether a get(timeout=`timeout`) on `q` times out at once (after LATE_WAIT), as the slowest
+    legal schedule would: the first timed get of each process on each queue, with a timeout of at
+    most LATE_TIMEOUT_MAX, on the terms of _answer_late. A consumer that goes back to waiting loses
+    nothing; one that gives up loses its items in every run. Only the first: a retry loop must still
+    get its items, and in the budget of its check."""
+    if not isinstance(timeout, (int, float)) or not POLL_TIMEOUT <= timeout <= LATE_TIMEOUT_MAX:
         return False
-    running = [name for name, _, proc in _named_handles() if proc._parent_pid == os.getpid()
+    if not _late_on():
+        return False
+    if getattr(q, "_baozi_timed_late", None) == os.getpid():
+        return False
+    q._baozi_timed_late = os.getpid()
+    return _late_if_held(q, f"get(timeout={timeout:g})")
+
+
+def _timed_call(call: str) -> bool:
+    """Whether `call`, read back from a child's mark, is a timed get as _answer_timed_late writes it."""
+    number = call[len("get(timeout="):-1]
+    if not (call.startswith("get(timeout=") and call.endswith(")") and 0 < len(number) <= 12):
+        return False
+    try:
+        return POLL_TIMEOUT <= float(number) <= LATE_TIMEOUT_MAX
+    except ValueError:
+        return False
+
+
+def _late_if_held(q, call: str) -> bool:
+    """Whether a process that may still put on `q` holds it (see _answer_late); if so, the late
+    answer to `call` is kept."""
+    running = [(name, proc.pid) for name, _, proc in _named_handles() if proc._parent_pid == os.getpid()
                and _end_unseen(proc) and any(held is q for held in getattr(proc, "_baozi_queues", ()))]
     elsewhere = _holders_elsewhere(q)
     if not running and not elsewhere:
         return False
+    # The report names the holders that have put on `q` (its producers), if any have.
+    pipe = _pipe_id(q)
+    put = {pid for pid in [*elsewhere, *(pid for _, pid in running)]
+           if pipe is not None and os.path.exists(f"{_registry.path}.put.{pipe}.{pid}")}
+    if put:
+        running, elsewhere = [r for r in running if r[1] in put], [pid for pid in elsewhere if pid in put]
+    running = [name for name, _ in running]
     if not _late.answers and os.getpid() != _late.pid:
         _mark("lateans", os.getpid(), " ".join([call, *map(str, elsewhere)]))
     _late.answers.append({"call": call, "running": running + [f"process {pid}" for pid in elsewhere]})
+    return True
+
+
+# A process that put items on a queue waits, as it ends, until every other process that holds the
+# queue has called it once (_hold_for_readers): so a consumer's first question comes while its
+# producer may still put, in every run, rather than when the start-ups happen to allow it (under
+# spawn a consumer may start after a quick producer has ended). A reader that has begun its target
+# is waited for at most HOLD_MAX; one still starting up (which a busy machine may stretch), at most
+# START_MAX. Any schedule may keep a process from ending for a moment; a right program pays only its
+# consumers' start-up.
+HOLD_MAX = 1.0
+START_MAX = 5.0
+_use = types.SimpleNamespace(pid=None, on=False, put_on=set())
+
+
+def _used(q, put: bool = False) -> None:
+    """A queue call of this process: leave the mark "used" once per process, and keep which pipes
+    it put on. Only where late answers are on (looked up once per process: Context.answer_late
+    looks again)."""
+    pid = os.getpid()
+    if _use.pid != pid:
+        _use.pid, _use.on, _use.put_on = pid, _late_on(), set()
+        if _use.on:
+            _mark("used", pid)
+    if put and _use.on:
+        pipe = _pipe_id(q)
+        if pipe is not None and pipe not in _use.put_on:
+            _use.put_on.add(pipe)
+            _mark(f"put.{pipe}", pid)  # for the reports of late answers (_late_if_held)
+
+
+def _hold_for_readers() -> None:
+    """As a process that put on queues ends: wait until every other process that holds one of them
+    and still runs has made a queue call (_used), within the limits above. A holder that has ended,
+    or whose end its starter has seen, is not waited for."""
+    if _use.pid != os.getpid() or not _use.on or not _use.put_on or _registry.path == os.devnull:
+        return
+    began = time.monotonic()
+    for pipe in sorted(_use.put_on):
+        try:
+            with open(f"{_registry.path}.pipe.{pipe}", encoding="utf-8") as held:
+                text = held.read(KEPT_CHARS * 4)
+        except OSError:
+            continue
+        for pid in sorted({int(p) for p in text.split() if p.isdigit()} - {os.getpid()}):
+            _await_first_call(pid, began)
+
+
+def _await_first_call(pid: int, began: float) -> None:
+    """Wait until the reader `pid` has made a queue call or ended: at most START_MAX after `began`
+    while it starts up, and HOLD_MAX after it began its target (its RUNNING_SUFFIX mark)."""
+    ready = os.path.join(os.environ.get(DUMP_DIR_ENV) or os.devnull, f"{pid}{RUNNING_SUFFIX}")
+    pause, ready_at = 0.001, None
+    while (not os.path.exists(f"{_registry.path}.used.{pid}")
+           and not os.path.exists(f"{_registry.path}.ended.{pid}") and _exists(pid)):
+        now = time.monotonic()
+        if ready_at is None and os.path.exists(ready):
+            ready_at = now
+        if now >= (began + START_MAX if ready_at is None else ready_at + HOLD_MAX):
+            return
+        _sleep(pause)
+        pause = min(0.005, pause * 2)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # (POSIX only: late answers are)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
     return True
 
 
@@ -784,6 +915,7 @@ class Context:
         running process holds as late as a schedule may (see _answer_late), here and in every
         process of the check."""
         _late.on, _late.pid = True, os.getpid()
+        _use.pid = None  # looked up again at the next queue call (_used)
         _mark("late", "on")  # for the processes the student's code starts: _late_on()
 
     def late_answers(self) -> list[dict]:
@@ -792,8 +924,8 @@ class Context:
         names = {entry["pid"]: name for name, entry, _ in _named_handles()}
         found = [{**answer, "by": "run()"} for answer in _late.answers]
         for pid, text in sorted(_all_kept(self._registry_path, "lateans").items()):
-            call, *holders = text.split()
-            if call in LATE_CALLS and all(h.isdigit() for h in holders):
+            call, *holders = text.split() or [""]
+            if (call in LATE_CALLS or _timed_call(call)) and all(h.isdigit() for h in holders):
                 found.append({"call": call, "by": names.get(pid, f"process {pid}"),
                               "running": [names.get(int(h), f"process {h}") for h in holders]})
         return found
@@ -1006,11 +1138,13 @@ def _wait_seen(pid: int | None = None) -> None:
 
 
 def _enter_child(_=None) -> None:
-    """In every process of the check started through multiprocessing, as it starts (an after-fork
-    hook: multiprocessing runs them in fork, spawn and forkserver children alike, right before the
-    target). The mark it leaves tells the harness that the start-up is over: the CPU it measures
-    for the spin check starts there, however long a busy machine made the start-up."""
+    """In every process of the check started through multiprocessing, as it starts, right before
+    the target (an after-fork hook in fork and forkserver children; in place of SpawnProcess's own
+    _after_fork in spawn children, which run none). The mark it leaves tells the harness that the
+    start-up is over: the CPU it measures for the spin check starts there, however long a busy
+    machine made the start-up."""
     multiprocessing.util.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
+    multiprocessing.util.Finalize(None, _hold_for_readers, exitpriority=101)  # (the higher runs first)
     _watch_proxies()  # a spawn child has unpickled its arguments by now: a Manager's proxies too
     folder = os.environ.get(DUMP_DIR_ENV)
     if folder:
@@ -1461,5 +1595,7 @@ elif __name__ == "__mp_main__":  # a spawn or forkserver child of a check
     arm_stack_dump()
     watch_student()
     multiprocessing.util.register_after_fork(_enter_child, _enter_child)
+    # A spawn child runs no after-fork hooks (SpawnProcess._after_fork does nothing): its own, then.
+    multiprocessing.context.SpawnProcess._after_fork = staticmethod(_enter_child)
     if os.environ.get(REGISTRY_ENV):  # the processes it starts are in the check's account too
         _install_registry(os.environ[REGISTRY_ENV])

@@ -209,9 +209,10 @@ class Kit:
     def expect_results_awaited(self, seen: dict, expected: list, *, what: str) -> None:
         """Items are missing after the code asked a queue that a running process held whether it
         was empty: run() about its consumers' results, or a consumer about its producer's items.
-        The kit answers such a question, every other time, as the slowest schedule would (nothing
-        there yet: driver._answer_late), so this mistake loses items in every run, not only when
-        the other side happens to be slow; here it is named. `seen` holds the answers ("late")
+        The kit answers such a question (every other empty(), qsize() or get_nowait(), and the first
+        short timed get() of each process) as the slowest schedule would: nothing there yet
+        (driver._answer_late). So this mistake loses items in every run, not only when the other
+        side happens to be slow; here it is named. `seen` holds the answers ("late")
         and what came out ("value", or "got")."""
         late, got = seen.get("late") or [], seen.get("value", seen.get("got"))
         if not late or not isinstance(got, list):
@@ -219,8 +220,10 @@ class Kit:
         missing, _, _ = payloads.compare(expected, got)
         if not missing:
             return
-        first = late[0]
+        # A consumer that took "nothing there" for the end lost the items before run() could.
+        first = next((answer for answer in late if answer.get("by", "run()") != "run()"), late[0])
         call, asker = first["call"], first.get("by", "run()")
+        timed = call.startswith("get(timeout=")
         running = ", ".join(first["running"]) or "another process"
         if asker != "run()":
             self.fail(f"{asker} stopped taking items while {running} could still put some.",
@@ -228,18 +231,22 @@ class Kit:
                                f"for the next one",
                       got=f"{len(got)} of {len(expected)} items; {asker} asked {call} of a queue that "
                           f"{running} still held, and took 'nothing there' for the end",
-                      look_at="an empty queue means 'nothing yet' while a producer still runs: block in "
-                              "q.get() instead of asking q.empty() or q.qsize() (whether the items were "
-                              "there in one run is luck)")
+                      look_at=("a get() that times out means 'nothing yet' while a producer still runs, "
+                               "not 'all done': stop at the sentinel only, and go back to waiting after "
+                               "queue.Empty (whether the producer was slower than the timeout in one run "
+                               "is luck)") if timed else
+                              ("an empty queue means 'nothing yet' while a producer still runs: block in "
+                               "q.get() instead of asking q.empty() or q.qsize() (whether the items were "
+                               "there in one run is luck)"))
         self.fail(f"{what} stopped taking results while {running} could still put some.",
                   expected=f"{len(expected)} items: every result, taken after the consumers have ended "
                            f"or counted one by one with get()",
                   got=f"{len(got)} of {len(expected)} items; it asked {call} of a queue that {running} "
                       f"held, before waiting for {running} to end",
-                  look_at="an empty queue means 'nothing yet' while a consumer still runs: join the "
-                          "consumers before you trust empty() or qsize(), or take exactly one result "
-                          "per item with results.get() (whether the items were there in one run is "
-                          "luck)")
+                  look_at="an empty queue, or a get() that times out, means 'nothing yet' while a "
+                          "consumer still runs: join the consumers before you trust empty() or qsize(), "
+                          "or take exactly one result per item with results.get() (whether the items "
+                          "were there in one run is luck)")
 
     def expect_task_done_after_the_work(self, seen: dict) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by
