@@ -206,14 +206,15 @@ class Kit:
                                   "its way to the queue, comes after it, and the consumer stops before "
                                   "that item (whether it does in one run is luck)")
 
-    def expect_results_awaited(self, seen: dict, expected: list, *, what: str) -> None:
+    def expect_results_awaited(self, seen: dict, expected: list, *, what: str,
+                               look_at: str | None = None) -> None:
         """Items are missing after the code asked a queue that a running process held whether it
         was empty: run() about its consumers' results, or a consumer about its producer's items.
         The kit answers such a question (every other empty(), qsize() or get_nowait(), and the first
         short timed get() of each process) as the slowest schedule would: nothing there yet
         (driver._answer_late). So this mistake loses items in every run, not only when the other
         side happens to be slow; here it is named. `seen` holds the answers ("late")
-        and what came out ("value", or "got")."""
+        and what came out ("value", or "got"); `look_at` replaces the advice to `what`."""
         late, got = seen.get("late") or [], seen.get("value", seen.get("got"))
         if not late or not isinstance(got, list):
             return
@@ -243,10 +244,10 @@ class Kit:
                            f"or counted one by one with get()",
                   got=f"{len(got)} of {len(expected)} items; it asked {call} of a queue that {running} "
                       f"held, before waiting for {running} to end",
-                  look_at="an empty queue, or a get() that times out, means 'nothing yet' while a "
-                          "consumer still runs: join the consumers before you trust empty() or qsize(), "
-                          "or take exactly one result per item with results.get() (whether the items "
-                          "were there in one run is luck)")
+                  look_at=look_at or "an empty queue, or a get() that times out, means 'nothing yet' "
+                                     "while a consumer still runs: join the consumers before you trust "
+                                     "empty() or qsize(), or take exactly one result per item with "
+                                     "results.get() (whether the items were there in one run is luck)")
 
     def expect_task_done_after_the_work(self, seen: dict) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by

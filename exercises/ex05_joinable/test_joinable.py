@@ -3,6 +3,9 @@
 import math
 
 LOOK_AT_TASK_DONE = "one q.task_done() per item taken, after its result is on `results`"
+LOOK_AT_RESULTS = ("after q.join() every result has been put, but may still be on its way to `results`: "
+                   "take exactly one result per item with results.get() instead of asking "
+                   "results.empty() (whether the items were there in one run is luck)")
 
 
 def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, at_exit=False):
@@ -23,6 +26,8 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, a
             kit.expect_processes(seen, at_least=2, what="run()")
         _expect_producers_joined(kit, seen)
         kit.expect_task_done_after_the_work(seen)
+        kit.expect_results_awaited(seen, [item for batch in batches for item in batch], what="run()",
+                                   look_at=LOOK_AT_RESULTS)
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",
                                  why=f"the longest batch has {longest} items, producer_delay={producer_delay}",

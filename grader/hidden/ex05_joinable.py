@@ -21,6 +21,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
     if expected and not isinstance(seen["value"], dict):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_task_done_after_the_work(seen)
+    kit.expect_results_awaited(seen, expected, what="run()")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False, look_at=LOOK_AT)
     return seen
 

@@ -116,7 +116,10 @@ def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
 
 def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_exit=False):
     """Call run(batches, n_consumers, ...); then, with `at_exit`, end the program as Python would
-    (see the module docstring), else end what run() left running."""
+    (see the module docstring), else end what run() left running. The consumers never end, so a
+    question about `results` gets a late answer (Context.answer_late) all through run(): after
+    q.join() every result has been put, but may still be on its way."""
+    ctx.answer_late()
     joins, undo = _record_queue_joins(ctx)
     try:
         value, seconds = timed(ctx.func("run"), batches, n_consumers, producer_delay=producer_delay,
@@ -130,7 +133,7 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
     seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
             "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "joins": joins,
             "queue_joins": ctx.queue_joins(), "early_task_done": ctx.early_task_done(),
-            **ctx.audit(), **who,
+            "late": ctx.late_answers(), **ctx.audit(), **who,
             "consumer_daemons": [d for role, d in zip(who["processes"], who["daemons"])
                                  if "consum" in role.lower()]}
     if at_exit:
