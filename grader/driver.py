@@ -341,6 +341,10 @@ def tally(registry_path: str, kind: str, pid: int) -> list[float] | None:
     return _numbers(_kept(registry_path, kind, pid))
 
 
+def _count(values):
+    return [values[0] + 1] if values else [1]
+
+
 def _called_by_student(module_file: str) -> bool:
     """Whether the wrapper that asks was called from the student's module."""
     try:
@@ -356,7 +360,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     - ``time.sleep``: how often, and the seconds asked for (tally "sleep");
     - ``multiprocessing`` queues' ``put``: how often, and when the first and the last returned
-      (tally "puts");
+      (tally "puts"); their ``get`` and ``get_nowait``: how many items they returned (tally "gets");
     - their ``get``, ``get_nowait``, ``empty`` and ``qsize``: the longest run of calls that found
       nothing without waiting (tally "polls", see ``_Polls``);
     - ``JoinableQueue.join``: how often it was called and how often it returned (tally "qjoins"),
@@ -387,7 +391,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     module_file = module_file or os.environ.get(STUDENT_FILE_ENV)
     if not registry_path or not module_file or getattr(time.sleep, "__name__", "") in WRAPPERS:
         return
-    sleeps, puts = _Tally(registry_path, "sleep"), _Tally(registry_path, "puts")
+    sleeps, puts, gets = (_Tally(registry_path, kind) for kind in ("sleep", "puts", "gets"))
     queue_joins, done_early = _Tally(registry_path, "qjoins"), _Tally(registry_path, "early_done")
     idle = _watching.idle = _Idle(_Tally(registry_path, "idle"))
     polls = _Polls(_Tally(registry_path, "polls"), idle)
@@ -419,7 +423,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def _polled_get(self, block=True, timeout=None):
         asks = not block or (isinstance(timeout, (int, float)) and timeout < POLL_TIMEOUT)
-        if not _called_by_student(module_file):
+        student = _called_by_student(module_file)
+        if not student:
             late = False
         elif not block:
             late = _answer_late(self, "get(block=False)")
@@ -447,6 +452,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
                 idle.blocking(False)
         polls.waited()
         idle.took()
+        if student:
+            gets.add(_count)
         if isinstance(self, Joinable) and item is not None:  # (a None asks for no result)
             work.took()
         return item
@@ -460,6 +467,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
                 raise queue.Empty
             item = get_nowait(self)
             idle.took()
+            if student:
+                gets.add(_count)
             return item
         except queue.Empty:
             if student:
@@ -990,9 +999,23 @@ class Context:
         """For each process that put on a queue from the student's code: its role, how many puts,
         and the seconds between its first and its last (watch_student)."""
         roles = {entry["pid"]: entry["role"] for entry in self.started("process")}
+        roles.update({entry["pid"]: "main" for entry in self.started("host")})
         roles[os.getpid()] = "main"
         return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
                 for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
+
+
+    def gets(self) -> dict[str, int]:
+        """How many items the student's code took from queues, by process: "main" for the process
+        that ran the student's function, else the role of the process (watch_student)."""
+        roles = {entry["pid"]: f"{entry['role']}-{entry['pid']}" for entry in self.started("process")}
+        roles.update({entry["pid"]: "main" for entry in self.started("host")})
+        roles[os.getpid()] = "main"
+        counts: dict[str, int] = {}
+        for pid, values in tallies(self._registry_path, "gets").items():
+            name = roles.get(pid, f"process {pid}")
+            counts[name] = counts.get(name, 0) + int(values[0])
+        return counts
 
 
 class StudentFault(Exception):

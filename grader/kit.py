@@ -249,6 +249,25 @@ class Kit:
                                      "empty() or qsize(), or take exactly one result per item with "
                                      "results.get() (whether the items were there in one run is luck)")
 
+    def expect_every_result_taken(self, seen: dict, *, what: str, results: str = "results") -> None:
+        """`what` took every value the other processes put on queues (counted from the calls:
+        "put_spans", "gets"). With two or more of them putting, their values arrive in any order,
+        so a value left unread (a forwarded STOP, a second result) could have arrived before an
+        item and been taken in its place: the mistake loses an item only in some runs, and is
+        named here in every run."""
+        putters = [span for span in seen.get("put_spans") or [] if span["role"] != "main"]
+        put = sum(span["puts"] for span in putters)
+        taken = (seen.get("gets") or {}).get("main", 0)
+        if len(putters) < 2 or put <= taken:
+            return
+        self.fail(f"{what} returned while {put - taken} value(s) put on {results} were still unread.",
+                  expected=f"one value per item put on {results}, and {what} taking every one",
+                  got=f"the other processes put {put} values and {what} took {taken}: values of several "
+                      f"processes arrive in any order, so in another run an extra one comes before the "
+                      f"last item and is taken in its place",
+                  look_at=f"put exactly one result per item on {results}: take the STOP without "
+                          f"forwarding it")
+
     def expect_task_done_after_the_work(self, seen: dict) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by
         the order and count of the calls: an item marked done too early is lost only if the

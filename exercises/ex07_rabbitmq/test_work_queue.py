@@ -53,6 +53,7 @@ def _run(kit, batches, n_workers, *, producer_delay=0.0, worker_delay=0.0):
                      got=f"{len(seen['value'])} handled; still queued: {', '.join(map(repr, left_items[:3]))}",
                      look_at="a STOP published before every publisher had finished overtakes their "
                              "items: join every publisher first, then " + LOOK_AT_STOP)
+        kit.expect_every_result_taken(seen, what="run()")
         kit.expect_items(seen["value"], expected, what="run()", ordered=False,
                          look_at="collect one result per item, from every worker")
         kit.expect_clean_shutdown(seen, what="run()")

@@ -16,6 +16,7 @@ def _run(kit, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
     if isinstance(seen["value"], list):
         kit.expect_sentinels_after_producers(seen, what="run()", sentinel="a STOP",
                                              look_at="join every publisher first, then publish the STOPs")
+        kit.expect_every_result_taken(seen, what="run()")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False,
                      look_at="one STOP per worker, after every publisher has been joined")
     kit.expect_clean_shutdown(seen, what="run()")

@@ -318,7 +318,7 @@ def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0,
     finally:
         undo()
     seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(), "sentinels": stops,
-            **ctx.audit(), **started(ctx)}
+            "put_spans": ctx.put_spans(), "gets": ctx.gets(), **ctx.audit(), **started(ctx)}
     observer = _Observer(url)
     try:
         left = observer.take_all(queue_name, sum(len(b) for b in batches) + n_workers + 5)
