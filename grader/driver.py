@@ -1004,17 +1004,16 @@ class Context:
         return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
                 for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
 
-
     def gets(self) -> dict[str, int]:
-        """How many items the student's code took from queues, by process: "main" for the process
-        that ran the student's function, else the role of the process (watch_student)."""
-        roles = {entry["pid"]: f"{entry['role']}-{entry['pid']}" for entry in self.started("process")}
+        """How many items the student's code took from queues, by role as in put_spans ("main": the
+        process that ran the student's function), all processes of a role together."""
+        roles = {entry["pid"]: entry["role"] for entry in self.started("process")}
         roles.update({entry["pid"]: "main" for entry in self.started("host")})
         roles[os.getpid()] = "main"
         counts: dict[str, int] = {}
         for pid, values in tallies(self._registry_path, "gets").items():
-            name = roles.get(pid, f"process {pid}")
-            counts[name] = counts.get(name, 0) + int(values[0])
+            role = roles.get(pid, "?")
+            counts[role] = counts.get(role, 0) + int(values[0])
         return counts
 
 
