@@ -243,7 +243,7 @@ class Kit:
                   expected=f"{len(expected)} items: every result, taken after the consumers have ended "
                            f"or counted one by one with get()",
                   got=f"{len(got)} of {len(expected)} items; it asked {call} of a queue that {running} "
-                      f"held, before waiting for {running} to end",
+                      f"still held, and took 'nothing there' for the end",
                   look_at=look_at or "an empty queue, or a get() that times out, means 'nothing yet' "
                                      "while a consumer still runs: join the consumers before you trust "
                                      "empty() or qsize(), or take exactly one result per item with "
