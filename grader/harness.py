@@ -634,8 +634,16 @@ def _start_driver(workdir: Path, env: dict, stderr, isolation: Isolation):
     )
 
 
-def _driver_env(dump_dir: Path) -> dict:
+# The temporary files of a check's processes go into its own folder, removed after it (a fork
+# server's socket folder would otherwise stay behind: the driver ends with os._exit), where the
+# folder's name is short enough for a Unix socket's path inside it.
+SOCKET_ROOM = 60
+
+
+def _driver_env(dump_dir: Path, workdir: Path) -> dict:
     env = dict(os.environ)
+    if len(str(workdir)) <= SOCKET_ROOM:
+        env["TMPDIR"] = str(workdir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KIT_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # so a hang report can quote the last lines printed
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the student's folder as it was
@@ -786,7 +794,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     # share of a CPU: judge it by that share.
     busy_fraction = max(BUSY_FLOOR, BUSY_FRACTION / load_factor())
     with open(stderr_path, "wb") as stderr:
-        driver = _start_driver(workdir, _driver_env(dump_dir), stderr, isolation)
+        driver = _start_driver(workdir, _driver_env(dump_dir, workdir), stderr, isolation)
     wake = threading.Event()
     answer = _Answer(driver.stdout, wake)
     answer.start()

@@ -309,6 +309,30 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert out.stderr == "" and out.stdout == "", (out.stdout, out.stderr)
 
 
+@pytest.mark.skipif("forkserver" not in METHODS, reason="needs the forkserver start method")
+def test_a_checks_temporary_files_go_with_its_folder(tmp_path):
+    """multiprocessing's temporary folder (a fork server's socket) is made in the check's folder,
+    which goes with the check: the kit's processes end with os._exit, which skips its removal."""
+    out = check(tmp_path, HEADER + """
+import multiprocessing.util
+
+def consumer(q):
+    q.put(q.get())
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    c = multiprocessing.Process(target=consumer, args=(q,))  # starts the fork server
+    c.start()
+    q.put(1)
+    c.join()
+    return [multiprocessing.util.get_temp_dir()]
+""", method="forkserver")
+    assert out.status == "returned", out.error
+    (folder,) = out.value["value"]
+    assert Path(folder).parent.name.startswith("baozi-check-"), folder
+    assert not Path(folder).exists(), f"{folder} outlived its check"
+
+
 PINNING = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pins processes to a CPU (Linux)")
 
 
