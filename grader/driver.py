@@ -441,7 +441,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
                 raise queue.Empty
             item = get(self, block, timeout)
         except queue.Empty:
-            if asks and _called_by_student(module_file):
+            if asks and student:
                 polls.found_nothing()
             elif not asks:
                 polls.waited()
@@ -692,12 +692,7 @@ def _hold_for_readers() -> None:
         return
     began = time.monotonic()
     for pipe in sorted(_use.put_on):
-        try:
-            with open(f"{_registry.path}.pipe.{pipe}", encoding="utf-8") as held:
-                text = held.read(KEPT_CHARS * 4)
-        except OSError:
-            continue
-        for pid in sorted({int(p) for p in text.split() if p.isdigit()} - {os.getpid()}):
+        for pid in sorted(_pipe_holders(pipe) - {os.getpid()}):
             _await_first_call(pid, began)
 
 
@@ -718,8 +713,9 @@ def _await_first_call(pid: int, began: float) -> None:
 
 
 def _exists(pid: int) -> bool:
+    """Whether process `pid` exists (POSIX only: signal 0 on Windows is CTRL_C_EVENT)."""
     try:
-        os.kill(pid, 0)  # (POSIX only: late answers are)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
@@ -771,16 +767,23 @@ def _holders_elsewhere(q) -> list[int]:
     tells it that the producer's puts have all arrived. A few system calls: a consumer that spins
     must still spin fast."""
     pipe = _pipe_id(q)
-    if pipe is None or _registry.path == os.devnull:
+    if pipe is None:
         return []
+    started_here = {proc.pid for _, _, proc in _named_handles() if proc._parent_pid == os.getpid()}
+    holders = _pipe_holders(pipe) - started_here - {os.getpid()}
+    return sorted(pid for pid in holders if not os.path.exists(f"{_registry.path}.ended.{pid}"))
+
+
+def _pipe_holders(pipe: int) -> set[int]:
+    """The processes started with a queue on `pipe` (_note_holder)."""
+    if _registry.path == os.devnull:
+        return set()
     try:
         with open(f"{_registry.path}.pipe.{pipe}", encoding="utf-8") as held:
             text = held.read(KEPT_CHARS * 4)  # appended: a few pids, at most this much read
     except OSError:
-        return []
-    started_here = {proc.pid for _, _, proc in _named_handles() if proc._parent_pid == os.getpid()}
-    holders = {int(pid) for pid in text.split() if pid.isdigit()} - started_here - {os.getpid()}
-    return sorted(pid for pid in holders if not os.path.exists(f"{_registry.path}.ended.{pid}"))
+        return set()
+    return {int(pid) for pid in text.split() if pid.isdigit()}
 
 
 def _queues_in(value) -> list:
@@ -998,18 +1001,22 @@ class Context:
     def put_spans(self) -> list[dict]:
         """For each process that put on a queue from the student's code: its role, how many puts,
         and the seconds between its first and its last (watch_student)."""
+        roles = self._roles()
+        return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
+                for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
+
+    def _roles(self) -> dict[int, str]:
+        """Each process of the check by role; "main" for the process that ran the student's function
+        (a host) and for this one."""
         roles = {entry["pid"]: entry["role"] for entry in self.started("process")}
         roles.update({entry["pid"]: "main" for entry in self.started("host")})
         roles[os.getpid()] = "main"
-        return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
-                for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
+        return roles
 
     def gets(self) -> dict[str, int]:
         """How many items the student's code took from queues, by role as in put_spans ("main": the
         process that ran the student's function), all processes of a role together."""
-        roles = {entry["pid"]: entry["role"] for entry in self.started("process")}
-        roles.update({entry["pid"]: "main" for entry in self.started("host")})
-        roles[os.getpid()] = "main"
+        roles = self._roles()
         counts: dict[str, int] = {}
         for pid, values in tallies(self._registry_path, "gets").items():
             role = roles.get(pid, "?")
@@ -1153,13 +1160,8 @@ def _wait_seen(pid: int | None = None) -> None:
     except OSError:
         pass  # no FIFO (Windows), or full: the harness looks every SAMPLE_INTERVAL anyway
     while not os.path.exists(mark) and time.monotonic() < deadline:
-        if not mine and os.name == "posix":  # (on Windows, signal 0 is CTRL_C_EVENT)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return  # gone (reaped by a forkserver): it waited for itself if it ended normally
-            except OSError:
-                pass
+        if not mine and os.name == "posix" and not _exists(pid):
+            return  # gone (reaped by a forkserver): it waited for itself if it ended normally
         _sleep(pause)
         pause = min(0.005, pause * 2)
 
