@@ -345,13 +345,25 @@ def _count(values):
     return [values[0] + 1] if values else [1]
 
 
+# Frames between the student's call and the kit's wrapper that do not change who called: the
+# library's own methods (``put_nowait`` calls ``put``) and a Manager proxy's generated methods.
+_LIBRARY_DIR = os.path.dirname(multiprocessing.__file__) + os.sep
+_GENERATED = "<string>"
+
+
 def _called_by_student(module_file: str) -> bool:
-    """Whether the wrapper that asks was called from the student's module."""
+    """Whether the wrapper that asks was called from the student's module, directly or through
+    multiprocessing's own methods."""
     try:
-        caller = sys._getframe(2).f_code.co_filename  # 0: here, 1: the wrapper, 2: its caller
+        frame = sys._getframe(2)  # 0: here, 1: the wrapper, 2: its caller
     except ValueError:  # called from C, with no Python frame above
         return False
-    return os.path.abspath(caller) == module_file
+    for _ in range(4):
+        caller = frame.f_code.co_filename
+        if frame.f_back is None or not (caller.startswith(_LIBRARY_DIR) or caller == _GENERATED):
+            break
+        frame = frame.f_back
+    return os.path.abspath(frame.f_code.co_filename) == module_file
 
 
 def watch_student(registry_path: str | None = None, module_file: str | None = None) -> None:
@@ -359,8 +371,9 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     of spinning:
 
     - ``time.sleep``: how often, and the seconds asked for (tally "sleep");
-    - ``multiprocessing`` queues' ``put``: how often, and when the first and the last returned
-      (tally "puts"); their ``get`` and ``get_nowait``: how many items they returned (tally "gets");
+    - ``multiprocessing`` queues' ``put`` (``SimpleQueue`` and a Manager's queues too): how often,
+      and when the first and the last returned (tally "puts"); their ``get`` and ``get_nowait``: how
+      many items they returned (tally "gets");
     - their ``get``, ``get_nowait``, ``empty`` and ``qsize``: the longest run of calls that found
       nothing without waiting (tally "polls", see ``_Polls``);
     - ``JoinableQueue.join``: how often it was called and how often it returned (tally "qjoins"),
@@ -398,7 +411,22 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     sleep, Queue, Joinable = time.sleep, multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue
     get, get_nowait, empty, qsize = Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
     queue_join, task_done = Joinable.join, Joinable.task_done
+    Simple = multiprocessing.queues.SimpleQueue
+    simple_put, simple_get = Simple.put, Simple.get
     work = _Work()
+
+    def count_put(obj) -> None:
+        """One put of the student's code has returned."""
+        now = time.monotonic()
+        puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
+        if obj is None:
+            sentinels.append(_not_joined())
+
+    def count_get() -> None:
+        """One get of the student's code has returned an item."""
+        gets.add(_count)
+
+    _watching.count_put, _watching.count_get, _watching.module_file = count_put, count_get, module_file
 
     def _counted_sleep(seconds):
         if _called_by_student(module_file) and isinstance(seconds, (int, float)) and seconds >= 0:
@@ -414,12 +442,21 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             done = put(self, obj, block, timeout)
             work.put()  # a result is out (through a queue of the kit's too): the work is done
             if _called_by_student(module_file):
-                now = time.monotonic()
-                puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
-                if obj is None:
-                    sentinels.append(_not_joined())
+                count_put(obj)
             return done
         return _clocked_put
+
+    def _counted_simple_put(self, obj):
+        done = simple_put(self, obj)
+        if _called_by_student(module_file):
+            count_put(obj)
+        return done
+
+    def _counted_simple_get(self):
+        item = simple_get(self)
+        if _called_by_student(module_file):
+            count_get()
+        return item
 
     def _polled_get(self, block=True, timeout=None):
         asks = not block or (isinstance(timeout, (int, float)) and timeout < POLL_TIMEOUT)
@@ -453,7 +490,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         polls.waited()
         idle.took()
         if student:
-            gets.add(_count)
+            count_get()
         if isinstance(self, Joinable) and item is not None:  # (a None asks for no result)
             work.took()
         return item
@@ -468,7 +505,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
             item = get_nowait(self)
             idle.took()
             if student:
-                gets.add(_count)
+                count_get()
             return item
         except queue.Empty:
             if student:
@@ -512,6 +549,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     Joinable.put, Joinable.join, Joinable.task_done = clocked(Joinable.put), _counted_queue_join, _counted_task_done
     Queue.put, Queue.get, Queue.get_nowait = clocked(Queue.put), _polled_get, _polled_get_nowait
     Queue.empty, Queue.qsize = _polled_empty, _polled_qsize
+    Simple.put, Simple.get = _counted_simple_put, _counted_simple_get
 
 
 def _nothing_ready(q) -> bool:
@@ -523,23 +561,35 @@ def _nothing_ready(q) -> bool:
 
 
 # What watch_student set up in this process, for the wrappers installed later (_watch_proxies).
-_watching = types.SimpleNamespace(idle=None)
+_watching = types.SimpleNamespace(idle=None, count_put=None, count_get=None, module_file=None)
 QUEUE_PROXIES = ("Queue", "JoinableQueue")  # typeids of a Manager's queues
 
 
 def _watch_proxies() -> None:
-    """Keep the idle tally (watch_student) for a Manager queue's get() too, once the student's code
-    has loaded multiprocessing.managers: the kit does not load it, it costs every child 10 ms.
-    Called as a process starts one (fork children inherit it) and in each child as it starts."""
+    """Keep the tallies of puts and gets (watch_student) for a Manager's queues too, and the idle
+    tally for their get(), once the student's code has loaded multiprocessing.managers: the kit
+    does not load it, it costs every child 10 ms. Called as a process starts one (fork children
+    inherit it) and in each child as it starts."""
     managers = sys.modules.get("multiprocessing.managers")
-    idle = _watching.idle
+    idle, module_file = _watching.idle, _watching.module_file
     if managers is None or idle is None or getattr(managers.BaseProxy._callmethod, "_baozi", False):
         return
     call = managers.BaseProxy._callmethod
 
-    def _proxied_get(self, methodname, args=(), kwds={}):
-        if methodname != "get" or getattr(self._token, "typeid", None) not in QUEUE_PROXIES:
+    def _proxied_call(self, methodname, args=(), kwds={}):
+        if getattr(self._token, "typeid", None) not in QUEUE_PROXIES:
             return call(self, methodname, args, kwds)
+        if methodname in ("put", "put_nowait", "get_nowait"):
+            student = _called_by_student(module_file)
+            result = call(self, methodname, args, kwds)
+            if student and methodname == "get_nowait":
+                _watching.count_get()
+            elif student:
+                _watching.count_put(args[0] if args else kwds.get("obj"))
+            return result
+        if methodname != "get":
+            return call(self, methodname, args, kwds)
+        student = _called_by_student(module_file)
         block, timeout = (*args, True, None)[:2]
         block, timeout = kwds.get("block", block), kwds.get("timeout", timeout)
         blocks = block and timeout is None
@@ -555,10 +605,12 @@ def _watch_proxies() -> None:
             if blocks:
                 idle.blocking(False)
         idle.took()
+        if student:
+            _watching.count_get()
         return item
 
-    _proxied_get._baozi = True
-    managers.BaseProxy._callmethod = _proxied_get
+    _proxied_call._baozi = True
+    managers.BaseProxy._callmethod = _proxied_call
 
 
 class MissingFunction(Exception):
@@ -1428,6 +1480,9 @@ def _run_scenario(job: dict) -> dict:
         result = getattr(exc, "reply", None) or {"status": "raised", "error": _describe_exception(exc, "")}
     result["registry"] = _registry.entries + [e for claim in ctx.claims for e in claim.get("registry", [])]
     result["notes"] = sorted({n for claim in ctx.claims for n in claim.get("notes", [])})
+    tamper = sorted({t for claim in ctx.claims for t in claim.get("tamper", [])})
+    if tamper:
+        result["tamper"] = tamper
     return result
 
 
@@ -1455,12 +1510,14 @@ EXPECTED_EXCEPTIONS = {"queue.Empty": queue.Empty, "_queue.Empty": queue.Empty, 
 def _receive(reader, host) -> dict:
     """A host's reply, decoded as plain data; a host that died first gives a "crashed" reply. (Its
     end of the pipe, and of its sentinel, may live on in a process it forked: its exit status is
-    what tells that it died.)"""
+    what tells that it died.) The kit's code in a host sends one reply: bytes already waiting
+    behind it were written by the student's code, and are named in the reply's "tamper"."""
     try:
         while not reader.poll(HOST_POLL):
             if host.exitcode is not None and not reader.poll(0):
                 return {"status": "crashed", "error": {"returncode": host.exitcode}}
         data = reader.recv_bytes(wire.MAX_ANSWER_BYTES)
+        more = _more_waiting(reader)
     except EOFError:
         host.join(1.0)
         return {"status": "crashed", "error": {"returncode": host.exitcode}}
@@ -1474,7 +1531,22 @@ def _receive(reader, host) -> dict:
         return {"status": "bad_answer", "error": {"message": f"the host's reply: {exc}"}}
     if not isinstance(reply, dict) or reply.get("status") not in HOST_STATUSES:
         return {"status": "bad_answer", "error": {"message": "the host's reply is not a reply"}}
-    return {key: reply[key] for key in ("status", "value", "error", "registry", "notes") if key in reply}
+    reply = {key: reply[key] for key in ("status", "value", "error", "registry", "notes") if key in reply}
+    if more:
+        reply["tamper"] = ["its main process wrote more after its reply on the kit's channel"]
+    return reply
+
+
+def _more_waiting(reader) -> bool:
+    """Whether bytes wait behind a reply (a closed pipe's end, the kit's own close, is not more).
+    Not judged on Windows, whose pipes are handles, not file descriptors."""
+    if os.name != "posix" or not reader.poll(0):
+        return False
+    try:
+        os.set_blocking(reader.fileno(), False)
+        return os.read(reader.fileno(), 1) != b""
+    except BlockingIOError:
+        return False
 
 
 _held: list = []  # the observer's end of each host's release pipe: open until the observer ends

@@ -535,9 +535,12 @@ REGISTRY_ENTRY = {"kind": str, "pid": int, "role": str, "name": str, "daemon": b
                   "alive_at_start": list}
 
 
+ANSWER_FIELDS = frozenset({"status", "value", "error", "registry", "notes", "tamper", "elapsed"})
+
+
 def answer_fields(answer) -> dict:
     """The driver's answer, every field checked; WireError for anything else."""
-    if not isinstance(answer, dict) or not set(answer) <= {"status", "value", "error", "registry", "notes", "elapsed"}:
+    if not isinstance(answer, dict) or not set(answer) <= ANSWER_FIELDS:
         raise wire.WireError("not the fields of an answer")
     if answer.get("status") not in STATUSES_ANSWERED:
         raise wire.WireError("an unknown status")
@@ -551,9 +554,10 @@ def answer_fields(answer) -> dict:
         _check_fields(entry, REGISTRY_ENTRY, "registry entry", optional=False)
         if entry["kind"] not in REGISTRY_KINDS or not all(isinstance(r, str) for r in entry.get("alive_at_start", [])):
             raise wire.WireError("a registry entry of an unknown kind")
-    notes = answer.get("notes", [])
-    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
-        raise wire.WireError("notes that are not text")
+    for field in ("notes", "tamper"):
+        texts = answer.get(field, [])
+        if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
+            raise wire.WireError(f"{field} that are not text")
     return answer
 
 
@@ -858,6 +862,7 @@ def _take_answer(outcome: Outcome, payload: dict) -> None:
     outcome.error = payload.get("error")
     outcome.registry = payload.get("registry", [])
     outcome.notes = payload.get("notes", [])
+    outcome.flags += [text[:300] for text in payload.get("tamper", [])[:5]]
 
 
 def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks) -> None:

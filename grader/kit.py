@@ -172,6 +172,30 @@ class Kit:
                       got=f"{', '.join(started) or 'no process'}; it returned {payloads.short(seen.get('value'), 80)}",
                       look_at="start the producer and the consumer with multiprocessing.Process, "
                               "and collect what the consumer puts on the results queue")
+        self._expect_items_through_queues(seen, what=what)
+
+    def _expect_items_through_queues(self, seen: dict, *, what: str) -> None:
+        """Each value the call returned went through queues: counted from the calls the student's
+        code made (put_spans, gets), the processes it started put at least as many values on
+        queues and took at least as many from them, and the call took at least as many itself.
+        Processes that run but do no work, beside a call that returns the list it was given, fail."""
+        value = seen.get("value")
+        count = len(value) if isinstance(value, list) else 0
+        put = sum(span["puts"] for span in seen.get("put_spans") or [] if span["role"] != "main")
+        gets = seen.get("gets") or {}
+        taken = sum(n for role, n in gets.items() if role != "main")
+        collected = gets.get("main", 0)
+        if min(put, taken, collected) >= count:
+            return
+        self.fail(f"{what} returned {count} values, but they did not all go through queues between "
+                  f"processes.",
+                  expected=f"at least {count} puts and {count} gets by the processes {what} started "
+                           f"(the producer puts each item, the consumer takes it and puts its result), "
+                           f"and {count} results taken by {what} itself",
+                  got=f"its processes put {put} values on queues and took {taken}; {what} took {collected}",
+                  look_at="the consumer takes each item with q.get() and puts it on results; run() takes "
+                          "one result per item with results.get() and returns those, not the list it "
+                          "was given")
 
     def expect_no_crash(self, outcome: Outcome, exitcodes: dict, *, what: str) -> None:
         """No process of the check ended by raising (an exit code above 0); if one did, say why

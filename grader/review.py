@@ -40,6 +40,7 @@ FLAGGED_NAMES = {"__builtins__": "changes builtins", "__import__": "imports by n
 FLAGGED_METHODS = {"__reduce__": "pickles itself in a custom way", "__reduce_ex__": "pickles itself in a custom way"}
 # words in a string that name the kit's own files
 KIT_WORDS = ("solutions", "hidden", "grader", "site-packages", "egg-info", "dist-packages")
+KIT_VARIABLES = "BAOZI_"  # how the kit's environment variables begin (where its records are kept)
 MAX_HITS = 20  # per module: enough to judge, not a flood
 
 
@@ -136,6 +137,17 @@ def _why(node: ast.AST, aliases: dict[str, str]) -> str | None:
         word = next((w for w in KIT_WORDS if w in lowered), None)
         if word:
             return f"names the kit's files ({word!r} in a string)"
+        if KIT_VARIABLES in node.value:
+            return "names the kit's environment variables (where its records are kept)"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("rglob", "iterdir"):
         return "looks through folders"
+    if _is_getattr_of_module(node):  # getattr(sys, "modules"): the same attribute, by name
+        module = aliases.get(node.args[0].id, node.args[0].id)
+        return FLAGGED_ATTRIBUTES.get(module, {}).get(node.args[1].value)
     return None
+
+
+def _is_getattr_of_module(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+            and len(node.args) >= 2 and isinstance(node.args[0], ast.Name)
+            and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str))

@@ -956,6 +956,28 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert out.status == "inconsistent", (out.status, out.error)
 
 
+@POSIX_ONLY
+def test_a_second_reply_on_the_kits_channel_is_flagged(tmp_path):
+    """A host's kit code replies once: a module that writes replies of its own on every pipe it
+    holds (two at once, so that the second waits behind the first) is flagged for the instructor."""
+    out = check(tmp_path, HEADER + """
+import stat
+import struct
+from grader import wire
+
+def run(items, producer_delay=0, consumer_delay=0):
+    frame = wire.encode({"status": "returned", "value": {"value": list(items)}})
+    for fd in range(3, 64):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.write(fd, 2 * (struct.pack("!i", len(frame)) + frame))
+        except OSError:
+            pass
+    return list(items)
+""")
+    assert any("more after its reply" in flag for flag in out.flags), (out.status, out.flags)
+
+
 def test_the_kit_is_compiled_for_the_checks_but_never_its_hidden_checks(tmp_path):
     shutil.copytree(KIT_ROOT / "grader", tmp_path / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     compile_kit(tmp_path)

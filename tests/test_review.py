@@ -52,6 +52,9 @@ def test_ordinary_uses_of_the_same_modules_are_not_flagged():
     ("import gc\n[o for o in gc.get_objects()]", "object graph"),
     ("import os\nos.walk('/')", "folders"),
     ("import builtins\nbuiltins.print = None", "builtins"),
+    ("import sys\nkit = getattr(sys, 'modules')", "sys.modules"),
+    ("import os as o\nwrite = getattr(o, 'write')", "raw file descriptor"),
+    ("import os\nregistry = os.environ['BAOZI_REGISTRY']", "environment variables"),
 ])
 def test_each_way_of_tampering_is_flagged_with_its_line(source, why):
     hits = _scan(source)

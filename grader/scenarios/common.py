@@ -146,8 +146,8 @@ def overlap(ctx) -> bool | None:
 def _call_run(ctx, *args, **kwargs) -> dict:
     value, seconds = timed(ctx.func("run"), *args, **kwargs)
     return {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
-            "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "sentinels": ctx.sentinel_puts(),
-            "late": ctx.late_answers(), **ctx.audit(), **started(ctx)}
+            "put_spans": ctx.put_spans(), "gets": ctx.gets(), "overlap": overlap(ctx),
+            "sentinels": ctx.sentinel_puts(), "late": ctx.late_answers(), **ctx.audit(), **started(ctx)}
 
 
 def run_items(ctx, items, producer_delay=0.0, consumer_delay=0.0):

@@ -131,7 +131,7 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
     ctx.settle(SETTLE)
     who = started(ctx)
     seen = {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
-            "put_spans": ctx.put_spans(), "overlap": overlap(ctx), "joins": joins,
+            "put_spans": ctx.put_spans(), "gets": ctx.gets(), "overlap": overlap(ctx), "joins": joins,
             "queue_joins": ctx.queue_joins(), "early_task_done": ctx.early_task_done(),
             "late": ctx.late_answers(), **ctx.audit(), **who,
             "consumer_daemons": [d for role, d in zip(who["processes"], who["daemons"])
