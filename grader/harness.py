@@ -875,6 +875,40 @@ def _find_leaks(outcome: Outcome, tree: _Tree, roles: diagnose.Roles, stacks: di
         outcome.leaked = diagnose.inspect(left, tree.seen, roles, stacks, outcome.module_file)
 
 
+def _claimed_counts(value) -> dict[str, int | None]:
+    """The puts and gets an observation counts (``put_spans``, ``gets``), all processes together;
+    None for a count that is not one. A kind the observation does not report is left out."""
+    def count(n) -> bool:
+        return isinstance(n, int) and not isinstance(n, bool) and n >= 0
+
+    counts: dict[str, int | None] = {}
+    if not isinstance(value, dict):
+        return counts
+    spans = value.get("put_spans")
+    if spans is not None:
+        ok = isinstance(spans, list) and all(isinstance(s, dict) and count(s.get("puts")) for s in spans)
+        counts["puts"] = sum(s["puts"] for s in spans) if ok else None
+    gets = value.get("gets")
+    if gets is not None:
+        ok = isinstance(gets, dict) and all(count(n) for n in gets.values())
+        counts["gets"] = sum(gets.values()) if ok else None
+    return counts
+
+
+def _counts_over_records(value, registry_path: Path) -> str:
+    """How the observation's counts of puts and gets exceed the tallies the kit reads now from the
+    check's folder ("" if they do not). The tallies only grow, and are read after the observation
+    was made: a count above them was not made from them."""
+    over = []
+    for kind, claimed in _claimed_counts(value).items():
+        recorded = sum(int(values[0]) for values in tallies(str(registry_path), kind).values() if values)
+        if claimed is None:
+            over.append(f"{kind}: not a count")
+        elif claimed > recorded:
+            over.append(f"{kind}: {claimed} claimed, {recorded} recorded")
+    return "; ".join(over)
+
+
 def _cross_check(outcome: Outcome, tree: _Tree, roles: diagnose.Roles) -> None:
     """The answer's account of the processes against itself and against what the harness saw.
 
@@ -891,6 +925,11 @@ def _cross_check(outcome: Outcome, tree: _Tree, roles: diagnose.Roles) -> None:
     if observed is not None and (not isinstance(observed, list) or sorted(map(str, observed)) != named):
         outcome.status = "inconsistent"
         outcome.error = {"message": "its observation lists other processes than its registry"}
+        return
+    over = _counts_over_records(outcome.value, roles.registry_path)
+    if over:
+        outcome.status = "inconsistent"
+        outcome.error = {"message": f"its observation counts more calls than the kit recorded ({over})"}
         return
     entries = [*outcome.registry, *roles.entries()]
     claimed = {e["pid"] for e in entries if e["kind"] in ("process", "kit", "host")}

@@ -331,7 +331,7 @@ def test_code_that_reaches_for_the_kit_is_listed_for_review_not_told_to_the_stud
     assert any("kit's files" in hit for hit in flagged), flagged
     attack = golden.results("pickle_answer")["extra_data"]["review"]
     assert any("pickles itself" in hit for hit in attack) and any("file descriptor" in hit for hit in attack)
-    for student in ("forged_answer", "patches_kit", "forged_registry"):  # seen at run time: listed too
+    for student in ("forged_answer", "patches_kit", "forged_registry", "forged_counts"):  # seen at run time
         hits = golden.results(student)["extra_data"]["review"]
         assert any(": at run time, " in hit and "ex03_sentinel/" in hit for hit in hits), (student, hits)
     feedback = golden.feedback("reads_solutions")

@@ -956,6 +956,35 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert out.status == "inconsistent", (out.status, out.error)
 
 
+def test_counts_of_calls_above_the_kits_records_are_inconsistent(tmp_path):
+    """A module that makes the kit's counts of puts and gets in its own process say what it likes,
+    beside processes that do nothing: the harness reads the kit's records after the answer."""
+    out = check(tmp_path, HEADER + """
+for module in list(sys.modules.values()):
+    if hasattr(getattr(module, "Context", None), "put_spans"):  # the driver, run as __main__ too
+        module.Context.put_spans = lambda ctx: [{"role": "producer", "puts": 6, "span": 0.0}]
+        module.Context.gets = lambda ctx: {"consumer": 4, "main": 3}
+
+def producer(q, items):
+    pass
+
+def consumer(q, results):
+    pass
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=producer, args=(q, items)),
+             multiprocessing.Process(target=consumer, args=(q, q))]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return list(items)
+""")
+    assert out.status == "inconsistent", (out.status, out.error)
+    assert "puts: 6 claimed, 0 recorded" in out.error["message"], out.error
+
+
 @POSIX_ONLY
 def test_a_second_reply_on_the_kits_channel_is_flagged(tmp_path):
     """A host's kit code replies once: a module that writes replies of its own on every pipe it
