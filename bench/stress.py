@@ -1,6 +1,6 @@
 """Same code, same verdict (issue 12), run by hand (never in a timed test):
 
-    python bench/stress.py [--copies 3] [--only ex03_sentinel,ex04_many] [--workers 2] [--quiet]
+    python bench/stress.py [--copies 3] [--only ex03_sentinel,ex07_rabbitmq/auto_ack] [--workers 2] [--quiet]
 
 Grades every golden case (``tests/cases/<exercise>/<case>/``, the grading cases aside) as `copies`
 submissions of one batch, through the same code as ``python -m grader batch``, with every core
@@ -42,12 +42,13 @@ CASES = KIT_ROOT / "tests" / "cases"
 
 
 def golden_cases(only: set[str] | None) -> list[tuple[str, Path, str]]:
-    """(exercise, case folder, verdict) of every golden case of the exercises asked for."""
+    """(exercise, case folder, verdict) of every golden case of the exercises (or cases, as
+    ``exercise/case``) asked for."""
     names = {e.name for e in all_exercises()}
     found = []
     for toml in sorted(CASES.glob("*/*/case.toml")):
         exercise = toml.parent.parent.name
-        if exercise in names and (not only or exercise in only):
+        if exercise in names and (not only or exercise in only or f"{exercise}/{toml.parent.name}" in only):
             found.append((exercise, toml.parent, tomllib.loads(toml.read_text(encoding="utf-8"))["verdict"]))
     return found
 
@@ -65,7 +66,7 @@ def verdicts(results: Path, exercise: str) -> tuple[dict[str, bool], float, int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=3)
-    parser.add_argument("--only", default="", help="comma-separated exercises (default: all)")
+    parser.add_argument("--only", default="", help="comma-separated exercises or exercise/case (default: all)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quiet", action="store_true", help="no saturation (for comparison)")
     args = parser.parse_args()

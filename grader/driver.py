@@ -1003,6 +1003,11 @@ class Context:
         """The processes started here whose end the code has not yet waited for or seen."""
         return _not_joined()
 
+    def running(self) -> list[str]:
+        """Roles of the student's processes started here that have not ended (the kit's look does
+        not reap them, nor count as the code's wait)."""
+        return [entry["role"] for _, entry, proc in _named_handles() if not _has_ended(proc)]
+
     def sentinel_puts(self) -> list[list[str]]:
         """For each None the student's code put in this process: the processes it had started and
         not yet seen end (_end_unseen) then."""

@@ -22,6 +22,7 @@ from grader.driver import start_kit_process
 from grader.scenarios.common import as_list, patch_here, started, timed
 
 WATCH_STEP = 0.02  # seconds between two looks at a queue's message count (the broker cannot push it)
+SUBSCRIBE_WAIT = 1.0  # seconds the first STOP may be held for workers still subscribing
 
 
 def _pika():
@@ -90,9 +91,16 @@ class _Observer:
 
     def ready(self, name: str) -> int | None:
         """Messages ready for delivery (not the unacknowledged ones); None if there is no such queue."""
+        return self._count(name, "message_count")
+
+    def consumers(self, name: str) -> int | None:
+        """Consumers subscribed to the queue; None if there is no such queue."""
+        return self._count(name, "consumer_count")
+
+    def _count(self, name: str, field: str) -> int | None:
         pika = _pika()
         try:
-            return self.channel.queue_declare(name, passive=True).method.message_count
+            return getattr(self.channel.queue_declare(name, passive=True).method, field)
         except pika.exceptions.ChannelClosedByBroker:  # 404: no such queue
             self.channel = self.connection.channel()
             return None
@@ -288,10 +296,35 @@ def worker_killed_mid_message(ctx, url, queue_name, items, hold, window):
         observer.close()
 
 
-def _record_stops(ctx) -> tuple[list[list[str]], Callable[[], None]]:
+def _await_subscribers(ctx, url: str, name) -> None:
+    """Hold the first STOP until every worker process still running has subscribed to the queue
+    (the broker's count of its consumers), for at most SUBSCRIBE_WAIT seconds.
+
+    Where the STOPs land then depends on the code, not on start-up times: the broker hands them out
+    in turn, one to each subscribed worker, whether the workers acknowledge (one at a time) or not.
+    Sent while a worker was still starting, every STOP could go to the one already subscribed, and
+    a worker consuming with auto_ack=True would take two of them in some runs and not in others
+    (the checks that kill a worker judge auto_ack in every run). A worker that polls with basic_get
+    never subscribes: it costs this wait once."""
+    if not isinstance(name, str) or not any("worker" in role.lower() for role in ctx.running()):
+        return
+    deadline = _until(ctx, SUBSCRIBE_WAIT)
+    observer = _Observer(url)
+    try:
+        while time.monotonic() < deadline:
+            consumers = observer.consumers(name)
+            if consumers is None or consumers >= sum("worker" in role.lower() for role in ctx.running()):
+                return
+            time.sleep(WATCH_STEP)  # the broker has no "tell me when" for a consumer count
+    finally:
+        observer.close()
+
+
+def _record_stops(ctx, url: str) -> tuple[list[list[str]], Callable[[], None]]:
     """Note, for every STOP the student's main process publishes, which processes it had started
     and not yet joined (a STOP published before a publisher has ended can overtake its items,
-    whether or not it does in one run). Returns (records, undo)."""
+    whether or not it does in one run), and hold the first STOP for the workers still
+    subscribing (_await_subscribers). Returns (records, undo)."""
     from pika.adapters.blocking_connection import BlockingChannel
 
     stop = getattr(ctx.module, "STOP", None)
@@ -303,6 +336,8 @@ def _record_stops(ctx) -> tuple[list[list[str]], Callable[[], None]]:
         body = kwargs.get("body", args[2] if len(args) > 2 else None)
         if stop is not None and body in (stop, stop_bytes):
             stops.append(ctx.not_joined())
+            if len(stops) == 1:
+                _await_subscribers(ctx, url, kwargs.get("routing_key", args[1] if len(args) > 1 else None))
         return publish(self, *args, **kwargs)
 
     # A process forked meanwhile publishes as the student wrote it.
@@ -311,7 +346,7 @@ def _record_stops(ctx) -> tuple[list[list[str]], Callable[[], None]]:
 
 def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
     """run(url, queue_name, batches, n_workers, ...), then what is left in the queue."""
-    stops, undo = _record_stops(ctx)
+    stops, undo = _record_stops(ctx, url)
     try:
         value, seconds = timed(ctx.func("run"), url, queue_name, batches, n_workers,
                                producer_delay=producer_delay, worker_delay=worker_delay)
