@@ -10,7 +10,9 @@ of its own under one folder:
   and ``HOME`` (so its Erlang cookie is its own, shared with the ``rabbitmqctl`` calls made here);
 - started in a session of its own; ``stop()`` asks ``rabbitmqctl stop`` and then kills, by pid,
   whatever is still alive in that session (and only there). ``restart()`` keeps the data: durable
-  queues and persistent messages survive, as after a real broker restart.
+  queues and persistent messages survive, as after a real broker restart;
+- watched by a ``Watchdog``: if the test run dies before ``close()`` (killed, or a crash that skips
+  its finalisers), the node and its epmd die with it.
 
 The node registers with the machine's epmd when one runs (it does while the system broker runs);
 otherwise the helper runs an epmd of its own in the foreground and ends it in ``close()``.
@@ -32,6 +34,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -69,6 +72,52 @@ def _free_ports() -> tuple[int, int]:
     raise RuntimeError("no two free ports in 20000-30000")
 
 
+WATCHDOG = """
+import os, sys
+import psutil
+sessions, pids = set(), set()
+for line in sys.stdin:
+    kind, _, number = line.strip().partition(" ")
+    if kind == "done":
+        sessions.clear()
+        pids.clear()
+    elif kind in ("session", "pid") and number.isdigit():
+        (sessions if kind == "session" else pids).add(int(number))
+for proc in psutil.process_iter():
+    try:
+        if proc.pid != os.getpid() and (proc.pid in pids or os.getsid(proc.pid) in sessions):
+            proc.kill()
+    except (OSError, psutil.Error):
+        pass
+"""
+
+
+class Watchdog:
+    """A process that outlives the test run only long enough to end what the run left behind.
+
+    It reads what to guard from a pipe whose writing end only this process holds ("session <sid>":
+    every process of that session; "pid <pid>"; "done": nothing any more). The pipe reaches its
+    end when this process ends, however it ends: the watchdog then kills, by pid, whatever it still
+    guards, and exits. It runs in a session of its own, so that a Ctrl-C does not end it first."""
+
+    def __init__(self):
+        self._process = subprocess.Popen([sys.executable, "-c", WATCHDOG], stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, start_new_session=True, text=True)
+
+    def guard(self, kind: str, number: int) -> None:
+        self._say(f"{kind} {number}")
+
+    def close(self) -> None:
+        """Nothing is left to guard: the watchdog ends without killing anything."""
+        self._say("done")
+        self._process.stdin.close()
+        self._process.wait(timeout=30)
+
+    def _say(self, line: str) -> None:
+        self._process.stdin.write(line + "\n")
+        self._process.stdin.flush()
+
+
 class PrivateBroker:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -78,6 +127,7 @@ class PrivateBroker:
         self._server: subprocess.Popen | None = None
         self._epmd: subprocess.Popen | None = None
         self._sessions: list[int] = []  # session ids of every node started (= the server's pid)
+        self._watchdog: Watchdog | None = None
         for folder in ("home", "mnesia", "log"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         (self.root / "rabbitmq.conf").write_text(
@@ -125,6 +175,7 @@ class PrivateBroker:
             self._epmd = subprocess.Popen([epmd, "-port", str(EPMD_PORT)], stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                           start_new_session=True)
+            self._watched().guard("pid", self._epmd.pid)
             deadline = time.monotonic() + 10
             while not _listening(EPMD_PORT) and self._epmd.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.1)  # polling a condition, with a deadline
@@ -135,6 +186,7 @@ class PrivateBroker:
                                         start_new_session=True)
         log.close()
         self._sessions.append(self._server.pid)
+        self._watched().guard("session", self._server.pid)
         # `rabbitmqctl wait PIDFILE` waits for the pid file, then for the node to be fully booted.
         done = self._ctl("wait", "--timeout", str(int(START_TIMEOUT)), str(self.root / "node.pid"),
                          timeout=START_TIMEOUT + 30)
@@ -192,6 +244,14 @@ class PrivateBroker:
             self._epmd.kill()
             self._epmd.wait(timeout=10)
             self._epmd = None
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
+
+    def _watched(self) -> Watchdog:
+        if self._watchdog is None:
+            self._watchdog = Watchdog()
+        return self._watchdog
 
     def __enter__(self) -> "PrivateBroker":
         self.start()

@@ -28,6 +28,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader.amqp import unique_name
@@ -229,6 +230,37 @@ def broker(tmp_path_factory):
     yield node
     node.close()
     assert not node.pids(), f"the private broker left processes behind: {node.pids()}"
+
+
+WATCHED = """
+import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from broker import Watchdog
+dog = Watchdog()
+node = subprocess.Popen(["sleep", "120"], start_new_session=True)
+dog.guard("session", node.pid)
+print(node.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sessions and SIGKILL are POSIX")
+def test_a_private_broker_dies_with_a_test_run_killed_before_it_closes():
+    """A test run killed outright runs no finaliser: the private broker's watchdog ends what it
+    guarded (here a `sleep` in a session of its own stands in for the node) once the run is gone."""
+    run = subprocess.Popen([sys.executable, "-c", WATCHED, str(Path(__file__).parent)],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    node = psutil.Process(int(run.stdout.readline()))
+    try:
+        run.kill()
+        run.wait(timeout=10)
+        _, alive = psutil.wait_procs([node], timeout=30)
+        assert not alive, "the guarded process outlived the run that started it"
+    finally:
+        if node.is_running():
+            node.kill()
+        run.stdin.close()
+        run.stdout.close()
 
 
 @pytest.fixture(scope="module")
