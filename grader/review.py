@@ -27,15 +27,25 @@ FLAGGED_ATTRIBUTES = {
                 ("currentframe", "stack", "getouterframes", "getinnerframes", "getmembers")},
     "gc": {name: "walks the object graph" for name in ("get_objects", "get_referrers", "get_referents")},
     "os": {"write": "writes to a raw file descriptor", "fdopen": "opens a raw file descriptor",
-           "dup2": "redirects a raw file descriptor", "walk": "looks through folders",
-           "listdir": "looks through folders", "scandir": "looks through folders"},
+           "open": "opens a raw file descriptor", "dup2": "redirects a raw file descriptor",
+           "walk": "looks through folders", "listdir": "looks through folders",
+           "scandir": "looks through folders",
+           **{name: "writes files" for name in ("replace", "rename", "renames", "link", "symlink", "utime")},
+           **{name: "runs other programs" for name in ("system", "popen", "execv", "execve", "execvp",
+                                                        "execl", "posix_spawn", "spawnv", "spawnl")}},
     "glob": {name: "looks through folders" for name in ("glob", "iglob")},
 }
 # attributes that only a frame, a traceback or a generator has
 FRAME_ATTRIBUTES = {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame",
                     "ag_frame"}
 FLAGGED_IMPORTS = {"grader": "imports the grading kit", "builtins": "changes builtins",
-                   "_ctypes": "reaches into memory or C libraries with ctypes"}
+                   "_ctypes": "reaches into memory or C libraries with ctypes",
+                   "importlib": "imports by name at run time", "subprocess": "runs other programs",
+                   "shutil": "copies or moves files"}
+# calls that open a file: writing one is something these exercises never do (the kit keeps its
+# records in files beside the check), reading one is left alone
+OPENERS = {"open"}
+WRITE_METHODS = {"write_text", "write_bytes", "touch"}
 FLAGGED_NAMES = {"__builtins__": "changes builtins", "__import__": "imports by name at run time"}
 FLAGGED_METHODS = {"__reduce__": "pickles itself in a custom way", "__reduce_ex__": "pickles itself in a custom way"}
 # words in a string that name the kit's own files
@@ -141,10 +151,30 @@ def _why(node: ast.AST, aliases: dict[str, str]) -> str | None:
             return "names the kit's environment variables (where its records are kept)"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("rglob", "iterdir"):
         return "looks through folders"
+    if isinstance(node, ast.Call) and _writes_a_file(node):
+        return "writes files"
     if _is_getattr_of_module(node):  # getattr(sys, "modules"): the same attribute, by name
         module = aliases.get(node.args[0].id, node.args[0].id)
         return FLAGGED_ATTRIBUTES.get(module, {}).get(node.args[1].value)
     return None
+
+
+def _writes_a_file(call: ast.Call) -> bool:
+    """open(...) (a name or a method: io.open, Path.open) with a mode that may write, or one it
+    cannot read (a variable); Path.write_text and the like."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    if name in WRITE_METHODS and isinstance(func, ast.Attribute):
+        return True
+    if name not in OPENERS:
+        return False
+    method = isinstance(func, ast.Attribute) and not (isinstance(func.value, ast.Name) and func.value.id in ("io", "codecs"))
+    args = call.args[0 if method else 1:]  # Path(...).open(mode); open(file, mode)
+    mode = args[0] if args else next((k.value for k in call.keywords if k.arg == "mode"), None)
+    if mode is None:
+        return False  # the default: read
+    return not (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
+                and not set(mode.value) & set("wax+"))
 
 
 def _is_getattr_of_module(node: ast.AST) -> bool:

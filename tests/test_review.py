@@ -33,6 +33,8 @@ def test_ordinary_uses_of_the_same_modules_are_not_flagged():
         gc.collect()
         params = inspect.signature(print)
         print(os.getpid(), sys.argv, file=sys.stderr)
+        with open("notes.txt") as notes, open("notes.txt", "rb") as raw:
+            print(notes.read(), raw.read(), mode := "r")
     ''') == []
 
 
@@ -55,6 +57,12 @@ def test_ordinary_uses_of_the_same_modules_are_not_flagged():
     ("import sys\nkit = getattr(sys, 'modules')", "sys.modules"),
     ("import os as o\nwrite = getattr(o, 'write')", "raw file descriptor"),
     ("import os\nregistry = os.environ['BAOZI_REGISTRY']", "environment variables"),
+    ("with open('x.' + str(7), 'w') as f:\n    f.write('3')", "writes files"),
+    ("import pathlib\npathlib.Path('x').write_text('3')", "writes files"),
+    ("mode = 'a'\nopen('x', mode)", "writes files"),
+    ("import os\nos.replace('a', 'b')", "writes files"),
+    ("import importlib\nos = importlib.import_module('o' + 's')", "imports by name"),
+    ("import subprocess\nsubprocess.run(['cat', 'x'])", "runs other programs"),
 ])
 def test_each_way_of_tampering_is_flagged_with_its_line(source, why):
     hits = _scan(source)
