@@ -309,13 +309,18 @@ def _await_subscribers(ctx, url: str, name) -> None:
     if not isinstance(name, str) or not any("worker" in role.lower() for role in ctx.running()):
         return
     deadline = _until(ctx, SUBSCRIBE_WAIT)
-    observer = _Observer(url)
+    try:
+        observer = _Observer(url)
+    except Exception:  # the kit's own look failed: the STOP goes out unheld, as the code sent it
+        return
     try:
         while time.monotonic() < deadline:
             consumers = observer.consumers(name)
             if consumers is None or consumers >= sum("worker" in role.lower() for role in ctx.running()):
                 return
             time.sleep(WATCH_STEP)  # the broker has no "tell me when" for a consumer count
+    except Exception:
+        return
     finally:
         observer.close()
 
