@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from grader.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
+from grader.roles import CONSUMER, PRODUCER, WORKER, plays
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
 THREAD_HEADER = re.compile(r"^((Current thread|Thread) 0x[0-9a-fA-F]+|Stack \(most recent call first\))")
@@ -512,8 +513,8 @@ def busy(seen, roles: Roles, module_file, threshold: float,
     return list(reports.values())
 
 
-def _is(report: ProcReport, *kinds: str) -> bool:
-    return any(k in report.kind.lower() for k in kinds)
+def _is(report: ProcReport, *parts: str) -> bool:
+    return plays(report.kind, *parts)
 
 
 def hints(outcome) -> list[str]:
@@ -524,13 +525,13 @@ def hints(outcome) -> list[str]:
     file = Path(outcome.module_file).name
     main = next((r for r in reports if r.kind == "main"), None)
     consumers = [e for e in outcome.registry if e["kind"] == "process"
-                 and any(k in e["role"].lower() for k in ("consum", "worker"))]
-    waiting = [r for r in reports if _is(r, "consum", "worker") and r.waits_for == "get"]
+                 and plays(e["role"], CONSUMER, WORKER)]
+    waiting = [r for r in reports if _is(r, CONSUMER, WORKER) and r.waits_for == "get"]
     found = []
     for r in reports:
         if r.state != "exiting":
             continue
-        if _is(r, "produc"):
+        if _is(r, PRODUCER):
             found.append(
                 f"{r.role} has put all its items but cannot exit: a process that put items on a "
                 "queue waits, before it ends, until they are flushed into the queue's pipe, and no "
@@ -564,7 +565,7 @@ def hints(outcome) -> list[str]:
             "to stop, it waits in q.get() forever. Start the consumers as daemon processes "
             "(daemon=True, before start()): at exit a daemon is terminated, not joined.")
     elif main is not None and _in_queue_join(main) and (
-            waiting or not any(_is(r, "consum", "worker") for r in reports)):
+            waiting or not any(_is(r, CONSUMER, WORKER) for r in reports)):
         # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done (and not
         # consumers still at work when the time ran out).
         if waiting:
@@ -604,7 +605,7 @@ def hints(outcome) -> list[str]:
                 f"{total} consumers but only {total - len(waiting)} received a sentinel: {len(waiting)} "
                 f"still blocked in q.get(). Put one None per consumer, after every producer has been joined.")
     for r in reports:
-        if _is(r, "produc") and r.waits_for == "put":
+        if _is(r, PRODUCER) and r.waits_for == "put":
             found.append(
                 f"{r.role} is blocked in {r.call or 'q.put()'}: the queue is full and nobody takes items "
                 "off it. Is a consumer running, and does it keep taking until it gets the sentinel?")

@@ -48,6 +48,7 @@ import types
 import warnings
 
 from grader import wire
+from grader.roles import has_a_part
 
 # Python 3.12+ warns when a process with threads forks. A multiprocessing.Queue that has been put to
 # owns a feeder thread, so code that puts before it starts a process triggers it. We record the
@@ -1139,10 +1140,6 @@ def parse_registry_line(line: str) -> dict | None:
     return entry
 
 
-# Words that say which part of the lesson a process plays; the reports and checks match on them.
-ROLE_WORDS = ("produc", "consum", "worker", "publish")
-
-
 def _role_of(target, obj) -> str:
     """A process's role: the function its target runs, seen through ``functools.partial`` and bound
     methods; a function the student's module also binds under a role's name (``consumer =
@@ -1160,10 +1157,10 @@ def _role_of(target, obj) -> str:
     module_name = getattr(target, "__module__", None) or ""
     if module_name.startswith("multiprocessing"):
         return INTERNAL_TARGETS.get(name, name)
-    if not any(word in name.lower() for word in ROLE_WORDS):
+    if not has_a_part(name):
         module = sys.modules.get(module_name)
         for alias, value in list(vars(module).items()) if module else ():
-            if value is target and any(word in alias.lower() for word in ROLE_WORDS):
+            if value is target and has_a_part(alias):
                 return alias
     return name
 

@@ -23,12 +23,11 @@ import time
 import zipfile
 from pathlib import Path
 
-from grader import amqp
+from grader import amqp, settings
 from grader.exercise import KIT_ROOT, all_exercises
 
 PACKED = ("pyproject.toml", "README.md", "grader", "exercises")  # relative to the kit's root
 LEFT_OUT = {"__pycache__", ".pytest_cache"}
-SCALE_ENV = "BAOZI_BUDGET_SCALE"
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -131,9 +130,10 @@ def _fallback(root: Path, why: str, seconds: float) -> None:
 
 
 def _scale() -> float:
-    """BAOZI_BUDGET_SCALE, as for the student's checks: more time for every check on a slow machine."""
+    """BAOZI_BUDGET_SCALE, as for the student's checks: more time for every check on a slow machine
+    (1 if it is not a positive number: the autograder must grade)."""
     try:
-        return max(0.1, float(os.environ.get(SCALE_ENV, "1") or 1))
+        return settings.budget_scale()
     except ValueError:
         return 1.0
 

@@ -14,6 +14,7 @@ import pytest
 from grader import amqp, payloads
 from grader.diagnose import parse_dump, render_processes
 from grader.exercise import Exercise
+from grader.roles import PRODUCER, PUBLISHER, plays
 from grader.harness import Isolation, Outcome, load_factor, run_check
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
@@ -221,7 +222,7 @@ class Kit:
         """Each sentinel was sent once every producer was known to have ended (joined). Judged by
         the order of the calls, not by luck: such a sentinel loses items only when it overtakes one."""
         for unjoined in seen.get("sentinels") or []:
-            producers = [name for name in unjoined if "produc" in name.lower() or "publish" in name.lower()]
+            producers = [name for name in unjoined if plays(name, PRODUCER, PUBLISHER)]
             if producers:
                 self.fail(f"{what} sent {sentinel} before {', '.join(producers)} had been joined.",
                           expected=f"{sentinel} sent after p.join() has returned for every producer",
@@ -349,7 +350,7 @@ class Kit:
                       got=f"{slept['calls']} calls of time.sleep, {slept['seconds']:.2f} s in all",
                       look_at=look_at)
         spans = [s for s in seen.get("put_spans", [])
-                 if by and s["puts"] >= 2 and by[:6] in s["role"].lower()]  # "produc", "consum"
+                 if by and s["puts"] >= 2 and plays(s["role"], by)]
         if delay and spans:
             widest = max(spans, key=lambda s: s["span"])
             if widest["span"] < 0.9 * (seconds - delay):

@@ -28,13 +28,11 @@ from pathlib import Path
 
 import pytest
 
+from grader import settings
 from grader.checks import Check, checks_for, grading_plan
 from grader.exercise import MetadataError, find
 from grader.kit import Kit
 from grader.runner import HIDDEN_SEED_OFFSET
-
-SCALE_ENV = "BAOZI_BUDGET_SCALE"
-
 
 class CheckFailed(AssertionError):
     """A check of the kit failed; its message is the kit's report (expected, got, look at)."""
@@ -59,10 +57,8 @@ def _find_check(exercise_name: str, name: str) -> Check:
 
 
 def _scale(scale: float | None) -> float:
-    if scale is not None:
-        return scale
     try:
-        return float(os.environ.get(SCALE_ENV, "1") or 1)
+        return settings.budget_scale(scale)
     except ValueError:
         return 1.0
 

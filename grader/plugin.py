@@ -13,12 +13,11 @@ Options:
 from __future__ import annotations
 
 import multiprocessing
-import os
 from pathlib import Path
 
 import pytest
 
-from grader import amqp
+from grader import amqp, settings
 from grader import exercise as exercise_meta
 from grader.kit import Kit, rerun_command
 
@@ -71,12 +70,10 @@ def _seed(config) -> int:
 
 
 def _scale(config) -> float:
-    scale = config.getoption("--budget-scale")
-    if scale is None:
-        scale = float(os.environ.get("BAOZI_BUDGET_SCALE", "1") or 1)
-    if scale <= 0:
-        raise pytest.UsageError("--budget-scale must be positive")
-    return scale
+    try:
+        return settings.budget_scale(config.getoption("--budget-scale"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--budget-scale: {exc}") from None
 
 
 def pytest_report_header(config):

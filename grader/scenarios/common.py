@@ -13,6 +13,7 @@ from typing import Callable
 
 from grader.driver import INTERNAL_ROLES, observed, start_kit_process
 from grader.plain import NotPlain, plain_get
+from grader.roles import CONSUMER, PRODUCER, plays
 
 
 def collect(q, count: int, ctx) -> list:
@@ -132,15 +133,15 @@ def as_list(value):
 def overlap(ctx) -> bool | None:
     """Did the consumers start while a producer was still at work? None if nothing to judge."""
     entries = ctx.started("process")
-    producers = [e for e in entries if "produc" in e["role"].lower()]
-    consumers = [e for e in entries if "consum" in e["role"].lower()]
+    producers = [e for e in entries if plays(e["role"], PRODUCER)]
+    consumers = [e for e in entries if plays(e["role"], CONSUMER)]
     if not producers or not consumers:
         return None
     first = consumers[0]
     before = [e for e in producers if entries.index(e) < entries.index(first)]
     if len(before) < len(producers):
         return True  # a producer started after the first consumer: they did overlap
-    return any("produc" in role.lower() for role in first["alive_at_start"])
+    return any(plays(role, PRODUCER) for role in first["alive_at_start"])
 
 
 def _call_run(ctx, *args, **kwargs) -> dict:

@@ -31,6 +31,7 @@ import time
 from typing import Callable
 
 from grader.driver import observed
+from grader.roles import CONSUMER, plays
 from grader.scenarios.common import as_list, overlap, patch_here, plain_item, started, stop, timed
 
 
@@ -90,7 +91,7 @@ def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
     callmethod = multiprocessing.managers.BaseProxy._callmethod
 
     def note() -> dict:
-        running = [name for name in ctx.audit(reap=False)["running"] if "consum" not in name.lower()]
+        running = [name for name in ctx.audit(reap=False)["running"] if not plays(name, CONSUMER)]
         entry = {"running": running, "returned": False}
         calls.append(entry)
         return entry
@@ -135,7 +136,7 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
             "queue_joins": ctx.queue_joins(), "early_task_done": ctx.early_task_done(),
             "late": ctx.late_answers(), **ctx.audit(), **who,
             "consumer_daemons": [d for role, d in zip(who["processes"], who["daemons"])
-                                 if "consum" in role.lower()]}
+                                 if plays(role, CONSUMER)]}
     if at_exit:
         # The end of the program: terminate the daemon children, join the others (forever, if one
         # never ends: the harness then reports where it waits).

@@ -19,6 +19,7 @@ import time
 from typing import Callable
 
 from grader.driver import start_kit_process
+from grader.roles import WORKER, plays
 from grader.scenarios.common import as_list, patch_here, started, timed
 
 WATCH_STEP = 0.02  # seconds between two looks at a queue's message count (the broker cannot push it)
@@ -306,7 +307,7 @@ def _await_subscribers(ctx, url: str, name) -> None:
     a worker consuming with auto_ack=True would take two of them in some runs and not in others
     (the checks that kill a worker judge auto_ack in every run). A worker that polls with basic_get
     never subscribes: it costs this wait once."""
-    if not isinstance(name, str) or not any("worker" in role.lower() for role in ctx.running()):
+    if not isinstance(name, str) or not any(plays(role, WORKER) for role in ctx.running()):
         return
     deadline = _until(ctx, SUBSCRIBE_WAIT)
     try:
@@ -316,7 +317,7 @@ def _await_subscribers(ctx, url: str, name) -> None:
     try:
         while time.monotonic() < deadline:
             consumers = observer.consumers(name)
-            if consumers is None or consumers >= sum("worker" in role.lower() for role in ctx.running()):
+            if consumers is None or consumers >= sum(plays(role, WORKER) for role in ctx.running()):
                 return
             time.sleep(WATCH_STEP)  # the broker has no "tell me when" for a consumer count
     except Exception:

@@ -1,0 +1,23 @@
+"""Settings that several entry points read the same way (the pytest plugin, the notebook and the
+Gradescope autograder): one place for their environment variables and their checks."""
+
+from __future__ import annotations
+
+import math
+import os
+
+SCALE_ENV = "BAOZI_BUDGET_SCALE"
+
+
+def budget_scale(given: float | None = None) -> float:
+    """How much every check's time budget is multiplied by: `given` (an option or an argument),
+    else $BAOZI_BUDGET_SCALE, else 1. ValueError if it is not a positive number."""
+    if given is None:
+        text = os.environ.get(SCALE_ENV, "").strip()
+        try:
+            given = float(text) if text else 1.0
+        except ValueError:
+            raise ValueError(f"{SCALE_ENV}={text!r} is not a number") from None
+    if not (isinstance(given, (int, float)) and math.isfinite(given) and given > 0):
+        raise ValueError(f"the budget scale must be a positive number, not {given!r}")
+    return float(given)
