@@ -16,7 +16,7 @@ import inspect
 import multiprocessing
 from typing import Callable
 
-from grader.exercise import Exercise
+from grader.exercise import Exercise, MetadataError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,16 +66,30 @@ def _visible_module(exercise: Exercise):
 
 
 def checks_for(exercise: Exercise) -> list[Check]:
-    """The exercise's checks in a stable order: visible ones first, as its metadata lists them."""
+    """The exercise's checks in a stable order: visible ones first, as its metadata lists them.
+
+    Points and checks must name each other exactly: a name with points and no check would count in
+    the exercise's maximum and never be earned, a check without points would never run. Either is
+    a MetadataError when the checks are loaded, never a check silently dropped."""
     visible = _functions(_visible_module(exercise), "test_")
     try:
         hidden = _functions(importlib.import_module(f"grader.hidden.{exercise.name}"), "check_")
-    except ModuleNotFoundError:  # a release bundle: no hidden checks
-        hidden = {}
-    found = []
-    for name, points in exercise.points.items():
-        found.append(Check(exercise, name, visible[name], points, hidden=False))
-    for name, points in exercise.hidden_points.items():
-        if name in hidden:
-            found.append(Check(exercise, name, hidden[name], points, hidden=True))
+    except ModuleNotFoundError:  # a release bundle: no hidden checks, and no hidden points
+        hidden = None
+    _expect_same(exercise, "points", exercise.points, visible, f"test_{exercise.module}.py")
+    if hidden is not None:
+        _expect_same(exercise, "hidden_points", exercise.hidden_points, hidden,
+                     f"grader/hidden/{exercise.name}.py")
+    found = [Check(exercise, name, visible[name], points, hidden=False) for name, points in exercise.points.items()]
+    found += [Check(exercise, name, hidden[name], points, hidden=True)
+              for name, points in exercise.hidden_points.items() if hidden is not None]
     return found
+
+
+def _expect_same(exercise: Exercise, table: str, points: dict, functions: dict, where: str) -> None:
+    unknown, unscored = sorted(set(points) - set(functions)), sorted(set(functions) - set(points))
+    if unknown or unscored:
+        raise MetadataError(
+            f"{exercise.folder / 'exercise.toml'}: [{table}] and {where} disagree: "
+            + "; ".join(filter(None, [unknown and f"points for {', '.join(unknown)}, which it does not define",
+                                      unscored and f"no points for {', '.join(unscored)}"])))

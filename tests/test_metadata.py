@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,20 @@ def test_the_four_core_exercises_exist():
 def test_points_match_the_visible_tests(ex):
     tests = {name for name in _functions(ex.folder / f"test_{ex.module}.py") if name.startswith("test_")}
     assert tests == set(ex.points), f"{ex.name}: tests without points or points without a test"
+
+
+@pytest.mark.parametrize("table, name", [("points", "test_a_typo"), ("hidden_points", "check_a_typo")])
+def test_points_for_a_check_that_does_not_exist_stop_the_loading(table, name):
+    """A typo in exercise.toml would count in the maximum and never be earned: loading the checks
+    fails, naming it; a check left without points would never run: the same."""
+    from grader.checks import checks_for
+
+    ex = EXERCISES[2]
+    with pytest.raises(exercise_meta.MetadataError, match=f"points for {name}, which"):
+        checks_for(dataclasses.replace(ex, **{table: {**getattr(ex, table), name: 1}}))
+    first = next(iter(getattr(ex, table)))
+    with pytest.raises(exercise_meta.MetadataError, match=f"no points for {first}"):
+        checks_for(dataclasses.replace(ex, **{table: {k: v for k, v in getattr(ex, table).items() if k != first}}))
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.name)
