@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from grader import amqp, settings
-from grader import exercise as exercise_meta
-from grader.kit import Kit, rerun_command
+
+if TYPE_CHECKING:
+    from grader.kit import Kit
+
+# Installed, the plugin loads in every pytest run of the machine's environment: what runs a check
+# (the harness, psutil, the exercises' metadata) is imported only when a test asks for the kit.
 
 DEFAULT_SEED = 1
 TEST_TIMEOUT = 120  # pytest-timeout's last resort; the harness's own budgets are far shorter
@@ -102,6 +107,9 @@ def start_method() -> str:
 @pytest.fixture
 def kit(request, start_method) -> Kit:
     """The harness for the exercise whose folder holds this test file."""
+    from grader import exercise as exercise_meta
+    from grader.kit import Kit, rerun_command
+
     folder = Path(request.path).parent
     try:
         exercise = exercise_meta.load(folder)

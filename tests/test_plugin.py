@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -35,6 +37,20 @@ def project(pytester):
     mine.mkdir(parents=True)
     shutil.copy(SOLUTIONS_DIR / "ex03_sentinel" / "sentinel.py", mine)
     return pytester
+
+
+def test_an_unrelated_project_loads_none_of_the_harness(tmp_path):
+    """Installed, the plugin loads in every pytest run of the environment: collecting an unrelated
+    project's tests must not import what runs a check (the harness, psutil, pika)."""
+    (tmp_path / "test_other.py").write_text("def test_other():\n    assert True\n", encoding="utf-8")
+    # --seed is the plugin's option: without the plugin loaded, pytest would refuse it
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pytest", "--co", "-q", "--seed", "3",
+                           "-p", "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    heavy = sorted(m for m in imported if m.split(".")[0] in ("psutil", "pika")
+                   or m in ("grader.harness", "grader.kit", "grader.driver", "grader.exercise"))
+    assert heavy == [], heavy
 
 
 def test_help_lists_the_options(pytester):
