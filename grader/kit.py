@@ -265,8 +265,8 @@ class Kit:
                                "q.get() instead of asking q.empty() or q.qsize() (whether the items were "
                                "there in one run is luck)"))
         self.fail(f"{what} stopped taking results while {running} could still put some.",
-                  expected=f"{len(expected)} items: every result, taken after the consumers have ended "
-                           f"or counted one by one with get()",
+                  expected=f"{len(expected)} items: every result, counted one by one with get(), or "
+                           f"taken once no consumer can put more (joined, or after q.join() for daemons)",
                   got=f"{len(got)} of {len(expected)} items; it asked {call} of a queue that {running} "
                       f"still held, and took 'nothing there' for the end",
                   look_at=look_at or "an empty queue, or a get() that times out, means 'nothing yet' "
