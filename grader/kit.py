@@ -4,6 +4,7 @@ what happened into a failure that teaches (what was expected, what happened, wha
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import warnings
@@ -65,6 +66,14 @@ class Kit:
         return payloads.text_batches(self.seed, sizes, salt=self.exercise.name)
 
     # -- the broker (exercise 7) ----------------------------------------------------------------
+    @staticmethod
+    def pipeline_work(batches: list[list], takers: int, put_delay: float, take_delay: float) -> float:
+        """Seconds a run of many producers and `takers` consumers (or workers) asks for: the longest
+        batch's puts, then each taker's share of the items, rounded up (the `work` of ``run``)."""
+        total = sum(len(batch) for batch in batches)
+        longest = max((len(batch) for batch in batches), default=0)
+        return longest * put_delay + math.ceil(total / max(1, takers)) * take_delay
+
     def broker_url(self) -> str:
         """The RabbitMQ URL the check uses; without a broker the check is skipped, with the way to
         start one (or fails, when a broker is required: --require-broker, and always in grading)."""

@@ -1,6 +1,5 @@
 """Visible checks for exercise 4. Run: pytest exercises/ex04_many"""
 
-import math
 
 LOOK_AT_COUNT = "one None per consumer, put after every producer has been joined"
 
@@ -9,8 +8,7 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
     """run(batches, n_consumers, ...) in a fresh process tree."""
     total = sum(len(b) for b in batches)
     longest = max((len(b) for b in batches), default=0)
-    per_consumer = math.ceil(total / max(1, n_consumers))
-    work = longest * producer_delay + per_consumer * consumer_delay
+    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
     outcome = kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
                       n_consumers=n_consumers, producer_delay=producer_delay,
                       consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers)

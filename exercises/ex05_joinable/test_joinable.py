@@ -1,6 +1,5 @@
 """Visible checks for exercise 5. Run: pytest exercises/ex05_joinable"""
 
-import math
 
 LOOK_AT_TASK_DONE = "one q.task_done() per item taken, after its result is on `results`"
 LOOK_AT_RESULTS = ("after q.join() every result has been put, but may still be on its way to `results`: "
@@ -13,8 +12,7 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, a
     ends as a real one would (daemon children terminated, the others joined)."""
     total = sum(len(b) for b in batches)
     longest = max((len(b) for b in batches), default=0)
-    per_consumer = math.ceil(total / max(1, n_consumers))
-    work = longest * producer_delay + per_consumer * consumer_delay
+    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
     outcome = kit.run("run_joinable", action=f"run(batches, {n_consumers})", batches=batches,
                       n_consumers=n_consumers, producer_delay=producer_delay,
                       consumer_delay=consumer_delay, at_exit=at_exit, work=work,

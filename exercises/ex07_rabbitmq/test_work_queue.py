@@ -36,7 +36,7 @@ def _run(kit, batches, n_workers, *, producer_delay=0.0, worker_delay=0.0):
     url, name = kit.broker_url(), kit.queue_name("run")
     total = sum(len(b) for b in batches)
     longest = max((len(b) for b in batches), default=0)
-    work = longest * producer_delay + -(-total // max(1, n_workers)) * worker_delay
+    work = kit.pipeline_work(batches, n_workers, producer_delay, worker_delay)
     outcome = kit.run("run_work_queue", action=f"run(url, {name!r}, batches, {n_workers})", url=url,
                       queue_name=name, batches=batches, n_workers=n_workers,
                       producer_delay=producer_delay, worker_delay=worker_delay, work=work,

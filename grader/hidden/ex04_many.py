@@ -2,13 +2,9 @@
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
 
-import math
-
 
 def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
-    total = sum(len(b) for b in batches)
-    work = (max((len(b) for b in batches), default=0) * producer_delay
-            + math.ceil(total / n_consumers) * consumer_delay)
+    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
     seen = kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
                    n_consumers=n_consumers, producer_delay=producer_delay,
                    consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers).value

@@ -2,15 +2,12 @@
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/hidden/__init__.py)
 
-import math
 
 LOOK_AT = "join every producer, then q.join(), then take one result per item"
 
 
 def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_exit=False):
-    total = sum(len(b) for b in batches)
-    work = (max((len(b) for b in batches), default=0) * producer_delay
-            + math.ceil(total / n_consumers) * consumer_delay)
+    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
     outcome = kit.run("run_joinable", action=f"run(batches, {n_consumers})", batches=batches,
                       n_consumers=n_consumers, producer_delay=producer_delay,
                       consumer_delay=consumer_delay, at_exit=at_exit, work=work,
