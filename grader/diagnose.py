@@ -513,10 +513,6 @@ def busy(seen, roles: Roles, module_file, threshold: float,
     return list(reports.values())
 
 
-def _is(report: ProcReport, *parts: str) -> bool:
-    return plays(report.kind, *parts)
-
-
 def hints(outcome) -> list[str]:
     """The likely causes of a hang or a leak, most likely first, in the lesson's words."""
     reports = outcome.stuck or outcome.leaked
@@ -526,12 +522,12 @@ def hints(outcome) -> list[str]:
     main = next((r for r in reports if r.kind == "main"), None)
     consumers = [e for e in outcome.registry if e["kind"] == "process"
                  and plays(e["role"], CONSUMER, WORKER)]
-    waiting = [r for r in reports if _is(r, CONSUMER, WORKER) and r.waits_for == "get"]
+    waiting = [r for r in reports if plays(r.kind, CONSUMER, WORKER) and r.waits_for == "get"]
     found = []
     for r in reports:
         if r.state != "exiting":
             continue
-        if _is(r, PRODUCER):
+        if plays(r.kind, PRODUCER):
             found.append(
                 f"{r.role} has put all its items but cannot exit: a process that put items on a "
                 "queue waits, before it ends, until they are flushed into the queue's pipe, and no "
@@ -565,7 +561,7 @@ def hints(outcome) -> list[str]:
             "to stop, it waits in q.get() forever. Start the consumers as daemon processes "
             "(daemon=True, before start()): at exit a daemon is terminated, not joined.")
     elif main is not None and _in_queue_join(main) and (
-            waiting or not any(_is(r, CONSUMER, WORKER) for r in reports)):
+            waiting or not any(plays(r.kind, CONSUMER, WORKER) for r in reports)):
         # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done (and not
         # consumers still at work when the time ran out).
         if waiting:
@@ -605,7 +601,7 @@ def hints(outcome) -> list[str]:
                 f"{total} consumers but only {total - len(waiting)} received a sentinel: {len(waiting)} "
                 f"still blocked in q.get(). Put one None per consumer, after every producer has been joined.")
     for r in reports:
-        if _is(r, PRODUCER) and r.waits_for == "put":
+        if plays(r.kind, PRODUCER) and r.waits_for == "put":
             found.append(
                 f"{r.role} is blocked in {r.call or 'q.put()'}: the queue is full and nobody takes items "
                 "off it. Is a consumer running, and does it keep taking until it gets the sentinel?")

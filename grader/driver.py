@@ -1320,13 +1320,11 @@ def _install_registry(path: str) -> None:
                 _see_end(proc)  # `while active_children(): ...` waits for the end too
         return alive
 
-    library = os.path.dirname(multiprocessing.__file__)
-
     def wait_ready(object_list, timeout=None):
         ready = _wait_ready(object_list, timeout)
         # A process's sentinel is ready once it has ended: `connection.wait([p.sentinel])` waits for
         # the end as join() does. multiprocessing's own waits (a forkserver child's poll) do not count.
-        if not sys._getframe(1).f_code.co_filename.startswith(library):
+        if not sys._getframe(1).f_code.co_filename.startswith(_LIBRARY_DIR):
             for _, _, proc in _named_handles():  # (one multiprocessing reaped already is not a child)
                 if proc._parent_pid == os.getpid() and getattr(proc, "_sentinel", None) in ready:
                     _see_end(proc)

@@ -191,10 +191,7 @@ class Kit:
         Processes that run but do no work, beside a call that returns the list it was given, fail."""
         value = seen.get("value")
         count = len(value) if isinstance(value, list) else 0
-        put = sum(span["puts"] for span in seen.get("put_spans") or [] if span["role"] != "main")
-        gets = seen.get("gets") or {}
-        taken = sum(n for role, n in gets.items() if role != "main")
-        collected = gets.get("main", 0)
+        _, put, taken, collected = _queue_calls(seen)
         if min(put, taken, collected) >= count:
             return
         self.fail(f"{what} returned {count} values, but they did not all go through queues between "
@@ -289,10 +286,8 @@ class Kit:
         so a value left unread (a forwarded STOP, a second result) could have arrived before an
         item and been taken in its place: the mistake loses an item only in some runs, and is
         named here in every run."""
-        putters = [span for span in seen.get("put_spans") or [] if span["role"] != "main"]
-        put = sum(span["puts"] for span in putters)
-        taken = (seen.get("gets") or {}).get("main", 0)
-        if len(putters) < 2 or put <= taken:
+        putters, put, _, taken = _queue_calls(seen)
+        if putters < 2 or put <= taken:
             return
         self.fail(f"{what} returned while {put - taken} value(s) put on {results} were still unread.",
                   expected=f"one value per item put on {results}, and {what} taking every one",
@@ -379,6 +374,16 @@ class Kit:
                       expected="a waiting process sleeps in q.get() and uses almost no CPU",
                       got="a loop that keeps asking (q.empty(), get_nowait(), get(timeout=0)) and spins",
                       look_at="take items with a blocking q.get(); it returns as soon as one arrives")
+
+
+def _queue_calls(seen: dict) -> tuple[int, int, int, int]:
+    """From an observation's counts of the student's queue calls ("put_spans", "gets"): how many of
+    the processes it started put, how many values they put, how many they took, and how many the
+    call itself ("main") took."""
+    putters = [span for span in seen.get("put_spans") or [] if span["role"] != "main"]
+    gets = seen.get("gets") or {}
+    return (len(putters), sum(span["puts"] for span in putters),
+            sum(n for role, n in gets.items() if role != "main"), gets.get("main", 0))
 
 
 def _spin_witness(report) -> str:

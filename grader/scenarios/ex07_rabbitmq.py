@@ -94,10 +94,6 @@ class _Observer:
         """Messages ready for delivery (not the unacknowledged ones); None if there is no such queue."""
         return self._count(name, "message_count")
 
-    def consumers(self, name: str) -> int | None:
-        """Consumers subscribed to the queue; None if there is no such queue."""
-        return self._count(name, "consumer_count")
-
     def _count(self, name: str, field: str) -> int | None:
         pika = _pika()
         try:
@@ -136,12 +132,13 @@ class _Observer:
             self.channel.basic_publish("", name, body.encode("utf-8"),
                                        pika.BasicProperties(delivery_mode=2))
 
-    def wait_ready(self, name: str, until, deadline: float) -> int | None:
-        """Look at the ready count until `until(count)` holds or the deadline passes; the last count."""
-        count = self.ready(name)
+    def wait_count(self, name: str, until, deadline: float, field: str = "message_count") -> int | None:
+        """Look at the ready count (or another count of the queue's: `field`) until `until(count)`
+        holds or the deadline passes; the last count."""
+        count = self._count(name, field)
         while not until(count) and time.monotonic() < deadline:
-            time.sleep(WATCH_STEP)  # the broker has no "tell me when" for a message count
-            count = self.ready(name)
+            time.sleep(WATCH_STEP)  # the broker has no "tell me when" for a queue's counts
+            count = self._count(name, field)
         return count
 
 
@@ -253,7 +250,7 @@ def worker_until_stop(ctx, url, queue_name, items, behind, delay=0.0):
     try:
         # Once the worker's connection is gone, the broker puts back what it held unacked (at once,
         # but not before our next look, perhaps): wait, bounded, for the message behind STOP.
-        observer.wait_ready(queue_name, lambda n: n is None or n >= 1, _until(ctx, 2.0))
+        observer.wait_count(queue_name, lambda n: n is None or n >= 1, _until(ctx, 2.0))
         left = observer.take_all(queue_name, len(items) + 3)
     finally:
         observer.close()
@@ -271,7 +268,7 @@ def worker_killed_mid_message(ctx, url, queue_name, items, hold, window):
         observer.publish(queue_name, items)
         worker = _Worker(ctx, url, queue_name, hold)
         total = len(items)
-        first = observer.wait_ready(queue_name, lambda n: (n is not None and n < total) or worker.ended(),
+        first = observer.wait_count(queue_name, lambda n: (n is not None and n < total) or worker.ended(),
                                     _until(ctx, 10.0))
         worker.raise_if_failed()
         seen = {"took": first is not None and first < total, "lowest": first}
@@ -290,7 +287,7 @@ def worker_killed_mid_message(ctx, url, queue_name, items, hold, window):
         worker.proc.kill()
         worker.proc.join(5.0)
         # The broker takes back a dead connection's unacknowledged messages at once.
-        seen["after_kill"] = observer.wait_ready(queue_name, lambda n: n == total,
+        seen["after_kill"] = observer.wait_count(queue_name, lambda n: n == total,
                                                  _until(ctx, 3.0))
         return seen
     finally:
@@ -315,11 +312,8 @@ def _await_subscribers(ctx, url: str, name) -> None:
     except Exception:  # the kit's own look failed: the STOP goes out unheld, as the code sent it
         return
     try:
-        while time.monotonic() < deadline:
-            consumers = observer.consumers(name)
-            if consumers is None or consumers >= sum(plays(role, WORKER) for role in ctx.running()):
-                return
-            time.sleep(WATCH_STEP)  # the broker has no "tell me when" for a consumer count
+        observer.wait_count(name, lambda n: n is None or n >= sum(plays(r, WORKER) for r in ctx.running()),
+                            deadline, field="consumer_count")
     except Exception:
         return
     finally:
