@@ -1,7 +1,7 @@
 """Same code, same verdict (issue 12), run by hand (never in a timed test):
 
     python bench/stress.py [--copies 3] [--only ex03_sentinel,ex07_rabbitmq/auto_ack] [--workers 2] [--quiet]
-                           [--broker URL] [--save FILE] [--against FILE]
+                           [--broker URL] [--save FILE] [--against FILE] [--keep FOLDER]
 
 Grades every golden case (``tests/cases/<exercise>/<case>/``, the grading cases aside) as `copies`
 submissions of one batch, through the same code as ``python -m grader batch``, with every core
@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--broker", metavar="URL", help="grade on RabbitMQ workers through the broker at URL")
     parser.add_argument("--save", metavar="FILE", help="write each case's per-check verdicts to FILE")
     parser.add_argument("--against", metavar="FILE", help="compare with the verdicts a run saved in FILE")
+    parser.add_argument("--keep", metavar="FOLDER", help="keep the graded batch (every copy's feedback) in FOLDER")
     args = parser.parse_args()
     cases = golden_cases(set(filter(None, args.only.split(","))))
     options = grade.Options(sandbox=choose())
@@ -128,6 +129,8 @@ def main() -> None:
         seen: dict[tuple, list] = collections.defaultdict(list)
         for name, (exercise, case, verdict) in names.items():
             seen[(exercise, case, verdict)].append(verdicts(out / name / "results.json", exercise))
+        if args.keep:
+            shutil.copytree(out, args.keep, dirs_exist_ok=True)
     differing, right_lost, wrong_kept = [], [], []
     for (exercise, case, verdict), copies in seen.items():
         if any(checks != copies[0][0] for checks, _, _, _ in copies):

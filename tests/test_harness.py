@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader.exercise import KIT_ROOT
@@ -508,7 +509,7 @@ def runaway(q):
 def run(items, producer_delay=0, consumer_delay=0):
     q = multiprocessing.Queue()
     multiprocessing.Process(target=runaway, args=(q,)).start()
-    q.get(timeout=5)
+    q.get(timeout=30)
     return list(items)
 """, method="fork")
     assert out.status == "returned"
@@ -1048,3 +1049,69 @@ def run(items, producer_delay=0, consumer_delay=0):
     out = check(tmp_path, HEADER + "\ndef run(items, producer_delay=0, consumer_delay=0):\n    return list(items)\n",
                 method="spawn")
     assert out.status == "returned"
+
+
+@POSIX_ONLY
+def test_a_producer_waits_for_its_consumer_as_long_as_the_machine_holds_the_consumer_up(tmp_path, monkeypatch):
+    """How long a consumer takes to reach its first queue call is the machine's doing: a producer
+    that ends first waits for a reader still starting up past any fixed bound (START_MAX, shortened
+    here), and for one that began its target past HOLD_MAX while it only waits for a CPU (stopped,
+    here, as a starved process is runnable). It stops waiting for a reader that sleeps elsewhere,
+    that used the CPU for something else, or that died starting up (a zombie not yet joined)."""
+    from grader import driver
+
+    registry, dumps = tmp_path / "registry", tmp_path / "dumps"
+    dumps.mkdir()
+    monkeypatch.setattr(driver, "_registry", driver._Registry(str(registry)))
+    monkeypatch.setenv(driver.DUMP_DIR_ENV, str(dumps))
+    monkeypatch.setattr(driver, "START_MAX", 0.1)
+    monkeypatch.setattr(driver, "HOLD_MAX", 0.1)
+    began = "import os, signal, sys, time; open(os.path.join(sys.argv[2], f'{os.getpid()}.running'), 'w').close()"
+    calls = "open(f'{sys.argv[1]}.used.{os.getpid()}', 'w').close(); time.sleep(30)"
+
+    def wait_for(reader_code: str, until=None) -> subprocess.Popen:
+        reader = subprocess.Popen([sys.executable, "-c", reader_code, str(registry), str(dumps)])
+        try:
+            start = time.monotonic()
+            while until and not until(reader):
+                assert time.monotonic() - start < 30, "the reader never got there"
+                time.sleep(0.01)
+            driver._await_first_call(reader.pid, time.monotonic())
+            return reader
+        finally:
+            reader.kill()
+            reader.wait()
+
+    def used(reader) -> bool:
+        return (tmp_path / f"registry.used.{reader.pid}").exists()
+
+    def running(reader) -> bool:
+        return (dumps / f"{reader.pid}.running").exists()
+
+    slow_start = wait_for(f"import os, sys, time; time.sleep(1.0); {calls}")
+    assert used(slow_start)
+
+    # Stopped after it began, as a starved reader is held up: waited for until it goes on.
+    reader = subprocess.Popen([sys.executable, "-c", f"{began}; os.kill(os.getpid(), signal.SIGSTOP); {calls}",
+                               str(registry), str(dumps)])
+    try:
+        process, start = psutil.Process(reader.pid), time.monotonic()
+        while process.status() != psutil.STATUS_STOPPED:
+            assert time.monotonic() - start < 30, "the reader never stopped"
+            time.sleep(0.01)
+        waiting = threading.Thread(target=driver._await_first_call, args=(reader.pid, time.monotonic()))
+        waiting.start()
+        waiting.join(timeout=5 * driver.HOLD_MAX)
+        assert waiting.is_alive(), "the producer stopped waiting for a reader that the machine holds up"
+        os.kill(reader.pid, signal.SIGCONT)
+        waiting.join(timeout=30)
+        assert not waiting.is_alive() and used(reader)
+    finally:
+        reader.kill()
+        reader.wait()
+
+    asleep = wait_for(f"{began}; time.sleep(30)", until=running)
+    assert not used(asleep)
+    busy = wait_for(f"{began}\nwhile True: pass", until=running)
+    assert not used(busy)
+    wait_for("raise SystemExit(1)", until=lambda reader: driver._dead(reader.pid))
