@@ -6,7 +6,7 @@ Both parts run with every core saturated (`bench/saturate.py`); right code never
 count above zero is a fault of the kit.
 
 - asked: N processes move items through a queue (its feeder thread busy) while they are asked for
-  their stacks every 2 ms, the kit's own way (`grader.driver.arm_stack_dump`, SIGUSR1), as the
+  their stacks every 2 ms, the kit's own way (`grader.checking.driver.arm_stack_dump`, SIGUSR1), as the
   deadlock watch asks quiet processes. Counts the processes that die by a signal.
 - graded: grades the reference solution of one exercise N times and counts the checks whose report
   speaks of a crash or a signal. ex07 needs a broker (`KIT_AMQP_URL`).
@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from saturate import saturated  # noqa: E402
 
-from grader import grade  # noqa: E402
-from grader.driver import DUMP_DIR_ENV, arm_stack_dump  # noqa: E402
-from grader.exercise import SOLUTIONS_DIR, all_exercises  # noqa: E402
-from grader.sandbox import choose  # noqa: E402
+from grader.checking.driver import DUMP_DIR_ENV, arm_stack_dump  # noqa: E402
+from grader.checking.exercise import SOLUTIONS_DIR, all_exercises  # noqa: E402
+from grader.grading import pipeline  # noqa: E402
+from grader.grading.sandbox import choose  # noqa: E402
 
 CRASH = re.compile(r"CRASH|signal \d+|killed by signal|could not be graded reliably", re.I)
 
@@ -79,11 +79,11 @@ def asked(runs: int, seconds: float = 2.0) -> dict:
 def graded(runs: int, exercise_name: str) -> dict:
     """The reference solution of one exercise, graded `runs` times."""
     exercises = [e for e in all_exercises() if e.name == exercise_name]
-    options = grade.Options(sandbox=choose())
+    options = pipeline.Options(sandbox=choose())
     crashed, lost = collections.Counter(), 0
     with tempfile.TemporaryDirectory(prefix="baozi-crashes-") as tmp:
         for run in range(runs):
-            result = grade.grade(SOLUTIONS_DIR, Path(tmp) / f"out-{run}", options, exercises=exercises)
+            result = pipeline.grade(SOLUTIONS_DIR, Path(tmp) / f"out-{run}", options, exercises=exercises)
             lost += result.score < result.max_score
             for test in result.tests:
                 if test.get("status") == "failed" and CRASH.search(test.get("output", "")):

@@ -13,13 +13,13 @@ as two one-core machines would: one pinned worker against two. The second runs t
 unpinned on the same two cores; there one worker, which runs several checks at once, already keeps
 both cores mostly busy, so a second worker on the same cores only fills the idle time that is left.
 
-The folder holds N copies of the reference solutions and N of a submission whose every function
-hangs (as in bench/grading.py). The local pool runs through ``grader.batch.run_batch``, the broker
-path through ``grader.collect.run_broker_batch`` (what ``python -m grader batch --broker`` runs),
-with ``python -m grader worker`` processes started, and ready, before the clock starts. Each run
-uses a jobs queue of its own on the broker (default: KIT_AMQP_URL, else localhost), deleted after.
-The machine's load (``os.getloadavg``) is recorded before and after each run: on a shared machine
-the figures are only as good as the quiet they were taken in.
+The folder holds N copies of the reference solutions and N of a submission whose every function hangs
+(as in bench/grading.py). The local pool runs through ``grader.grading.batch.run_batch``, the broker
+path through ``grader.distributed.broker_batch.run_broker_batch`` (what ``python -m grader batch
+--broker`` runs), with ``python -m grader worker`` processes started, and ready, before the clock
+starts. Each run uses a jobs queue of its own on the broker (default: KIT_AMQP_URL, else localhost),
+deleted after. The machine's load (``os.getloadavg``) is recorded before and after each run: on a shared
+machine the figures are only as good as the quiet they were taken in.
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading import hanging_submission  # noqa: E402  (bench/grading.py)
 
-from grader import amqp, batch, collect, grade, jobs  # noqa: E402
-from grader.exercise import KIT_ROOT, SOLUTIONS_DIR  # noqa: E402
-from grader.sandbox import choose  # noqa: E402
-from grader.worker import same_account  # noqa: E402
+from grader.checking import amqp  # noqa: E402
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR  # noqa: E402
+from grader.grading import batch, pipeline
+from grader.grading.sandbox import choose  # noqa: E402
+from grader.distributed import broker_batch, jobs
+from grader.distributed.worker import same_account  # noqa: E402
 
 WORKER_READY_TIMEOUT = 60.0
 
@@ -88,22 +90,22 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
             worker.wait()
 
 
-def time_local(folder: Path, out: Path, options: grade.Options, workers: int) -> dict:
+def time_local(folder: Path, out: Path, options: pipeline.Options, workers: int) -> dict:
     before = load()
     started = time.monotonic()
     batch.run_batch(folder, out, options, workers, progress=batch.Progress(0, stream=io.StringIO()))
     return {"seconds": round(time.monotonic() - started, 1), "load_before": before, "load_after": load()}
 
 
-def time_broker(folder: Path, out: Path, options: grade.Options, url: str, workers: int,
+def time_broker(folder: Path, out: Path, options: pipeline.Options, url: str, workers: int,
                 pinned: bool = False) -> dict:
     queue = amqp.unique_name("bench")
     started_workers = start_workers(workers, url, queue, pinned)
     try:
         before = load()
         started = time.monotonic()
-        collect.run_broker_batch(folder, out, options, url, queue,
-                                 progress=collect.BrokerProgress(0, stream=io.StringIO()),
+        broker_batch.run_broker_batch(folder, out, options, url, queue,
+                                 progress=broker_batch.BrokerProgress(0, stream=io.StringIO()),
                                  key=os.environ[jobs.RESULTS_KEY_ENV].encode())
         seconds = time.monotonic() - started
     finally:
@@ -129,7 +131,7 @@ def main() -> None:
     os.environ.setdefault(jobs.RESULTS_KEY_ENV, secrets.token_hex(32))  # the workers inherit it
     if not shutil.which("taskset") or len(os.sched_getaffinity(0)) < 2:
         sys.exit("this bench needs taskset (util-linux) and at least 2 cores")
-    options = grade.Options(sandbox=choose())
+    options = pipeline.Options(sandbox=choose())
     print(options.sandbox.description)
     with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
         tmp = Path(tmp)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader import batch, grade  # noqa: E402
-from grader.exercise import SOLUTIONS_DIR, all_exercises  # noqa: E402
-from grader.sandbox import choose  # noqa: E402
+from grader.checking.exercise import SOLUTIONS_DIR, all_exercises  # noqa: E402
+from grader.grading import batch, pipeline  # noqa: E402
+from grader.grading.sandbox import choose  # noqa: E402
 
 HANG = '''import threading
 
@@ -49,13 +49,13 @@ def hanging_submission(folder: Path) -> Path:
     return folder
 
 
-def time_grade(source: Path, out: Path, options: grade.Options) -> tuple[float, float]:
+def time_grade(source: Path, out: Path, options: pipeline.Options) -> tuple[float, float]:
     started = time.monotonic()
-    result = grade.grade(source, out, options)
+    result = pipeline.grade(source, out, options)
     return time.monotonic() - started, result.score
 
 
-def time_batch(folder: Path, out: Path, options: grade.Options, workers: int) -> float:
+def time_batch(folder: Path, out: Path, options: pipeline.Options, workers: int) -> float:
     quiet = batch.Progress(0, stream=io.StringIO())
     started = time.monotonic()
     batch.run_batch(folder, out, options, workers, progress=quiet)
@@ -65,10 +65,10 @@ def time_batch(folder: Path, out: Path, options: grade.Options, workers: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4, help="copies of each submission in the batch")
-    parser.add_argument("--concurrency", type=int, default=grade.Options.concurrency)
+    parser.add_argument("--concurrency", type=int, default=pipeline.Options.concurrency)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "grading.json")
     args = parser.parse_args()
-    options = grade.Options(sandbox=choose(), concurrency=args.concurrency)
+    options = pipeline.Options(sandbox=choose(), concurrency=args.concurrency)
     print(options.sandbox.description)
     with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
         tmp = Path(tmp)

@@ -29,7 +29,8 @@ from xml.etree import ElementTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader import check, exercise, harness  # noqa: E402
+from grader import check  # noqa: E402
+from grader.checking import exercise, harness
 
 try:
     import tomllib
@@ -62,7 +63,7 @@ def hang_times(methods, repeat, tmp: Path):
         for _ in range(repeat):
             started = time.monotonic()
             out = harness.run_check(module_file=module, module="sentinel",
-                                    scenario="grader.scenarios.ex03_sentinel:run_items",
+                                    scenario="grader.checking.scenarios.ex03_sentinel:run_items",
                                     params={"items": list(range(10))}, start_method=method,
                                     budget=budget, action="run(items)")
             totals.append(time.monotonic() - started)

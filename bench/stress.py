@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from saturate import saturated  # noqa: E402
 
-from grader import batch, grade  # noqa: E402
-from grader.exercise import KIT_ROOT, all_exercises  # noqa: E402
-from grader.jobs import RESULTS_KEY_ENV  # noqa: E402
-from grader.sandbox import choose  # noqa: E402
+from grader.checking.exercise import KIT_ROOT, all_exercises  # noqa: E402
+from grader.grading import batch, pipeline  # noqa: E402
+from grader.grading.sandbox import choose  # noqa: E402
+from grader.distributed.jobs import RESULTS_KEY_ENV  # noqa: E402
 
 try:
     import tomllib
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--keep", metavar="FOLDER", help="keep the graded batch (every copy's feedback) in FOLDER")
     args = parser.parse_args()
     cases = golden_cases(set(filter(None, args.only.split(","))))
-    options = grade.Options(sandbox=choose())
+    options = pipeline.Options(sandbox=choose())
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="baozi-stress-") as tmp:
         folder, out = Path(tmp) / "class", Path(tmp) / "out"

@@ -19,7 +19,7 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _queue_options(parser: argparse.ArgumentParser) -> None:
-    from grader.jobs import JOBS_QUEUE, MAX_DELIVERIES
+    from grader.distributed.jobs import JOBS_QUEUE, MAX_DELIVERIES
 
     parser.add_argument("--queue", default=JOBS_QUEUE, help=f"the jobs queue (default {JOBS_QUEUE})")
     parser.add_argument("--max-deliveries", type=int, default=MAX_DELIVERIES,
@@ -97,39 +97,41 @@ def main(argv: list[str] | None = None) -> int:
 
         return release.main(args)
     if args.command == "nbgrader":
-        from grader import nbgrader_export
+        from grader.integrations import nbgrader_export
 
         return nbgrader_export.main(args)
     if args.command == "gradescope":
-        from grader import gradescope
+        from grader.integrations import gradescope
 
         return gradescope.main(args)
     if args.command in ("grade", "batch"):
         source = args.submission if args.command == "grade" else args.submissions
         if not source.exists():
             parser.error(f"{source}: no such file or folder")
+    then = None
     if args.command == "batch" and args.nbgrader_db is not None:
-        from grader import nbgrader_gradebook
+        from grader.integrations import nbgrader_gradebook
 
         problem = nbgrader_gradebook.unusable(args.nbgrader_db)
         if problem:
             parser.error(f"--nbgrader-db: {problem}")
+        then = nbgrader_gradebook.writer(args.nbgrader_db, args.nbgrader_assignment)
     if args.command == "grade":
-        from grader import grade
+        from grader.grading import pipeline
 
-        return grade.main(args)
+        return pipeline.main(args)
     if args.command == "worker":
-        from grader import worker
+        from grader.distributed import worker
 
         return worker.main(args)
     if args.broker:
-        from grader import collect, jobs
+        from grader.distributed import broker_batch, jobs
 
         args.broker = jobs.broker_url(args.broker)
-        return collect.main(args)
-    from grader import batch
+        return broker_batch.main(args, then)
+    from grader.grading import batch
 
-    return batch.main(args)
+    return batch.main(args, then)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from grader import amqp
-from grader.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR, all_exercises
+from grader.checking import amqp
+from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR, all_exercises
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from grader.exercise import EXERCISES_DIR, KIT_ROOT, all_exercises
+from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT, all_exercises
 
 GRADER_LEFT_OUT = ("hidden", "__pycache__")
 STUDENT_README = """# baozi-kit: exercises

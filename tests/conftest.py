@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.driver import DUMP_DIR_ENV
+from grader.checking.driver import DUMP_DIR_ENV
 
 # Every process this test session starts inherits this mark, so that checks run by anything else
 # on the machine at the same time (another worker of this run included) are not mistaken for ours.
@@ -50,8 +50,8 @@ SLOW_SECONDS = 10
 
 
 def check_processes() -> list[str]:
-    """Processes of this session's checks still alive: those that carry the dump-folder variable,
-    and the drivers a fork server made (grader.zygote) and their children, which show the server's
+    """Processes of this session's checks still alive: those that carry the dump-folder variable, and
+    the drivers a fork server made (grader.checking.zygote) and their children, which show the server's
     command line and environment. A server itself lives as long as the process that started it."""
     found = []
     for proc in psutil.process_iter(["pid", "ppid", "cmdline", "status"]):
@@ -68,7 +68,7 @@ def check_processes() -> list[str]:
     return found
 
 
-ZYGOTE = "grader.zygote"
+ZYGOTE = "grader.checking.zygote"
 
 
 def _is_fork_server(proc: psutil.Process) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import exercise as exercise_meta
+from grader.checking import exercise as exercise_meta
 
 if sys.version_info >= (3, 11):
     import tomllib

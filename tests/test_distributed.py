@@ -31,11 +31,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.amqp import unique_name
-from grader.checks import checks_for, grading_plan
-from grader.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises
-from grader.jobs import RESULTS_KEY_ENV
-from grader.slots import FIRST_SLOT_ENV, LOCK_DIR_ENV, lock_dir
+from grader.checking.amqp import unique_name
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises, kit_fingerprint
+from grader.grading.checklist import checks_for, grading_plan
+from grader.grading.slots import FIRST_SLOT_ENV, LOCK_DIR_ENV, lock_dir
+from grader.distributed.jobs import RESULTS_KEY_ENV
 
 sys.path.insert(0, str(Path(__file__).parent))
 from broker import PrivateBroker  # noqa: E402
@@ -438,7 +438,7 @@ def test_a_duplicate_or_stale_result_never_doubles_a_row_or_overwrites_a_grade(b
     result twice. The first matching result signed with the batch's key wins."""
     import pika
 
-    from grader import jobs
+    from grader.distributed import jobs
 
     folder = tmp_path / "submissions"
     _kinds()["queue_ok"](folder / "alice")
@@ -519,7 +519,7 @@ def test_student_code_never_sees_the_workers_broker_credentials(broker, tmp_path
 
 
 def _job(student: str, digest: str, kit: str, reply_to: str, archive: bytes) -> tuple[bytes, object]:
-    from grader import jobs
+    from grader.distributed import jobs
 
     body = jobs.job_body(batch="test", student=student, digest=digest, archive=archive, kit=kit,
                          options={"seed": 1, "concurrency": 4, "scale": 3.0})
@@ -531,7 +531,7 @@ def test_a_worker_refuses_a_corrupt_job_and_a_job_from_another_kit(broker, tmp_p
     a job from another version of the kit is put back, and the worker stops, saying why."""
     import pika
 
-    from grader import jobs
+    from grader.distributed import jobs
 
     _kinds()["queue_ok"](tmp_path / "alice")
     archive = jobs.pack(tmp_path / "alice")  # a flat folder: its digest is not "0" * 64 anyway
@@ -540,7 +540,7 @@ def test_a_worker_refuses_a_corrupt_job_and_a_job_from_another_kit(broker, tmp_p
     try:
         channel = jobs.declare_jobs(connection, queue, 5)
         channel.queue_declare(reply, durable=True)
-        channel.basic_publish("", queue, *_job("alice", "0" * 64, jobs.kit_fingerprint(), reply, archive),
+        channel.basic_publish("", queue, *_job("alice", "0" * 64, kit_fingerprint(), reply, archive),
                               mandatory=True)
         worker = procs.worker(broker.url, queue, "worker")
         answers, deadline = [], time.monotonic() + 120
@@ -564,21 +564,21 @@ def test_a_worker_refuses_a_corrupt_job_and_a_job_from_another_kit(broker, tmp_p
         assert method is not None and json.loads(body)["student"] == "bob", "the job was not put back"
     finally:
         connection.close()
-        from grader.amqp import delete_queues
+        from grader.checking.amqp import delete_queues
 
         delete_queues(broker.url, [queue, reply])
 
 
 def test_grading_slots_are_locked_per_machine(tmp_path, monkeypatch):
     """Two graders never hold one slot; a grader's slot is free again when it dies, even by SIGKILL."""
-    from grader import slots
+    from grader.grading import slots
 
     monkeypatch.setenv(slots.LOCK_DIR_ENV, str(tmp_path / "locks"))
     first = slots.acquire(40)
     second = slots.acquire(40)
     assert (first.number, second.number) == (40, 41)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from grader import slots; s = slots.acquire(40); "
+        [sys.executable, "-c", "import sys; from grader.grading import slots; s = slots.acquire(40); "
                                "print(s.number, flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=KIT_ROOT,
         env={**os.environ, slots.LOCK_DIR_ENV: str(tmp_path / "locks")})
@@ -600,7 +600,7 @@ def test_grading_slots_are_locked_per_machine(tmp_path, monkeypatch):
 def test_a_worker_refuses_without_a_results_key_or_with_the_exercises_broker_account(broker, procs):
     """Results are signed with a secret the checks never see, and a worker whose jobs account is the
     one exercise 7 hands to student code would let that code reach the jobs: both refused."""
-    from grader.amqp import url as exercises_url
+    from grader.checking.amqp import url as exercises_url
 
     queue = unique_name("jobs")
     env = {k: v for k, v in os.environ.items() if k != RESULTS_KEY_ENV}

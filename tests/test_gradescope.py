@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR, all_exercises
+from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR, all_exercises
 
 BIN = Path(sys.executable).parent
 GRADE_TIMEOUT = 600
@@ -172,14 +172,14 @@ def test_the_zip_holds_the_scripts_at_its_top_and_no_solutions(graded):
     assert not any("__pycache__" in name for name in infos)
     for exercise in all_exercises():
         assert f"exercises/{exercise.name}/exercise.toml" in infos
-        assert f"grader/hidden/{exercise.name}.py" in infos, "the hidden checks must go along"
+        assert f"grader/grading/hidden/{exercise.name}.py" in infos, "the hidden checks must go along"
     kit_files = {p.relative_to(KIT_ROOT).as_posix() for p in (KIT_ROOT / "grader").rglob("*.py")
                  if "__pycache__" not in p.parts}
     assert kit_files <= set(infos), sorted(kit_files - set(infos))
 
 
 def test_the_scripts_are_valid_bash_and_setup_installs_the_broker_when_needed(graded):
-    from grader import gradescope
+    from grader.integrations import gradescope
 
     with zipfile.ZipFile(graded.archive) as zipped:
         setup, runner = zipped.read("setup.sh").decode(), zipped.read("run_autograder").decode()

@@ -10,7 +10,7 @@
 
 One module-scoped fixture runs ``python -m grader batch tests/cases/grading --out OUT --workers 2``
 once (about a minute and a half on two cores); the slow tests below read what it wrote. The unit
-tests of ``grader.submission.lay_out`` and ``grader.report`` at the end need no batch.
+tests of ``grader.grading.submission.lay_out`` and ``grader.grading.report`` at the end need no batch.
 
 A scenario whose expected grade the grader does not give today is marked xfail(strict=True) with
 the reason (KNOWN_PROBLEMS): its expected.json keeps the correct scores, so fixing the grader turns
@@ -38,11 +38,11 @@ from pathlib import Path, PurePosixPath
 import psutil
 import pytest
 
-from grader import report
-from grader.checks import Check
-from grader.exercise import KIT_ROOT, all_exercises, find
-from grader.sandbox import STUDENT_UID_BASE
-from grader.submission import MAX_MODULE_BYTES, lay_out, student_id
+from grader.checking.exercise import KIT_ROOT, all_exercises, find
+from grader.grading import report
+from grader.grading.checklist import Check
+from grader.grading.sandbox import STUDENT_UID_BASE
+from grader.grading.submission import MAX_MODULE_BYTES, lay_out, student_id
 
 CASES = KIT_ROOT / "tests" / "cases" / "grading"
 EXERCISES = all_exercises()
@@ -347,7 +347,7 @@ def test_code_that_reaches_for_the_kit_is_listed_for_review_not_told_to_the_stud
 @pytest.mark.slow
 def test_no_hidden_check_reaches_what_a_student_sees(golden):
     """prints_hidden raises every hidden check it can find: none reaches any feedback or results."""
-    from grader.hidden import CANARY
+    from grader.grading.hidden import CANARY
 
     for scenario in SCENARIOS:
         seen = golden.feedback(scenario.student) + json.dumps(golden.results(scenario.student)["tests"])
@@ -418,7 +418,8 @@ def _leftovers() -> list[str]:
             if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
                 continue
             command = " ".join(proc.info["cmdline"] or [])
-            ours = any(name in command for name in ("grader.runner", "grader.driver", "grader.zygote"))
+            ours = any(name in command
+                       for name in ("grader.grading.runner", "grader.checking.driver", "grader.checking.zygote"))
             uids = proc.info["uids"]
             sandboxed = uids is not None and uids.real in SANDBOX_UIDS
             if not (ours or sandboxed):
@@ -473,22 +474,22 @@ def test_a_second_run_regrades_nothing_and_a_deleted_result_only(golden, tmp_pat
 
 
 def test_a_grade_made_by_another_kit_or_with_other_options_is_graded_again(tmp_path):
-    from grader import batch, grade
+    from grader.grading import batch, pipeline
 
     exercises = [find("ex01_queue_basics")]
     source = tmp_path / "alice"
     shutil.copytree(KIT_ROOT / "solutions" / "ex01_queue_basics", source / "ex01_queue_basics")
     digest = lay_out(source, exercises, tmp_path / "impl").digest
-    options = grade.Options(sandbox=None, seed=1, scale=1.0)
-    key = grade.grading_key(options, exercises)
-    grade.write_grade(tmp_path / "out", "alice", digest, exercises, [], key=key)
+    options = pipeline.Options(sandbox=None, seed=1, scale=1.0)
+    key = pipeline.grading_key(options, exercises)
+    pipeline.write_grade(tmp_path / "out", "alice", digest, exercises, [], key=key)
     assert batch.already_graded(source, tmp_path / "out", exercises, key) is not None
     for other in (dataclasses.replace(options, seed=2), dataclasses.replace(options, scale=2.0)):
-        assert grade.grading_key(other, exercises) != key
-        assert batch.already_graded(source, tmp_path / "out", exercises, grade.grading_key(other, exercises)) is None
+        assert pipeline.grading_key(other, exercises) != key
+        assert batch.already_graded(source, tmp_path / "out", exercises, pipeline.grading_key(other, exercises)) is None
     with pytest.MonkeyPatch.context() as patch:  # a kit whose code or checks changed
-        patch.setattr(grade, "fingerprint", lambda: "another kit")
-        assert grade.grading_key(options, exercises) != key
+        patch.setattr(pipeline, "fingerprint", lambda: "another kit")
+        assert pipeline.grading_key(options, exercises) != key
 
 
 # --------------------------------------------------------------------------- a hostile archive

@@ -21,10 +21,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.exercise import KIT_ROOT
-from grader.harness import BUSY_FRACTION, compile_kit, run_check, signal_deaths
-from grader.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS
-from grader.kit import crash_stack
+from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS
+from grader.checking.exercise import KIT_ROOT
+from grader.checking.harness import BUSY_FRACTION, compile_kit, run_check, signal_deaths
+from grader.checking.kit import crash_stack
 
 METHODS = multiprocessing.get_all_start_methods()
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals and sessions")
@@ -34,7 +34,7 @@ def check(tmp_path, source, *, method="spawn", budget=2.0, scenario="ex03_sentin
           params=None):
     module = tmp_path / "sentinel.py"
     module.write_text(textwrap.dedent(source), encoding="utf-8")
-    return run_check(module_file=module, module="sentinel", scenario=f"grader.scenarios.{scenario}",
+    return run_check(module_file=module, module="sentinel", scenario=f"grader.checking.scenarios.{scenario}",
                      params=params or {"items": [1, 2, 3]}, start_method=method, budget=budget,
                      action="run(items)")
 
@@ -582,7 +582,7 @@ def test_a_process_asked_for_its_stack_while_it_exits_is_not_killed(tmp_path, me
     script = tmp_path / "exiting.py"
     script.write_text(textwrap.dedent("""
         import multiprocessing as mp, os, signal, sys, time
-        from grader.driver import arm_stack_dump
+        from grader.checking.driver import arm_stack_dump
 
         def child():
             arm_stack_dump()
@@ -622,7 +622,7 @@ def test_asking_a_busy_process_for_its_stack_never_crashes_it(tmp_path):
     script = tmp_path / "busy.py"
     script.write_text(textwrap.dedent("""
         import multiprocessing as mp, os, signal, sys, time
-        from grader.driver import arm_stack_dump
+        from grader.checking.driver import arm_stack_dump
 
         def shuffle_items():
             arm_stack_dump()
@@ -815,7 +815,7 @@ def check_joinable(tmp_path, *, task_done: bool, daemon: bool, method: str):
     source = JOINABLE.format(task_done="q.task_done()" if task_done else "pass", daemon=daemon)
     module.write_text(textwrap.dedent(source), encoding="utf-8")
     return run_check(module_file=module, module="joinable",
-                     scenario="grader.scenarios.ex05_joinable:run_joinable",
+                     scenario="grader.checking.scenarios.ex05_joinable:run_joinable",
                      params={"batches": [[1, 2, 3]], "n_consumers": 2, "at_exit": True},
                      start_method=method, budget=5.0, action="run(batches, 2)")
 
@@ -948,7 +948,7 @@ def _perfect(ctx, *args, **kwargs):
     return {"value": [1, 2, 3], "processes": ["producer", "consumer"], "exitcodes": {}}
 
 for name, module in list(sys.modules.items()):
-    if name.startswith("grader.scenarios") and hasattr(module, "_call_run"):
+    if name.startswith("grader.checking.scenarios") and hasattr(module, "_call_run"):
         module._call_run = _perfect
 
 def run(items, producer_delay=0, consumer_delay=0):
@@ -993,7 +993,7 @@ def test_a_second_reply_on_the_kits_channel_is_flagged(tmp_path):
     out = check(tmp_path, HEADER + """
 import stat
 import struct
-from grader import wire
+from grader.checking import wire
 
 def run(items, producer_delay=0, consumer_delay=0):
     frame = wire.encode({"status": "returned", "value": {"value": list(items)}})
@@ -1012,8 +1012,9 @@ def test_the_kit_is_compiled_for_the_checks_but_never_its_hidden_checks(tmp_path
     shutil.copytree(KIT_ROOT / "grader", tmp_path / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     compile_kit(tmp_path)
     made = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.pyc")}
-    assert {f"grader/__pycache__/driver.{sys.implementation.cache_tag}.pyc",
-            f"grader/scenarios/__pycache__/common.{sys.implementation.cache_tag}.pyc"} <= made, sorted(made)
+    tag = sys.implementation.cache_tag
+    assert {f"grader/checking/__pycache__/driver.{tag}.pyc",
+            f"grader/checking/scenarios/__pycache__/common.{tag}.pyc"} <= made, sorted(made)
     assert not [name for name in made if "/hidden/" in name], "byte-code of the hidden checks was made"
 
 
@@ -1033,12 +1034,12 @@ def run(items, producer_delay=0, consumer_delay=0):
     cwd, dump_dir, session_of_its_own = json.loads(facts.read_text())
     assert dump_dir and Path(dump_dir).parent == Path(cwd), (cwd, dump_dir)
     assert session_of_its_own
-    from grader import zygote
+    from grader.checking import zygote
     assert zygote._servers and all(server.alive for server in zygote._servers.values())
 
 
 def test_checks_get_the_same_verdicts_from_a_driver_started_without_the_fork_server(tmp_path, monkeypatch):
-    from grader import zygote
+    from grader.checking import zygote
     monkeypatch.setattr(zygote, "start_driver", lambda *args, **kwargs: None)
     out = check(tmp_path, HEADER + """
 def run(items, producer_delay=0, consumer_delay=0):
@@ -1058,7 +1059,7 @@ def test_a_producer_waits_for_its_consumer_as_long_as_the_machine_holds_the_cons
     here), and for one that began its target past HOLD_MAX while it only waits for a CPU (stopped,
     here, as a starved process is runnable). It stops waiting for a reader that sleeps elsewhere,
     that used the CPU for something else, or that died starting up (a zombie not yet joined)."""
-    from grader import driver
+    from grader.checking import driver
 
     registry, dumps = tmp_path / "registry", tmp_path / "dumps"
     dumps.mkdir()

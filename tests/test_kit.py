@@ -45,7 +45,7 @@ def test_check_command_reports_each_run(monkeypatch, capsys):
 
 def test_a_check_that_hung_is_told_from_one_that_failed(tmp_path):
     """The junit report of a real run: a consumer that never gets its sentinel hangs; a stub fails."""
-    from grader.exercise import EXERCISES_DIR, KIT_ROOT
+    from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT
 
     report = tmp_path / "report.xml"
     hanging = KIT_ROOT / "tests" / "cases" / "ex03_sentinel" / "no_sentinel"

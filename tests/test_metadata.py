@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import exercise as exercise_meta
-from grader.exercise import SOLUTIONS_DIR, all_exercises
+from grader.checking import exercise as exercise_meta
+from grader.checking.exercise import SOLUTIONS_DIR, all_exercises
 
 EXERCISES = all_exercises()
 CONTRACT_FUNCTIONS = {
@@ -42,7 +42,7 @@ def test_points_match_the_visible_tests(ex):
 def test_points_for_a_check_that_does_not_exist_stop_the_loading(table, name):
     """A typo in exercise.toml would count in the maximum and never be earned: loading the checks
     fails, naming it; a check left without points would never run: the same."""
-    from grader.checks import checks_for
+    from grader.grading.checklist import checks_for
 
     ex = EXERCISES[2]
     with pytest.raises(exercise_meta.MetadataError, match=f"points for {name}, which"):

@@ -26,10 +26,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from grader import grade as grading
-from grader import nbgrader_export, nbgrader_gradebook, notebook
-from grader.checks import Check, checks_for
-from grader.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises, find
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises, find
+from grader.grading import pipeline
+from grader.grading.checklist import Check, checks_for
+from grader.integrations import nbgrader_export, nbgrader_gradebook, notebook
 
 EXERCISES = ["ex01_queue_basics", "ex03_sentinel"]
 HANGING = "ex03_sentinel"
@@ -328,7 +328,7 @@ def test_batch_puts_the_kits_grades_into_a_gradebook(course, tmp_path):
                   "--workers", "2", "--budget-scale", SCALE, "--nbgrader-db", str(fresh)], cwd=KIT_ROOT,
                  timeout=600)
     assert batch.returncode == 0, batch.stderr[-3000:]
-    from_kit = {s: grading.load_graded(out / s) for s in STUDENTS}
+    from_kit = {s: pipeline.load_graded(out / s) for s in STUDENTS}
     expected = {s: {name: g.exercises[name][0] for name in EXERCISES} for s, g in from_kit.items()}
     got = {s: {name: scores[name] for name in EXERCISES} for s, scores in course.scores(fresh).items()}
     assert got == expected
@@ -364,7 +364,7 @@ def _notebook(cells: list[str]) -> str:
 
 
 def test_a_notebooks_writefile_cells_are_its_modules(tmp_path):
-    from grader.submission import lay_out
+    from grader.grading.submission import lay_out
 
     student = tmp_path / "submitted" / "dora" / ASSIGNMENT
     student.mkdir(parents=True)

@@ -1,6 +1,6 @@
 import pickle
 
-from grader import payloads
+from grader.checking import payloads
 
 
 def test_items_are_seeded_distinct_and_hold_the_edge_values():

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from grader.exercise import EXERCISES_DIR, SOLUTIONS_DIR
+from grader.checking.exercise import EXERCISES_DIR, SOLUTIONS_DIR
 
 DEFAULT_METHOD = multiprocessing.get_start_method()
 EXPECTED_IDS = list(dict.fromkeys([DEFAULT_METHOD, "spawn"]))
@@ -49,7 +49,8 @@ def test_an_unrelated_project_loads_none_of_the_harness(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     heavy = sorted(m for m in imported if m.split(".")[0] in ("psutil", "pika")
-                   or m in ("grader.harness", "grader.kit", "grader.driver", "grader.exercise"))
+                   or m in ("grader.checking.harness", "grader.checking.kit", "grader.checking.driver",
+                            "grader.checking.exercise"))
     assert heavy == [], heavy
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from grader import release
-from grader.exercise import SOLUTIONS_DIR, all_exercises
+from grader.checking.exercise import SOLUTIONS_DIR, all_exercises
 
 
 def test_the_bundle_holds_no_solution_and_no_hidden_check(tmp_path):
     out = release.build(tmp_path / "bundle")
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert not any(f.startswith(("solutions/", "tests/", "grader/hidden/")) for f in files)
+    assert not any(f.startswith(("solutions/", "tests/", "grader/grading/hidden/")) for f in files)
     for exercise in all_exercises():
         folder = f"exercises/{exercise.name}"
         assert {f"{folder}/{exercise.module}.py", f"{folder}/test_{exercise.module}.py",
@@ -25,7 +24,7 @@ def test_the_bundle_holds_no_solution_and_no_hidden_check(tmp_path):
         assert "hidden_points" not in toml and "check_" not in toml
         stub = (out / folder / f"{exercise.module}.py").read_text(encoding="utf-8")
         assert "NotImplementedError" in stub
-    assert "grader/plugin.py" in files and "grader/harness.py" in files
+    assert "grader/checking/plugin.py" in files and "grader/checking/harness.py" in files
     pyproject = (out / "pyproject.toml").read_text(encoding="utf-8")
     assert 'testpaths = ["exercises"]' in pyproject and "tests" not in pyproject.split("[tool.pytest")[1]
 

@@ -1,4 +1,4 @@
-"""The static review (grader.review): what these exercises never need is flagged for the
+"""The static review (grader.grading.review): what these exercises never need is flagged for the
 instructor; right code, in every style the golden cases hold, is not."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from grader.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
-from grader.review import scan_results, scan_source
+from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
+from grader.grading.review import scan_results, scan_source
 
 
 def _scan(source: str) -> list[str]:
@@ -45,11 +45,11 @@ def test_ordinary_uses_of_the_same_modules_are_not_flagged():
     ("import sys\nframe = sys._getframe(1)", "frames"),
     ("def f():\n    try:\n        1 / 0\n    except Exception as e:\n        return e.__traceback__.tb_frame.f_back",
      "frames"),
-    ("import sys\nsys.modules['grader.harness'] = None", "sys.modules"),
-    ("import grader.harness", "imports the grading kit"),
+    ("import sys\nsys.modules['grader.checking.harness'] = None", "sys.modules"),
+    ("import grader.checking.harness", "imports the grading kit"),
     ("__import__('grader')", "imports by name"),
     ("class P:\n    def __reduce__(self):\n        return (print, ())", "pickles itself"),
-    ("open('/work/grader/hidden/ex03_sentinel.py').read()", "kit's files"),
+    ("open('/work/grader/grading/hidden/ex03_sentinel.py').read()", "kit's files"),
     ("import os\nfor fd in range(3, 50):\n    os.write(fd, b'x')", "raw file descriptor"),
     ("import gc\n[o for o in gc.get_objects()]", "object graph"),
     ("import os\nos.walk('/')", "folders"),
@@ -75,16 +75,16 @@ def test_a_module_that_does_not_compile_is_left_to_its_checks():
 
 
 def test_every_hidden_module_carries_the_canary():
-    from grader.hidden import CANARY
+    from grader.grading.hidden import CANARY
 
-    modules = sorted((KIT_ROOT / "grader" / "hidden").glob("ex*.py"))
+    modules = sorted((KIT_ROOT / "grader" / "grading" / "hidden").glob("ex*.py"))
     assert len(modules) >= 7
     assert [m.name for m in modules if CANARY not in m.read_text(encoding="utf-8")] == []
 
 
 def test_output_that_quotes_a_hidden_check_is_withheld_and_listed():
-    from grader.grade import WITHHELD, withhold_leaks
-    from grader.hidden import CANARY
+    from grader.grading.pipeline import WITHHELD, withhold_leaks
+    from grader.grading.hidden import CANARY
 
     results = [{"exercise": "ex03_sentinel", "check": "check_x", "passed": True, "message": f"# {CANARY}: def …"},
                {"exercise": "ex03_sentinel", "check": "check_y", "passed": True, "message": ""}]
@@ -106,9 +106,9 @@ def test_a_check_that_showed_tampering_at_run_time_is_listed_once():
 
 def test_a_result_stream_written_to_by_someone_else_earns_nothing():
     """One record per planned run: a second one fails the run, an unplanned one is refused."""
-    from grader.checks import checks_for, grading_plan
-    from grader.exercise import find
-    from grader.grade import TWICE, accept_records
+    from grader.grading.checklist import checks_for, grading_plan
+    from grader.checking.exercise import find
+    from grader.grading.pipeline import TWICE, accept_records
 
     plan = grading_plan()
     check = checks_for(find("ex03_sentinel"))[0]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from grader import sandbox
+from grader.grading import sandbox
 
 BWRAP = sandbox.Sandbox("bubblewrap", "test")
 
@@ -99,7 +99,7 @@ def test_a_class_is_not_graded_without_a_sandbox_unless_asked_for(monkeypatch, t
     (tmp_path / "subs").mkdir()
     argv = (["batch", str(tmp_path / "subs"), "--out", str(tmp_path / "out")] if command == "batch"
             else ["worker", "--broker", "amqp://nobody:nothing@127.0.0.1:1/%2F"])
-    monkeypatch.setattr("grader.grade.broker_problem", lambda exercises: None)
+    monkeypatch.setattr("grader.grading.pipeline.broker_problem", lambda exercises: None)
     assert main(argv) == 2
     said = capsys.readouterr().err
     assert f"{command} refuses to grade a class without a sandbox" in said
@@ -129,9 +129,12 @@ def test_of_the_kits_folder_only_the_grader_and_the_exercises_are_inside(tmp_pat
 
 
 def test_an_installed_copy_of_the_hidden_checks_is_hidden(monkeypatch, tmp_path):
+    """Where this kit keeps them, and where a kit of the earlier, flat layout did."""
     packages = tmp_path / "site-packages"
-    (packages / "grader" / "hidden").mkdir(parents=True)
+    copies = [packages / "grader" / "grading" / "hidden", packages / "grader" / "hidden"]
+    for copy in copies:
+        copy.mkdir(parents=True)
     monkeypatch.setattr(sandbox.site, "getsitepackages", lambda: [str(packages)])
-    assert sandbox.installed_secrets() == [packages / "grader" / "hidden"]
+    assert sandbox.installed_secrets() == copies
     args = BWRAP.wrap(["python"], workdir=tmp_path / "work", hide=[])
-    assert str(packages / "grader" / "hidden") in _after(args, "--tmpfs")
+    assert {str(copy) for copy in copies} <= set(_after(args, "--tmpfs"))

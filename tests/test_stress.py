@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from grader.exercise import KIT_ROOT, SOLUTIONS_DIR
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR
 
 CASES = KIT_ROOT / "tests" / "cases"
 COPIES = 3

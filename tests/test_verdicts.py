@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.exercise import all_exercises
-from grader.kit import Kit
+from grader.checking.exercise import all_exercises
+from grader.checking.kit import Kit
 
 EX03 = next(e for e in all_exercises() if e.name == "ex03_sentinel")
 

@@ -1,4 +1,4 @@
-"""Plain data across the trust boundary (grader.wire): what a process that ran student code sends
+"""Plain data across the trust boundary (grader.checking.wire): what a process that ran student code sends
 is decoded as data, with the repr the checks compare, and anything else is refused."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from grader import payloads, wire
-from grader.harness import answer_fields
+from grader.checking import payloads, wire
+from grader.checking.harness import answer_fields
 
 
 def _through(value):
@@ -70,8 +70,8 @@ def test_an_answer_is_checked_field_by_field(answer, why):
 
 # The modules that run beside student code, in the student's own interpreter: what they send is
 # the untrusted side of the boundary. Every other module of the kit, and every check, decides or
-# reports verdicts, and must read what comes from there only through grader.wire or as text.
-STUDENT_SIDE = {"grader/driver.py", "grader/scenarios/*.py"}
+# reports verdicts, and must read what comes from there only through grader.checking.wire or as text.
+STUDENT_SIDE = {"grader/checking/driver.py", "grader/checking/scenarios/*.py"}
 # What would run bytes a student's process wrote, or take objects from it: never on the verdict side.
 FORBIDDEN_MODULES = {"pickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "copyreg"}
 FORBIDDEN_CALLS = {"eval", "exec", "__import__"}
@@ -81,7 +81,7 @@ FORBIDDEN_CHANNELS = {"Queue", "SimpleQueue", "JoinableQueue", "Pipe", "Manager"
 
 
 def _verdict_side() -> list:
-    from grader.exercise import EXERCISES_DIR, KIT_ROOT
+    from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT
 
     student = {p for pattern in STUDENT_SIDE for p in KIT_ROOT.glob(pattern)}
     files = [*KIT_ROOT.glob("grader/**/*.py"), *EXERCISES_DIR.glob("*/test_*.py")]
@@ -117,13 +117,13 @@ def test_no_verdict_side_module_can_run_or_unpickle_what_student_code_wrote():
 
     modules = _verdict_side()
     names = {p.name for p in modules}
-    assert {"harness.py", "runner.py", "grade.py", "kit.py", "diagnose.py"} <= names
+    assert {"harness.py", "runner.py", "pipeline.py", "kit.py", "diagnose.py"} <= names
     offenders = {}
     for path in modules:
         uses = _uses(ast.parse(path.read_text(encoding="utf-8")))
         if path.name == "relay.py":  # socket.recv: bytes relayed to the broker, never decoded here
             uses = [u for u in uses if not u.startswith(".recv(")]
-        if path.name == "zygote.py":  # socket.recv: the fork server's reports, read with grader.wire
+        if path.name == "zygote.py":  # socket.recv: the fork server's reports, read with grader.checking.wire
             uses = [u for u in uses if not u.startswith(".recv(")]
         if path.name == "plain.py":  # an unpickler that refuses every global (test_plain_data_only)
             uses = [u for u in uses if u != "import pickle" and not u.startswith(".recv_bytes(")]
@@ -149,11 +149,11 @@ class _Payload:
 
 
 def test_plain_data_only_comes_off_a_queue_the_kit_reads(tmp_path):
-    """grader.plain rebuilds builtin data, and refuses anything that would run code on loading."""
+    """grader.checking.plain rebuilds builtin data, and refuses anything that would run code on loading."""
     import multiprocessing
     import queue
 
-    from grader import plain
+    from grader.checking import plain
 
     q = multiprocessing.Queue()
     items = [1, 2.5, "包子", b"\x00" * 10, (1, ("a", None)), [True], {"k": {1, 2}}, frozenset({3})]

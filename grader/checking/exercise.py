@@ -1,0 +1,175 @@
+"""One exercise's metadata, loaded from ``exercises/<exercise>/exercise.toml``.
+
+Everything the kit knows about an exercise (title, module, points per check, hints and time budget)
+lives in that one file; the pytest plugin and the grader derive the rest from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+KIT_ROOT = Path(__file__).resolve().parent.parent.parent  # grader/checking/exercise.py
+EXERCISES_DIR = KIT_ROOT / "exercises"
+SOLUTIONS_DIR = KIT_ROOT / "solutions"
+METADATA_FILE = "exercise.toml"
+SERVICES = ("rabbitmq",)  # what an exercise may need besides Python (``services = [...]``)
+
+
+class MetadataError(ValueError):
+    """An exercise.toml that does not match the schema."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How long one check may take: ``margin + per_process * processes + work * work_factor``.
+
+    ``work`` is what the check asks for (items times delays); ``per_process`` pays for starting a
+    process, which is slower under spawn and forkserver (a fresh interpreter) than under fork.
+    """
+
+    margin: float = 1.5
+    per_process: float = 0.05
+    per_process_spawn: float = 0.15
+    work_factor: float = 1.5
+
+    def seconds(self, *, work: float, processes: int, start_method: str, scale: float = 1.0) -> float:
+        startup = self.per_process if start_method == "fork" else self.per_process_spawn
+        return scale * (self.margin + startup * processes + self.work_factor * work)
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    name: str  # folder name, e.g. "ex03_sentinel"
+    title: str
+    module: str  # module name, e.g. "sentinel"
+    functions: tuple[str, ...]
+    points: dict[str, int]  # visible test function name -> points
+    hidden_points: dict[str, int]  # hidden check (grader/grading/hidden/<exercise>.py) -> points
+    hints: dict[str, str]  # function name -> the one thing to look at
+    budget: Budget
+    services: tuple[str, ...] = ()  # e.g. ("rabbitmq",): the checks need a running broker
+
+    @property
+    def needs_broker(self) -> bool:
+        return "rabbitmq" in self.services
+
+    @property
+    def max_score(self) -> int:
+        """Visible and hidden checks together: what the grader awards at most."""
+        return sum(self.points.values()) + sum(self.hidden_points.values())
+
+    @property
+    def folder(self) -> Path:
+        return EXERCISES_DIR / self.name
+
+    def module_file(self, impl_root: Path) -> Path:
+        """Where this exercise's module lives in a tree laid out like ``exercises/``.
+
+        A flat folder (``impl_root/<module>.py``) is accepted too.
+        """
+        nested = impl_root / self.name / f"{self.module}.py"
+        flat = impl_root / f"{self.module}.py"
+        return flat if not nested.exists() and flat.exists() else nested
+
+
+def _take(table: dict, key: str, kind: type, where: str):
+    value = table.pop(key)
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, kind):
+        raise MetadataError(f"{where}: '{key}' must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _reject_unknown(table: dict, where: str) -> None:
+    if table:
+        raise MetadataError(f"{where}: unknown key(s) {', '.join(sorted(table))}")
+
+
+def _points(table: dict, prefix: str, where: str) -> dict[str, int]:
+    points = {}
+    for check, value in table.items():
+        if not check.startswith(prefix):
+            raise MetadataError(f"{where}: '{check}' should start with '{prefix}'")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise MetadataError(f"{where}: points for '{check}' must be a positive integer")
+        points[check] = value
+    return points
+
+
+def load(folder: Path) -> Exercise:
+    """Load and validate ``folder/exercise.toml``; unknown or missing keys are errors."""
+    path = folder / METADATA_FILE
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MetadataError(f"{where}: {exc}") from exc
+    try:
+        title = _take(data, "title", str, where)
+        module = _take(data, "module", str, where)
+        functions = tuple(_take(data, "functions", list, where))
+        points_table = _take(data, "points", dict, where)
+        hidden_table = dict(data.pop("hidden_points", {}))
+        hints = dict(_take(data, "hints", dict, where))
+        budget_table = dict(data.pop("budget", {}))
+        services = tuple(data.pop("services", ()))
+    except KeyError as exc:
+        raise MetadataError(f"{where}: missing key {exc}") from None
+    _reject_unknown(data, where)
+
+    unknown = [s for s in services if s not in SERVICES]
+    if unknown:
+        raise MetadataError(f"{where}: unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
+    points = _points(points_table, "test_", where)
+    hidden_points = _points(hidden_table, "check_", where)
+    for function, hint in hints.items():
+        if function not in functions or not isinstance(hint, str):
+            raise MetadataError(f"{where}: [hints] '{function}' must name a function and be a string")
+    budget_args = {}
+    for field in dataclasses.fields(Budget):
+        if field.name in budget_table:
+            budget_args[field.name] = _take(budget_table, field.name, float, f"{where} [budget]")
+    _reject_unknown(budget_table, f"{where} [budget]")
+    return Exercise(
+        name=folder.name,
+        title=title,
+        module=module,
+        functions=functions,
+        points=points,
+        hidden_points=hidden_points,
+        hints=hints,
+        budget=Budget(**budget_args),
+        services=services,
+    )
+
+
+def all_exercises(root: Path = EXERCISES_DIR) -> list[Exercise]:
+    """Every exercise under ``root``, in folder order (ex01, ex02, ...)."""
+    return [load(folder) for folder in sorted(root.iterdir()) if (folder / METADATA_FILE).is_file()]
+
+
+def find(name: str, root: Path = EXERCISES_DIR) -> Exercise:
+    return load(root / name)
+
+
+# What decides a verdict: two machines with the same fingerprint grade alike.
+FINGERPRINTED = ("grader/**/*.py", "exercises/*/exercise.toml", "exercises/*/test_*.py")
+
+
+def kit_fingerprint(root: Path = KIT_ROOT) -> str:
+    """A short digest of every file of the kit that decides a verdict (FINGERPRINTED)."""
+    digest = hashlib.sha256()
+    files = sorted({p for pattern in FINGERPRINTED for p in root.glob(pattern)
+                    if p.is_file() and "__pycache__" not in p.parts})
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]

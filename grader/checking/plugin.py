@@ -1,0 +1,129 @@
+"""The pytest plugin (entry point ``pytest11: baozi``): options and the ``kit`` fixture.
+
+Options:
+  --impl DIR            test the modules of DIR (laid out like exercises/) instead of the stubs
+  --start-method M      run the student's code under fork, spawn or forkserver only; by default each
+                        check runs under the platform's default method and under spawn
+  --seed N              the seed of the generated items (every failure prints it)
+  --budget-scale F      multiply every time budget (a slow machine); also BAOZI_BUDGET_SCALE
+  --require-broker      fail, instead of skipping, the checks that need RabbitMQ when none answers
+                        (also KIT_REQUIRE_BROKER=1; CI sets it)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from grader.checking import amqp, settings
+
+if TYPE_CHECKING:
+    from grader.checking.kit import Kit
+
+# Installed, the plugin loads in every pytest run of the machine's environment: what runs a check
+# (the harness, psutil, the exercises' metadata) is imported only when a test asks for the kit.
+
+DEFAULT_SEED = 1
+TEST_TIMEOUT = 120  # pytest-timeout's last resort; the harness's own budgets are far shorter
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("baozi", "baozi-kit exercises")
+    group.addoption("--impl", metavar="DIR", default=None,
+                    help="test the modules in DIR (laid out like exercises/), e.g. --impl solutions")
+    group.addoption("--start-method", choices=["fork", "spawn", "forkserver"], default=None,
+                    help="run the student's code under this start method only "
+                         "(default: the platform's default and spawn)")
+    group.addoption("--seed", type=int, default=None,
+                    help=f"seed of the generated items (default {DEFAULT_SEED})")
+    group.addoption("--budget-scale", type=float, default=None,
+                    help="multiply every time budget, for a slow machine (or BAOZI_BUDGET_SCALE)")
+    group.addoption("--require-broker", action="store_true", default=False,
+                    help="fail the RabbitMQ checks when no broker answers, instead of skipping them "
+                         f"(or {amqp.REQUIRE_ENV}=1)")
+
+
+def _start_methods(config) -> list[str]:
+    chosen = config.getoption("--start-method")
+    if chosen:
+        return [chosen]
+    methods = [multiprocessing.get_start_method(allow_none=True) or
+               multiprocessing.get_all_start_methods()[0], "spawn"]
+    return list(dict.fromkeys(methods))
+
+
+def pytest_configure(config):
+    chosen = config.getoption("--start-method")
+    if chosen and chosen not in multiprocessing.get_all_start_methods():
+        raise pytest.UsageError(f"--start-method {chosen} is not available on this platform "
+                                f"(available: {', '.join(multiprocessing.get_all_start_methods())})")
+    impl = config.getoption("--impl")
+    if impl and not _impl_root(config).is_dir():
+        raise pytest.UsageError(f"--impl {impl}: no such folder (it should be laid out like exercises/)")
+
+
+def _impl_root(config) -> Path:
+    return (Path(config.invocation_params.dir) / config.getoption("--impl")).resolve()
+
+
+def _seed(config) -> int:
+    seed = config.getoption("--seed")
+    return DEFAULT_SEED if seed is None else seed
+
+
+def _scale(config) -> float:
+    try:
+        return settings.budget_scale(config.getoption("--budget-scale"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--budget-scale: {exc}") from None
+
+
+def pytest_report_header(config):
+    impl = config.getoption("--impl") or "the stubs in exercises/"
+    return (f"baozi-kit: testing {impl}; start methods {', '.join(_start_methods(config))}; "
+            f"seed {_seed(config)}")
+
+
+def pytest_generate_tests(metafunc):
+    if "kit" in metafunc.fixturenames:
+        metafunc.parametrize("start_method", _start_methods(metafunc.config))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "kit" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
+
+
+@pytest.fixture
+def start_method() -> str:
+    """Overridden by parametrization: the start method of this run of the check."""
+    return multiprocessing.get_start_method(allow_none=True) or "spawn"
+
+
+@pytest.fixture
+def kit(request, start_method) -> Kit:
+    """The harness for the exercise whose folder holds this test file."""
+    from grader.checking import exercise as exercise_meta
+    from grader.checking.kit import Kit, rerun_command
+
+    folder = Path(request.path).parent
+    try:
+        exercise = exercise_meta.load(folder)
+    except exercise_meta.MetadataError as exc:
+        pytest.fail(f"this test's exercise metadata is broken: {exc}", pytrace=False)
+    config = request.config
+    impl = config.getoption("--impl")
+    seed = _seed(config)
+    return Kit(
+        exercise=exercise,
+        impl_root=_impl_root(config) if impl else folder.parent,
+        start_method=start_method,
+        seed=seed,
+        scale=_scale(config),
+        rerun=rerun_command(request.node.nodeid, impl=impl, start_method=start_method, seed=seed),
+        require_broker=config.getoption("--require-broker") or amqp.required(),
+    )

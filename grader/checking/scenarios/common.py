@@ -1,0 +1,233 @@
+"""Helpers shared by the scenarios (in the driver's observer, or in a host of the student's code)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
+import multiprocessing.util
+import queue
+import threading
+import time
+from typing import Callable
+
+from grader.checking.driver import INTERNAL_ROLES, observed, start_kit_process
+from grader.checking.plain import NotPlain, plain_get
+from grader.checking.roles import CONSUMER, PRODUCER, plays
+
+
+def collect(q, count: int, ctx) -> list:
+    """Up to `count` items from `q`, stopping at the check's deadline, or at once when no process is
+    left that could put more (partial results are data)."""
+    release_write_end(q)
+    got = []
+    while len(got) < count:
+        try:
+            got.append(q.get(timeout=ctx.remaining()))
+        except (queue.Empty, EOFError, BrokenPipeError):  # EOF: every writer has ended
+            break
+    return got
+
+
+def release_write_end(q) -> None:
+    """Close this process's own write end of `q`'s pipe, if nothing in this process can put on `q`
+    any more: no feeder thread of its own, no thread but the main one and feeder threads.
+
+    A pipe reaches its end only once every copy of its write end is closed, that is once every
+    process that could still put on `q` (children, grandchildren, whoever was handed the queue) has
+    ended. A read then stops at once instead of at the check's deadline, and it stops for what the
+    code did, not for how long it took. Any other kind of queue (a Manager's proxy) is left alone:
+    its reads wait for the deadline as before."""
+    writer = getattr(q, "_writer", None)
+    if not isinstance(writer, multiprocessing.connection._ConnectionBase) or writer.closed:
+        return
+    if getattr(q, "_thread", None) is not None:  # this process has put on q: its feeder may still write
+        return
+    if any(t is not threading.main_thread() and not t.name.startswith("QueueFeederThread")
+           for t in threading.enumerate()):
+        return  # a thread of the student's might still put on q
+    writer.close()
+
+
+def patch_here(*changes: tuple[object, str, object]) -> Callable[[], None]:
+    """Set each (owner, attribute, value) in this process until the returned undo is called; a
+    process forked meanwhile gets the originals back at once (it runs the student's code as
+    written, and what it does is tallied there)."""
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in changes]
+    for owner, name, value in changes:
+        setattr(owner, name, value)
+
+    def undo() -> None:
+        for owner, name, value in originals:
+            setattr(owner, name, value)
+
+    multiprocessing.util.register_after_fork(undo, lambda undo: undo())
+    return undo
+
+
+def is_process(obj) -> bool:
+    return isinstance(obj, multiprocessing.process.BaseProcess)
+
+
+def describe(obj) -> str:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def stop(*procs, timeout: float = 1.0) -> None:
+    """End processes the check itself must stop (a consumer that is meant to run forever)."""
+    for proc in procs:
+        if is_process(proc) and proc.pid is not None and proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        if is_process(proc) and proc.pid is not None:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout)
+
+
+def keeps_waiting(ctx, proc, seconds: float) -> bool:
+    """Whether `proc`, with nothing left to take, keeps waiting for more rather than giving up:
+    judged by what its code asks for, not by the clock. It keeps waiting once it is blocked in a
+    get() with no timeout, spins on an empty queue, or has asked for more than `seconds` of timed
+    gets and sleeps since its last item (Context.idle); it gives up if it ends first. Only a
+    process that shows neither by the check's deadline (it waits in a way the kit does not see) is
+    judged by whether it still runs then."""
+    pause = 0.005
+    while True:
+        ended = not proc.is_alive()  # first: once ended, its tally is final
+        idle = ctx.idle(proc.pid)
+        if idle["blocked"] or idle["spinning"] or idle["seconds"] > seconds:
+            return True
+        if ended:
+            return False
+        if ctx.remaining(floor=0) <= 0:
+            return proc.is_alive()
+        proc.join(min(pause, ctx.remaining()))  # a bounded wait on its end
+        pause = min(2 * pause, 0.05)
+
+
+def timed(fn, *args, **kwargs):
+    """(result, seconds) of one call."""
+    started = time.monotonic()
+    result = fn(*args, **kwargs)
+    return result, time.monotonic() - started
+
+
+def started(ctx) -> dict:
+    """Roles of the processes and threads the student's code started, for the verdicts; the kit's
+    own helpers and a Manager's server process do not count."""
+    mine = [e for e in ctx.started("process") if e["role"] not in INTERNAL_ROLES]
+    return {"processes": [e["role"] for e in mine], "daemons": [e["daemon"] for e in mine],
+            "threads": [e["role"] for e in ctx.started("thread")]}
+
+
+def as_list(value):
+    """A returned sequence as a list; anything else is described instead (and then fails)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return {"not_a_list": describe(value)}
+
+
+def overlap(ctx) -> bool | None:
+    """Did the consumers start while a producer was still at work? None if nothing to judge."""
+    entries = ctx.started("process")
+    producers = [e for e in entries if plays(e["role"], PRODUCER)]
+    consumers = [e for e in entries if plays(e["role"], CONSUMER)]
+    if not producers or not consumers:
+        return None
+    first = consumers[0]
+    before = [e for e in producers if entries.index(e) < entries.index(first)]
+    if len(before) < len(producers):
+        return True  # a producer started after the first consumer: they did overlap
+    return any(plays(role, PRODUCER) for role in first["alive_at_start"])
+
+
+def _call_run(ctx, *args, **kwargs) -> dict:
+    value, seconds = timed(ctx.func("run"), *args, **kwargs)
+    return {"value": as_list(value), "seconds": seconds, "slept": ctx.slept(),
+            "put_spans": ctx.put_spans(), "gets": ctx.gets(), "overlap": overlap(ctx),
+            "sentinels": ctx.sentinel_puts(), "late": ctx.late_answers(), **ctx.audit(), **started(ctx)}
+
+
+def run_items(ctx, items, producer_delay=0.0, consumer_delay=0.0):
+    """Call run(items, ...) (ex03). The results are complete once the consumer has ended: a
+    question about them before then gets a late answer (Context.answer_late)."""
+    ctx.answer_late()
+    return _call_run(ctx, items, producer_delay=producer_delay, consumer_delay=consumer_delay)
+
+
+def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, late=False):
+    """Call run(batches, n_consumers, ...) (ex04, ex05); `late` as in run_items (ex04: the
+    consumers end at their sentinels; ex05's never end, and q.join() says when the work is done)."""
+    if late:
+        ctx.answer_late()
+    return _call_run(ctx, batches, n_consumers, producer_delay=producer_delay,
+                     consumer_delay=consumer_delay)
+
+
+def _fill(q, items) -> None:
+    """Put `items` on `q` from a short-lived process of the kit's, so that the observer starts no
+    feeder thread of its own (and may still fork its hosts)."""
+    start_kit_process(multiprocessing.Process(target=kit_fill, args=(q, items), name="kit-fill")).join()
+
+
+def kit_fill(q, items) -> None:
+    for item in items:
+        q.put(item)
+
+
+def plain_item(q, timeout: float):
+    """The next item of `q` within `timeout`, as plain data (queue.Empty if none); an item that is
+    not plain data comes back as a text that says so, which no expected item equals."""
+    try:
+        return plain_get(q, timeout)
+    except NotPlain as exc:
+        return f"<{exc}>"
+
+
+def _plain(q, timeout: float) -> list:
+    """Whatever is still on `q` within `timeout`: at most one item, as plain data."""
+    try:
+        return [plain_item(q, timeout)]
+    except queue.Empty:
+        return []
+
+
+def collect_plain(q, count: int, ctx) -> list:
+    """`collect` for a queue the student's code put on: read as plain data by the observer."""
+    release_write_end(q)
+    got = []
+    while len(got) < count:
+        item = _plain(q, ctx.remaining())
+        if not item:
+            break
+        got += item
+    return got
+
+
+@observed
+def consumer_stops(ctx, items):
+    """consumer(q, results) in a process of its own, with items, None, and one more item behind the
+    None on a queue the kit made, and the kit reading `results` and `q` itself."""
+    q = multiprocessing.Queue()
+    results = multiprocessing.Queue()
+    _fill(q, [*items, None, "after the sentinel"])
+    ctx.func("consumer")(q, results)
+    got = collect_plain(results, len(items), ctx)
+    ctx.join_hosts()  # what the consumer put is all on the queue once its process ended
+    extra = _plain(results, 0.1)  # a forwarded None would show up here
+    behind = _plain(q, 1.0) or ["<nothing>"]
+    return {"got": got, "extra": extra, "behind": behind[0]}
+
+
+@observed
+def producer_only_items(ctx, items, delay=0.0):
+    """producer(q, items) in a process of its own: the kit's queue must then hold the items and
+    nothing else."""
+    q = multiprocessing.Queue()
+    ctx.func("producer")(q, items, delay)
+    got = collect_plain(q, len(items), ctx)
+    ctx.join_hosts()
+    return {"got": got, "extra": _plain(q, 0.1)}

@@ -1,0 +1,38 @@
+"""Scenarios for ex02_producer_consumer: start() returns a producer and a consumer that never ends."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+from grader.checking.scenarios.common import collect, describe, is_process, keeps_waiting, started, stop
+
+
+def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
+    """start(items, ...), then collect the results; with `linger`, whether the consumer then keeps
+    waiting for more items for longer than that (common.keeps_waiting)."""
+    ctx.answer_late()  # the consumer's empty() and get_nowait() while the producer runs
+    began = time.monotonic()
+    value = ctx.func("start")(items, producer_delay=producer_delay, consumer_delay=consumer_delay)
+    seen = {"shape": describe(value), **started(ctx)}
+    try:
+        if not (isinstance(value, tuple) and len(value) == 4):
+            return seen
+        producer, consumer, q, results = value
+        seen["kinds"] = [describe(producer), describe(consumer), describe(q), describe(results)]
+        if not (is_process(producer) and is_process(consumer) and hasattr(results, "get")):
+            return seen
+        seen["shape"] = "ok"
+        seen["started"] = producer.pid is not None and consumer.pid is not None
+        seen["distinct"] = producer.pid != consumer.pid
+        seen["got"] = collect(results, len(items), ctx)
+        seen["late"] = ctx.late_answers()
+        seen["seconds"] = time.monotonic() - began  # until the last result arrived
+        seen["slept"], seen["put_spans"] = ctx.slept(), ctx.put_spans()
+        producer.join(ctx.remaining())
+        seen["producer_exitcode"] = producer.exitcode
+        seen["consumer_alive"] = keeps_waiting(ctx, consumer, linger) if linger else consumer.is_alive()
+        seen["consumer_exitcode"] = consumer.exitcode
+        return seen
+    finally:
+        stop(*multiprocessing.active_children())  # this demo's consumer never ends by itself

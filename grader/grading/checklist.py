@@ -1,0 +1,95 @@
+"""Every check the grader runs: the visible tests of each exercise plus its hidden checks, and the
+plan that says under which start methods each one runs.
+
+A visible test is a function ``test_*(kit)`` in ``exercises/<exercise>/test_<module>.py``; a hidden
+check is a function ``check_*(kit)`` in ``grader/grading/hidden/<exercise>.py``. Points come from the
+exercise's ``exercise.toml``. The grader calls these functions itself, without pytest's collection,
+so it can run many of them at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import multiprocessing
+from typing import Callable
+
+from grader.checking.exercise import Exercise, MetadataError
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    exercise: Exercise
+    name: str  # function name: test_* (visible) or check_* (hidden)
+    func: Callable
+    points: int
+    hidden: bool
+
+    @property
+    def title(self) -> str:
+        words = self.name.split("_", 1)[1].replace("_", " ")
+        return f"{self.exercise.name}: {words}{' (hidden)' if self.hidden else ''}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.exercise.name}::{self.name}"
+
+
+def grading_plan() -> dict[bool, tuple[str, ...]]:
+    """Start methods per kind of check (hidden: bool), together covering every available one.
+
+    Visible checks run once, under the platform's default method (the student ran them under it
+    and spawn already). Hidden checks run under every other available method: spawn and
+    forkserver send the target to a fresh process by name, so they catch the code that only works
+    under fork (a lambda target, a queue collected too early). Each extra method costs every check
+    a fresh interpreter or two, which is why the visible checks do not run under all of them.
+    """
+    available = multiprocessing.get_all_start_methods()
+    default = multiprocessing.get_start_method(allow_none=True) or available[0]
+    others = tuple(m for m in available if m != default) or (default,)
+    return {False: (default,), True: others}
+
+
+def _functions(module, prefix: str) -> dict[str, Callable]:
+    return {name: fn for name, fn in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith(prefix) and fn.__module__ == module.__name__}
+
+
+def _visible_module(exercise: Exercise):
+    path = exercise.folder / f"test_{exercise.module}.py"
+    spec = importlib.util.spec_from_file_location(f"baozi_visible_{exercise.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def checks_for(exercise: Exercise) -> list[Check]:
+    """The exercise's checks in a stable order: visible ones first, as its metadata lists them.
+
+    Points and checks must name each other exactly: a name with points and no check would count in
+    the exercise's maximum and never be earned, a check without points would never run. Either is
+    a MetadataError when the checks are loaded, never a check silently dropped."""
+    visible = _functions(_visible_module(exercise), "test_")
+    try:
+        hidden = _functions(importlib.import_module(f"grader.grading.hidden.{exercise.name}"), "check_")
+    except ModuleNotFoundError:  # a release bundle: no hidden checks, and no hidden points
+        hidden = None
+    _expect_same(exercise, "points", exercise.points, visible, f"test_{exercise.module}.py")
+    if hidden is not None:
+        _expect_same(exercise, "hidden_points", exercise.hidden_points, hidden,
+                     f"grader/grading/hidden/{exercise.name}.py")
+    found = [Check(exercise, name, visible[name], points, hidden=False) for name, points in exercise.points.items()]
+    found += [Check(exercise, name, hidden[name], points, hidden=True)
+              for name, points in exercise.hidden_points.items() if hidden is not None]
+    return found
+
+
+def _expect_same(exercise: Exercise, table: str, points: dict, functions: dict, where: str) -> None:
+    unknown, unscored = sorted(set(points) - set(functions)), sorted(set(functions) - set(points))
+    if unknown or unscored:
+        raise MetadataError(
+            f"{exercise.folder / 'exercise.toml'}: [{table}] and {where} disagree: "
+            + "; ".join(filter(None, [unknown and f"points for {', '.join(unknown)}, which it does not define",
+                                      unscored and f"no points for {', '.join(unscored)}"])))

@@ -1,0 +1,36 @@
+"""Hidden checks for ex02_producer_consumer."""
+
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
+
+
+def _deliver(kit, items, **options):
+    work = len(items) * (options.get("producer_delay", 0) + options.get("consumer_delay", 0))
+    seen = kit.run("deliver", action="start(items)", items=items, work=work + options.get("linger", 0),
+                   processes=2, **options).value
+    if seen["shape"] != "ok":
+        kit.fail("start() must return (producer_process, consumer_process, q, results).",
+                 got=", ".join(seen.get("kinds", [])) or seen["shape"])
+    kit.expect_results_awaited(seen, items, what="the consumer")
+    return seen
+
+
+def check_many_items_both_slow(kit):
+    items = kit.items(30, salt="many")
+    seen = _deliver(kit, items, producer_delay=0.005, consumer_delay=0.005)
+    kit.expect_items(seen["got"], items, what="the results queue", ordered=True,
+                     look_at="forward every item, in order")
+
+
+def check_large_items(kit):
+    items = kit.items(6, large=3, salt="large")
+    seen = _deliver(kit, items)
+    kit.expect_items(seen["got"], items, what="the results queue (items of 100 kB)", ordered=True,
+                     look_at="forward every item, in order")
+
+
+def check_consumer_keeps_waiting_for_a_second(kit):
+    seen = _deliver(kit, kit.items(4, salt="idle"), linger=1.0)
+    if not seen["consumer_alive"]:
+        kit.fail("The consumer gave up within a second without items; it must wait forever.",
+                 expected="still waiting in q.get() after the last item", got=f"ended ({seen['consumer_exitcode']})",
+                 look_at="no timeout on q.get() in this demo")

@@ -1,0 +1,33 @@
+"""Hidden checks for ex03_sentinel."""
+
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
+
+
+def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
+    work = len(items) * (producer_delay + consumer_delay)
+    seen = kit.run("run_items", action="run(items)", items=items, producer_delay=producer_delay,
+                   consumer_delay=consumer_delay, work=work, processes=2).value
+    if items and not isinstance(seen["value"], dict):
+        kit.expect_processes(seen, at_least=2, what="run()")
+    kit.expect_sentinels_after_producers(seen, what="run()")
+    kit.expect_results_awaited(seen, items, what="run()")
+    return seen["value"]
+
+
+def check_a_long_stream(kit):
+    items = kit.items(80, salt="long")
+    kit.expect_items(_run(kit, items), items, what="run() with 80 items", ordered=True,
+                     look_at="one result per item, in order")
+
+
+def check_a_bursty_producer_and_a_slow_consumer(kit):
+    items = kit.items(12, salt="bursty")
+    kit.expect_items(_run(kit, items, producer_delay=0.02, consumer_delay=0.01), items,
+                     what="run() with both sides slow", ordered=True,
+                     look_at="the sentinel goes on the queue after producer.join()")
+
+
+def check_many_large_items(kit):
+    items = kit.items(10, large=6, salt="large")
+    kit.expect_items(_run(kit, items), items, what="run() with six items of 100 kB", ordered=True,
+                     look_at="take the results before you join the consumer")

@@ -1,0 +1,29 @@
+"""Hidden checks for ex04_many."""
+
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
+
+
+def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
+    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
+    seen = kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
+                   n_consumers=n_consumers, producer_delay=producer_delay,
+                   consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers).value
+    expected = [item for batch in batches for item in batch]
+    if expected and not isinstance(seen["value"], dict):
+        kit.expect_processes(seen, at_least=2, what="run()")
+    kit.expect_sentinels_after_producers(seen, what="run()")
+    kit.expect_results_awaited(seen, expected, what="run()")
+    kit.expect_items(seen["value"], expected, what="run()", ordered=False,
+                     look_at="one None per consumer, after every producer has been joined")
+
+
+def check_five_producers_three_consumers(kit):
+    _run(kit, kit.batches([5, 0, 9, 1, 7]), 3, consumer_delay=0.005)
+
+
+def check_staggered_producers_and_slow_consumers(kit):
+    _run(kit, kit.batches([1, 14, 3]), 3, producer_delay=0.02, consumer_delay=0.01)
+
+
+def check_large_items_with_many_consumers(kit):
+    _run(kit, [kit.items(4, large=2, salt=f"b{i}") for i in range(2)], 3)

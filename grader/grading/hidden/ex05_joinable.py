@@ -1,0 +1,65 @@
+"""Hidden checks for ex05_joinable."""
+
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
+
+
+LOOK_AT = "join every producer, then q.join(), then take one result per item"
+
+
+def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_exit=False):
+    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
+    outcome = kit.run("run_joinable", action=f"run(batches, {n_consumers})", batches=batches,
+                      n_consumers=n_consumers, producer_delay=producer_delay,
+                      consumer_delay=consumer_delay, at_exit=at_exit, work=work,
+                      processes=len(batches) + n_consumers)
+    seen = outcome.value
+    kit.expect_no_crash(outcome, seen["exitcodes"], what="during run()")
+    expected = [item for batch in batches for item in batch]
+    if expected and not isinstance(seen["value"], dict):
+        kit.expect_processes(seen, at_least=2, what="run()")
+    kit.expect_task_done_after_the_work(seen)
+    kit.expect_results_awaited(seen, expected, what="run()")
+    kit.expect_items(seen["value"], expected, what="run()", ordered=False, look_at=LOOK_AT)
+    return seen
+
+
+def check_task_done_with_several_consumers(kit):
+    """Three consumers share the items: each must mark exactly its own items done, after the work."""
+    items = kit.items(12, salt="acks")
+    outcome = kit.run("consumer_acks", action="consumer(q, results, delay=0.02) in 3 processes",
+                      items=items, delay=0.02, n_consumers=3, work=len(items) * 0.02 / 3, processes=3)
+    seen = outcome.value
+    kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen["exitcodes"], 1)},
+                        what="while it consumed")
+    if not seen["joined"]:
+        kit.fail("q.join() did not return in time with three consumers" +
+                 (" (it did, late: the consumers were too slow)." if seen["slow"] else "."),
+                 expected=f"{len(items)} results put and every item marked done once",
+                 got=f"{len(seen['got'])} results put",
+                 look_at="one q.task_done() per item taken, and consumers that never stop")
+    if seen["late"]:
+        kit.fail("A consumer marked an item done before it had put its result.",
+                 expected="results.put(item), then q.task_done()",
+                 got=f"{seen['late']} result(s) put after q.join() could return",
+                 look_at="q.task_done() last")
+    kit.expect_items(seen["got"], items, what="what the consumers put on results", ordered=False,
+                     look_at="forward every item once")
+
+
+def check_staggered_producers_and_slow_consumers(kit):
+    seen = _run(kit, kit.batches([1, 12, 3]), 3, producer_delay=0.02, consumer_delay=0.01)
+    early = [call["running"] for call in seen["joins"] if call["running"]]
+    if early:
+        kit.fail("run() called q.join() while producers were still running.",
+                 got=", ".join(early[0]), look_at="join every producer first")
+
+
+def check_the_program_ends_after_slow_work(kit):
+    seen = _run(kit, kit.batches([4, 4, 4]), 2, consumer_delay=0.02, at_exit=True)
+    if seen["after_exit"]:
+        kit.fail("Processes outlived the end of the program.", got=", ".join(seen["after_exit"]),
+                 look_at="make the consumers daemons")
+
+
+def check_large_items_with_many_consumers(kit):
+    _run(kit, [kit.items(4, large=2, salt=f"b{i}") for i in range(2)], 3)

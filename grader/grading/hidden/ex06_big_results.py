@@ -1,0 +1,35 @@
+"""Hidden checks for ex06_big_results."""
+
+# bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
+
+MB = 1_000_000
+LOOK_AT = ("take every result before you join the workers, and put each one back at its item's "
+           "index")
+
+
+def _map(kit, items, n_workers, *, size=0, staged=False):
+    work = 0.05 * len(items) * size / MB + (1.0 if staged else 0.0)
+    seen = kit.run("map_items", action=f"parallel_map(func, items, n_workers={n_workers})",
+                   items=items, n_workers=n_workers, size=size, staged=staged, work=work,
+                   processes=n_workers).value
+    if not isinstance(seen["value"], dict):
+        kit.expect_clean_shutdown(seen, what="parallel_map()")
+    # The order of several workers' results is judged only where staging fixes it (see the visible
+    # checks' _same).
+    kit.expect_items(seen["value"], items, what="parallel_map()", ordered=staged or n_workers == 1,
+                     look_at=LOOK_AT)
+    return seen
+
+
+def check_many_big_results_three_workers(kit):
+    _map(kit, kit.items(7, edge=False, salt="big"), 3, size=2 * MB)
+
+
+def check_order_with_three_workers(kit):
+    seen = _map(kit, kit.items(9, salt="order"), 3, staged=True)
+    if seen["held_waited"] is False:
+        kit.fail("The workers did not run at the same time.", look_at="start every worker first")
+
+
+def check_many_small_items(kit):
+    _map(kit, kit.items(60, salt="many"), 2)

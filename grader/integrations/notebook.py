@@ -1,0 +1,132 @@
+"""Run the kit's checks from a Jupyter notebook: the test cells of the nbgrader course call these.
+
+    from grader.integrations.notebook import check
+    check("ex03_sentinel", "test_run_returns_every_item_in_order")
+
+The student's code is not in the notebook's kernel: a ``%%writefile sentinel.py`` cell wrote it to
+a module beside the notebook, and the check runs that module in a fresh process tree through the
+harness, with the check's own time budget. So a hang ends inside the cell with the kit's HANG
+report (which process waits where), long before nbgrader's cell timeout, and the worker functions
+live in a module that children can import under every start method (a function defined in a
+notebook cell cannot be found by a child under spawn, the default on macOS and Windows).
+
+nbgrader reads a test cell's grade from its outputs: an error scores 0, anything written to stderr
+scores 0, a number as the cell's value is partial credit, and nothing at all is full marks. So a
+check that fails everywhere raises ``CheckFailed`` with the kit's teaching message; one that passes
+under some start methods only prints the failures and returns its share of the points (the share
+``python -m grader grade`` gives); one that passes prints one line per run and returns None. The
+kit's warnings (a fork with threads) go to stdout, since stderr would cost the student the cell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from grader.checking import settings
+from grader.checking.exercise import MetadataError, find
+from grader.checking.kit import Kit
+from grader.grading.checklist import Check, checks_for, grading_plan
+from grader.grading.runner import HIDDEN_SEED_OFFSET
+
+class CheckFailed(AssertionError):
+    """A check of the kit failed; its message is the kit's report (expected, got, look at)."""
+
+
+class CheckNotRun(AssertionError):
+    """A check could not run here (a broker it needs is missing): no points until it can."""
+
+
+def _find_check(exercise_name: str, name: str) -> Check:
+    try:
+        exercise = find(exercise_name)
+    except (MetadataError, OSError) as exc:
+        raise CheckNotRun(f"this copy of baozi-kit has no exercise {exercise_name!r} ({exc}); "
+                          "install the kit the course uses in this notebook's kernel") from None
+    for found in checks_for(exercise):
+        if found.name == name:
+            return found
+    where = "grader/grading/hidden/ (the instructor's copy of the kit)" if name.startswith("check_") else \
+        f"exercises/{exercise_name}/test_{exercise.module}.py"
+    raise CheckNotRun(f"{exercise_name} has no check {name!r} in this copy of the kit; it lives in {where}")
+
+
+def _scale(scale: float | None) -> float:
+    try:
+        return settings.budget_scale(scale)
+    except ValueError:
+        return 1.0
+
+
+def _run(found: Check, method: str, impl_root: Path, seed: int, scale: float) -> tuple[str, str]:
+    """Run the check once: ("passed" | "failed" | "skipped", report)."""
+    seed = seed + (HIDDEN_SEED_OFFSET if found.hidden else 0)
+    kit = Kit(exercise=found.exercise, impl_root=impl_root, start_method=method, seed=seed,
+              scale=scale, rerun="run this cell again")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            found.func(kit)
+            verdict, text = "passed", ""
+        except pytest.fail.Exception as failure:
+            verdict, text = "failed", str(failure.msg)
+        except pytest.skip.Exception as skipped:
+            verdict, text = "skipped", str(skipped.msg)
+    for warning in caught:  # stdout, not stderr: nbgrader scores a cell that wrote to stderr 0
+        print(f"note: {warning.message}")
+    return verdict, text
+
+
+def check(exercise: str, name: str, *, impl: str | os.PathLike = ".", seed: int = 1,
+          scale: float | None = None, start_methods: list[str] | None = None) -> float | None:
+    """Run the check `name` of `exercise` against the module in the folder `impl`.
+
+    Visible checks run under the platform's default start method, hidden ones under every other
+    (as ``python -m grader grade`` runs them). Returns None when every run passed, the share of the
+    points earned when some did; raises ``CheckFailed`` when none did.
+    """
+    __tracebackhide__ = True  # IPython and pytest: show the report, not the kit's frames
+    return run(_find_check(exercise, name), impl=impl, seed=seed, scale=scale, start_methods=start_methods)
+
+
+def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: float | None = None,
+        start_methods: list[str] | None = None) -> float | None:
+    """``check`` for a Check already found (see there)."""
+    __tracebackhide__ = True
+    impl_root = Path(impl).resolve()
+    module_file = found.exercise.module_file(impl_root)
+    if not module_file.is_file():
+        raise CheckFailed(f"MISSING FILE: there is no {found.exercise.module}.py beside this notebook "
+                          f"({impl_root}). Run the %%writefile {found.exercise.module}.py cell above first: "
+                          "it writes your code to that module.") from None
+    methods = start_methods or list(grading_plan()[found.hidden])
+    scale = _scale(scale)
+    failures, skips, passed = [], [], 0
+    for method in methods:
+        started = time.monotonic()
+        verdict, text = _run(found, method, impl_root, seed, scale)
+        seconds = time.monotonic() - started
+        if verdict == "passed":
+            passed += 1
+            print(f"PASSED {found.title} [{method}] in {seconds:.1f} s")
+        elif verdict == "skipped":
+            skips.append(f"[{method}] {text}")
+        else:
+            failures.append(f"[{method}] {text}" if len(methods) > 1 else text)
+    sys.stdout.flush()
+    if passed == len(methods):
+        return None
+    report = "\n\n".join(failures + skips)
+    if passed == 0 and not failures:
+        raise CheckNotRun(f"NOT CHECKED: {found.title} could not run here, so it earns no points "
+                          f"until it can:\n{report}") from None
+    if passed == 0:
+        worth = f"{found.points} point{'s' if found.points != 1 else ''}"
+        raise CheckFailed(f"{found.title} ({worth}) failed:\n{report}") from None
+    print(f"PARTIAL: {found.title} passed under {passed} of {len(methods)} start methods:\n{report}")
+    return round(found.points * passed / len(methods), 2)

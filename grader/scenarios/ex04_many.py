@@ -1,9 +1,0 @@
-"""Scenarios for ex04_many: many producers, many consumers, one sentinel per consumer."""
-
-from grader.scenarios import common
-from grader.scenarios.common import consumer_stops, producer_only_items  # noqa: F401
-
-
-def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
-    """common.run_batches; the results are complete once every consumer has ended at its sentinel."""
-    return common.run_batches(ctx, batches, n_consumers, producer_delay, consumer_delay, late=True)
