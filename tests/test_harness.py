@@ -755,6 +755,44 @@ def test_a_spinning_consumer_is_told_by_its_calls_not_its_cpu_share(tmp_path, po
 
 
 
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_spinner_is_caught_however_fast_its_items_come(tmp_path, method):
+    """A consumer that spins on q.empty() while its producer may still put is answered "nothing"
+    for SPIN_POLLS polls in a row, once: caught however few polls the machine lets it make between
+    two items (here the items come every millisecond, too fast for such a run of its own)."""
+    items = list(range(300))
+    out = check(tmp_path, HEADER + """
+def producer(q, items):
+    for item in items:
+        q.put(item)
+        time.sleep(0.001)
+
+def consumer(q, results):
+    while True:
+        while q.empty():
+            pass
+        item = q.get()
+        if item is None:
+            return
+        results.put(item)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    p = multiprocessing.Process(target=producer, args=(q, items))
+    c = multiprocessing.Process(target=consumer, args=(q, results))
+    p.start()
+    c.start()
+    p.join()
+    q.put(None)
+    got = [results.get() for _ in items]
+    c.join()
+    return got
+""", method=method, budget=5.0, params={"items": items})
+    assert out.status == "returned" and out.value["value"] == items
+    assert {r.role: r.polls for r in out.busy if r.polls}.get("consumer-1", 0) >= SPIN_POLLS, out.busy
+
+
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_a_role_comes_from_the_function_a_target_runs_not_its_wrapper(tmp_path, method):
     out = check(tmp_path, HEADER + """

@@ -254,6 +254,14 @@ class _Polls:
     def waited(self) -> None:
         self.run = 0
 
+    def pressing(self) -> bool:
+        """Whether this process is in its first run of polls that found nothing, short of SPINNING:
+        while a holder may still put, each further poll with no wait is answered "nothing" too
+        (_answer_late), so that a loop that spins makes SPINNING polls in a row however little CPU
+        it gets, and one that waits between its polls never does. Only the first such run: a
+        spinner is known by then, and the rest of its polls cost what they cost."""
+        return self.pid == os.getpid() and 0 < self.run < SPINNING and self.longest < SPINNING
+
 
 class _Work:
     """One process's items from JoinableQueues: how many it holds with no put since (their results
@@ -409,7 +417,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     sleeps, puts, gets = (_Tally(registry_path, kind) for kind in ("sleep", "puts", "gets"))
     queue_joins, done_early = _Tally(registry_path, "qjoins"), _Tally(registry_path, "early_done")
     idle = _watching.idle = _Idle(_Tally(registry_path, "idle"))
-    polls = _Polls(_Tally(registry_path, "polls"), idle)
+    polls = _watching.polls = _Polls(_Tally(registry_path, "polls"), idle)
     sleep, Queue, Joinable = time.sleep, multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue
     get, get_nowait, empty, qsize = Queue.get, Queue.get_nowait, Queue.empty, Queue.qsize
     queue_join, task_done = Joinable.join, Joinable.task_done
@@ -563,7 +571,7 @@ def _nothing_ready(q) -> bool:
 
 
 # What watch_student set up in this process, for the wrappers installed later (_watch_proxies).
-_watching = types.SimpleNamespace(idle=None, count_put=None, count_get=None, module_file=None)
+_watching = types.SimpleNamespace(idle=None, polls=None, count_put=None, count_get=None, module_file=None)
 QUEUE_PROXIES = ("Queue", "JoinableQueue")  # typeids of a Manager's queues
 
 
@@ -646,6 +654,7 @@ LATE_CALLS = ("empty()", "qsize()", "get_nowait()", "get(block=False)")
 # comes after LATE_WAIT at most: nothing the asker does depends on how long it really waited.
 LATE_TIMEOUT_MAX = 5.0
 LATE_WAIT = 0.1
+LATE_KEPT = 8  # late answers a process keeps for the report (the first is the one it names)
 
 
 def _answer_late(q, call: str) -> bool:
@@ -662,7 +671,8 @@ def _answer_late(q, call: str) -> bool:
         return False
     asked = getattr(q, "_baozi_late_asks", 0)
     q._baozi_late_asks = asked + 1
-    return not asked % 2 and _late_if_held(q, call)
+    pressed = _watching.polls is not None and _watching.polls.pressing()
+    return (pressed or not asked % 2) and _late_if_held(q, call)
 
 
 def _answer_timed_late(q, timeout) -> bool:
@@ -709,7 +719,8 @@ def _late_if_held(q, call: str) -> bool:
     running = [name for name, _ in running]
     if not _late.answers and os.getpid() != _late.pid:
         _mark("lateans", os.getpid(), " ".join([call, *map(str, elsewhere)]))
-    _late.answers.append({"call": call, "running": running + [f"process {pid}" for pid in elsewhere]})
+    if len(_late.answers) < LATE_KEPT:
+        _late.answers.append({"call": call, "running": running + [f"process {pid}" for pid in elsewhere]})
     return True
 
 
