@@ -666,7 +666,9 @@ def _answer_late(q, call: str) -> bool:
     (_holders_elsewhere). A program that trusts such an answer (`while not q.empty()`) is a race
     that loses items only when the other side happens to be slow; answered late, it loses them
     in every run. Every other question gets the real answer, so a loop that polls still gets its
-    items. The first late answer a child gives is left beside the registry for the scenario."""
+    items; but a poll that follows one that found nothing, with no wait between, is answered late
+    too until the run is long enough to be called spinning (_Polls.pressing). The first late answer
+    a child gives is left beside the registry for the scenario."""
     if not _late_on():
         return False
     asked = getattr(q, "_baozi_late_asks", 0)
