@@ -1153,4 +1153,4 @@ def test_a_producer_waits_for_its_consumer_as_long_as_the_machine_holds_the_cons
     assert not used(asleep)
     busy = wait_for(f"{began}\nwhile True: pass", until=running)
     assert not used(busy)
-    wait_for("raise SystemExit(1)", until=lambda reader: driver._dead(reader.pid))
+    wait_for("raise SystemExit(1)", until=lambda reader: driver._Reader(reader.pid).ended())

@@ -783,7 +783,7 @@ def _await_first_call(pid: int, began: float) -> None:
         if ready_at is None and os.path.exists(ready):
             ready_at = now
         if ready_at is None:
-            if now >= began + START_MAX and (not folder or _dead(pid)):
+            if now >= began + START_MAX and (not folder or (reader := reader or _Reader(pid)).ended()):
                 return
         elif now >= ready_at + HOLD_MAX:
             reader = reader or _Reader(pid)
@@ -793,31 +793,34 @@ def _await_first_call(pid: int, began: float) -> None:
         pause = min(0.005, pause * 2)
 
 
-def _dead(pid: int) -> bool:
-    """Whether process `pid` has ended, zombies included (psutil is imported only on the rare paths
-    that need it: a reader slow to start or to call its queue)."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
+# A thread in one of these states (psutil's names) waits for something (a lock, a pipe, a timer) or
+# has ended; in any other it runs, waits for a CPU, is held in the kernel (disk) or was stopped by
+# someone. The harness's deadlock watch reads states the same way.
+WAITING_STATES = frozenset({"sleeping", "idle", "zombie", "dead"})
 
 
 class _Reader:
-    """A reader that began its target and has not called its queue yet, as the system sees it."""
+    """A reader slow to start or to make its first queue call, as the system sees it (psutil is
+    imported only on these rare paths)."""
 
     SLEEPING_LOOKS = 3  # in a row: a runnable process is seen sleeping now and then, in a system call
 
     def __init__(self, pid: int):
         import psutil
 
-        self.psutil, self.sleeping = psutil, 0
+        self.psutil, self.sleeping, self.cpu = psutil, 0, None
         try:
             self.process = psutil.Process(pid)
-            self.cpu = sum(self.process.cpu_times()[:2])
         except psutil.Error:
             self.process = None
+
+    def ended(self) -> bool:
+        """Whether the reader has ended, zombies included (one that died starting up stays a zombie
+        until its starter joins it)."""
+        try:
+            return self.process is None or self.process.status() == self.psutil.STATUS_ZOMBIE
+        except self.psutil.Error:
+            return True
 
     def waits_for_a_cpu(self) -> bool:
         """Whether the reader is runnable (or stopped) and has not had HOLD_CPU of CPU since the
@@ -829,11 +832,10 @@ class _Reader:
             status, cpu = self.process.status(), sum(self.process.cpu_times()[:2])
         except psutil.Error:
             return False
+        self.cpu = cpu if self.cpu is None else self.cpu
         if cpu - self.cpu >= HOLD_CPU:
             return False
-        waiting = (psutil.STATUS_RUNNING, psutil.STATUS_DISK_SLEEP, psutil.STATUS_STOPPED,
-                   psutil.STATUS_TRACING_STOP, psutil.STATUS_WAKING)
-        self.sleeping = 0 if status in waiting else self.sleeping + 1
+        self.sleeping = self.sleeping + 1 if status in WAITING_STATES else 0
         return self.sleeping < self.SLEEPING_LOOKS
 
 

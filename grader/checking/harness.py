@@ -35,7 +35,7 @@ from typing import Callable
 import psutil
 
 from grader.checking import diagnose, wire, zygote
-from grader.checking.driver import DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, tallies
+from grader.checking.driver import DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES, tallies
 from grader.checking.exercise import KIT_ROOT
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -428,12 +428,6 @@ class _DeadlockWatch:
             self.candidate = (now, places, _bytes_moved(tracked))
             return False
         return now - self.candidate[0] >= DEADLOCK_CONFIRM
-
-
-# A thread in one of these states waits for something (a lock, a pipe, a timer) or has ended; in
-# any other it runs, waits for a CPU, is held in the kernel (disk) or was stopped by someone.
-WAITING_STATES = frozenset({psutil.STATUS_SLEEPING, psutil.STATUS_IDLE, psutil.STATUS_ZOMBIE,
-                            psutil.STATUS_DEAD})
 
 
 def _may_run(proc: psutil.Process) -> bool:
