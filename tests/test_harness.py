@@ -794,6 +794,126 @@ def run(items, producer_delay=0, consumer_delay=0):
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_producer_joined_after_its_consumer_started_may_still_put_when_the_consumer_asks(tmp_path, method):
+    """The consumer was started before run() joined the producer, so nothing orders the producer's
+    end before the consumer's first question, however early the producer ended in this run: the
+    consumer's first timed get is answered late every time (here the producer has surely ended
+    before the consumer even starts, and run() has joined it before the consumer asks)."""
+    out = check(tmp_path, HEADER + """
+def producer(q, items):
+    for item in items:
+        q.put(item)
+
+def consumer(q, results):
+    time.sleep(0.3)
+    while True:
+        try:
+            item = q.get(timeout=0.5)
+        except queue.Empty:
+            return
+        if item is None:
+            return
+        results.put(item)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    p = multiprocessing.Process(target=producer, args=(q, items))
+    c = multiprocessing.Process(target=consumer, args=(q, results))
+    p.start()
+    time.sleep(0.3)  # the producer has ended by now (unseen: run() has not looked)
+    c.start()
+    p.join()
+    q.put(None)
+    c.join()
+    got = []
+    while not results.empty():
+        got.append(results.get())
+    return got
+""", method=method, budget=5.0)
+    assert out.status == "returned", (out.status, out.error)
+    assert out.value["late"] and out.value["late"][0]["call"] == "get(timeout=0.5)", out.value["late"]
+
+
+RUN_BATCHES_ONE_CONSUMER = """
+def consumer(q, results):
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        results.put(item)
+
+def run(batches, n_consumers, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    producers = [multiprocessing.Process(target=producer, args=(q, batch)) for batch in batches]
+    c = multiprocessing.Process(target=consumer, args=(q, results))
+    for p in producers:
+        p.start()
+    c.start()
+    for p in producers:
+        p.join()
+    q.put(None)
+    got = [results.get() for batch in batches for _ in batch]
+    c.join()
+    return got
+"""
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_producers_of_a_queue_put_in_turns(tmp_path, method):
+    """Each producer's items reach the queue together, as if each ran alone, in the order run()
+    started the producers: a producer's own None then lands before the next producer's items in
+    every run (one consumer keeps the order of the queue here). Without turns, producers that
+    sleep between their puts interleave."""
+    batches = [[f"{name}{i}" for i in range(6)] for name in "abc"]
+    out = check(tmp_path, HEADER + """
+def producer(q, items):
+    for item in items:
+        q.put(item)
+        time.sleep(0.01)
+""" + RUN_BATCHES_ONE_CONSUMER, method=method, budget=5.0, scenario="ex04_many:run_batches",
+                params={"batches": batches, "n_consumers": 1})
+    assert out.status == "returned", (out.status, out.error)
+    got = out.value["value"]
+    assert sorted(got) == sorted(sum(batches, [])), got
+    runs = [item[0] for i, item in enumerate(got) if i == 0 or got[i - 1][0] != item[0]]
+    assert runs == ["a", "b", "c"], f"the producers did not put in turns, in the order they were started: {got}"
+
+
+@POSIX_ONLY
+def test_a_producer_that_stalls_in_its_turn_lets_the_next_one_put(tmp_path):
+    """A producer that waits, in its turn, for something only a later producer does (an event here)
+    gives the turn up after TURN_STALL: taking turns never deadlocks a program of its own."""
+    from grader.checking.driver import TURN_STALL
+
+    out = check(tmp_path, HEADER + """
+started = multiprocessing.Event()
+
+def producer(q, items):
+    q.put(items[0])
+    if items[0] == "first":
+        started.wait()
+    else:
+        started.set()
+
+def run(batches, n_consumers, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    first = multiprocessing.Process(target=producer, args=(q, batches[0]))
+    first.start()
+    assert q.get() == "first"
+    second = multiprocessing.Process(target=producer, args=(q, batches[1]))
+    second.start()
+    got = [q.get()]
+    first.join()
+    second.join()
+    return got
+""", method="fork", budget=10.0, scenario="ex04_many:run_batches",
+                params={"batches": [["first"], ["second"]], "n_consumers": 1})
+    assert out.status == "returned" and out.value["value"] == ["second"], (out.status, out.error)
+    assert out.elapsed >= TURN_STALL
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_a_role_comes_from_the_function_a_target_runs_not_its_wrapper(tmp_path, method):
     out = check(tmp_path, HEADER + """
 import functools

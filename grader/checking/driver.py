@@ -48,7 +48,12 @@ import types
 import warnings
 
 from grader.checking import wire
-from grader.checking.roles import has_a_part
+from grader.checking.roles import PRODUCER, has_a_part, plays
+
+try:
+    import fcntl
+except ImportError:  # Windows: producers are not made to take turns (_take_turn)
+    fcntl = None
 
 # Python 3.12+ warns when a process with threads forks. A multiprocessing.Queue that has been put to
 # owns a feeder thread, so code that puts before it starts a process triggers it. We record the
@@ -400,6 +405,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     - once a scenario asks for it (``Context.answer_late``), every other ``empty()``, ``qsize()``,
       ``get_nowait()`` and ``get(block=False)`` on a queue a running process holds is answered
       "nothing yet" (``_answer_late``).
+    - once a scenario asks for it too, a producer's first put on a queue waits for its turn: the
+      producers of one queue put one after another (``_take_turn``).
 
     A check that a delay was honoured used to time the whole call only, and under heavy load starting
     the processes alone can take longer than the delays. Neither tally grows with the load: the
@@ -449,6 +456,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     def clocked(put):
         def _clocked_put(self, obj, block=True, timeout=None):
             _used(self, put=True)
+            _take_turn(self)
             done = put(self, obj, block, timeout)
             work.put()  # a result is out (through a queue of the kit's too): the work is done
             if _called_by_student(module_file):
@@ -662,8 +670,8 @@ def _answer_late(q, call: str) -> bool:
     nothing there yet. Legal while a process that holds `q` has not been seen to end by the code
     that started it: its puts may all still be on their way, and nothing the asker can do tells it
     otherwise. A process started here counts once its end is seen here (join(), is_alive(), ...);
-    one started elsewhere (the producer, for a consumer) once its starter has seen it end
-    (_holders_elsewhere). A program that trusts such an answer (`while not q.empty()`) is a race
+    one started elsewhere (the producer, for a consumer) once its starter has seen it end, and did
+    so before it started the asker (_holders_elsewhere). A program that trusts such an answer (`while not q.empty()`) is a race
     that loses items only when the other side happens to be slow; answered late, it loses them
     in every run. Every other question gets the real answer, so a loop that polls still gets its
     items; but a poll that follows one that found nothing, with no wait between, is answered late
@@ -793,6 +801,155 @@ def _await_first_call(pid: int, began: float) -> None:
         pause = min(0.005, pause * 2)
 
 
+# The producers of one queue put in turns, in the order they were started: a producer's first put
+# on a queue waits until every producer of it started before it has ended (_take_turn). A producer
+# that puts its own None ("this producer is done") then leaves it behind every item it put and
+# before every item of the producers after it, in every run: with fewer consumers than producers, a
+# consumer stops at the first None while items are still to come, and they are lost every time
+# instead of when the start-ups happen to let one producer finish early. Taking turns is a schedule
+# the machine may make anyway (each producer runs while the others wait for a CPU), so right code
+# passes under it; it costs a right program the sum of its producers' delays rather than the
+# longest.
+# The starter lists each producer's turn (a token) beside the registry, for each of its queues,
+# before it starts it (``<registry>.producers.<pipe>``); the producer holds an flock on
+# ``<registry>.turn.<token>`` from its first moment to its end, with its pid inside. The kernel
+# drops the lock when the process ends, after its queues' last items were flushed into their pipes,
+# whatever way it ends: the next producer sees it free. A producer that has moved on no further for
+# TURN_STALL (no put, sleep or queue call in its tallies, no CPU, and not waiting for one) is waited
+# for no more, so that no design the kit did not foresee is held up for good; nor is one that died
+# starting up. Only where late answers are on (the checks of run()), on POSIX.
+TURN_STALL = 2.0
+_turns = types.SimpleNamespace(pid=None, token=None, fd=None, taken=set(), count=0)
+
+
+def _list_turn(proc, role: str) -> None:
+    """In the starter, before `proc` starts: give a producer its turn on each of its queues."""
+    if fcntl is None or not plays(role, PRODUCER) or not _late_on():
+        return
+    _turns.count += 1
+    proc._baozi_turn = token = f"{os.getpid()}-{_turns.count}"
+    for pipe in filter(None, map(_pipe_id, proc._baozi_queues)):
+        try:
+            with open(f"{_registry.path}.producers.{pipe}", "a", encoding="utf-8") as listed:
+                listed.write(f"{token} ")
+        except OSError:
+            pass
+
+
+def _enter_turns() -> None:
+    """As a process of the check starts: hold its turn, if it is a producer, until it ends; a fork
+    child closes its copy of its starter's (closing leaves the starter's lock be)."""
+    if _turns.fd is not None:
+        try:
+            os.close(_turns.fd)
+        except OSError:
+            pass
+    token = getattr(multiprocessing.current_process(), "_baozi_turn", None)
+    _turns.pid, _turns.token, _turns.fd, _turns.taken = os.getpid(), None, None, set()
+    if fcntl is None or not isinstance(token, str):
+        return
+    try:
+        fd = os.open(f"{_registry.path}.turn.{token}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # at once: the others only look, with a shared lock
+        os.pwrite(fd, f"{os.getpid():<20}".encode(), 0)
+    except OSError:
+        return
+    _turns.token, _turns.fd = token, fd
+
+
+def _take_turn(q) -> None:
+    """Before a producer's first put on `q`: wait until every producer of `q` started before it has
+    ended (see above)."""
+    if _turns.pid != os.getpid() or _turns.token is None:
+        return
+    pipe = _pipe_id(q)
+    if pipe is None or pipe in _turns.taken:
+        return
+    _turns.taken.add(pipe)
+    try:
+        with open(f"{_registry.path}.producers.{pipe}", encoding="utf-8") as listed:
+            tokens = listed.read(KEPT_CHARS * 16).split()
+    except OSError:
+        return
+    if _turns.token in tokens:
+        for token in tokens[:tokens.index(_turns.token)]:
+            _await_turn(token)
+
+
+def _await_turn(token: str) -> None:
+    """Wait until the producer with `token` has ended, stalled, or died before it began."""
+    path, pause, holder = f"{_registry.path}.turn.{token}", 0.001, None
+    while True:
+        state = _turn_state(path)
+        if state == "ended":
+            return
+        pid = state if isinstance(state, int) else _kept_pid(token)
+        if pid and (holder is None or holder.pid != pid):
+            holder = _Holder(pid)
+        if holder is not None and (holder.stalled() if state == "holds" or isinstance(state, int)
+                                   else holder.reader.ended()):
+            return
+        _sleep(pause)
+        pause = min(0.005, pause * 2)
+
+
+def _turn_state(path: str):
+    """"ended" (the lock is free and a pid in it), "unborn" (no pid in it yet: the producer has
+    not begun), or the pid of the producer that holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return "unborn"
+    try:
+        text = os.pread(fd, 20, 0).decode("ascii", "replace").strip()
+        pid = int(text) if text.isdigit() else None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return pid or "holds"
+        return "ended" if pid else "unborn"
+    finally:
+        os.close(fd)  # (and the shared lock with it)
+
+
+def _kept_pid(token: str) -> int | None:
+    """The pid the starter gave the producer with `token` (start_process), if it has yet."""
+    text = _kept(_registry.path, "turnpid", token) or ""
+    return int(text) if text.isdigit() else None
+
+
+class _Holder:
+    """The producer whose turn it is, as the next one sees it: moving on while its tallies change
+    (a put, a sleep, a queue call), while it uses CPU or waits for a CPU; stalled after TURN_STALL
+    of none of these."""
+
+    TALLIES = ("puts", "sleep", "gets", "idle", "polls", "qjoins")
+
+    def __init__(self, pid: int):
+        self.pid, self.reader = pid, _Reader(pid)
+        self.last, self.since = None, time.monotonic()
+
+    def stalled(self) -> bool:
+        reader, now = self.reader, time.monotonic()
+        try:
+            status, cpu = reader.process.status(), sum(reader.process.cpu_times()[:2])
+        except (AttributeError, reader.psutil.Error):
+            return True  # gone: its turn has ended, or ends as it is reaped
+        look = (self._tallies(), round(cpu / HOLD_CPU))
+        if look != self.last or status not in WAITING_STATES:
+            self.last, self.since = look, now
+        return now - self.since >= TURN_STALL
+
+    def _tallies(self) -> tuple:
+        times = []
+        for kind in self.TALLIES:
+            try:
+                times.append(os.stat(f"{_registry.path}.{kind}.{self.pid}").st_mtime_ns)
+            except OSError:
+                times.append(None)
+        return tuple(times)
+
+
 # A thread in one of these states (psutil's names) waits for something (a lock, a pipe, a timer) or
 # has ended; in any other it runs, waits for a CPU, is held in the kernel (disk) or was stopped by
 # someone. The harness's deadlock watch reads states the same way.
@@ -898,7 +1055,30 @@ def _holders_elsewhere(q) -> list[int]:
         return []
     started_here = {proc.pid for _, _, proc in _named_handles() if proc._parent_pid == os.getpid()}
     holders = _pipe_holders(pipe) - started_here - {os.getpid()}
-    return sorted(pid for pid in holders if not os.path.exists(f"{_registry.path}.ended.{pid}"))
+    return sorted(pid for pid in holders if not _ended_before_me(pid))
+
+
+# When the starter of this process started it (time.monotonic_ns, the same clock in every process),
+# and the ends of other processes as their starters saw them, once read.
+_me = types.SimpleNamespace(pid=None, started=None, ends={})
+
+
+def _ended_before_me(pid: int) -> bool:
+    """Whether the starter of process `pid` saw it end before this process was started: only then
+    is its end ordered before this process's questions. A consumer started before its producer was
+    joined may ask while the producer still puts, however quickly the producer ended in this run
+    (under fork, often before the consumer had even started). The main process of the check takes
+    an end as soon as it is seen."""
+    if _me.pid != os.getpid():
+        proc = multiprocessing.current_process()
+        _me.pid, _me.started, _me.ends = os.getpid(), getattr(proc, "_baozi_started", None), {}
+    ended = _me.ends.get(pid)
+    if ended is None:
+        if not os.path.exists(f"{_registry.path}.ended.{pid}"):
+            return False
+        stamp = _kept(_registry.path, "ended", pid) or ""
+        ended = _me.ends[pid] = int(stamp) if stamp.isdigit() else 0
+    return _me.started is None or ended < _me.started
 
 
 def _pipe_holders(pipe: int) -> set[int]:
@@ -966,7 +1146,7 @@ def _see_end(proc) -> None:
     if not getattr(proc, "_baozi_seen_end", False):
         proc._baozi_seen_end = True
         if getattr(proc, "_baozi_queues", None):
-            _mark("ended", proc.pid)
+            _mark("ended", proc.pid, str(time.monotonic_ns()))
 
 
 def _not_joined() -> list[str]:
@@ -1302,6 +1482,7 @@ def _enter_child(_=None) -> None:
     machine made the start-up."""
     multiprocessing.util.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
     multiprocessing.util.Finalize(None, _hold_for_readers, exitpriority=101)  # (the higher runs first)
+    _enter_turns()
     _watch_proxies()  # a spawn child has unpickled its arguments by now: a Manager's proxies too
     folder = os.environ.get(DUMP_DIR_ENV)
     if folder:
@@ -1341,7 +1522,11 @@ def _install_registry(path: str) -> None:
         self._baozi_queues = _queues_in(vars(self))  # ... and its arguments
         _watch_proxies()  # before a fork: the child inherits it
         alive = [e["role"] for e, p in _registry.handles if p._parent_pid == os.getpid() and not _has_ended(p)]
+        self._baozi_started = time.monotonic_ns()  # (_ended_before_me) the child finds it on its Process
+        _list_turn(self, role)
         base_start(self)
+        if getattr(self, "_baozi_turn", None):
+            _mark("turnpid", self._baozi_turn, str(self.pid))
         host = getattr(self, "_baozi_host", False)
         kind = "host" if host else "kit" if getattr(self, "_baozi_kit", False) else "process"
         entry = {"kind": kind, "pid": self.pid, "role": "main" if host else role,

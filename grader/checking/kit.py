@@ -68,11 +68,12 @@ class Kit:
     # -- the broker (exercise 7) ----------------------------------------------------------------
     @staticmethod
     def pipeline_work(batches: list[list], takers: int, put_delay: float, take_delay: float) -> float:
-        """Seconds a run of many producers and `takers` consumers (or workers) asks for: the longest
-        batch's puts, then each taker's share of the items, rounded up (the `work` of ``run``)."""
+        """Seconds a run of many producers and `takers` consumers (or workers) asks for: every
+        batch's puts, one producer after the other (the producers of a multiprocessing queue take
+        turns: grader.checking.driver._take_turn), then each taker's share of the items, rounded up
+        (the `work` of ``run``)."""
         total = sum(len(batch) for batch in batches)
-        longest = max((len(batch) for batch in batches), default=0)
-        return longest * put_delay + math.ceil(total / max(1, takers)) * take_delay
+        return total * put_delay + math.ceil(total / max(1, takers)) * take_delay
 
     def broker_url(self) -> str:
         """The RabbitMQ URL the check uses; without a broker the check is skipped, with the way to
