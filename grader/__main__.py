@@ -1,4 +1,5 @@
-"""Command line: ``python -m grader check | grade | batch | worker | release | nbgrader export | gradescope``."""
+"""Command line: ``python -m grader check | grade | batch | worker | release | init | nbgrader export |
+gradescope``."""
 
 from __future__ import annotations
 
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="build the student bundle (no solutions, no hidden checks)")
     release.add_argument("out", type=Path)
 
+    init = commands.add_parser("init", help="write a student's copy of the exercises, for an installed kit")
+    init.add_argument("dir", type=Path, metavar="DIR")
+
     nbgrader = commands.add_parser("nbgrader", help="the kit as an nbgrader course")
     nbgrader_commands = nbgrader.add_subparsers(dest="nbgrader_command", required=True)
     export = nbgrader_commands.add_parser("export", help="write nbgrader_config.py and source/ASSIGNMENT/*.ipynb")
@@ -92,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         from grader import check
 
         return check.main(args)
-    if args.command == "release":
+    if args.command in ("release", "init"):
         from grader import release
 
-        return release.main(args)
+        return release.main(args) if args.command == "release" else release.init_main(args)
     if args.command == "nbgrader":
         from grader.integrations import nbgrader_export
 

@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from grader.checking import amqp
-from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR, all_exercises
+from grader.checking.exercise import EXERCISES_DIR, SOLUTIONS_DIR, SOURCE_ROOT, all_exercises
 
 
 @dataclasses.dataclass
@@ -69,7 +69,9 @@ def run_suite(target: str, start_method: str, extra: list[str] | None = None) ->
         if target == "solutions":
             args += ["--impl", str(SOLUTIONS_DIR)]
         started = time.monotonic()
-        subprocess.run(args, cwd=KIT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # From the checkout (its pyproject.toml sets pytest up); an installed kit from a folder of
+        # its own, so that no file of the student's or the instructor's folder is picked up.
+        subprocess.run(args, cwd=SOURCE_ROOT or tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        check=False)
         seconds = time.monotonic() - started
         if not report.exists():

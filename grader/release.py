@@ -1,8 +1,14 @@
-"""``python -m grader release OUT``: the bundle students get.
+"""What students get, in two forms:
 
-It holds the exercises (lessons, stubs, visible tests, metadata) and the harness, and installs with
-``pip install -e OUT``. It holds no solutions, no hidden checks, no golden submissions, and its
-``exercise.toml`` files lose their ``[hidden_points]`` (the grader's business).
+- ``python -m grader release OUT``: the bundle, built from the kit's source folder. It holds the
+  exercises (lessons, stubs, visible tests, metadata) and the harness, and installs with
+  ``pip install -e OUT``.
+- ``python -m grader init DIR``: a student's copy of the exercises alone, for a kit that is already
+  installed (``pip install .``, the way ``rustlings init`` works): the installed kit's pytest plugin
+  runs its checks.
+
+Neither holds solutions, hidden checks or golden submissions, and their ``exercise.toml`` files lose
+their ``[hidden_points]`` (the grader's business).
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT, all_exercises
+from grader.checking.exercise import BUNDLED, EXERCISES_DIR, PACKAGE_DIR, SOURCE_ROOT, Exercise, all_exercises
 
-GRADER_LEFT_OUT = ("hidden", "__pycache__")
+GRADER_LEFT_OUT = ("hidden", "__pycache__", *BUNDLED)
+BUNDLE_SETUP = ("python -m pip install -e . && python -m pytest exercises/      "
+                "# set up, then run every check (they fail until you solve them)")
+INIT_SETUP = "python -m pytest exercises/                                   # run every check (they fail until you solve them)"
 STUDENT_README = """# baozi-kit: exercises
 
 ```bash
-python -m pip install -e . && python -m pytest exercises/      # set up, then run every check (they fail until you solve them)
+{setup}
 python -m pytest exercises/ex01_queue_basics                    # one exercise
 ```
 
@@ -48,20 +57,48 @@ def _student_pyproject(text: str) -> str:
     return text[:section.start()] + '[tool.pytest.ini_options]\ntestpaths = ["exercises"]\n' + text[section.end():]
 
 
-def build(out: Path) -> Path:
-    if out.exists() and any(out.iterdir()):
+def _new_folder(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SystemExit(f"{out} exists and is not empty: choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
+
+
+def _write_exercises(out: Path) -> list[Exercise]:
+    """The exercises as students get them, in ``out/exercises``; and a README that lists them."""
     exercises = all_exercises()
     shutil.copytree(EXERCISES_DIR, out / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
     for exercise in exercises:
         toml = out / "exercises" / exercise.name / "exercise.toml"
         toml.write_text(_strip_hidden_points(toml.read_text(encoding="utf-8")), encoding="utf-8")
-    shutil.copytree(KIT_ROOT / "grader", out / "grader", ignore=shutil.ignore_patterns(*GRADER_LEFT_OUT))
-    (out / "pyproject.toml").write_text(_student_pyproject((KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8")),
-                                        encoding="utf-8")
+    return exercises
+
+
+def _readme(exercises: list[Exercise], setup: str) -> str:
     table = "\n".join(f"- `exercises/{e.name}`: {e.title}" for e in exercises)
-    (out / "README.md").write_text(STUDENT_README.format(table=table), encoding="utf-8")
+    return STUDENT_README.format(setup=setup, table=table)
+
+
+def build(out: Path) -> Path:
+    """The student bundle in `out`, a new folder."""
+    if SOURCE_ROOT is None:
+        raise SystemExit("release builds the bundle from the kit's source folder, and this kit is an "
+                         "installed copy: run it from a checkout, or write a student's copy of the "
+                         "exercises with `python -m grader init DIR`")
+    _new_folder(out)
+    exercises = _write_exercises(out)
+    shutil.copytree(PACKAGE_DIR, out / "grader", ignore=shutil.ignore_patterns(*GRADER_LEFT_OUT))
+    (out / "pyproject.toml").write_text(_student_pyproject((SOURCE_ROOT / "pyproject.toml").read_text(encoding="utf-8")),
+                                        encoding="utf-8")
+    shutil.copy2(SOURCE_ROOT / "setup.py", out / "setup.py")
+    (out / "README.md").write_text(_readme(exercises, BUNDLE_SETUP), encoding="utf-8")
+    return out
+
+
+def init(out: Path) -> Path:
+    """A student's copy of the exercises in `out`, a new folder, for the kit installed here."""
+    _new_folder(out)
+    exercises = _write_exercises(out)
+    (out / "README.md").write_text(_readme(exercises, INIT_SETUP), encoding="utf-8")
     return out
 
 
@@ -69,4 +106,11 @@ def main(args) -> int:
     path = build(args.out)
     print(f"student bundle written to {path}: install it with "
           f"`python -m pip install -e {path}`", file=sys.stderr)
+    return 0
+
+
+def init_main(args) -> int:
+    path = init(args.dir)
+    print(f"the exercises are in {path / 'exercises'}: start with\n"
+          f"  cd {path}\n  python -m pytest exercises/ex01_queue_basics", file=sys.stderr)
     return 0

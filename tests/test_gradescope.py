@@ -168,7 +168,7 @@ def test_the_zip_holds_the_scripts_at_its_top_and_no_solutions(graded):
         assert script in infos, sorted(infos)[:20]
         assert (infos[script].external_attr >> 16) & stat.S_IXUSR, f"{script} is not executable"
     tops = {name.split("/")[0] for name in infos}
-    assert tops == {"setup.sh", "run_autograder", "pyproject.toml", "README.md", "grader", "exercises"}, tops
+    assert tops == {"setup.sh", "run_autograder", "pyproject.toml", "setup.py", "README.md", "grader", "exercises"}, tops
     assert not any("__pycache__" in name for name in infos)
     for exercise in all_exercises():
         assert f"exercises/{exercise.name}/exercise.toml" in infos

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR
 from grader.grading import sandbox
 
 BWRAP = sandbox.Sandbox("bubblewrap", "test")
@@ -44,7 +45,7 @@ def test_inside_only_the_workdir_and_the_needed_paths_exist_and_hidden_ones_are_
     work.mkdir()
     elsewhere.mkdir()
     (elsewhere / "answer.txt").write_text("42")
-    secret = sandbox.KIT_ROOT / "solutions"
+    secret = SOLUTIONS_DIR
     probe = (f"import os; print(os.path.exists({str(elsewhere)!r}), os.listdir({str(secret)!r}), "
              f"os.path.isdir({str(work)!r}))")
     command = BWRAP.wrap([sys.executable, "-c", probe], workdir=work, hide=[secret])
@@ -120,18 +121,21 @@ def test_of_the_kits_folder_only_the_grader_and_the_exercises_are_inside(tmp_pat
     kit's parts, does not exist in the sandbox."""
     work = tmp_path / "work"
     work.mkdir()
-    probe = f"import os; print(' '.join(sorted(os.listdir({str(sandbox.KIT_ROOT)!r}))))"
+    probe = f"import os; print(' '.join(sorted(os.listdir({str(KIT_ROOT)!r}))))"
     command = BWRAP.wrap([sys.executable, "-c", probe], workdir=work, hide=[])
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     inside = set(done.stdout.split())
-    assert set(sandbox.KIT_PARTS) <= inside <= {*sandbox.KIT_PARTS, ".venv"}, inside  # .venv: this checkout's Python
+    parts = {part.name for part in sandbox.KIT_PARTS}
+    assert parts <= inside <= {*parts, ".venv"}, inside  # .venv: this checkout's Python
 
 
 def test_an_installed_copy_of_the_hidden_checks_is_hidden(monkeypatch, tmp_path):
-    """Where this kit keeps them, and where a kit of the earlier, flat layout did."""
+    """Where this kit keeps them, where a kit of the earlier, flat layout did, and the solutions an
+    installed kit carries."""
     packages = tmp_path / "site-packages"
-    copies = [packages / "grader" / "grading" / "hidden", packages / "grader" / "hidden"]
+    copies = [packages / "grader" / "grading" / "hidden", packages / "grader" / "hidden",
+              packages / "grader" / "solutions"]
     for copy in copies:
         copy.mkdir(parents=True)
     monkeypatch.setattr(sandbox.site, "getsitepackages", lambda: [str(packages)])

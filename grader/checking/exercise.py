@@ -16,9 +16,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-KIT_ROOT = Path(__file__).resolve().parent.parent.parent  # grader/checking/exercise.py
-EXERCISES_DIR = KIT_ROOT / "exercises"
-SOLUTIONS_DIR = KIT_ROOT / "solutions"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # grader/ (this is grader/checking/exercise.py)
+KIT_ROOT = PACKAGE_DIR.parent  # the folder grader/ is imported from
+# A kit installed with ``pip install .`` carries its exercises and solutions inside grader/
+# (setup.py); a checkout (or an editable install of one) keeps them beside it.
+BUNDLED = ("exercises", "solutions")
+_KIT_FILES = PACKAGE_DIR if (PACKAGE_DIR / "exercises").is_dir() else KIT_ROOT
+EXERCISES_DIR = _KIT_FILES / "exercises"
+SOLUTIONS_DIR = _KIT_FILES / "solutions"
+# The checkout, where there is one: what release and the Gradescope build copy from.
+SOURCE_ROOT = KIT_ROOT if _KIT_FILES == KIT_ROOT and (KIT_ROOT / "pyproject.toml").is_file() else None
 METADATA_FILE = "exercise.toml"
 SERVICES = ("rabbitmq",)  # what an exercise may need besides Python (``services = [...]``)
 
@@ -161,15 +168,24 @@ def find(name: str, root: Path = EXERCISES_DIR) -> Exercise:
     return load(root / name)
 
 
-# What decides a verdict: two machines with the same fingerprint grade alike.
-FINGERPRINTED = ("grader/**/*.py", "exercises/*/exercise.toml", "exercises/*/test_*.py")
+# What decides a verdict: two machines with the same fingerprint grade alike, whether their kits
+# are checkouts or installed copies.
+FINGERPRINTED = {"grader": ("**/*.py",), "exercises": ("*/exercise.toml", "*/test_*.py")}
 
 
-def kit_fingerprint(root: Path = KIT_ROOT) -> str:
-    """A short digest of every file of the kit that decides a verdict (FINGERPRINTED)."""
+def kit_fingerprint(package: Path = PACKAGE_DIR, exercises: Path = EXERCISES_DIR) -> str:
+    """A short digest of every file of the kit that decides a verdict (FINGERPRINTED): the grader
+    package (without the exercises and solutions an installed copy carries) and the exercises."""
     digest = hashlib.sha256()
-    files = sorted({p for pattern in FINGERPRINTED for p in root.glob(pattern)
-                    if p.is_file() and "__pycache__" not in p.parts})
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    named = {}
+    for part, folder in (("grader", package), ("exercises", exercises)):
+        for pattern in FINGERPRINTED[part]:
+            for path in folder.glob(pattern):
+                inside = path.relative_to(folder)
+                if (path.is_file() and "__pycache__" not in inside.parts
+                        and not (part == "grader" and inside.parts[0] in BUNDLED)):
+                    named[f"{part}/{inside.as_posix()}"] = path
+    for name in sorted(named):
+        digest.update(name.encode() + b"\0" + named[name].read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+

@@ -36,7 +36,7 @@ import psutil
 
 from grader.checking import diagnose, wire, zygote
 from grader.checking.driver import DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES, tallies
-from grader.checking.exercise import KIT_ROOT
+from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
 LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
@@ -599,7 +599,8 @@ def _site_paths() -> list[str]:
     return [p for p in paths if os.path.isdir(p)]
 
 
-_HIDDEN_PATH = re.compile(r"[/\\]hidden([/\\]|$)")
+# Left out of the byte-code: the hidden checks, and the solutions an installed kit carries.
+_HIDDEN_PATH = re.compile(r"[/\\](hidden|solutions)([/\\]|$)")
 
 
 @functools.lru_cache(maxsize=None)
@@ -611,7 +612,7 @@ def compile_kit(root: Path = KIT_ROOT) -> None:
     them would compile the driver again, most of the CPU a short check costs. The hidden checks
     are left out: no byte-code of them is made for the sandbox to show."""
     try:
-        compileall.compile_dir(str(root / "grader"), quiet=2, rx=_HIDDEN_PATH)
+        compileall.compile_dir(str(root / PACKAGE_DIR.name), quiet=2, rx=_HIDDEN_PATH)
     except OSError:
         pass  # a read-only kit (an installed copy, the sandbox): each interpreter compiles it
 
@@ -736,7 +737,7 @@ def _kit_crashed(outcome: Outcome, signals: set[int]) -> bool:
     kit's."""
     if getattr(signal, "SIGUSR1", None) in signals:
         return True
-    kit = KIT_ROOT / "grader"
+    kit = PACKAGE_DIR
     for text in outcome.fatal:
         threads = diagnose.parse_dump(text, skip=())
         for frame in threads[0] if threads else []:

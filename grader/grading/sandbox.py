@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.checking.exercise import KIT_ROOT
+from grader.checking.exercise import EXERCISES_DIR, PACKAGE_DIR, SOLUTIONS_DIR, SOURCE_ROOT
 
 STUDENT_UID_BASE = 61000  # unprivileged uids for student code: UIDS_PER_SLOT per grading slot
 UIDS_PER_SLOT = 64  # at most this many checks of one submission at once
@@ -86,7 +86,7 @@ class Sandbox:
         if not any(path == workdir or path in workdir.parents for path in needed):
             command += _open_way(workdir, made)
         command += ["--bind", str(workdir), str(workdir)]
-        for path in [*hide, *installed_secrets()]:
+        for path in dict.fromkeys([*hide, *installed_secrets()]):
             if path.exists() and not _inside(workdir, path):
                 # A file (a git worktree's .git) cannot take a tmpfs: /dev/null hides it (it reads
                 # empty; a device node needs --dev-bind, --ro-bind mounts it nodev, unreadable).
@@ -99,18 +99,19 @@ class Sandbox:
 # What of the kit's folder a check needs, by allowlist: the grader package and the exercises (the
 # visible checks and each exercise.toml). Nothing else of it exists in the sandbox: no build/ or dist/
 # folder, no egg-info, no solutions, tests or benchmarks, whatever else lies there.
-KIT_PARTS = ("grader", "exercises")
+KIT_PARTS = (PACKAGE_DIR, EXERCISES_DIR)
 # The hidden checks of this kit, which the sandbox hides.
-HIDDEN_DIR = KIT_ROOT / "grader" / "grading" / "hidden"
+HIDDEN_DIR = PACKAGE_DIR / "grading" / "hidden"
 # Installed copies of what student code must not read, looked for in every site-packages folder
-# (grader/hidden: where a kit of an earlier layout kept them).
-INSTALLED_SECRETS = ("grader/grading/hidden", "grader/hidden", "solutions")
+# (grader/hidden: where a kit of an earlier layout kept them; grader/solutions: where an installed
+# kit carries them).
+INSTALLED_SECRETS = ("grader/grading/hidden", "grader/hidden", "grader/solutions", "solutions")
 
 
 def needed_paths() -> list[Path]:
     """What the student's user must reach: the Python installation, its packages, and the kit's parts."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-             Path(os.path.realpath(sys.executable)).parent.parent, *(KIT_ROOT / part for part in KIT_PARTS)}
+             Path(os.path.realpath(sys.executable)).parent.parent, *KIT_PARTS}
     paths.update(Path(p) for p in site.getsitepackages())
     return sorted({Path(os.path.realpath(p)) for p in paths if os.path.exists(p)})
 
@@ -200,8 +201,10 @@ def _inside(folder: Path, path: Path) -> bool:
 
 
 def kit_secrets() -> list[Path]:
-    """Parts of the kit a submission must not read: the solutions and the golden submissions."""
-    return [KIT_ROOT / "solutions", KIT_ROOT / "tests", KIT_ROOT / "bench", KIT_ROOT / ".git"]
+    """Parts of the kit a submission must not read: the solutions (inside grader/ in an installed
+    kit) and, in a checkout, the golden submissions."""
+    source = [SOURCE_ROOT / name for name in ("tests", "bench", ".git")] if SOURCE_ROOT else []
+    return [SOLUTIONS_DIR, *source]
 
 
 def _bubblewrap_works() -> str | None:

@@ -24,9 +24,9 @@ import zipfile
 from pathlib import Path
 
 from grader.checking import amqp, settings
-from grader.checking.exercise import KIT_ROOT, all_exercises
+from grader.checking.exercise import SOURCE_ROOT, all_exercises
 
-PACKED = ("pyproject.toml", "README.md", "grader", "exercises")  # relative to the kit's root
+PACKED = ("pyproject.toml", "setup.py", "README.md", "grader", "exercises")  # relative to the kit's root
 LEFT_OUT = {"__pycache__", ".pytest_cache"}
 
 SETUP_SH = """\
@@ -100,8 +100,11 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool) -> 
     archive.writestr(info, data)
 
 
-def build(out: Path, root: Path = KIT_ROOT) -> Path:
-    """Write the autograder zip to `out` (replaced if it exists)."""
+def build(out: Path, root: Path | None = SOURCE_ROOT) -> Path:
+    """Write the autograder zip to `out` (replaced if it exists), from the kit's source folder."""
+    if root is None:
+        raise SystemExit("the autograder is built from the kit's source folder, and this kit is an "
+                         "installed copy: run `python -m grader gradescope` from a checkout")
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     os.close(handle)

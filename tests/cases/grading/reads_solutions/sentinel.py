@@ -14,10 +14,11 @@ except Exception:
 
 SECRETS = [
     "solutions/ex03_sentinel/sentinel.py",
+    "grader/solutions/ex03_sentinel/sentinel.py",  # where an installed kit carries them
     "tests/cases/grading/full_marks/ex03_sentinel/sentinel.py",
     "tests/cases/grading/flat_layout/sentinel.py",
 ]
-FOLDERS = ["solutions", "solutions/ex03_sentinel", "tests", "tests/cases/grading"]
+FOLDERS = ["solutions", "solutions/ex03_sentinel", "grader/solutions", "tests", "tests/cases/grading"]
 
 
 def _steal():
