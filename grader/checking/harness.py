@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import compileall
 import dataclasses
+import enum
 import functools
 import os
 import re
@@ -116,18 +117,31 @@ class Isolation:
         return {"user": self.user[0], "group": self.user[1], "extra_groups": []}
 
 
+class Status(str, enum.Enum):
+    """How a check ended. The first nine are what the driver answers (its word is the value); the
+    harness decides the others, and BAD_ANSWER and CRASHED too when the driver cannot say."""
+
+    RETURNED = "returned"  # the scenario returned its observation
+    RAISED = "raised"  # the student's function raised
+    MISSING_FILE = "missing_file"
+    IMPORT_ERROR = "import_error"
+    MISSING_FUNCTION = "missing_function"
+    STARTED_AT_IMPORT = "started_at_import"  # importing the module started processes
+    INTERNAL_ERROR = "internal_error"  # the kit's own code failed
+    CRASHED = "crashed"  # the process running the check died before it answered
+    BAD_ANSWER = "bad_answer"  # not an answer: the student's code wrote to the channel or broke the kit
+    HANG = "hang"
+    INCONSISTENT = "inconsistent"  # the answer's account of the processes is not what the harness saw
+    UNRELIABLE = "unreliable"  # a process died of a fault twice, in the kit's code: it cannot grade it
+
+    __str__ = str.__str__  # "returned", as on the wire (Python 3.10 has no StrEnum)
+
+
 @dataclasses.dataclass
 class Outcome:
-    """What happened in one check. ``status`` is one of:
+    """What happened in one check."""
 
-    returned, raised, missing_file, import_error, missing_function, started_at_import,
-    hang, crashed, internal_error, bad_answer (the driver answered with something that is not an
-    answer: the student's code wrote to its channel or broke the kit), inconsistent (the answer's
-    account of the processes is not what the harness saw), unreliable (a process died of a fault
-    twice, and the kit's own code was where it crashed: the kit cannot grade it).
-    """
-
-    status: str
+    status: Status
     action: str  # what the check called, e.g. "run(items, n_consumers=2)"
     budget: float
     elapsed: float
@@ -522,8 +536,9 @@ class _Answer(threading.Thread):
             self.wake.set()
 
 
-STATUSES_ANSWERED = frozenset({"returned", "raised", "missing_file", "import_error", "missing_function",
-                               "started_at_import", "internal_error", "crashed", "bad_answer"})
+STATUSES_ANSWERED = frozenset({Status.RETURNED, Status.RAISED, Status.MISSING_FILE, Status.IMPORT_ERROR,
+                               Status.MISSING_FUNCTION, Status.STARTED_AT_IMPORT, Status.INTERNAL_ERROR,
+                               Status.CRASHED, Status.BAD_ANSWER})
 ERROR_FIELDS = {"type": str, "message": str, "traceback": str, "line": int, "source": str, "function": str,
                 "returncode": int}
 REGISTRY_KINDS = frozenset({"process", "thread", "phase", "host", "kit"})
@@ -538,7 +553,11 @@ def answer_fields(answer) -> dict:
     """The driver's answer, every field checked; WireError for anything else."""
     if not isinstance(answer, dict) or not set(answer) <= ANSWER_FIELDS:
         raise wire.WireError("not the fields of an answer")
-    if answer.get("status") not in STATUSES_ANSWERED:
+    try:
+        answer["status"] = Status(answer.get("status"))
+    except (ValueError, TypeError):
+        raise wire.WireError("an unknown status") from None
+    if answer["status"] not in STATUSES_ANSWERED:
         raise wire.WireError("an unknown status")
     error = answer.get("error")
     if error is not None:
@@ -694,7 +713,7 @@ def run_check(
         outcome.flags.append(f"kit fault: in the first run {first}; the rerun was clean and was taken")
     elif _kit_crashed(outcome, {signum for _, signum in again}):
         outcome.flags.append(f"kit fault: {said}, in two runs, inside the kit's own code")
-        outcome.status = "unreliable"
+        outcome.status = Status.UNRELIABLE
         outcome.error = {"message": said}
     return outcome
 
@@ -719,7 +738,7 @@ def _fault_deaths(outcome: Outcome) -> list[tuple[str, int]]:
     """(who, signal) for each process of the run that died of a fault signal: the one running the
     check, or those whose exit codes the observation lists."""
     deaths = []
-    if outcome.status == "crashed":
+    if outcome.status == Status.CRASHED:
         code = (outcome.error or {}).get("returncode")
         if isinstance(code, int) and -code in FAULT_SIGNALS:
             deaths.append(("the process running the check", -code))
@@ -788,7 +807,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     (workdir / "request.json").write_bytes(wire.encode(request))
     isolation.hand_over(workdir)
     stderr_path = workdir / "stderr.log"
-    outcome = Outcome(status="hang", action=action, budget=budget, elapsed=0.0,
+    outcome = Outcome(status=Status.HANG, action=action, budget=budget, elapsed=0.0,
                       start_method=start_method, module_file=request["module_file"])
     started = time.monotonic()
     # Where only the CPU share can tell a spin, a loaded machine gives a spinning process only its
@@ -826,16 +845,16 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         if answer.payload is not None:
             _take_answer(outcome, answer.payload)
             _find_leaks(outcome, tree, roles, stacks)
-            if outcome.status == "returned":  # only a value can earn points: the claim to check
+            if outcome.status == Status.RETURNED:  # only a value can earn points: the claim to check
                 _cross_check(outcome, tree, roles)
         elif answer.problem:
-            outcome.status = "bad_answer"
+            outcome.status = Status.BAD_ANSWER
             outcome.error = {"message": answer.problem}
         elif answer.done.is_set() or driver.poll() is not None:
-            outcome.status = "crashed"
+            outcome.status = Status.CRASHED
             outcome.error = {"returncode": driver.wait(timeout=5)}
         else:
-            outcome.status = "hang"
+            outcome.status = Status.HANG
             alive = [p for p in tree.alive() if not roles.is_infrastructure(p)]
             outcome.stuck = diagnose.inspect(alive, tree.seen, roles, stacks, module_file)
         outcome.busy = diagnose.busy(tree.seen, roles, module_file, busy_fraction,
@@ -847,7 +866,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         outcome.stderr = _tail(stderr_path)
         outcome.fatal = _fatal_stacks(dump_dir)
     finally:
-        _end_everything(driver, tree, roles, hung=outcome.status == "hang")
+        _end_everything(driver, tree, roles, hung=outcome.status == Status.HANG)
         answer.join(timeout=1.0)
         poked.close()
     return outcome
@@ -920,12 +939,12 @@ def _cross_check(outcome: Outcome, tree: _Tree, roles: diagnose.Roles) -> None:
                    if e["kind"] == "process" and e["role"] not in INTERNAL_ROLES)
     observed = outcome.value.get("processes") if isinstance(outcome.value, dict) else None
     if observed is not None and (not isinstance(observed, list) or sorted(map(str, observed)) != named):
-        outcome.status = "inconsistent"
+        outcome.status = Status.INCONSISTENT
         outcome.error = {"message": "its observation lists other processes than its registry"}
         return
     over = _counts_over_records(outcome.value, roles.registry_path)
     if over:
-        outcome.status = "inconsistent"
+        outcome.status = Status.INCONSISTENT
         outcome.error = {"message": f"its observation counts more calls than the kit recorded ({over})"}
         return
     entries = [*outcome.registry, *roles.entries()]

@@ -15,7 +15,7 @@ import pytest
 from grader.checking import amqp, payloads
 from grader.checking.diagnose import parse_dump, render_processes
 from grader.checking.exercise import Exercise
-from grader.checking.harness import Isolation, Outcome, load_factor, run_check
+from grader.checking.harness import Isolation, Outcome, Status, load_factor, run_check
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
@@ -481,20 +481,20 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
     """Why a check cannot go on, in words a student can act on; None when it can."""
     file = Path(outcome.module_file).name
     status = outcome.status
-    if status == "missing_file":
+    if status == Status.MISSING_FILE:
         return (f"MISSING FILE: {outcome.module_file} does not exist. --impl must name a folder laid "
                 f"out like exercises/ ({exercise.name}/{exercise.module}.py).")
-    if status == "import_error":
+    if status == Status.IMPORT_ERROR:
         return f"{file} does not import:\n  {_error_line(outcome)}"
-    if status == "missing_function":
+    if status == Status.MISSING_FUNCTION:
         name = outcome.error["message"]
         return (f"MISSING FUNCTION: {exercise.module}.{name} was not found. Did you misname it? "
                 f"This exercise asks for: {', '.join(exercise.functions)}.")
-    if status == "started_at_import":
+    if status == Status.STARTED_AT_IMPORT:
         return (f"Importing {file} started processes ({outcome.error['message']}). A module must not "
                 "start anything when it is imported: under spawn and forkserver every child re-imports "
                 "it and would start them again. Put demo code under `if __name__ == \"__main__\":`.")
-    if status == "raised":
+    if status == Status.RAISED:
         error = outcome.error
         if error["type"] == "NotImplementedError":
             hint = exercise.hints.get(error.get("function") or "")
@@ -510,7 +510,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         for hint in _stderr_hints(outcome, exercise):
             text += "\n  " + hint
         return text + _with_output(outcome, error.get("traceback", ""))
-    if status == "hang":
+    if status == Status.HANG:
         if outcome.deadlock:
             lines = [f"HANG: {outcome.action} is deadlocked (start method {outcome.start_method}): every "
                      f"process waits, with no timeout, for something no other process will do. "
@@ -531,7 +531,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
                   else outcome.hints + from_output)  # the traceback names the cause: it goes first
         lines += [f"Likely cause: {hint}" for hint in causes]
         return "\n".join(lines) + _with_output(outcome)
-    if status == "crashed":
+    if status == Status.CRASHED:
         code = (outcome.error or {}).get("returncode")
         when = (f"while it ran {outcome.action}" if any(e["kind"] == "phase" for e in outcome.registry)
                 else f"while it imported {file}")
@@ -539,17 +539,17 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         return (f"CRASH: the process running the check died {when} (exit status {code}), before "
                 "answering. Did your code call os._exit(), exceed a resource limit, or kill its parent?"
                 + (f"\n{stack}" if stack else "") + _with_output(outcome))
-    if status == "unreliable":
+    if status == Status.UNRELIABLE:
         return (f"NOT GRADED: in two runs a process of this check died of a fault "
                 f"({outcome.error['message']}), and both times inside the kit's own code, not yours. "
                 "The check counts as failed for now and your instructor is told, to grade it by hand.")
-    if status == "internal_error":
+    if status == Status.INTERNAL_ERROR:
         return f"The kit itself failed while checking {file}; please report this:\n{_error_line(outcome)}"
-    if status == "bad_answer":
+    if status == Status.BAD_ANSWER:
         return (f"UNREADABLE ANSWER: the process running the check answered with something that is not "
                 f"an answer ({outcome.error['message']}). Code that writes to the kit's file "
                 "descriptors or changes the kit's own functions breaks its check.")
-    if status == "inconsistent":
+    if status == Status.INCONSISTENT:
         return (f"INCONSISTENT: the answer of the process running {outcome.action} does not match what "
                 f"the kit saw of this run: {outcome.error['message']}. Code that changes the kit's own "
                 "functions, forges its records or starts processes behind multiprocessing's back fails "
