@@ -18,12 +18,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from grader.checking.exercise import BUNDLED, EXERCISES_DIR, PACKAGE_DIR, SOURCE_ROOT, Exercise, all_exercises
+from grader.checking.exercise import (BUNDLED, EXERCISES_DIR, PACKAGE_DIR, SOURCE_ROOT, Exercise,
+                                     all_exercises)
 
 GRADER_LEFT_OUT = ("hidden", "__pycache__", *BUNDLED)
+# The first line of each README's commands: the bundle is installed first, a copy made by init is not.
 BUNDLE_SETUP = ("python -m pip install -e . && python -m pytest exercises/      "
                 "# set up, then run every check (they fail until you solve them)")
-INIT_SETUP = "python -m pytest exercises/                                   # run every check (they fail until you solve them)"
+INIT_SETUP = ("python -m pytest exercises/                                   "
+              "# run every check (they fail until you solve them)")
 STUDENT_README = """# baozi-kit: exercises
 
 ```bash
@@ -87,8 +90,8 @@ def build(out: Path) -> Path:
     _new_folder(out)
     exercises = _write_exercises(out)
     shutil.copytree(PACKAGE_DIR, out / "grader", ignore=shutil.ignore_patterns(*GRADER_LEFT_OUT))
-    (out / "pyproject.toml").write_text(_student_pyproject((SOURCE_ROOT / "pyproject.toml").read_text(encoding="utf-8")),
-                                        encoding="utf-8")
+    pyproject = (SOURCE_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (out / "pyproject.toml").write_text(_student_pyproject(pyproject), encoding="utf-8")
     shutil.copy2(SOURCE_ROOT / "setup.py", out / "setup.py")
     (out / "README.md").write_text(_readme(exercises, BUNDLE_SETUP), encoding="utf-8")
     return out

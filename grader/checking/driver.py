@@ -671,12 +671,13 @@ def _answer_late(q, call: str) -> bool:
     that started it: its puts may all still be on their way, and nothing the asker can do tells it
     otherwise. A process started here counts once its end is seen here (join(), is_alive(), ...);
     one started elsewhere (the producer, for a consumer) once its starter has seen it end, and did
-    so before it started the asker (_holders_elsewhere). A program that trusts such an answer (`while not q.empty()`) is a race
-    that loses items only when the other side happens to be slow; answered late, it loses them
-    in every run. Every other question gets the real answer, so a loop that polls still gets its
-    items; but a poll that follows one that found nothing, with no wait between, is answered late
-    too until the run is long enough to be called spinning (_Polls.pressing). The first late answer
-    a child gives is left beside the registry for the scenario."""
+    so before it started the asker (_holders_elsewhere). A program that trusts such an answer
+    (`while not q.empty()`) is a race that loses items only when the other side happens to be
+    slow; answered late, it loses them in every run. Every other question gets the real answer, so
+    a loop that polls still gets its items; but a poll that follows one that found nothing, with no
+    wait between, is answered late too until the run is long enough to be called spinning
+    (_Polls.pressing). The first late answer a child gives is left beside the registry for the
+    scenario."""
     if not _late_on():
         return False
     asked = getattr(q, "_baozi_late_asks", 0)
@@ -894,8 +895,9 @@ def _await_turn(token: str) -> None:
 
 
 def _turn_state(path: str):
-    """"ended" (the lock is free and a pid in it), "unborn" (no pid in it yet: the producer has
-    not begun), or the pid of the producer that holds it."""
+    """The state of a turn: "ended" (the lock is free and a pid in it), "unborn" (no pid in it
+    yet: the producer has not begun), or the pid of the producer that holds it ("holds" until it
+    has written it)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
