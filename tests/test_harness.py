@@ -1196,6 +1196,41 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert zygote._servers and all(server.alive for server in zygote._servers.values())
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork")
+def test_a_harness_killed_during_a_check_leaves_none_of_its_processes_behind(tmp_path):
+    """The harness ends a check's processes itself; one killed mid-check cannot, and its fork server
+    then ends the sessions of the drivers it still runs: the student's processes go too."""
+    pids = tmp_path / "pids.txt"
+    module = tmp_path / "sentinel.py"
+    module.write_text(textwrap.dedent(HEADER + f"""
+def forever():
+    time.sleep(3600)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    p = multiprocessing.Process(target=forever)
+    p.start()
+    with open({str(pids)!r}, "w") as f:
+        f.write(f"{{os.getpid()}} {{p.pid}}")
+    p.join()
+"""), encoding="utf-8")
+    harness = subprocess.Popen([sys.executable, "-c", f"""
+from grader.checking.harness import run_check
+run_check(module_file={str(module)!r}, module="sentinel", scenario="grader.checking.scenarios.ex03_sentinel:run_items",
+          params={{"items": [1]}}, start_method="spawn", budget=60.0, action="run(items)")
+"""], cwd=KIT_ROOT)
+    try:
+        start = time.monotonic()
+        while not (pids.exists() and len(pids.read_text().split()) == 2):
+            assert time.monotonic() - start < 60 and harness.poll() is None, "the check never started"
+            time.sleep(0.05)
+        left = [psutil.Process(int(pid)) for pid in pids.read_text().split()]
+    finally:
+        harness.kill()
+        harness.wait()
+    gone, alive = psutil.wait_procs(left, timeout=30)
+    assert not alive, f"still running after their harness was killed: {alive}"
+
+
 def test_checks_get_the_same_verdicts_from_a_driver_started_without_the_fork_server(tmp_path, monkeypatch):
     from grader.checking import zygote
     monkeypatch.setattr(zygote, "start_driver", lambda *args, **kwargs: None)

@@ -56,8 +56,9 @@ def serve(sock: socket.socket) -> None:
                 data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, FDS)
             except OSError:
                 data, fds = b"", []
-            if not data:
-                return  # the harness has gone; the drivers keep running until it ends them
+            if not data:  # the harness has gone: whatever checks it left running, nobody will end
+                _end_sessions(children)
+                return
             _handle(wire.decode(data, MAX_MESSAGE), fds, sock, children, (wake_r, wake_w))
         _reap(sock, children)
 
@@ -74,6 +75,18 @@ def _handle(message: dict, fds: list[int], sock, children: set[int], own_fds) ->
         os.close(fd)
     children.add(pid)
     sock.send(wire.encode({"started": message["id"], "pid": pid}))
+
+
+def _end_sessions(children: set[int]) -> None:
+    """Kill every process of the sessions of the drivers not yet reaped (each driver leads its own:
+    _become_driver). A harness ends its checks' processes itself; one that was killed cannot, and
+    they would run on. Only unreaped drivers: their pids, and so their sessions' ids, are still
+    this server's and cannot have been reused."""
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _reap(sock, children: set[int]) -> None:
