@@ -67,7 +67,7 @@ def _new_folder(out: Path) -> None:
 
 
 def _write_exercises(out: Path) -> list[Exercise]:
-    """The exercises as students get them, in ``out/exercises``; and a README that lists them."""
+    """The exercises as students get them, in ``out/exercises`` (the caller writes the README)."""
     exercises = all_exercises()
     shutil.copytree(EXERCISES_DIR, out / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
     for exercise in exercises:

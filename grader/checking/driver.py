@@ -887,8 +887,8 @@ def _await_turn(token: str) -> None:
         pid = state if isinstance(state, int) else _kept_pid(token)
         if pid and (holder is None or holder.pid != pid):
             holder = _Holder(pid)
-        if holder is not None and (holder.stalled() if state == "holds" or isinstance(state, int)
-                                   else holder.reader.ended()):
+        began = state != "unborn"
+        if holder is not None and (holder.stalled() if began else holder.reader.ended()):
             return
         _sleep(pause)
         pause = min(0.005, pause * 2)
