@@ -126,7 +126,9 @@ def test_no_verdict_side_module_can_run_or_unpickle_what_student_code_wrote():
         if path.name == "zygote.py":  # socket.recv: the fork server's reports, read with grader.checking.wire
             uses = [u for u in uses if not u.startswith(".recv(")]
         if path.name == "plain.py":  # an unpickler that refuses every global (test_plain_data_only)
-            uses = [u for u in uses if u != "import pickle" and not u.startswith(".recv_bytes(")]
+            uses = [u for u in uses if u != "import pickle"]
+        if path.name == "compat.py":  # a queue's bytes, capped, for plain.py to decode
+            uses = [u for u in uses if not u.startswith(".recv_bytes(")]
         if uses:
             offenders[str(path)] = uses
     assert not offenders, f"verdict-side modules that could run what student code wrote: {offenders}"

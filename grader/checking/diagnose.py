@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 
+from grader.checking import compat
 from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
 from grader.checking.roles import CONSUMER, PRODUCER, WORKER, plays
 
@@ -248,8 +249,7 @@ def _source_line(module_file: str, line: int) -> str | None:
 
 def _analyse(report: ProcReport, frames: list[Frame], module_file: str) -> None:
     report.stack = "\n".join(f"{Path(f.file).name}:{f.line} in {f.func}" for f in frames[:8])
-    if any(f.func == "_exit_function" for f in frames) and any(
-            f.func in ("_finalize_join", "join_thread") for f in frames):
+    if compat.in_exit_handler(frames) and compat.flushing_a_queue(frames):
         report.state = "exiting"
         report.waits_for = "flush"
         return  # its target has returned; a fork child's older frames are its parent's
@@ -344,8 +344,7 @@ def _each(procs, method: str) -> None:
 def _exit_joins_a_child(frames: list[Frame]) -> bool:
     """The thread is in multiprocessing's exit handler (the end of the program, or of a child),
     joining a child process: it waits until that child ends by itself."""
-    return any(f.func == "_exit_function" for f in frames) and any(
-        f.func == "join" and Path(f.file).name == "process.py" for f in frames)
+    return compat.in_exit_handler(frames) and compat.joining_a_child(frames)
 
 
 def _in_queue_join(report: ProcReport) -> bool:
@@ -413,7 +412,7 @@ def _library_waits_forever(frames: list[Frame]) -> bool:
     takes the bytes (the deadlock watch sees bytes that still move)."""
     if not frames:
         return False
-    if any(f.func == "_feed" and Path(f.file).name == "queues.py" for f in frames):
+    if compat.in_queue_feeder(frames):
         return True
     inner = frames[0]
     calls = [c for c in _calls_of(_nodes_on_line(inner.file, inner.line), None)
@@ -423,8 +422,7 @@ def _library_waits_forever(frames: list[Frame]) -> bool:
 
 
 def _thread_waits_forever(frames: list[Frame], module_file: str) -> tuple | None:
-    names = [f.func for f in frames]
-    if "_exit_function" in names and ("join_thread" in names or "_finalize_join" in names):
+    if compat.in_exit_handler(frames) and compat.flushing_a_queue(frames):
         return ("exiting",)
     if _exit_joins_a_child(frames):
         return ("exit-join",)

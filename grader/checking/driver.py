@@ -35,7 +35,6 @@ import multiprocessing.connection
 import multiprocessing.context
 import multiprocessing.process
 import multiprocessing.queues
-import multiprocessing.util
 import os
 import queue
 import signal
@@ -47,7 +46,7 @@ import traceback
 import types
 import warnings
 
-from grader.checking import wire
+from grader.checking import compat, wire
 from grader.checking.roles import PRODUCER, has_a_part, plays
 
 try:
@@ -61,7 +60,7 @@ except ImportError:  # Windows: producers are not made to take turns (_take_turn
 FORK_WARNING = r".*multi-threaded, use of fork\(\) may lead to deadlocks"
 
 # Process targets that belong to multiprocessing itself, named for the reports.
-INTERNAL_TARGETS = {"_run_server": "manager", "worker": "pool-worker"}
+INTERNAL_TARGETS = compat.INTERNAL_TARGETS
 INTERNAL_ROLES = frozenset(INTERNAL_TARGETS.values())
 
 
@@ -122,19 +121,17 @@ def _keep_dump_signal_off_threads() -> None:
     that takes it: a Python handler runs only there, and a signal taken by another thread would
     leave a main thread blocked in a lock without a dump (a process stopped when the signal comes
     lets any of its threads take it)."""
-    if getattr(threading.Thread._bootstrap, "_baozi", False):
-        return
-    bootstrap = threading.Thread._bootstrap
+    def block_dump_signal(bootstrap):
+        def _bootstrap_without_dump_signal(self):
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+            except (OSError, ValueError):
+                pass
+            bootstrap(self)
 
-    def _bootstrap_without_dump_signal(self):
-        try:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-        except (OSError, ValueError):
-            pass
-        bootstrap(self)
+        return _bootstrap_without_dump_signal
 
-    _bootstrap_without_dump_signal._baozi = True
-    threading.Thread._bootstrap = _bootstrap_without_dump_signal
+    compat.wrap_thread_bootstrap(block_dump_signal)
 
 
 def _write_stacks(signum, frame) -> None:
@@ -142,7 +139,7 @@ def _write_stacks(signum, frame) -> None:
     layout of faulthandler's dumps. Never raises: it runs in the middle of the student's code."""
     try:
         main = threading.main_thread().ident
-        threads = sys._current_frames()
+        threads = compat.thread_frames()
         threads[main] = frame  # its own entry would start with this handler
         lines = []
         for ident, top in sorted(threads.items(), key=lambda t: t[0] != main)[:MAX_THREADS]:
@@ -362,7 +359,7 @@ def _count(values):
 
 # Frames between the student's call and the kit's wrapper that do not change who called: the
 # library's own methods (``put_nowait`` calls ``put``) and a Manager proxy's generated methods.
-_LIBRARY_DIR = os.path.dirname(multiprocessing.__file__) + os.sep
+_LIBRARY_DIR = compat.LIBRARY_DIR
 _GENERATED = "<string>"
 
 
@@ -370,7 +367,7 @@ def _called_by_student(module_file: str) -> bool:
     """Whether the wrapper that asks was called from the student's module, directly or through
     multiprocessing's own methods."""
     try:
-        frame = sys._getframe(2)  # 0: here, 1: the wrapper, 2: its caller
+        frame = compat.caller_frame(2)  # 0: here, 1: the wrapper, 2: its caller
     except ValueError:  # called from C, with no Python frame above
         return False
     for _ in range(4):
@@ -573,7 +570,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 def _nothing_ready(q) -> bool:
     """Whether a get() on `q` would wait now: nothing is in its pipe."""
     try:
-        return not q._poll()
+        return not compat.queue_has_data(q)
     except (AttributeError, OSError, ValueError):  # closed, or not a queue of this process
         return False
 
@@ -590,12 +587,12 @@ def _watch_proxies() -> None:
     inherit it) and in each child as it starts."""
     managers = sys.modules.get("multiprocessing.managers")
     idle, module_file = _watching.idle, _watching.module_file
-    if managers is None or idle is None or getattr(managers.BaseProxy._callmethod, "_baozi", False):
+    if managers is None or idle is None or getattr(compat.proxy_call(managers), "_baozi", False):
         return
-    call = managers.BaseProxy._callmethod
+    call = compat.proxy_call(managers)
 
     def _proxied_call(self, methodname, args=(), kwds={}):
-        if getattr(self._token, "typeid", None) not in QUEUE_PROXIES:
+        if compat.proxy_typeid(self) not in QUEUE_PROXIES:
             return call(self, methodname, args, kwds)
         if methodname in ("put", "put_nowait", "get_nowait"):
             student = _called_by_student(module_file)
@@ -628,7 +625,7 @@ def _watch_proxies() -> None:
         return item
 
     _proxied_call._baozi = True
-    managers.BaseProxy._callmethod = _proxied_call
+    compat.set_proxy_call(managers, _proxied_call)
 
 
 class MissingFunction(Exception):
@@ -716,7 +713,7 @@ def _timed_call(call: str) -> bool:
 def _late_if_held(q, call: str) -> bool:
     """Whether a process that may still put on `q` holds it (see _answer_late); if so, the late
     answer to `call` is kept."""
-    running = [(name, proc.pid) for name, _, proc in _named_handles() if proc._parent_pid == os.getpid()
+    running = [(name, proc.pid) for name, _, proc in _named_handles() if compat.started_here(proc)
                and _end_unseen(proc) and any(held is q for held in getattr(proc, "_baozi_queues", ()))]
     elsewhere = _holders_elsewhere(q)
     if not running and not elsewhere:
@@ -1024,7 +1021,7 @@ def _pipe_id(q) -> int | None:
     pipe = getattr(q, "_baozi_pipe", None)
     if pipe is None and os.name == "posix":
         try:
-            pipe = q._baozi_pipe = os.fstat(q._reader.fileno()).st_ino
+            pipe = q._baozi_pipe = os.fstat(compat.queue_pipe_ends(q)[0].fileno()).st_ino
         except (AttributeError, OSError, ValueError):  # closed, or not a queue of this process
             return None
     return pipe
@@ -1055,7 +1052,7 @@ def _holders_elsewhere(q) -> list[int]:
     pipe = _pipe_id(q)
     if pipe is None:
         return []
-    started_here = {proc.pid for _, _, proc in _named_handles() if proc._parent_pid == os.getpid()}
+    started_here = {proc.pid for _, _, proc in _named_handles() if compat.started_here(proc)}
     holders = _pipe_holders(pipe) - started_here - {os.getpid()}
     return sorted(pid for pid in holders if not _ended_before_me(pid))
 
@@ -1139,7 +1136,7 @@ def _end_unseen(proc) -> bool:
     """Whether a process was started and the code has not waited for or seen its end (join(),
     is_alive(), an exitcode, active_children(), its sentinel ready in connection.wait());
     multiprocessing's own look at its children as it starts another does not count."""
-    return getattr(proc, "_popen", None) is not None and not getattr(proc, "_baozi_seen_end", False)
+    return compat.was_started(proc) and not getattr(proc, "_baozi_seen_end", False)
 
 
 def _see_end(proc) -> None:
@@ -1159,8 +1156,7 @@ def _not_joined() -> list[str]:
 def _runs(proc) -> bool:
     """Whether a process started here still runs (a joined process has ended: under forkserver
     its sentinel may lag behind)."""
-    popen = getattr(proc, "_popen", None)
-    return (popen is None or popen.returncode is None) and not _has_ended(proc)
+    return compat.reaped_code(proc) is None and not _has_ended(proc)
 
 
 def _named_handles():
@@ -1212,11 +1208,10 @@ class Context:
         so that the student's code is still the one to reap its children."""
         unjoined, running, exitcodes = _not_joined(), [], {}
         for name, _, proc in _named_handles():
-            popen = getattr(proc, "_popen", None)
             if _runs(proc):
                 running.append(name)
-            elif popen is not None and reap:
-                exitcodes[name] = popen.poll()
+            elif reap and compat.was_started(proc):
+                exitcodes[name] = compat.poll_code(proc)
         return {"unjoined": unjoined, "running": running, "exitcodes": exitcodes}
 
     def settle(self, within: float) -> None:
@@ -1482,8 +1477,8 @@ def _enter_child(_=None) -> None:
     _after_fork in spawn children, which run none). The mark it leaves tells the harness that the
     start-up is over: the CPU it measures for the spin check starts there, however long a busy
     machine made the start-up."""
-    multiprocessing.util.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
-    multiprocessing.util.Finalize(None, _hold_for_readers, exitpriority=101)  # (the higher runs first)
+    compat.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
+    compat.Finalize(None, _hold_for_readers, exitpriority=101)  # (the higher runs first)
     _enter_turns()
     _watch_proxies()  # a spawn child has unpickled its arguments by now: a Manager's proxies too
     folder = os.environ.get(DUMP_DIR_ENV)
@@ -1497,18 +1492,15 @@ def _enter_child(_=None) -> None:
 def _hold_signals_until_seen() -> None:
     """terminate() and kill() (also multiprocessing's own, at exit, on daemon children) wait until
     the harness has seen the process: one ended by a signal cannot wait for itself."""
-    try:
-        from multiprocessing import popen_fork
-    except ImportError:  # Windows: no fork, and no signals of this kind
-        return
-    send = popen_fork.Popen._send_signal
+    def wait_seen_first(send):
+        def _send_signal(self, sig):
+            if self.returncode is None:
+                _wait_seen(self.pid)
+            send(self, sig)
 
-    def _send_signal(self, sig):
-        if self.returncode is None:
-            _wait_seen(self.pid)
-        send(self, sig)
+        return _send_signal
 
-    popen_fork.Popen._send_signal = _send_signal
+    compat.wrap_signal_sending(wait_seen_first)
 
 
 def _install_registry(path: str) -> None:
@@ -1520,10 +1512,10 @@ def _install_registry(path: str) -> None:
     thread_start = threading.Thread.start
 
     def start_process(self):
-        role = _role_of(getattr(self, "_target", None), self)  # start() deletes _target
+        role = _role_of(compat.target_of(self), self)  # start() lets go of its target
         self._baozi_queues = _queues_in(vars(self))  # ... and its arguments
         _watch_proxies()  # before a fork: the child inherits it
-        alive = [e["role"] for e, p in _registry.handles if p._parent_pid == os.getpid() and not _has_ended(p)]
+        alive = [e["role"] for e, p in _registry.handles if compat.started_here(p) and not _has_ended(p)]
         self._baozi_started = time.monotonic_ns()  # (_ended_before_me) the child finds it on its Process
         _list_turn(self, role)
         base_start(self)
@@ -1542,7 +1534,7 @@ def _install_registry(path: str) -> None:
 
     def start_thread(self):
         thread_start(self)
-        target = getattr(self, "_target", None)
+        target = compat.target_of(self)
         # A threading.Timer keeps its callable in .function: pika resolves host names in one.
         runs = target or getattr(self, "function", None)
         module = getattr(runs, "__module__", "") or ""
@@ -1554,12 +1546,12 @@ def _install_registry(path: str) -> None:
 
     def join_process(self, timeout=None):
         base_join(self, timeout)
-        if self._popen is not None and self._popen.returncode is not None:
+        if compat.reaped_code(self) is not None:
             _see_end(self)  # the code that joined it knows it has ended
 
     def is_process_alive(self):
         alive = base_is_alive(self)
-        if not alive and self._popen is not None:
+        if not alive and compat.was_started(self):
             _see_end(self)
         return alive
 
@@ -1574,7 +1566,7 @@ def _install_registry(path: str) -> None:
     base_active_children = multiprocessing.process.active_children
 
     def active_children():
-        before = list(multiprocessing.process._children)
+        before = compat.unreaped_children()
         alive = base_active_children()
         for proc in before:
             if proc not in alive:
@@ -1585,9 +1577,9 @@ def _install_registry(path: str) -> None:
         ready = _wait_ready(object_list, timeout)
         # A process's sentinel is ready once it has ended: `connection.wait([p.sentinel])` waits for
         # the end as join() does. multiprocessing's own waits (a forkserver child's poll) do not count.
-        if not sys._getframe(1).f_code.co_filename.startswith(_LIBRARY_DIR):
+        if not compat.caller_frame(1).f_code.co_filename.startswith(_LIBRARY_DIR):
             for _, _, proc in _named_handles():  # (one multiprocessing reaped already is not a child)
-                if proc._parent_pid == os.getpid() and getattr(proc, "_sentinel", None) in ready:
+                if compat.started_here(proc) and compat.sentinel_of(proc) in ready:
                     _see_end(proc)
         return ready
 
@@ -1700,10 +1692,10 @@ def run(request: dict, channel: int) -> None:
     started = time.monotonic()
     _observer_pid = os.getpid()
     _observer_fds.fds = [channel]
-    multiprocessing.util.register_after_fork(_observer_fds, _ObserverFds.close)
+    compat.register_after_fork(_observer_fds, _ObserverFds.close)
     arm_stack_dump()
-    multiprocessing.util.register_after_fork(arm_stack_dump, lambda _: arm_stack_dump())
-    multiprocessing.util.register_after_fork(_enter_child, _enter_child)
+    compat.register_after_fork(arm_stack_dump, lambda _: arm_stack_dump())
+    compat.register_after_fork(_enter_child, _enter_child)
     multiprocessing.set_start_method(request["start_method"], force=True)
     _install_registry(request["registry"])
     # Started with -S (see the harness): third-party packages stay importable, after the stdlib.
@@ -1969,8 +1961,8 @@ if __name__ == "__main__":
 elif __name__ == "__mp_main__":  # a spawn or forkserver child of a check
     arm_stack_dump()
     watch_student()
-    multiprocessing.util.register_after_fork(_enter_child, _enter_child)
+    compat.register_after_fork(_enter_child, _enter_child)
     # A spawn child runs no after-fork hooks (SpawnProcess._after_fork does nothing): its own, then.
-    multiprocessing.context.SpawnProcess._after_fork = staticmethod(_enter_child)
+    compat.run_in_spawn_children(_enter_child)
     if os.environ.get(REGISTRY_ENV):  # the processes it starts are in the check's account too
         _install_registry(os.environ[REGISTRY_ENV])

@@ -35,7 +35,7 @@ from typing import Callable
 
 import psutil
 
-from grader.checking import diagnose, wire, zygote
+from grader.checking import compat, diagnose, wire, zygote
 from grader.checking.driver import DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES, tallies
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
 
@@ -253,7 +253,7 @@ class _ParentMap:
             now = time.monotonic()
             if fresh or now - self._taken > self.max_age:
                 children: dict[int, list[int]] = {}
-                for pid, ppid in _read_parents().items():
+                for pid, ppid in compat.parent_map().items():
                     children.setdefault(ppid, []).append(pid)
                 self._children, self._taken = children, now
             return self._children
@@ -266,15 +266,6 @@ class _ParentMap:
                 found.append(child)
                 todo.append(child)
         return found
-
-
-def _read_parents() -> dict[int, int]:
-    """pid -> parent pid for every process. psutil's own ppid_map (Linux, the BSDs) reads each
-    process once; process_iter, the portable way, reads each twice."""
-    ppid_map = getattr(psutil._psplatform, "ppid_map", None)
-    if ppid_map is not None:
-        return ppid_map()
-    return {proc.pid: proc.info["ppid"] for proc in psutil.process_iter(["ppid"])}
 
 
 _PARENTS = _ParentMap(max_age=SAMPLE_INTERVAL)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import pickle
-import queue
-import time
+
+from grader.checking import compat
 
 MAX_ITEM_BYTES = 64 * 1024 * 1024  # ex06 sends results of megabytes
 
@@ -43,26 +43,8 @@ def plain_get(q, timeout: float | None = None):
     """``q.get(timeout=timeout)`` for a multiprocessing queue, decoded by `loads`; queue.Empty on
     timeout or once no process can put on `q` any more (its pipe is at its end), NotPlain for an
     item that is not builtin data (it is taken off the queue)."""
-    deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-    if not q._rlock.acquire(True, timeout):
-        raise queue.Empty
     try:
-        try:
-            if deadline is not None and not q._poll(max(0.0, deadline - time.monotonic())):
-                raise queue.Empty
-            data = _receive(q._reader)
-        except (EOFError, BrokenPipeError):
-            raise queue.Empty from None
-        q._sem.release()
-    finally:
-        q._rlock.release()
-    return loads(data)
-
-
-def _receive(reader) -> bytes:
-    try:
-        return reader.recv_bytes(MAX_ITEM_BYTES)
-    except (EOFError, BrokenPipeError):
-        raise
+        data = compat.receive_bytes(q, timeout, MAX_ITEM_BYTES)
     except OSError:
         raise NotPlain(f"an item of more than {MAX_ITEM_BYTES} bytes") from None
+    return loads(data)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.connection
 import multiprocessing.process
-import multiprocessing.util
 import queue
 import threading
 import time
 from typing import Callable
 
+from grader.checking import compat
 from grader.checking.driver import INTERNAL_ROLES, observed, start_kit_process
 from grader.checking.plain import NotPlain, plain_get
 from grader.checking.roles import CONSUMER, PRODUCER, plays
@@ -38,12 +37,12 @@ def release_write_end(q) -> None:
     ended. A read then stops at once instead of at the check's deadline, and it stops for what the
     code did, not for how long it took. Any other kind of queue (a Manager's proxy) is left alone:
     its reads wait for the deadline as before."""
-    writer = getattr(q, "_writer", None)
-    if not isinstance(writer, multiprocessing.connection._ConnectionBase) or writer.closed:
+    writer = compat.queue_pipe_ends(q)[1]
+    if not compat.is_connection(writer) or writer.closed:
         return
-    if getattr(q, "_thread", None) is not None:  # this process has put on q: its feeder may still write
+    if compat.queue_has_feeder(q):  # this process has put on q: its feeder may still write
         return
-    if any(t is not threading.main_thread() and not t.name.startswith("QueueFeederThread")
+    if any(t is not threading.main_thread() and not t.name.startswith(compat.FEEDER_THREAD_PREFIX)
            for t in threading.enumerate()):
         return  # a thread of the student's might still put on q
     writer.close()
@@ -61,7 +60,7 @@ def patch_here(*changes: tuple[object, str, object]) -> Callable[[], None]:
         for owner, name, value in originals:
             setattr(owner, name, value)
 
-    multiprocessing.util.register_after_fork(undo, lambda undo: undo())
+    compat.register_after_fork(undo, lambda undo: undo())
     return undo
 
 

@@ -3,7 +3,7 @@
 How a check models "the program ends". The driver never runs the interpreter's exit handlers (they
 would join every non-daemon child), so ``run_joinable`` runs multiprocessing's own one itself, when
 the check asks for it (``at_exit=True``), right after ``run()`` returned and its audit was taken:
-``multiprocessing.util._exit_function()`` terminates the daemon children and joins the others,
+``compat.run_exit_handlers()`` (multiprocessing's own exit handler) terminates the daemon children and joins the others,
 exactly as at the end of a real program. Daemon consumers waiting in ``q.get()`` are ended; a
 non-daemon one is joined forever, and the harness's deadlock watch reports that hang (the main
 thread waits in the exit handler's join, see ``grader.checking.diagnose``). The other checks end whatever
@@ -25,11 +25,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.managers
 import multiprocessing.queues
-import multiprocessing.util
 import queue
 import time
 from typing import Callable
 
+from grader.checking import compat
 from grader.checking.driver import observed
 from grader.checking.roles import CONSUMER, plays
 from grader.checking.scenarios.common import as_list, overlap, patch_here, plain_item, started, stop, timed
@@ -48,7 +48,7 @@ class CountingQueue(multiprocessing.queues.Queue):
         super().__init__(ctx=ctx)
         self._puts = ctx.Value("i", 0)
         self._late = ctx.Value("i", 0)
-        self._unfinished = watched._unfinished_tasks
+        self._unfinished = compat.unfinished_counter(watched)
 
     def __getstate__(self):
         return super().__getstate__() + (self._puts, self._late, self._unfinished)
@@ -58,7 +58,7 @@ class CountingQueue(multiprocessing.queues.Queue):
         self._puts, self._late, self._unfinished = state[-3:]
 
     def put(self, obj, block=True, timeout=None):
-        late = self._unfinished._semlock._is_zero()  # no task left unfinished: not even this one
+        late = compat.counter_is_zero(self._unfinished)  # no task left unfinished: not even this one
         super().put(obj, block, timeout)
         with self._puts.get_lock():
             self._puts.value += 1
@@ -74,12 +74,13 @@ def _bounded_join(q, timeout: float, procs) -> bool:
     """JoinableQueue.join() with a timeout (the library's has none): True if it returned. It gives
     up early once every consumer has ended: nobody is left to mark an item done."""
     deadline = time.monotonic() + timeout
-    with q._cond:
-        while not q._unfinished_tasks._semlock._is_zero():
+    all_done = compat.all_done_condition(q)
+    with all_done:
+        while not compat.no_task_unfinished(q):
             left = deadline - time.monotonic()
             if left <= 0 or not any(p.is_alive() for p in procs):
                 return False
-            q._cond.wait(min(left, 0.1))  # a bounded wait; task_done() wakes it at once
+            all_done.wait(min(left, 0.1))  # a bounded wait; task_done() wakes it at once
     return True
 
 
@@ -88,7 +89,7 @@ def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
     processes (the producers) were still running at that moment. Returns (calls, undo)."""
     calls: list[dict] = []
     queue_join = multiprocessing.queues.JoinableQueue.join
-    callmethod = multiprocessing.managers.BaseProxy._callmethod
+    callmethod = compat.proxy_call(multiprocessing.managers)
 
     def note() -> dict:
         running = [name for name in ctx.audit(reap=False)["running"] if not plays(name, CONSUMER)]
@@ -102,7 +103,7 @@ def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
         entry["returned"] = True
 
     def proxied(self, methodname, args=(), kwds={}):  # noqa: B006 (the library's own signature)
-        if methodname != "join" or "Queue" not in getattr(self._token, "typeid", ""):
+        if methodname != "join" or "Queue" not in (compat.proxy_typeid(self) or ""):
             return callmethod(self, methodname, args, kwds)
         entry = note()
         result = callmethod(self, methodname, args, kwds)
@@ -111,7 +112,7 @@ def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
 
     # A process forked meanwhile joins as the student wrote it; its joins are tallied (qjoins).
     undo = patch_here((multiprocessing.queues.JoinableQueue, "join", join),
-                      (multiprocessing.managers.BaseProxy, "_callmethod", proxied))
+                      (multiprocessing.managers.BaseProxy, compat.PROXY_CALL, proxied))
     return calls, undo
 
 
@@ -140,7 +141,7 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
     if at_exit:
         # The end of the program: terminate the daemon children, join the others (forever, if one
         # never ends: the harness then reports where it waits).
-        multiprocessing.util._exit_function()
+        compat.run_exit_handlers()
         seen["after_exit"] = ctx.audit()["running"]
     else:
         stop(*multiprocessing.active_children())

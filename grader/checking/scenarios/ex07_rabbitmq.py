@@ -18,6 +18,7 @@ import queue
 import time
 from typing import Callable
 
+from grader.checking import compat
 from grader.checking.driver import start_kit_process
 from grader.checking.roles import WORKER, plays
 from grader.checking.scenarios.common import as_list, patch_here, started, timed
@@ -73,7 +74,7 @@ def prepare() -> None:
         guarded(blocking.BlockingConnection, name, lambda conn: conn)
     for name in ("basic_publish", "basic_consume", "consume", "basic_get", "basic_ack", "basic_qos",
                  "queue_declare", "start_consuming"):
-        guarded(blocking.BlockingChannel, name, lambda channel: channel._connection)
+        guarded(blocking.BlockingChannel, name, compat.channel_connection)
 
 
 class _Observer:
