@@ -323,9 +323,13 @@ def _await_subscribers(ctx, url: str, name) -> None:
 
 def _record_stops(ctx, url: str) -> tuple[list[list[str]], Callable[[], None]]:
     """Note, for every STOP the student's main process publishes, which processes it had started
-    and not yet joined (a STOP published before a publisher has ended can overtake its items,
-    whether or not it does in one run), and hold the first STOP for the workers still
-    subscribing (_await_subscribers). Returns (records, undo)."""
+    and not yet joined, and hold the first STOP for the workers still subscribing
+    (_await_subscribers). Returns (records, undo).
+
+    A STOP published before a publisher has been joined can overtake its items, or not, as the
+    start-ups fall: the check judges that order from the records. So that the rest of the run does
+    not depend on the fall either (a hang in one run, a wrong order in the next), such a STOP is
+    also held until those publishers have ended (at most half the time the check has left)."""
     from pika.adapters.blocking_connection import BlockingChannel
 
     stop = getattr(ctx.module, "STOP", None)
@@ -337,6 +341,7 @@ def _record_stops(ctx, url: str) -> tuple[list[list[str]], Callable[[], None]]:
         body = kwargs.get("body", args[2] if len(args) > 2 else None)
         if stop is not None and body in (stop, stop_bytes):
             stops.append(ctx.not_joined())
+            ctx.wait_for_end([name for name in stops[-1] if not plays(name, WORKER)], ctx.remaining() / 2)
             if len(stops) == 1:
                 _await_subscribers(ctx, url, kwargs.get("routing_key", args[1] if len(args) > 1 else None))
         return publish(self, *args, **kwargs)
