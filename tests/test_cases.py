@@ -91,7 +91,8 @@ RUNS = [pytest.param(case, method, id=f"{case.id}[{method}]") for case in CASES 
 def test_case_gets_its_verdict(case: Case, method: str, pytester):
     exercise = exercise_meta.find(case.exercise)
     test_file = exercise.folder / f"test_{exercise.module}.py"
-    args = [str(test_file), "--impl", str(case.folder), "--start-method", method, "-p", "no:cacheprovider"]
+    # -vv: every check's report whole, not folded into "same cause as" (grader.checking.summary)
+    args = [str(test_file), "--impl", str(case.folder), "--start-method", method, "-p", "no:cacheprovider", "-vv"]
     if case.checks:
         args += ["-k", " or ".join(case.checks)]
     result = pytester.runpytest(*args)

@@ -18,7 +18,23 @@ from grader.checking.exercise import Exercise
 from grader.checking.harness import Isolation, Outcome, Status, load_factor, run_check
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
 
+LIKELY = "Likely cause: "
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
+
+
+class CheckFailed(pytest.fail.Exception):
+    """A check's failure, with what caused it: the plugin prints the report of a cause once per
+    exercise, and names the other checks it explains (grader.checking.summary).
+
+    `cause` is a key equal for two failures of the same kind, in the same process, at the same
+    line; `advice` is the one thing to do about it, for the summary."""
+
+    __module__ = "builtins"  # pytest's short summary reads "CheckFailed: <headline>", as "Failed: ..."
+
+    def __init__(self, msg: str, *, cause: str, advice: str):
+        super().__init__(msg, pytrace=False)
+        self.baozi_cause = cause
+        self.baozi_advice = advice
 
 
 class ForkWithThreadsNote(UserWarning):
@@ -119,12 +135,20 @@ class Kit:
             warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
         problem = explain(outcome, self.exercise)
         if problem:
-            self.fail(problem)
+            likely = [line.removeprefix(LIKELY) for line in problem.splitlines() if line.startswith(LIKELY)]
+            self.fail(problem, cause=cause_of(outcome), advice=(likely or problem.splitlines())[0])
         return outcome
 
     # -- verdicts -------------------------------------------------------------------------------
     def fail(self, text: str, *, expected: str | None = None, got: str | None = None,
-             look_at: str | None = None):
+             look_at: str | None = None, cause: str | None = None, advice: str | None = None):
+        """Fail the check with a report that teaches. Two failures share a cause when their first
+        line and what to look at are the same (what was expected and got may differ with the
+        check's items); `cause` and `advice` override that (see CheckFailed)."""
+        headline = text.split("\n", 1)[0]
+        if cause is None:
+            cause = "\x1f".join(("fail", headline, look_at or ""))
+        advice = advice or look_at or headline
         lines = [text]
         if expected is not None:
             lines.append(f"  expected: {expected}")
@@ -135,7 +159,7 @@ class Kit:
         if self._crash_stack and self._crash_stack not in text:
             lines.append(self._crash_stack)
         lines.append(f"(start method {self.start_method}, seed {self.seed}) rerun: {self.rerun}")
-        pytest.fail("\n".join(lines), pytrace=False)
+        raise CheckFailed("\n".join(lines), cause=cause, advice=advice)
 
     def expect_items(self, got, expected: list, *, what: str, ordered: bool, look_at: str) -> None:
         """`got` holds exactly the `expected` items (as a multiset), in order if `ordered`."""
@@ -217,7 +241,7 @@ class Kit:
             hint = self.exercise.hints.get(stub[1])
             self.fail(f"NOT WRITTEN YET: {stub[1]}() still raises NotImplementedError ({stub[2]}). "
                       f"Replace the TODOs in {Path(outcome.module_file).name}."
-                      + (f"\n  hint: {hint}" if hint else ""))
+                      + (f"\n  hint: {hint}" if hint else ""), cause=not_written(stub[1]))
         causes = "".join("\n  " + hint for hint in _stderr_hints(outcome, self.exercise))
         self.fail(f"{names} raised an exception and ended {what}.{causes}{_with_output(outcome)}",
                   expected="every process ends by returning, or (a daemon) when the program ends",
@@ -529,7 +553,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         from_output = _stderr_hints(outcome, exercise)
         causes = (from_output + outcome.hints if SHARED_CONNECTION in from_output
                   else outcome.hints + from_output)  # the traceback names the cause: it goes first
-        lines += [f"Likely cause: {hint}" for hint in causes]
+        lines += [f"{LIKELY}{hint}" for hint in causes]
         return "\n".join(lines) + _with_output(outcome)
     if status == Status.CRASHED:
         code = (outcome.error or {}).get("returncode")
@@ -557,11 +581,35 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
     if outcome.leaked:
         lines = [f"LEAK: {outcome.action} returned, but {len(outcome.leaked)} process(es) it started "
                  "were still running:", _render(outcome)]
-        lines += [f"Likely cause: {hint}" for hint in outcome.hints]
+        lines += [f"{LIKELY}{hint}" for hint in outcome.hints]
         lines.append("Every process must have ended when the function returns: join each one "
                      "(after it was told to stop).")
         return "\n".join(lines) + _with_output(outcome)
     return None
+
+
+def cause_of(outcome: Outcome) -> str:
+    """A key equal for the outcomes `explain` tells of that have the same cause: the same status,
+    and the same processes (by kind) stuck or left at the same lines of the student's code, or the
+    same exception from the same function. Nothing that varies with the check's items or timing."""
+    parts = [outcome.status.value]
+    error = outcome.error or {}
+    if outcome.status == Status.RAISED and error.get("type") == "NotImplementedError":
+        return not_written(error.get("function") or "")
+    if outcome.status == Status.RAISED:
+        parts += [error.get("type", ""), str(error.get("function") or ""), str(error.get("line") or "")]
+    elif outcome.status == Status.CRASHED:
+        parts.append(str(error.get("returncode")))
+    elif outcome.status == Status.HANG or outcome.leaked:
+        procs = outcome.stuck if outcome.status == Status.HANG else outcome.leaked
+        parts.append("LEAK" if outcome.status != Status.HANG else "")
+        parts += sorted({f"{r.kind}:{r.state}:{r.line}:{r.call}" for r in procs})
+    return "\x1f".join(parts)
+
+
+def not_written(function: str) -> str:
+    """The cause of every failure of a stub function not written yet, wherever it was called."""
+    return f"not-written\x1f{function}"
 
 
 def crash_stack(outcome: Outcome, depth: int = 8) -> str:

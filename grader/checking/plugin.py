@@ -98,6 +98,55 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Mark the report of a kit check's run with its exercise, check and points, and with the cause
+    of its failure (kit.CheckFailed), for the summary after the checks (grader.checking.summary)."""
+    report = yield
+    kit = getattr(item, "funcargs", {}).get("kit")
+    if call.when != "call" or kit is None or not hasattr(kit, "exercise"):
+        return report
+    report.baozi_exercise = kit.exercise.name
+    report.baozi_check = getattr(item, "originalname", item.name)
+    report.baozi_points = kit.exercise.points.get(report.baozi_check, 0)
+    error = call.excinfo.value if call.excinfo is not None else None
+    if getattr(error, "baozi_cause", None) is not None:
+        report.baozi_cause, report.baozi_advice = error.baozi_cause, error.baozi_advice
+    return report
+
+
+def _kit_reports(terminal, *outcomes: str) -> list:
+    return [report for outcome in outcomes for report in terminal.stats.get(outcome, [])
+            if getattr(report, "baozi_exercise", None) and report.when == "call"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    """Before the terminal prints the failures: each cause once per exercise (summary.fold_repeats)."""
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None or terminal.verbosity >= 2:  # -vv: every report whole
+        return
+    failed = _kit_reports(terminal, "failed")
+    if any(getattr(report, "baozi_cause", None) for report in failed):
+        from grader.checking import summary
+
+        summary.fold_repeats([report for report in failed if getattr(report, "baozi_cause", None)])
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """After the failures: where each exercise stands, and the one next step."""
+    if getattr(config.option, "no_summary", False) or terminalreporter.verbosity < -1:
+        return
+    reports = _kit_reports(terminalreporter, "passed", "failed", "skipped")
+    if not reports:
+        return
+    from grader.checking import summary
+
+    writer = config.get_terminal_writer()
+    terminalreporter.write_line("")
+    terminalreporter.write(summary.render(summary.rows(reports), writer.fullwidth, writer.hasmarkup))
+
+
 @pytest.fixture
 def start_method() -> str:
     """Overridden by parametrization: the start method of this run of the check."""

@@ -1,0 +1,151 @@
+"""What the pytest plugin prints after the checks: each cause of failure once, and where each
+exercise stands.
+
+A mistake usually fails several checks of its exercise, under each start method: one sentinel for
+three consumers hangs every check that runs ``run()``. Each failure's report carries its cause
+(``kit.CheckFailed``: the same kind of failure, in the same process, at the same line); within an
+exercise the first report of a cause is printed whole and the others in one line that names it.
+Only the terminal's copy is shortened, and not under ``-vv``: junit and the other reporters have
+each report whole by then, and pytest's outcomes, exit code, ``--lf`` and ``-x`` do not change.
+
+Then a table, one row per exercise: the checks that passed (a check passes when every run of it
+passed, under each start method), their points, and the one next step, the advice of the cause
+that explains the most failed checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+# The words, by key, kept apart from the logic (the bilingual catalogue takes them over).
+MESSAGES = {
+    "summary.same_cause": "same cause as {check} (its report is above): {headline}",
+    "summary.next_step": "{advice} (see the report of {check})",
+    "summary.write_function": "write {function}() first: it still raises NotImplementedError",
+    "summary.done": "done",
+    "summary.skipped": "skipped: {reason}",
+    "summary.title": "baozi-kit: where each exercise stands",
+    "summary.columns": ("exercise", "checks passed", "points", "next step"),
+}
+STYLES = {"done": "green", "failing": "red", "skipped": "yellow"}
+
+
+def fold_repeats(reports) -> None:
+    """Shorten, in place, every failure report whose cause an earlier report of the same exercise
+    has already shown (`reports` in the order they ran). The short line keeps the report's crash
+    message, for pytest's short summary (``-r``); its captured output goes with the long text."""
+    first: dict[tuple[str, str], str] = {}
+    for report in reports:
+        key = (report.baozi_exercise, report.baozi_cause)
+        if key not in first:
+            first[key] = _run_name(report)
+            continue
+        headline = (report.longreprtext.strip().splitlines() or [""])[0]
+        report.longrepr = _Folded(MESSAGES["summary.same_cause"].format(check=first[key], headline=headline),
+                                  getattr(report.longrepr, "reprcrash", None))
+        report.sections = []
+
+
+class _Folded:
+    """A report's long text cut to one line (pytest prints whatever has ``toterminal``)."""
+
+    def __init__(self, line: str, reprcrash) -> None:
+        self.line = line
+        self.reprcrash = reprcrash
+
+    def toterminal(self, out) -> None:
+        out.line(self.line)
+
+    def __str__(self) -> str:
+        return self.line
+
+
+@dataclasses.dataclass
+class Row:
+    exercise: str
+    passed: int
+    checks: int
+    points: float
+    of_points: float
+    next_step: str
+    state: str  # "done", "failing" or "skipped"
+
+
+def rows(reports) -> list[Row]:
+    """One row per exercise from the call reports of its checks, in the order they ran."""
+    by_exercise: dict[str, list] = {}
+    for report in reports:
+        by_exercise.setdefault(report.baozi_exercise, []).append(report)
+    return [_row(name, by_exercise[name]) for name in sorted(by_exercise)]
+
+
+def _row(exercise: str, reports) -> Row:
+    outcomes: dict[str, list[str]] = {}
+    points: dict[str, float] = {}
+    for report in reports:
+        outcomes.setdefault(report.baozi_check, []).append(report.outcome)
+        points[report.baozi_check] = report.baozi_points
+    passed = [check for check, seen in outcomes.items() if all(o == "passed" for o in seen)]
+    failed = [r for r in reports if r.outcome == "failed"]
+    if failed:
+        state, next_step = "failing", _biggest_cause(failed)
+    elif len(passed) < len(outcomes):
+        skipped = next(r for r in reports if r.outcome == "skipped")
+        state, next_step = "skipped", MESSAGES["summary.skipped"].format(reason=_skip_reason(skipped))
+    else:
+        state, next_step = "done", MESSAGES["summary.done"]
+    return Row(exercise, len(passed), len(outcomes), sum(points[c] for c in passed), sum(points.values()),
+               next_step, state)
+
+
+def _biggest_cause(failed) -> str:
+    """The advice of the cause that failed the most checks (the first to fail, of equals)."""
+    checks: dict[str, set[str]] = {}
+    first: dict[str, object] = {}
+    for report in failed:
+        cause = getattr(report, "baozi_cause", None) or f"report\x1f{report.nodeid}"
+        checks.setdefault(cause, set()).add(report.baozi_check)
+        first.setdefault(cause, report)
+    cause = max(checks, key=lambda c: len(checks[c]))  # max keeps the first of equals
+    report = first[cause]
+    kind, _, function = cause.partition("\x1f")
+    if kind == "not-written":
+        advice = MESSAGES["summary.write_function"].format(function=function)
+    else:
+        advice = getattr(report, "baozi_advice", None) or (report.longreprtext.strip().splitlines() or [""])[0]
+    return MESSAGES["summary.next_step"].format(advice=advice, check=_run_name(report))
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return text.removeprefix("Skipped: ").splitlines()[0] if text else ""
+
+
+def _run_name(report) -> str:
+    return report.nodeid.rsplit("::", 1)[-1]
+
+
+def render(table_rows: list[Row], width: int, color: bool) -> str:
+    """The table as text for the terminal, `width` columns wide."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=MESSAGES["summary.title"], title_justify="left", expand=False)
+    for column in MESSAGES["summary.columns"]:
+        table.add_column(column, overflow="fold")  # a check's name is one long word: break it, keep it whole
+    for row in table_rows:
+        cells = (row.exercise, f"{row.passed}/{row.checks}", f"{_number(row.points)}/{_number(row.of_points)}",
+                 row.next_step)
+        table.add_row(*(Text(cell) for cell in cells), style=STYLES[row.state])  # Text: "[spawn]" is no markup
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=color, color_system="standard" if color else None,
+                      no_color=not color, highlight=False, soft_wrap=False)
+    console.print(table)
+    return out.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
