@@ -133,6 +133,11 @@ def test_a_pika_channel_knows_its_connection():
     assert compat.channel_connection(channel) is connection
 
 
+def test_the_scopes_of_a_tests_fixtures(request, tmp_path_factory, tmp_path):
+    scopes = compat.fixture_scopes(request.node)
+    assert scopes["tmp_path_factory"] == "session" and scopes["tmp_path"] == "function"
+
+
 def _names_defined(tree) -> set[str]:
     """The names a module of the kit defines: its top-level names and variables, its classes'
     methods and the attributes they set on `self`, and the names it imports from the kit."""

@@ -1,13 +1,14 @@
-"""What the kit relies on in CPython, psutil and pika beyond their documented APIs, in one place.
+"""What the kit relies on in CPython, psutil, pika and pytest beyond their documented APIs, in
+one place.
 
 The kit watches the student's processes from the inside: it wraps the methods of queues and
 processes, reads a queue's pipe without unpickling, tells multiprocessing's own threads and frames
-from the student's, and stamps pika's channels. None of that has a public API, so every private
-name the kit uses is read or written here, each with what it relies on. They hold on CPython 3.10
-to 3.13 and on the psutil and pika versions ``pyproject.toml`` allows: ``.ci/run`` runs
-``grader check`` on each of those Pythons, and ``tests/test_compat.py`` checks every name below
-on the Python it runs on (a release that moves one fails there, by name) and that no other module
-of the kit touches a private name of these libraries.
+from the student's, stamps pika's channels and reads the scopes of a test's fixtures. None of that
+has a public API, so every private name the kit uses is read or written here, each with what it
+relies on. They hold on CPython 3.10 to 3.13 and on the library versions ``pyproject.toml``
+allows: ``.ci/run`` runs ``grader check`` on each of those Pythons, and ``tests/test_compat.py``
+checks every name below on the Python it runs on (a release that moves one fails there, by name)
+and that no other module of the kit touches a private name of these libraries.
 
 Only the standard library is imported here: this module loads in every child of a check, where
 psutil and pika are imported only when asked for.
@@ -265,3 +266,13 @@ def parent_map() -> dict[int, int]:
 def channel_connection(channel):
     """The BlockingConnection a BlockingChannel belongs to (BlockingChannel._connection)."""
     return channel._connection
+
+
+# -- pytest --------------------------------------------------------------------------------------
+
+def fixture_scopes(item) -> dict[str, str]:
+    """The scope ("function", "module", "session", ...) of each fixture a test item uses, as its
+    collection resolved them (Item._fixtureinfo.name2fixturedefs: for each name its FixtureDefs,
+    the last one the one the test gets). A fixture missing here counts as function-scoped."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", None) or {}
+    return {name: str(getattr(defs[-1], "scope", "function")) for name, defs in definitions.items() if defs}

@@ -62,6 +62,7 @@ class Kit:
         self.scale = scale
         self.rerun = rerun
         self.flags: list[str] = []  # what its runs showed for the instructor (Outcome.flags)
+        self.held_warnings: list[Warning] | None = None  # a list: warnings wait there (run ahead)
         self._crash_stack = ""  # where a process of the last run crashed, for any failure after it
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -132,7 +133,11 @@ class Kit:
         self.flags += outcome.flags
         self._crash_stack = crash_stack(outcome)
         if "fork-with-threads" in outcome.notes:
-            warnings.warn(ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action)), stacklevel=2)
+            note = ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action))
+            if self.held_warnings is None:
+                warnings.warn(note, stacklevel=2)
+            else:  # run ahead of its test, in another thread: the test gives it to pytest
+                self.held_warnings.append(note)
         problem = explain(outcome, self.exercise)
         if problem:
             likely = [line.removeprefix(LIKELY) for line in problem.splitlines() if line.startswith(LIKELY)]

@@ -6,6 +6,7 @@ Options:
                         check runs under the platform's default method and under spawn
   --seed N              the seed of the generated items (every failure prints it)
   --budget-scale F      multiply every time budget (a slow machine); also BAOZI_BUDGET_SCALE
+  --serial              run the checks one after another, none ahead of its turn (grader.checking.ahead)
   --require-broker      fail, instead of skipping, the checks that need RabbitMQ when none answers
                         (also KIT_REQUIRE_BROKER=1; CI sets it)
 """
@@ -13,6 +14,7 @@ Options:
 from __future__ import annotations
 
 import multiprocessing
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,9 @@ def pytest_addoption(parser):
                     help=f"seed of the generated items (default {DEFAULT_SEED})")
     group.addoption("--budget-scale", type=float, default=None,
                     help="multiply every time budget, for a slow machine (or BAOZI_BUDGET_SCALE)")
+    group.addoption("--serial", action="store_true", default=False,
+                    help="run the checks one after another (by default a few run at once, ahead of "
+                         "their turn; the outcomes and reports are the same)")
     group.addoption("--require-broker", action="store_true", default=False,
                     help="fail the RabbitMQ checks when no broker answers, instead of skipping them "
                          f"(or {amqp.REQUIRE_ENV}=1)")
@@ -98,6 +103,42 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
+RUN_AHEAD = pytest.StashKey[object]()  # the session's grader.checking.ahead.RunAhead, made when first needed
+
+
+def pytest_collection_finish(session):
+    config = session.config
+    if config.getoption("--serial") or hasattr(config, "workerinput"):  # xdist: a worker runs a share
+        return
+    if any("kit" in getattr(item, "fixturenames", ()) for item in session.items):
+        config.stash[RUN_AHEAD] = session.items
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """A check run ahead of its turn (grader.checking.ahead): its result, as if it ran now."""
+    config = pyfuncitem.config
+    if "kit" not in pyfuncitem.fixturenames or RUN_AHEAD not in config.stash:
+        return None
+    from grader.checking.ahead import RunAhead
+
+    run_ahead = config.stash[RUN_AHEAD]
+    if not isinstance(run_ahead, RunAhead):
+        run_ahead = config.stash[RUN_AHEAD] = RunAhead(run_ahead, _kit_of)
+    ran = run_ahead.take(pyfuncitem)
+    if ran is None:
+        return None
+    for warning in ran.warnings:
+        warnings.warn(warning)
+    if ran.error is not None:
+        raise ran.error
+    return True
+
+
+def _kit_of(item) -> Kit:
+    return _make_kit(item.config, Path(item.path), item.nodeid, item.callspec.params["start_method"])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Mark the report of a kit check's run with its exercise, check and points, and with the cause
@@ -122,7 +163,11 @@ def _kit_reports(terminal, *outcomes: str) -> list:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
-    """Before the terminal prints the failures: each cause once per exercise (summary.fold_repeats)."""
+    """Wait for the checks still running ahead (-x, Ctrl-C); then, before the terminal prints the
+    failures, each cause once per exercise (summary.fold_repeats)."""
+    run_ahead = session.config.stash.get(RUN_AHEAD, None)
+    if hasattr(run_ahead, "close"):
+        run_ahead.close()
     terminal = session.config.pluginmanager.get_plugin("terminalreporter")
     if terminal is None or terminal.verbosity >= 2:  # -vv: every report whole
         return
@@ -157,14 +202,20 @@ def start_method() -> str:
 def kit(request, start_method) -> Kit:
     """The harness for the exercise whose folder holds this test file."""
     from grader.checking import exercise as exercise_meta
-    from grader.checking.kit import Kit, rerun_command
 
-    folder = Path(request.path).parent
     try:
-        exercise = exercise_meta.load(folder)
+        return _make_kit(request.config, Path(request.path), request.node.nodeid, start_method)
     except exercise_meta.MetadataError as exc:
         pytest.fail(f"this test's exercise metadata is broken: {exc}", pytrace=False)
-    config = request.config
+
+
+def _make_kit(config, test_file: Path, nodeid: str, start_method: str) -> Kit:
+    """The Kit of one run of a check (the fixture, and a check run ahead: grader.checking.ahead)."""
+    from grader.checking import exercise as exercise_meta
+    from grader.checking.kit import Kit, rerun_command
+
+    folder = test_file.parent
+    exercise = exercise_meta.load(folder)
     impl = config.getoption("--impl")
     seed = _seed(config)
     return Kit(
@@ -173,6 +224,6 @@ def kit(request, start_method) -> Kit:
         start_method=start_method,
         seed=seed,
         scale=_scale(config),
-        rerun=rerun_command(request.node.nodeid, impl=impl, start_method=start_method, seed=seed),
+        rerun=rerun_command(nodeid, impl=impl, start_method=start_method, seed=seed),
         require_broker=config.getoption("--require-broker") or amqp.required(),
     )
