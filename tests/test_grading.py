@@ -755,3 +755,34 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         report.atomic_write(target, None)  # write(None) fails half-way through
     assert target.read_text(encoding="utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_feedback_gives_each_cause_one_report():
+    """Checks of an exercise that failed with one cause: the first shows the report, the others
+    name it in one line; a failure without a known cause keeps its own report."""
+    ex03 = find("ex03_sentinel")
+    hang = "HANG: run(items) is deadlocked\n  main blocked in c.join() at sentinel.py:30\nLikely cause: no sentinel"
+    tests = [{"name": f"ex03_sentinel: {name}", "score": 0, "max_score": 1, "status": "failed",
+              "output": output, "visibility": "visible", "tags": ["ex03_sentinel"]}
+             for name, output in (("first", hang), ("second", hang.replace("items", "items, 5")),
+                                  ("third", "FAILED: something else"))]
+    causes = {"ex03_sentinel: first": "hang\x1fmain:30", "ex03_sentinel: second": "hang\x1fmain:30",
+              "ex03_sentinel: third": ""}
+    text = report.feedback_md("s1", tests, [ex03], [], causes)
+    assert text.count("blocked in c.join()") == 1
+    second = text.split("### ex03_sentinel: second")[1].split("###")[0]
+    assert "Same cause as ex03_sentinel: first" in second and "HANG: run(items, 5) is deadlocked" in second
+    assert "FAILED: something else" in text.split("### ex03_sentinel: third")[1]
+    # without causes (an old result, a record without one), every report is whole
+    assert report.feedback_md("s1", tests, [ex03], []).count("blocked in c.join()") == 2
+
+
+def test_the_cause_of_a_check_is_that_of_its_first_failed_run():
+    ex03 = find("ex03_sentinel")
+    checks = [Check(ex03, "test_run_returns_every_item_in_order", lambda kit: None, 2, False),
+              Check(ex03, "test_producer_puts_only_the_items", lambda kit: None, 1, False)]
+    results = [{"exercise": "ex03_sentinel", "check": checks[0].name, "passed": True, "cause": ""},
+               {"exercise": "ex03_sentinel", "check": checks[0].name, "passed": False, "cause": "a"},
+               {"exercise": "ex03_sentinel", "check": checks[0].name, "passed": False, "cause": "b"},
+               {"exercise": "ex03_sentinel", "check": checks[1].name, "passed": True, "cause": ""}]
+    assert report.failure_causes(checks, {}, results) == {checks[0].title: "a", checks[1].title: ""}

@@ -118,10 +118,14 @@ def test_a_result_stream_written_to_by_someone_else_earns_nothing():
     forged = {**record, "check": "test_that_does_not_exist"}
     kept, refused = accept_records([record, {**record, "message": "x" * 10**6}, forged, {"passed": True}],
                                    [check], plan)
-    assert kept == [{**record, "passed": False, "message": TWICE}]
+    assert kept == [{**record, "passed": False, "message": TWICE, "cause": ""}]
     assert len(refused) == 3 and all(": at run time, " in line for line in refused)
     alone, none = accept_records([{**record, "message": "y" * 10**6}], [check], plan)
     assert alone[0]["passed"] and len(alone[0]["message"]) <= 4000 and none == []
+    # a failure's cause only groups the feedback: one of another kind is dropped, a long one cut
+    odd, _ = accept_records([{**record, "cause": {"not": "text"}}], [check], plan)
+    long, _ = accept_records([{**record, "cause": "c" * 10**5}], [check], plan)
+    assert odd[0]["cause"] == "" and 0 < len(long[0]["cause"]) <= 300
 
 
 def test_what_a_run_flagged_is_listed_for_review():

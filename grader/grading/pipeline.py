@@ -254,7 +254,8 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     payload = json.loads(report.results_json(tests, seconds=seconds, summary=summary))
     payload["extra_data"] = {"student": student, "digest": digest, "key": key,
                              "exercises": {k: list(v) for k, v in scores.items()}, "review": list(review or [])}
-    report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes))
+    causes = report.failure_causes(checks, plan, results)
+    report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes, causes))
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
     return Graded(student, digest, score, max_score, scores, tests, seconds, list(review or []), key)
 
@@ -282,7 +283,9 @@ def accept_records(results: list[dict], checks: list, plan: dict) -> tuple[list[
             kept[key] = {**kept[key], "passed": False, "message": TWICE}
             refused.append(f"{key[0]}/{key[1]}: at run time, two result records for one run (failed)")
         else:
-            kept[key] = {**record, "message": record["message"][:report.MESSAGE_CAP]}
+            cause = record.get("cause")  # optional, and only groups the feedback: never refused for it
+            kept[key] = {**record, "message": record["message"][:report.MESSAGE_CAP],
+                         "cause": cause[:report.CAUSE_CAP] if isinstance(cause, str) else ""}
     return list(kept.values()), list(dict.fromkeys(refused))[:20]
 
 

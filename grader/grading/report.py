@@ -20,6 +20,8 @@ from pathlib import Path
 from grader.grading.checklist import Check
 
 MESSAGE_CAP = 4000  # characters of one failure report kept (the runner caps, the grader again)
+CAUSE_CAP = 300  # characters of a failure's cause (kit.CheckFailed), which only groups the feedback
+SAME_CAUSE = "Same cause as {check} (its report is above):"  # keyed with the catalogue, one day
 FEEDBACK_CAP = 20_000  # characters of feedback.md
 FAILURE_LINES = 12  # lines of one failure report quoted in feedback.md
 
@@ -106,8 +108,22 @@ def _first_lines(text: str, count: int = FAILURE_LINES) -> str:
     return "\n".join(kept)
 
 
-def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[str]) -> str:
-    """What failed, why, and what to look at, exercise by exercise."""
+def failure_causes(checks: list[Check], plan: dict, results: list[dict]) -> dict[str, str]:
+    """Each failed check's cause (by its test name): the cause of its first failed run, "" when
+    none is known. Two checks of an exercise with one cause get one report in feedback.md."""
+    first: dict[tuple[str, str], str] = {}
+    for result in results:
+        key = (result["exercise"], result["check"])
+        if not result["passed"] and result.get("cause") and key not in first:
+            first[key] = result["cause"]
+    return {check.title: first.get((check.exercise.name, check.name), "") for check in checks}
+
+
+def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[str],
+                causes: dict[str, str] | None = None) -> str:
+    """What failed, why, and what to look at, exercise by exercise: each cause of failure once (the
+    first check it failed shows the report, the others name that check; `causes` by test name)."""
+    causes = causes or {}
     scores = exercise_scores(tests, exercises)
     total = sum(s for s, _ in scores.values())
     maximum = sum(m for _, m in scores.values())
@@ -124,9 +140,17 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
         section = [f"## {mark} {exercise.name}: {exercise.title} ({score:g} / {most})", ""]
         if not failed:
             section += ["Every check passed.", ""]
+        shown: dict[str, str] = {}  # cause -> the test whose report shows it
         for test in failed:
-            section += [f"### {test['name']} ({test['score']:g} / {test['max_score']})", "", "```text",
-                        _first_lines(test["output"]), "```", ""]
+            section += [f"### {test['name']} ({test['score']:g} / {test['max_score']})", ""]
+            cause = causes.get(test["name"], "")
+            if cause and cause in shown:
+                headline = (test["output"].strip().splitlines() or [""])[0]
+                section += [SAME_CAUSE.format(check=shown[cause]), "", "```text", headline, "```", ""]
+                continue
+            if cause:
+                shown[cause] = test["name"]
+            section += ["```text", _first_lines(test["output"]), "```", ""]
         text = "\n".join(section)
         if len(text) > share:
             cut = text[:share].rsplit("\n### ", 1)[0]  # whole failures only

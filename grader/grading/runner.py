@@ -32,7 +32,7 @@ from grader.checking.harness import Isolation
 from grader.checking.kit import Kit, rerun_command
 from grader.grading import relay
 from grader.grading.checklist import Check, checks_for, grading_plan
-from grader.grading.report import MESSAGE_CAP
+from grader.grading.report import CAUSE_CAP, MESSAGE_CAP
 
 HIDDEN_SEED_OFFSET = 1000  # hidden checks draw other items than the visible ones
 
@@ -60,16 +60,18 @@ def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: flo
               scale=scale, rerun=_rerun(check, method, seed), isolation=isolation,
               require_broker=True)  # grading never skips: a missing broker is the grader's fault
     started = time.monotonic()
+    cause = ""
     try:
         check.func(kit)
         passed, message = True, ""
     except (pytest.fail.Exception, pytest.skip.Exception) as failure:
         passed, message = False, str(failure.msg)
+        cause = getattr(failure, "baozi_cause", "") or ""  # kit.CheckFailed: for feedback.md's grouping
     except Exception as exc:  # a fault of the kit's, reported as such; the batch goes on
         passed, message = False, f"The grader itself failed on this check ({type(exc).__name__}: {exc}); please report it."
     return {"type": "result", "exercise": check.exercise.name, "check": check.name,
             "hidden": check.hidden, "points": check.points, "start_method": method, "seed": seed,
-            "passed": passed, "message": cap(message), "seconds": round(time.monotonic() - started, 3),
+            "passed": passed, "message": cap(message), "cause": cause[:CAUSE_CAP], "seconds": round(time.monotonic() - started, 3),
             "flags": [cap(flag, 300) for flag in kit.flags[:5]]}
 
 
