@@ -19,7 +19,7 @@ packages = find_packages(include=["grader", "grader.*"])
 package_dir, package_data = {}, {}
 for folder in filter(lambda name: Path(name).is_dir(), BUNDLED):
     package_dir[f"grader.{folder}"] = folder
-    inside = [f"grader.{folder}.{name}" for name in find_namespace_packages(where=folder)
+    inside = [f"grader.{folder}.{name}" for name in find_namespace_packages(where=folder, exclude=[".baozi*"])
               if "__pycache__" not in name and Path(folder, *name.split(".")).is_dir()]
     packages += [f"grader.{folder}", *inside]
     package_data.update({name: DATA for name in inside})

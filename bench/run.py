@@ -8,7 +8,11 @@
    classic hang of exercise 3 (no sentinel), through the same harness the visible tests use;
 3. wall time of `pytest exercises/ --start-method M` on the stubs, which must all fail at once
    (target: under 30 s on a quiet machine; the kit's tests only ask that none hangs);
-4. with --cases, the slowest check of each golden case (tests/cases/<exercise>/<case>/, the
+4. the student's loop, with the default start methods (the platform's and spawn), median of
+   --repeat runs: `pytest exercises/ --impl solutions` (target: at most 18 s on 2 cores) and
+   `pytest exercises/ex04_many` on the one-sentinel mistake (target: at most 8 s), each with the
+   checks run ahead (the default) and with --serial;
+5. with --cases, the slowest check of each golden case (tests/cases/<exercise>/<case>/, the
    grading cases aside) under each of its start methods, the slowest first: every one is a check a
    student waits for, right or wrong (target: the case's max_seconds, 5 s unless its case.toml says
    otherwise, on a quiet machine; tests/test_cases.py judges the verdicts, not the time).
@@ -75,6 +79,27 @@ def hang_times(methods, repeat, tmp: Path):
 
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "tests" / "cases"
+LOOP_RUNS = {  # what a student waits for: (the exercises to test, the modules tested)
+    "every solution": ("exercises", "solutions"),
+    "ex04, one sentinel": ("exercises/ex04_many", "tests/cases/ex04_many/one_sentinel"),
+}
+
+
+def loop_times(repeat: int) -> list[dict]:
+    """Wall time of a plain pytest run as a student starts it, with the checks run ahead and not."""
+    rows = []
+    for name, (target, impl) in LOOP_RUNS.items():
+        for extra in ([], ["--serial"]):
+            seconds = []
+            for _ in range(repeat):
+                started = time.monotonic()
+                subprocess.run([sys.executable, "-m", "pytest", target, "--impl", impl, "-q", "-p", "no:cacheprovider",
+                                *extra], cwd=exercise.KIT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               check=False)
+                seconds.append(time.monotonic() - started)
+            rows.append({"run": name, "mode": "serial" if extra else "ahead",
+                         "median_s": statistics.median(seconds), "max_s": max(seconds)})
+    return rows
 
 
 def case_times(methods) -> list[dict]:
@@ -122,6 +147,10 @@ def main() -> None:
         for row in rows:
             print(f"  {row['start_method']:<10} {row['checks']} checks  median {row['median_s']:.1f} s  "
                   f"max {row['max_s']:.1f} s")
+    loop = loop_times(args.repeat)
+    print("the student's loop (default start methods):")
+    for row in loop:
+        print(f"  {row['run']:<20} {row['mode']:<7} median {row['median_s']:.1f} s  max {row['max_s']:.1f} s")
     print("hanging check (ex03 without a sentinel), start to report:")
     for row in hangs:
         print(f"  {row['start_method']:<10} budget {row['budget_s']:.2f} s  median {row['report_after_s']:.2f} s"
@@ -134,7 +163,7 @@ def main() -> None:
             print(f"  {row['slowest_s']:5.1f} s (target {row['target_s']:.0f})  {row['case']} "
                   f"[{row['start_method']}] {row['check']}")
     args.out.write_text(json.dumps({"python": sys.version.split()[0], "suites": suites, "stubs": stubs, "hangs": hangs,
-                                    "cases": cases}, indent=2))
+                                    "loop": loop, "cases": cases}, indent=2))
 
 
 if __name__ == "__main__":

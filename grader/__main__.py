@@ -1,5 +1,5 @@
-"""Command line: ``python -m grader check | grade | batch | worker | release | init | nbgrader export |
-gradescope``."""
+"""Command line: ``python -m grader watch | status | check | grade | batch | worker | release | init |
+nbgrader export | gradescope``."""
 
 from __future__ import annotations
 
@@ -28,9 +28,25 @@ def _queue_options(parser: argparse.ArgumentParser) -> None:
                              f"(default {MAX_DELIVERIES}; fixed when the queue is first declared)")
 
 
+def _student_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--impl", type=Path, default=None, metavar="DIR",
+                        help="your modules are in DIR, laid out like exercises/ (default: exercises/ itself)")
+    parser.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(), default=None,
+                        help="run your code under this start method only (default: the platform's and spawn)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description="baozi-kit tools")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    watch = commands.add_parser("watch", help="the exercises one by one: the checks rerun on every save")
+    _student_options(watch)
+    watch.add_argument("--poll", action="store_true",
+                       help="look at the module twice a second instead of waiting for file events "
+                            "(where they do not work: some network folders, WSL on a Windows drive)")
+    status = commands.add_parser("status", help="where you stand: done, current and not started exercises")
+    _student_options(status)
+    status.add_argument("--check", action="store_true", help="rerun every exercise's checks first")
 
     check = commands.add_parser("check", help="prove the kit: every solution passes, every stub fails")
     check.add_argument("--start-method", action="append", choices=multiprocessing.get_all_start_methods(),
@@ -92,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("watch", "status"):
+        if args.impl is not None and not args.impl.is_dir():
+            parser.error(f"--impl {args.impl}: no such folder (it should be laid out like exercises/)")
+        from grader.student import loop, status
+
+        return loop.main(args) if args.command == "watch" else status.main(args)
     if args.command == "check":
         from grader import check
 

@@ -69,7 +69,8 @@ def _new_folder(out: Path) -> None:
 def _write_exercises(out: Path) -> list[Exercise]:
     """The exercises as students get them, in ``out/exercises`` (the caller writes the README)."""
     exercises = all_exercises()
-    shutil.copytree(EXERCISES_DIR, out / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    # .baozi: a student's progress and backups (grader.student.progress), never part of a copy
+    shutil.copytree(EXERCISES_DIR, out / "exercises", ignore=shutil.ignore_patterns("__pycache__", ".baozi"))
     for exercise in exercises:
         toml = out / "exercises" / exercise.name / "exercise.toml"
         toml.write_text(_strip_hidden_points(toml.read_text(encoding="utf-8")), encoding="utf-8")

@@ -2,6 +2,7 @@
 confused (what the plugin costs an unrelated project: tests/test_plugin.py).
 
     grader/checking/      runs a check and explains it (runs on the student's machine too)
+    grader/student/       the student's loop: watch, status and the progress they keep
     grader/grading/       grades submissions: the plan, the sandbox, the runner, the files
     grader/distributed/   grading on RabbitMQ workers
     grader/integrations/  nbgrader, Jupyter, Gradescope
@@ -23,6 +24,7 @@ PACKAGE = KIT_ROOT / "grader"
 # What each layer may import besides itself. The commands on top may import every layer.
 MAY_IMPORT = {
     "checking": set(),
+    "student": {"checking"},
     "grading": {"checking"},
     "distributed": {"checking", "grading"},
     "integrations": {"checking", "grading"},

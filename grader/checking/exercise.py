@@ -27,6 +27,7 @@ SOLUTIONS_DIR = _KIT_FILES / "solutions"
 # The checkout, where there is one: what release and the Gradescope build copy from.
 SOURCE_ROOT = KIT_ROOT if _KIT_FILES == KIT_ROOT and (KIT_ROOT / "pyproject.toml").is_file() else None
 METADATA_FILE = "exercise.toml"
+HINT_LEVELS = ("idea", "where")  # [hint_levels], in the order a student gets them
 SERVICES = ("rabbitmq",)  # what an exercise may need besides Python (``services = [...]``)
 
 
@@ -60,9 +61,12 @@ class Exercise:
     functions: tuple[str, ...]
     points: dict[str, int]  # visible test function name -> points
     hidden_points: dict[str, int]  # hidden check (grader/grading/hidden/<exercise>.py) -> points
-    hints: dict[str, str]  # function name -> the one thing to look at
+    hints: dict[str, str]  # function name -> the one thing to look at (the shape of the code)
     budget: Budget
     services: tuple[str, ...] = ()  # e.g. ("rabbitmq",): the checks need a running broker
+    # The hints before `hints`, one more each time a student asks (watch's h): "idea" (the
+    # concept, no code), then "where" (where to look, the calls that matter).
+    hint_levels: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def needs_broker(self) -> bool:
@@ -129,6 +133,7 @@ def load(folder: Path) -> Exercise:
         hints = dict(_take(data, "hints", dict, where))
         budget_table = dict(data.pop("budget", {}))
         services = tuple(data.pop("services", ()))
+        levels_table = dict(data.pop("hint_levels", {}))
     except KeyError as exc:
         raise MetadataError(f"{where}: missing key {exc}") from None
     _reject_unknown(data, where)
@@ -141,6 +146,10 @@ def load(folder: Path) -> Exercise:
     for function, hint in hints.items():
         if function not in functions or not isinstance(hint, str):
             raise MetadataError(f"{where}: [hints] '{function}' must name a function and be a string")
+    hint_levels = {level: levels_table.pop(level) for level in HINT_LEVELS if level in levels_table}
+    _reject_unknown(levels_table, f"{where} [hint_levels]")
+    if not all(isinstance(text, str) and text.strip() for text in hint_levels.values()):
+        raise MetadataError(f"{where}: [hint_levels] each level must be a non-empty string")
     budget_args = {}
     for field in dataclasses.fields(Budget):
         if field.name in budget_table:
@@ -156,6 +165,7 @@ def load(folder: Path) -> Exercise:
         hints=hints,
         budget=Budget(**budget_args),
         services=services,
+        hint_levels=hint_levels,
     )
 
 

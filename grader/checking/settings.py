@@ -7,6 +7,9 @@ import math
 import os
 
 SCALE_ENV = "BAOZI_BUDGET_SCALE"
+# When set, the plugin writes the session's kit reports there as JSON (grader.checking.summary.records),
+# for the student's loop (grader.student.runs), which runs pytest and reads them back.
+REPORT_ENV = "BAOZI_REPORT_FILE"
 
 
 def budget_scale(given: float | None = None) -> float:

@@ -149,3 +149,20 @@ def render(table_rows: list[Row], width: int, color: bool) -> str:
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+# -- the reports as data, for the student's loop (grader.student.runs) -----------------------------
+
+def records(reports, order: dict[str, int]) -> list[dict]:
+    """The call reports of the kit's checks as plain data, in the order they ran (`order`: each
+    nodeid's place in the session), each with its whole text: before fold_repeats shortens it."""
+    out = []
+    for report in sorted(reports, key=lambda r: order.get(r.nodeid, len(order))):
+        if report.outcome == "skipped":
+            text = _skip_reason(report)
+        else:
+            text = report.longreprtext if report.outcome == "failed" else ""
+        out.append({"check": report.baozi_check, "run": _run_name(report), "outcome": report.outcome,
+                    "points": report.baozi_points, "cause": getattr(report, "baozi_cause", "") or "",
+                    "advice": getattr(report, "baozi_advice", "") or "", "text": text})
+    return out

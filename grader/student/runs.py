@@ -1,0 +1,162 @@
+"""Running one exercise's visible checks for ``watch`` and ``status --check``: a child pytest, as
+the student would run it, that leaves its reports in a file (``settings.REPORT_ENV``: the plugin
+writes ``summary.records`` there).
+
+The child's own output goes to a file and is never shown whole: a program that floods stdout can
+fill a disk's worth of it, and the screen shows only the reports, each cut to a few lines. What the
+file of reports holds is read as plain JSON, with a size cap, and checked field by field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from grader.checking.settings import REPORT_ENV
+
+MAX_REPORT_BYTES = 2_000_000
+MAX_TEXT = 6_000  # characters of one report kept
+TAIL = 2_000  # characters of pytest's own output shown when it ran no check
+RUN_TIMEOUT = 600.0  # seconds: far beyond any exercise's budgets; then the run is stopped
+
+
+@dataclasses.dataclass
+class Report:
+    """One run of one check (a check runs under each start method)."""
+
+    check: str  # the test function, e.g. "test_run_returns_every_item_in_order"
+    run: str  # the run's name, e.g. "test_run_returns_every_item_in_order[spawn]"
+    outcome: str  # "passed", "failed" or "skipped"
+    points: float
+    cause: str  # equal for two failures with the same cause ("" when none is known)
+    advice: str  # the one thing to do about it
+    text: str  # the report, or the reason of a skip
+
+
+@dataclasses.dataclass
+class Result:
+    """What one run of an exercise's checks gave."""
+
+    exercise: str
+    reports: list[Report]
+    problem: str = ""  # when pytest ran no check: why, in its own words (the tail of its output)
+
+    @property
+    def checks(self) -> dict[str, str]:
+        """Each check's outcome over its runs: "passed" if every run passed, else "failed" if one
+        failed, else "skipped"."""
+        seen: dict[str, list[str]] = {}
+        for report in self.reports:
+            seen.setdefault(report.check, []).append(report.outcome)
+        return {check: ("passed" if all(o == "passed" for o in outcomes) else
+                        "failed" if "failed" in outcomes else "skipped")
+                for check, outcomes in seen.items()}
+
+    @property
+    def passed(self) -> bool:
+        checks = self.checks
+        return bool(checks) and not self.problem and all(o == "passed" for o in checks.values())
+
+    @property
+    def points(self) -> tuple[float, float]:
+        """(points of the checks passed, points of all the checks)."""
+        worth = {r.check: r.points for r in self.reports}
+        return sum(worth[c] for c, o in self.checks.items() if o == "passed"), sum(worth.values())
+
+    def causes(self) -> list[tuple[Report, list[str]]]:
+        """Each cause of failure once, in the order the checks ran: its first report, and the other
+        checks (by name) that failed with it."""
+        first: dict[str, tuple[Report, list[str]]] = {}
+        for report in self.reports:
+            if report.outcome != "failed":
+                continue
+            key = report.cause or f"run\x1f{report.run}"
+            if key not in first:
+                first[key] = (report, [])
+            elif report.check != first[key][0].check and report.check not in first[key][1]:
+                first[key][1].append(report.check)
+        return list(first.values())
+
+    def skip_reasons(self) -> list[str]:
+        return list(dict.fromkeys(r.text for r in self.reports if r.outcome == "skipped" and r.text))
+
+
+def pytest_command(exercise_folder: Path, *, impl: Path | None, start_method: str | None) -> list[str]:
+    args = [sys.executable, "-m", "pytest", str(exercise_folder), "-p", "no:cacheprovider", "-q"]
+    if impl is not None:
+        args += ["--impl", str(impl)]
+    if start_method:
+        args += ["--start-method", start_method]
+    return args
+
+
+def run_exercise(exercise_folder: Path, *, impl: Path | None = None, start_method: str | None = None,
+                 cwd: Path | None = None, started=None) -> Result:
+    """Run the visible checks of the exercise in `exercise_folder` in a child pytest and read its
+    reports. `started(popen)` is told of the child (so that a caller can stop it)."""
+    with tempfile.TemporaryDirectory(prefix="baozi-watch-") as tmp:
+        report_file, output_file = Path(tmp) / "reports.json", Path(tmp) / "output.txt"
+        env = {**os.environ, REPORT_ENV: str(report_file)}
+        with open(output_file, "wb") as output:
+            popen = subprocess.Popen(pytest_command(exercise_folder, impl=impl, start_method=start_method),
+                                     cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                                     stderr=subprocess.STDOUT)
+            if started is not None:
+                started(popen)
+            try:
+                popen.wait(timeout=RUN_TIMEOUT)
+            finally:
+                if popen.poll() is None:
+                    popen.kill()
+                    popen.wait()
+        reports = read_reports(report_file)
+        problem = ""
+        if not reports:
+            problem = _tail(output_file) or f"pytest ended with exit code {popen.returncode} and ran no check"
+        return Result(exercise_folder.name, reports, problem)
+
+
+def read_reports(path: Path) -> list[Report]:
+    """The reports the plugin wrote, as plain data: [] if there are none or they are not what the
+    plugin writes (a file too big, not JSON, fields of the wrong kind)."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_REPORT_BYTES + 1)
+    except OSError:
+        return []
+    if len(data) > MAX_REPORT_BYTES:
+        return []
+    try:
+        items = json.loads(data.decode("utf-8", "replace"))
+    except ValueError:
+        return []
+    if not isinstance(items, list):
+        return []
+    reports = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        fields = {name: item.get(name) for name in ("check", "run", "outcome", "cause", "advice", "text")}
+        points = item.get("points")
+        if (not all(isinstance(value, str) for value in fields.values())
+                or fields["outcome"] not in ("passed", "failed", "skipped")
+                or not isinstance(points, (int, float)) or isinstance(points, bool)):
+            continue
+        fields["text"] = fields["text"][:MAX_TEXT]
+        reports.append(Report(points=float(points), **fields))
+    return reports
+
+
+def _tail(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as file:
+            file.seek(max(0, size - TAIL))
+            return file.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
