@@ -241,3 +241,18 @@ def test_a_result_gives_each_cause_once_with_the_checks_it_explains():
     assert [(r.run, others) for r, others in result.causes()] == [("test_a[fork]", ["test_b"]), ("test_d[fork]", [])]
     assert result.checks == {"test_a": "failed", "test_b": "failed", "test_c": "passed", "test_d": "failed"}
     assert result.points == (1.0, 4.0) and not result.passed
+
+
+def test_a_progress_file_that_cannot_be_read_is_set_aside(tmp_path):
+    from grader.student.progress import Progress
+
+    state = tmp_path / STATE_DIR / STATE_FILE
+    state.parent.mkdir()
+    state.write_text("{ not json", encoding="utf-8")
+    progress = Progress.load(tmp_path)
+    assert progress.current is None and progress.exercises == {} and "set aside" in progress.notes[0]
+    (aside,) = state.parent.glob(f"{STATE_FILE}.unreadable-*")
+    assert aside.read_text(encoding="utf-8") == "{ not json" and not state.exists()
+    progress.record(FIRST, passed=1, checks=2, points=1.0, of_points=3.0, done=False)
+    progress.save()
+    assert Progress.load(tmp_path).state_of(FIRST).passed == 1

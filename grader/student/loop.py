@@ -91,11 +91,11 @@ class Watch:
         self.run_thread: threading.Thread | None = None
         self.rerun_pending = False
         self.mode = "main"  # "main", "list" or "confirm"
-        self.message = ""
         self.observer = None
         self.polling_note = ""
         if self.progress.current not in {e.name for e in self.exercises}:
             self.progress.current = self.progress.first_not_done(self.exercises)
+        self.message = "\n".join(self.progress.notes)  # e.g. a progress file that could not be read
 
     # -- the exercise ------------------------------------------------------------------------------
     @property
@@ -236,8 +236,11 @@ class Watch:
         popen = self.running
         if popen is None or popen.poll() is not None:
             return
-        try:  # as Ctrl-C would: pytest ends the checks it runs, and their processes
-            popen.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_BREAK_EVENT)
+        try:
+            if os.name == "nt":
+                popen.terminate()
+            else:  # as Ctrl-C would: pytest ends the checks it runs, and they end their processes
+                popen.send_signal(signal.SIGINT)
             popen.wait(timeout=STOP_WAIT)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             popen.kill()
