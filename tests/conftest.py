@@ -38,6 +38,10 @@ os.environ[SESSION_MARK] = f"{_RUN}-{_WORKER}" if _WORKER else _RUN
 # Most of the suite waits on processes (deadlock watches, delays, a broker), so more workers than
 # cores pay (README: "The suite's budget").
 WORKERS = 4
+# Four workers already keep both cores busy: a check run ahead in a child or nested pytest session
+# (the golden cases, the kit's suites) runs beside one other, not three, so that the long shared
+# modules are not starved. The golden cases are still judged with checks run ahead, on a busy machine.
+os.environ.setdefault("BAOZI_CHECKS_AT_ONCE", "2")
 # The test modules with fixtures of wider scope than a function, and how many seconds each one's
 # tests take together on two quiet cores (`pytest -n 0 --durations=0`): each goes to one worker, the
 # costliest first. A module that gains such a fixture must be listed (collection says so).

@@ -92,3 +92,16 @@ def test_a_warning_held_by_a_check_run_ahead_reaches_pytest(ex03):
                                 *extra)
         result.assert_outcomes(passed=1, warnings=1)
         result.stdout.fnmatch_lines(["*test_warns.py::test_warns[[]spawn[]]*", "*UserWarning: a note from spawn*"])
+
+
+def test_checks_at_once_is_a_positive_integer(monkeypatch):
+    from grader.checking import settings
+
+    monkeypatch.setenv(settings.AT_ONCE_ENV, "3")
+    assert settings.checks_at_once() == 3
+    monkeypatch.delenv(settings.AT_ONCE_ENV)
+    assert 2 <= settings.checks_at_once() <= 4
+    for wrong in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv(settings.AT_ONCE_ENV, wrong)
+        with pytest.raises(ValueError, match="positive integer"):
+            settings.checks_at_once()

@@ -3,12 +3,12 @@
 A check mostly waits: for its processes to start, for the deadlock watch to be sure of a hang, for
 a slow consumer's items. Run one after the other, an exercise costs the sum of those waits (an ex04
 that hangs in each of its 18 runs took 19 s). So when pytest reaches the first check, the plugin
-starts every check of the session that can run on its own (its only fixture is the kit; no skip
-mark) in a pool of a few threads, in the session's order. Each thread calls the test function with a
-Kit of its own, as the grader's runner does. Pytest still runs the tests one by one, in its order:
-a test whose check ran ahead waits for it and takes its result (the exception it raised, re-raised
-as it was) and the warnings it held. The reports, their order, junit, ``-x``, ``-k`` and ``--lf``
-stay pytest's own.
+starts every check of the session that can run on its own (it takes only the kit, and no fixture
+but session-wide ones; no skip mark) in a pool of ``settings.checks_at_once()`` threads, in the
+session's order. Each thread calls the test function with a Kit of its own, as the grader's runner
+does. Pytest still runs the tests one by one, in its order: a test whose check ran ahead waits for
+it and takes its result (the exception it raised, re-raised as it was) and the warnings it held.
+The reports, their order, junit, ``-x``, ``-k`` and ``--lf`` stay pytest's own.
 
 A check run ahead is the same check: its own processes and queues (and broker queues), its budget
 counted from its own start; the harness judges by calls and process states, never by the CPU a
@@ -23,16 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 from grader.checking import compat
 from grader.checking.kit import Kit
 
-# Checks run at once. Each is a harness process and the student's few processes, nearly all blocked
-# or sleeping: two per core keep the cores busy without making any check wait for a CPU long.
-WORKERS = max(2, min(4, 2 * (os.cpu_count() or 1)))
 ARGUMENTS = {"kit", "start_method"}  # what a check that can run away from pytest takes
 ALONE = ARGUMENTS | {"request"}  # the fixtures that gives it (the kit's fixture takes the request)
 
@@ -59,7 +55,7 @@ def can_run_alone(item) -> bool:
 class RunAhead:
     """The pool of checks run ahead for one session (see the module's docstring)."""
 
-    def __init__(self, items, make_kit: Callable[[object], Kit], workers: int = WORKERS):
+    def __init__(self, items, make_kit: Callable[[object], Kit], workers: int):
         self._items = [item for item in items if can_run_alone(item)]
         self._make_kit = make_kit
         self._workers = workers

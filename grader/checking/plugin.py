@@ -112,6 +112,10 @@ def pytest_collection_finish(session):
     config = session.config
     if config.getoption("--serial") or hasattr(config, "workerinput"):  # xdist: a worker runs a share
         return
+    try:
+        settings.checks_at_once()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if any("kit" in getattr(item, "fixturenames", ()) for item in session.items):
         config.stash[RUN_AHEAD] = session.items
 
@@ -126,7 +130,7 @@ def pytest_pyfunc_call(pyfuncitem):
 
     run_ahead = config.stash[RUN_AHEAD]
     if not isinstance(run_ahead, RunAhead):
-        run_ahead = config.stash[RUN_AHEAD] = RunAhead(run_ahead, _kit_of)
+        run_ahead = config.stash[RUN_AHEAD] = RunAhead(run_ahead, _kit_of, settings.checks_at_once())
     ran = run_ahead.take(pyfuncitem)
     if ran is None:
         return None

@@ -24,3 +24,18 @@ def budget_scale(given: float | None = None) -> float:
     if not (isinstance(given, (int, float)) and math.isfinite(given) and given > 0):
         raise ValueError(f"the budget scale must be a positive number, not {given!r}")
     return float(given)
+
+
+AT_ONCE_ENV = "BAOZI_CHECKS_AT_ONCE"
+
+
+def checks_at_once() -> int:
+    """How many checks pytest runs at once, ahead of their turn (grader.checking.ahead):
+    $BAOZI_CHECKS_AT_ONCE, else two per core, two to four. Each is a harness and a few student
+    processes, nearly all blocked or sleeping. ValueError if the variable is not a positive integer."""
+    text = os.environ.get(AT_ONCE_ENV, "").strip()
+    if not text:
+        return max(2, min(4, 2 * (os.cpu_count() or 1)))
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{AT_ONCE_ENV}={text!r} is not a positive integer")
+    return int(text)
