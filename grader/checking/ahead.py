@@ -24,10 +24,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from grader.checking import compat
-from grader.checking.kit import Kit
+
+if TYPE_CHECKING:
+    from grader.checking.kit import Kit
 
 ARGUMENTS = {"kit", "start_method"}  # what a check that can run away from pytest takes
 ALONE = ARGUMENTS | {"request"}  # the fixtures that gives it (the kit's fixture takes the request)

@@ -45,6 +45,7 @@ import time
 import traceback
 import types
 import warnings
+from typing import Callable
 
 from grader.checking import compat, wire
 from grader.checking.roles import PRODUCER, has_a_part, plays
@@ -1219,30 +1220,27 @@ class Context:
         for items (Context.idle), at most `within` seconds and never past the deadline: what each
         did with the items it took is then in its tallies, however late the scheduler let it get
         there. Reaps none of them."""
-        until = min(self.deadline, time.monotonic() + within)
-        while True:
-            busy = [proc for _, entry, proc in _named_handles()
-                    if _runs(proc) and not any(self.idle(entry["pid"]).values())]
-            left = until - time.monotonic()
-            if not busy or left <= 0:
-                return
-            try:
-                _wait_ready([proc.sentinel for proc in busy], min(left, 0.02))
-            except (OSError, ValueError):
-                return
+        self._wait_while(lambda: [proc for _, entry, proc in _named_handles()
+                                  if _runs(proc) and not any(self.idle(entry["pid"]).values())], within)
 
     def wait_for_end(self, names, within: float) -> None:
         """Wait until each of the processes `names` (as not_joined() names them) started here has
         ended, at most `within` seconds and never past the deadline. Reaps none of them, and is not
         the code's wait for them: not_joined() still lists them."""
+        self._wait_while(lambda: [proc for name, _, proc in _named_handles() if name in names and _runs(proc)],
+                         within)
+
+    def _wait_while(self, waiting: Callable[[], list], within: float) -> None:
+        """Wait while `waiting()` lists processes, waking when one of them ends or every 20 ms, at
+        most `within` seconds and never past the deadline."""
         until = min(self.deadline, time.monotonic() + within)
         while True:
-            running = [proc for name, _, proc in _named_handles() if name in names and _runs(proc)]
+            procs = waiting()
             left = until - time.monotonic()
-            if not running or left <= 0:
+            if not procs or left <= 0:
                 return
             try:
-                _wait_ready([proc.sentinel for proc in running], min(left, 0.02))
+                _wait_ready([proc.sentinel for proc in procs], min(left, 0.02))
             except (OSError, ValueError):
                 return
 

@@ -105,7 +105,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
-RUN_AHEAD = pytest.StashKey[object]()  # the session's grader.checking.ahead.RunAhead, made when first needed
+RUN_AHEAD = pytest.StashKey[object]()  # the session's grader.checking.ahead.RunAhead
 
 
 def pytest_collection_finish(session):
@@ -113,24 +113,22 @@ def pytest_collection_finish(session):
     if config.getoption("--serial") or hasattr(config, "workerinput"):  # xdist: a worker runs a share
         return
     try:
-        settings.checks_at_once()
+        at_once = settings.checks_at_once()
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if any("kit" in getattr(item, "fixturenames", ()) for item in session.items):
-        config.stash[RUN_AHEAD] = session.items
+    if not any("kit" in getattr(item, "fixturenames", ()) for item in session.items):
+        return  # an unrelated project: nothing of the kit's to import
+    from grader.checking.ahead import RunAhead  # light: its pool starts with the first check
+
+    config.stash[RUN_AHEAD] = RunAhead(session.items, _kit_of, at_once)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     """A check run ahead of its turn (grader.checking.ahead): its result, as if it ran now."""
-    config = pyfuncitem.config
-    if "kit" not in pyfuncitem.fixturenames or RUN_AHEAD not in config.stash:
+    run_ahead = pyfuncitem.config.stash.get(RUN_AHEAD, None)
+    if run_ahead is None or "kit" not in pyfuncitem.fixturenames:
         return None
-    from grader.checking.ahead import RunAhead
-
-    run_ahead = config.stash[RUN_AHEAD]
-    if not isinstance(run_ahead, RunAhead):
-        run_ahead = config.stash[RUN_AHEAD] = RunAhead(run_ahead, _kit_of, settings.checks_at_once())
     ran = run_ahead.take(pyfuncitem)
     if ran is None:
         return None
@@ -173,7 +171,7 @@ def pytest_sessionfinish(session):
     failures, each cause once per exercise (summary.fold_repeats). With BAOZI_REPORT_FILE set, the
     reports are written there first, whole."""
     run_ahead = session.config.stash.get(RUN_AHEAD, None)
-    if hasattr(run_ahead, "close"):
+    if run_ahead is not None:
         run_ahead.close()
     terminal = session.config.pluginmanager.get_plugin("terminalreporter")
     report_file = os.environ.get(settings.REPORT_ENV)
@@ -186,10 +184,10 @@ def pytest_sessionfinish(session):
     if terminal is None or terminal.verbosity >= 2:  # -vv: every report whole
         return
     failed = _kit_reports(terminal, "failed")
-    if any(getattr(report, "baozi_cause", None) for report in failed):
+    if failed:
         from grader.checking import summary
 
-        summary.fold_repeats([report for report in failed if getattr(report, "baozi_cause", None)])
+        summary.fold_repeats(failed)
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -33,10 +33,13 @@ STYLES = {"done": "green", "failing": "red", "skipped": "yellow"}
 
 def fold_repeats(reports) -> None:
     """Shorten, in place, every failure report whose cause an earlier report of the same exercise
-    has already shown (`reports` in the order they ran). The short line keeps the report's crash
+    has already shown (`reports` in the order they ran; one without a known cause is left whole).
+    The short line keeps the report's crash
     message, for pytest's short summary (``-r``); its captured output goes with the long text."""
     first: dict[tuple[str, str], str] = {}
     for report in reports:
+        if not getattr(report, "baozi_cause", None):
+            continue
         key = (report.baozi_exercise, report.baozi_cause)
         if key not in first:
             first[key] = _run_name(report)
@@ -80,13 +83,21 @@ def rows(reports) -> list[Row]:
     return [_row(name, by_exercise[name]) for name in sorted(by_exercise)]
 
 
+def check_outcomes(runs) -> dict[str, str]:
+    """Each check's outcome over its runs (`runs`: (check, outcome) pairs, one per start method):
+    "passed" if every run passed, else "failed" if one failed, else "skipped"; in the order met."""
+    seen: dict[str, list[str]] = {}
+    for check, outcome in runs:
+        seen.setdefault(check, []).append(outcome)
+    return {check: ("passed" if all(o == "passed" for o in outcomes) else
+                    "failed" if "failed" in outcomes else "skipped")
+            for check, outcomes in seen.items()}
+
+
 def _row(exercise: str, reports) -> Row:
-    outcomes: dict[str, list[str]] = {}
-    points: dict[str, float] = {}
-    for report in reports:
-        outcomes.setdefault(report.baozi_check, []).append(report.outcome)
-        points[report.baozi_check] = report.baozi_points
-    passed = [check for check, seen in outcomes.items() if all(o == "passed" for o in seen)]
+    outcomes = check_outcomes((report.baozi_check, report.outcome) for report in reports)
+    points = {report.baozi_check: report.baozi_points for report in reports}
+    passed = [check for check, outcome in outcomes.items() if outcome == "passed"]
     failed = [r for r in reports if r.outcome == "failed"]
     if failed:
         state, next_step = "failing", _biggest_cause(failed)

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from grader.checking.settings import REPORT_ENV
+from grader.checking.summary import check_outcomes
 
 MAX_REPORT_BYTES = 2_000_000
 MAX_TEXT = 6_000  # characters of one report kept
@@ -48,14 +49,8 @@ class Result:
 
     @property
     def checks(self) -> dict[str, str]:
-        """Each check's outcome over its runs: "passed" if every run passed, else "failed" if one
-        failed, else "skipped"."""
-        seen: dict[str, list[str]] = {}
-        for report in self.reports:
-            seen.setdefault(report.check, []).append(report.outcome)
-        return {check: ("passed" if all(o == "passed" for o in outcomes) else
-                        "failed" if "failed" in outcomes else "skipped")
-                for check, outcomes in seen.items()}
+        """Each check's outcome over its runs (summary.check_outcomes)."""
+        return check_outcomes((report.check, report.outcome) for report in self.reports)
 
     @property
     def passed(self) -> bool:
