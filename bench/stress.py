@@ -3,7 +3,8 @@
     python bench/stress.py [--copies 3] [--only ex03_sentinel,ex07_rabbitmq/auto_ack] [--workers 2] [--quiet]
                            [--broker URL] [--save FILE] [--against FILE] [--keep FOLDER]
 
-Grades every golden case (``tests/cases/<exercise>/<case>/``, the grading cases aside) as `copies`
+Grades every golden case (``tests/cases/<exercise>/<case>/``, the grading cases aside) and every
+reference solution (``solutions/<exercise>/``, as the case ``<exercise>/solutions``) as `copies`
 submissions of one batch, through the same code as ``python -m grader batch``, with every core
 saturated (``bench/saturate.py``). Reports:
 
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from saturate import saturated  # noqa: E402
 
-from grader.checking.exercise import KIT_ROOT, all_exercises  # noqa: E402
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises  # noqa: E402
 from grader.grading import batch, pipeline  # noqa: E402
 from grader.grading.sandbox import choose  # noqa: E402
 from grader.distributed.jobs import RESULTS_KEY_ENV  # noqa: E402
@@ -55,13 +56,17 @@ CASES = KIT_ROOT / "tests" / "cases"
 
 def golden_cases(only: set[str] | None) -> list[tuple[str, Path, str]]:
     """(exercise, case folder, verdict) of every golden case of the exercises (or cases, as
-    ``exercise/case``) asked for."""
+    ``exercise/case``) asked for, and each exercise's reference solution as a right case named
+    ``exercise/solutions``."""
     names = {e.name for e in all_exercises()}
     found = []
     for toml in sorted(CASES.glob("*/*/case.toml")):
         exercise = toml.parent.parent.name
         if exercise in names and (not only or exercise in only or f"{exercise}/{toml.parent.name}" in only):
             found.append((exercise, toml.parent, tomllib.loads(toml.read_text(encoding="utf-8"))["verdict"]))
+    for exercise in sorted(names):
+        if not only or exercise in only or f"{exercise}/solutions" in only:
+            found.append((exercise, SOLUTIONS_DIR / exercise, "pass"))
     return found
 
 
@@ -116,11 +121,12 @@ def main() -> None:
         names = {}
         for exercise, case, verdict in cases:
             module = next(case.glob("*.py"))
+            label = "solutions" if case.parent == SOLUTIONS_DIR else case.name
             for copy in range(args.copies):
-                name = f"{exercise}-{case.name}-{copy}"
+                name = f"{exercise}-{label}-{copy}"
                 (folder / name / exercise).mkdir(parents=True)
                 shutil.copy(module, folder / name / exercise / module.name)
-                names[name] = (exercise, case.name, verdict)
+                names[name] = (exercise, label, verdict)
         with saturated(0 if args.quiet else None):
             if args.broker:
                 grade_on_workers(folder, out, args.broker, args.workers)

@@ -174,6 +174,30 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert throttle.cycles > 0, "the consumer was never stopped"
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_check_whose_items_still_move_when_its_budget_runs_out_gets_overtime(tmp_path, method):
+    """Its work is delays: it uses almost no CPU and is rarely runnable, as a right program starved
+    of start-up time on a busy machine is when its budget runs out. Its puts and gets show that it
+    moves all the same, so it may finish (up to OVERTIME budgets more)."""
+    out = check(tmp_path, HEADER + """
+def produce(q, items):
+    for item in items:
+        time.sleep(0.05)
+        q.put(item)
+    q.put(None)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q = multiprocessing.Queue()
+    p = multiprocessing.Process(target=produce, args=(q, list(range(40))))
+    p.start()
+    got = list(iter(q.get, None))
+    p.join()
+    return got
+""", method=method, budget=1.0)
+    assert out.status == "returned" and out.value["value"] == list(range(40)), (out.status, out.elapsed, out.stuck)
+    assert out.elapsed > 1.0
+
+
 @pytest.mark.parametrize("body", [
     "    while True:\n        time.sleep(0.05)\n",  # sleeping: it may still do something
     "    q = multiprocessing.Queue()\n    while True:\n        try:\n            q.get(timeout=0.05)\n"

@@ -334,6 +334,19 @@ def _all_kept(registry_path: str, kind: str) -> dict[int, str]:
     return found
 
 
+def rewritten_within(registry_path: str, kinds: tuple[str, ...], seconds: float) -> bool:
+    """Whether a process rewrote its tally of one of `kinds` in the last `seconds`, that is made
+    such a call lately (each call rewrites the file: _Tally). Read from the files' times only."""
+    folder, base = os.path.split(registry_path)
+    prefixes = tuple(f"{base}.{kind}." for kind in kinds)
+    since = time.time() - seconds
+    try:
+        with os.scandir(folder or ".") as entries:
+            return any(entry.name.startswith(prefixes) and entry.stat().st_mtime >= since for entry in entries)
+    except OSError:
+        return False
+
+
 def _numbers(text: str | None) -> list[float] | None:
     """A tally's numbers, or None if it is not one the kit wrote."""
     try:

@@ -36,7 +36,8 @@ from typing import Callable
 import psutil
 
 from grader.checking import compat, diagnose, wire, zygote
-from grader.checking.driver import DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES, tallies
+from grader.checking.driver import (DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES, rewritten_within,
+                                    tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -76,12 +77,17 @@ QUIET_CPU = 0.01  # seconds of CPU a process may use during DEADLOCK_QUIET and s
 # A loaded machine (a batch grading on every core, CI beside other jobs) starves a check that is
 # right. Two allowances keep its verdict the same as on a quiet machine: every budget grows with
 # the load per core when the check starts (load_factor, at most MAX_LOAD_SCALE), and a check still
-# using the CPU when its budget runs out gets up to OVERTIME times its budget more. A process that
-# is idle, blocked or deadlocked gets neither.
+# at work when its budget runs out (using the CPU, waiting for one, or making the calls of its work)
+# gets up to OVERTIME times its budget more. A process that is idle, blocked or deadlocked gets
+# neither.
 MAX_LOAD_SCALE = 4.0
 OVERTIME = 2.0
 PROGRESS_WINDOW = 0.5  # seconds: "still using the CPU" means in the last this many seconds
 PROGRESS_CPU = 0.05  # seconds of CPU the whole tree used in that window
+# ...or the student's code put an item on a queue or took one in that window (its tallies,
+# grader.checking.driver): a program that works through the delays it was given uses almost no CPU,
+# however busy the machine. Sleeping alone is no progress: a loop that polls and sleeps never ends.
+WORK_TALLIES = ("puts", "gets")
 
 
 def load_factor() -> float:
@@ -826,8 +832,9 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
                 answer.done.wait(1.0)  # the answer may still be in the pipe
                 break
             age = time.monotonic() - started
-            if age > budget and not (age < budget * (1 + OVERTIME)
-                                     and tree.progressing(lambda p: not roles.is_infrastructure(p))):
+            if age > budget and not (age < budget * (1 + OVERTIME) and (
+                    tree.progressing(lambda p: not roles.is_infrastructure(p))
+                    or rewritten_within(request["registry"], WORK_TALLIES, PROGRESS_WINDOW))):
                 break
             if deadlocked(age):
                 outcome.deadlock = True
