@@ -1,4 +1,4 @@
-"""The private names of CPython, psutil and pika that the kit relies on (grader.checking.compat)
+"""The private names of CPython, pika and pytest that the kit relies on (grader.checking.compat)
 still mean what it takes them to mean on this Python, and no other module of the kit uses one."""
 
 from __future__ import annotations
@@ -115,14 +115,6 @@ def test_a_managers_queue_proxy():
         proxy = manager.Queue()
         assert compat.proxy_typeid(proxy) == "Queue"
         assert compat.proxy_call(multiprocessing.managers) is multiprocessing.managers.BaseProxy._callmethod
-
-
-def test_the_parents_of_every_process():
-    assert compat.parent_map()[os.getpid()] == os.getppid()
-    if sys.platform.startswith("linux"):
-        import psutil
-
-        assert callable(psutil._psplatform.ppid_map)  # the fast path is taken here
 
 
 def test_a_pika_channel_knows_its_connection():

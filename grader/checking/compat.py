@@ -1,5 +1,4 @@
-"""What the kit relies on in CPython, psutil, pika and pytest beyond their documented APIs, in
-one place.
+"""What the kit relies on in CPython, pika and pytest beyond their documented APIs, in one place.
 
 The kit watches the student's processes from the inside: it wraps the methods of queues and
 processes, reads a queue's pipe without unpickling, tells multiprocessing's own threads and frames
@@ -11,7 +10,7 @@ checks every name below on the Python it runs on (a release that moves one fails
 and that no other module of the kit touches a private name of these libraries.
 
 Only the standard library is imported here: this module loads in every child of a check, where
-psutil and pika are imported only when asked for.
+pika is imported only when asked for.
 """
 
 from __future__ import annotations
@@ -244,20 +243,6 @@ def flushing_a_queue(frames) -> bool:
 def joining_a_child(frames) -> bool:
     """The thread waits in Process.join (process.py)."""
     return any(_is(f, "join", "process.py") for f in frames)
-
-
-# -- psutil -------------------------------------------------------------------------------------
-
-
-def parent_map() -> dict[int, int]:
-    """pid -> parent pid of every process. psutil's own ppid_map (private; Linux and the BSDs) reads
-    each process once; process_iter, the portable way, reads each twice."""
-    import psutil
-
-    ppid_map = getattr(psutil._psplatform, "ppid_map", None)
-    if ppid_map is not None:
-        return ppid_map()
-    return {proc.pid: proc.info["ppid"] for proc in psutil.process_iter(["ppid"])}
 
 
 # -- pika ----------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import Callable
 
 import psutil
 
-from grader.checking import compat, diagnose, wire, zygote
+from grader.checking import diagnose, wire, zygote
 from grader.checking.driver import (DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES, rewritten_within,
                                     tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
@@ -244,24 +244,43 @@ class _Tracked:
 class _ParentMap:
     """Who is whose parent, for the whole machine, read at most once per interval.
 
-    Finding a process's descendants means reading every process's parent, and the grader watches
-    several checks at once: they share one reading instead of each making its own.
+    Finding a process's descendants means knowing every process's parent, and the grader watches
+    several checks at once: they share one reading instead of each making its own. A reading lists
+    the pids (cheap) and asks only the processes new since the last one for their parent: reading
+    every process's parent at every look cost a busy machine, with hundreds of processes, a large
+    share of a CPU per watching process. A process keeps its parent until that parent ends, and then
+    hangs below no process of any check (its old parent is gone from the map), so a parent once read
+    is as good as a fresh one. Pids come back only after the kernel has run through all of them, so
+    a map older than STALE is read whole again.
     """
+
+    STALE = 1.0  # seconds
 
     def __init__(self, max_age: float):
         self.max_age = max_age
         self._lock = threading.Lock()
         self._taken = -1.0
+        self._parents: dict[int, int] = {}
         self._children: dict[int, list[int]] = {}
 
     def children(self, fresh: bool = False) -> dict[int, list[int]]:
         with self._lock:
             now = time.monotonic()
             if fresh or now - self._taken > self.max_age:
+                known = self._parents if now - self._taken <= self.STALE else {}
+                parents: dict[int, int] = {}
+                for pid in psutil.pids():
+                    ppid = known.get(pid)
+                    if ppid is None:
+                        try:
+                            ppid = psutil.Process(pid).ppid()
+                        except psutil.Error:
+                            continue  # ended meanwhile
+                    parents[pid] = ppid
                 children: dict[int, list[int]] = {}
-                for pid, ppid in compat.parent_map().items():
+                for pid, ppid in parents.items():
                     children.setdefault(ppid, []).append(pid)
-                self._children, self._taken = children, now
+                self._parents, self._children, self._taken = parents, children, now
             return self._children
 
     def descendants(self, pid: int, fresh: bool = False) -> list[int]:
