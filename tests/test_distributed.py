@@ -427,8 +427,8 @@ def _records(exercise: str, passed: bool, message: str) -> list[dict]:
     plan = grading_plan()
     exercise = next(e for e in EXERCISES if e.name == exercise)
     return [{"type": "result", "exercise": exercise.name, "check": check.name, "hidden": check.hidden,
-             "points": check.points, "start_method": method, "seed": 1, "passed": passed,
-             "message": "" if passed else message, "seconds": 0.1}
+             "points": check.points, "start_method": method, "seed": 1,
+             "verdict": "passed" if passed else "failed", "message": "" if passed else message, "seconds": 0.1}
             for check in checks_for(exercise) for method in plan[check.hidden]]
 
 

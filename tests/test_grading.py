@@ -39,6 +39,7 @@ import psutil
 import pytest
 
 from grader.checking.exercise import KIT_ROOT, all_exercises, find
+from grader.checking.results import CheckResult, Verdict
 from grader.grading import report
 from grader.grading.checklist import Check
 from grader.grading.sandbox import STUDENT_UID_BASE
@@ -663,10 +664,9 @@ def _check(exercise_name: str, name: str, points: int, hidden: bool) -> Check:
     return Check(find(exercise_name), name, func=lambda kit: None, points=points, hidden=hidden)
 
 
-def _result(check: Check, method: str, passed: bool, message: str = "") -> dict:
-    return {"type": "result", "exercise": check.exercise.name, "check": check.name, "hidden": check.hidden,
-            "points": check.points, "start_method": method, "seed": 1, "passed": passed,
-            "message": message, "seconds": 0.1}
+def _result(check: Check, method: str, passed: bool, message: str = "") -> CheckResult:
+    return CheckResult(check.exercise.name, check.name, method, Verdict.PASSED if passed else Verdict.FAILED,
+                       check.points, message=message, seconds=0.1, hidden=check.hidden, seed=1)
 
 
 def test_score_checks_counts_a_missing_run_as_a_failure():
@@ -781,8 +781,7 @@ def test_the_cause_of_a_check_is_that_of_its_first_failed_run():
     ex03 = find("ex03_sentinel")
     checks = [Check(ex03, "test_run_returns_every_item_in_order", lambda kit: None, 2, False),
               Check(ex03, "test_producer_puts_only_the_items", lambda kit: None, 1, False)]
-    results = [{"exercise": "ex03_sentinel", "check": checks[0].name, "passed": True, "cause": ""},
-               {"exercise": "ex03_sentinel", "check": checks[0].name, "passed": False, "cause": "a"},
-               {"exercise": "ex03_sentinel", "check": checks[0].name, "passed": False, "cause": "b"},
-               {"exercise": "ex03_sentinel", "check": checks[1].name, "passed": True, "cause": ""}]
+    results = [_result(checks[0], "fork", True), dataclasses.replace(_result(checks[0], "spawn", False), cause="a"),
+               dataclasses.replace(_result(checks[0], "forkserver", False), cause="b"),
+               _result(checks[1], "fork", True)]
     assert report.failure_causes(checks, {}, results) == {checks[0].title: "a", checks[1].title: ""}

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from grader.checking.exercise import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
+from grader.checking.results import CheckResult, Verdict
 from grader.grading.review import scan_results, scan_source
 
 
@@ -86,10 +87,10 @@ def test_output_that_quotes_a_hidden_check_is_withheld_and_listed():
     from grader.grading.pipeline import WITHHELD, withhold_leaks
     from grader.grading.hidden import CANARY
 
-    results = [{"exercise": "ex03_sentinel", "check": "check_x", "passed": True, "message": f"# {CANARY}: def …"},
-               {"exercise": "ex03_sentinel", "check": "check_y", "passed": True, "message": ""}]
+    results = [CheckResult("ex03_sentinel", "check_x", "spawn", Verdict.PASSED, 1, message=f"# {CANARY}: def …"),
+               CheckResult("ex03_sentinel", "check_y", "spawn", Verdict.PASSED, 1)]
     kept, leaks = withhold_leaks(results)
-    assert kept[0]["passed"] is False and kept[0]["message"] == WITHHELD
+    assert not kept[0].passed and kept[0].message == WITHHELD
     assert kept[1] == results[1]
     assert leaks == ["ex03_sentinel/check_x: at run time, its output quoted the kit's hidden checks "
                      "(withheld from the student)"]
@@ -113,19 +114,21 @@ def test_a_result_stream_written_to_by_someone_else_earns_nothing():
     plan = grading_plan()
     check = checks_for(find("ex03_sentinel"))[0]
     method = plan[check.hidden][0]
-    record = {"exercise": "ex03_sentinel", "check": check.name, "start_method": method, "passed": True,
-              "message": ""}
+    record = {"exercise": "ex03_sentinel", "check": check.name, "start_method": method, "verdict": "passed",
+              "message": "", "points": 1000}
     forged = {**record, "check": "test_that_does_not_exist"}
-    kept, refused = accept_records([record, {**record, "message": "x" * 10**6}, forged, {"passed": True}],
-                                   [check], plan)
-    assert kept == [{**record, "passed": False, "message": TWICE, "cause": ""}]
-    assert len(refused) == 3 and all(": at run time, " in line for line in refused)
+    unknown = {**record, "verdict": "excellent"}
+    kept, refused = accept_records([record, {**record, "message": "x" * 10**6}, forged, {"verdict": "passed"},
+                                    unknown], [check], plan)
+    assert [(r.check, r.verdict, r.message) for r in kept] == [(check.name, Verdict.FAILED, TWICE)]
+    assert len(refused) == 4 and all(": at run time, " in line for line in refused)
     alone, none = accept_records([{**record, "message": "y" * 10**6}], [check], plan)
-    assert alone[0]["passed"] and len(alone[0]["message"]) <= 4000 and none == []
+    assert alone[0].passed and len(alone[0].message) <= 4000 and none == []
+    assert alone[0].points == check.points  # the check's own, not what the record claims
     # a failure's cause only groups the feedback: one of another kind is dropped, a long one cut
     odd, _ = accept_records([{**record, "cause": {"not": "text"}}], [check], plan)
     long, _ = accept_records([{**record, "cause": "c" * 10**5}], [check], plan)
-    assert odd[0]["cause"] == "" and 0 < len(long[0]["cause"]) <= 300
+    assert odd[0].cause == "" and 0 < len(long[0].cause) <= 300
 
 
 def test_what_a_run_flagged_is_listed_for_review():

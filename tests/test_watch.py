@@ -210,19 +210,20 @@ def test_ctrl_c_leaves_watch_cleanly(copy, terminal):
 # -- the reports watch reads back from its child pytest ----------------------------------------------
 
 def _record(**fields) -> dict:
-    return {"check": "test_a", "run": "test_a[spawn]", "outcome": "failed", "points": 2, "cause": "c",
-            "advice": "do it", "text": "HANG: ...", **fields}
+    return {"exercise": "ex03_sentinel", "check": "test_a", "start_method": "spawn", "verdict": "failed",
+            "points": 2, "cause": "c", "advice": "do it", "message": "HANG: ...", **fields}
 
 
 def test_the_reports_are_read_as_plain_data_with_caps(tmp_path):
+    from grader.checking.results import MESSAGE_CAP
     from grader.student import runs
 
     path = tmp_path / "reports.json"
-    path.write_text(json.dumps([_record(), _record(outcome="exploded"), _record(points=True), "not a record",
-                                _record(text="x" * 10**5, run="test_a[fork]")]), encoding="utf-8")
+    path.write_text(json.dumps([_record(), _record(verdict="exploded"), _record(message=None), "not a record",
+                                _record(message="x" * 10**5, start_method="fork")]), encoding="utf-8")
     reports = runs.read_reports(path)
     assert [r.run for r in reports] == ["test_a[spawn]", "test_a[fork]"]
-    assert len(reports[1].text) == runs.MAX_TEXT
+    assert len(reports[1].message) == MESSAGE_CAP
     path.write_text("[" + json.dumps(_record()) + "," + " " * runs.MAX_REPORT_BYTES + "]", encoding="utf-8")
     assert runs.read_reports(path) == []  # too big to be the plugin's
     path.write_text("{not json", encoding="utf-8")
@@ -230,10 +231,12 @@ def test_the_reports_are_read_as_plain_data_with_caps(tmp_path):
 
 
 def test_a_result_gives_each_cause_once_with_the_checks_it_explains():
-    from grader.student.runs import Report, Result
+    from grader.checking.results import CheckResult, Verdict
+    from grader.student.runs import Result
 
     def report(check, method, outcome, cause=""):
-        return Report(check, f"{check}[{method}]", outcome, 1.0, cause, "", f"{check} {outcome}")
+        return CheckResult("ex03_sentinel", check, method, Verdict(outcome), 1.0, message=f"{check} {outcome}",
+                           cause=cause)
 
     result = Result("ex03_sentinel", [report("test_a", "fork", "failed", "hang"), report("test_a", "spawn", "failed", "hang"),
                                       report("test_b", "fork", "failed", "hang"), report("test_c", "fork", "passed"),

@@ -152,6 +152,7 @@ def pytest_runtest_makereport(item, call):
     if call.when != "call" or kit is None or not hasattr(kit, "exercise"):
         return report
     report.baozi_exercise = kit.exercise.name
+    report.baozi_method = kit.start_method
     report.baozi_check = getattr(item, "originalname", item.name)
     report.baozi_points = kit.exercise.points.get(report.baozi_check, 0)
     error = call.excinfo.value if call.excinfo is not None else None

@@ -165,15 +165,18 @@ def _number(value: float) -> str:
 # -- the reports as data, for the student's loop (grader.student.runs) -----------------------------
 
 def records(reports, order: dict[str, int]) -> list[dict]:
-    """The call reports of the kit's checks as plain data, in the order they ran (`order`: each
-    nodeid's place in the session), each with its whole text: before fold_repeats shortens it."""
+    """The call reports of the kit's checks as CheckResult records, in the order they ran (`order`:
+    each nodeid's place in the session), each with its whole text: before fold_repeats shortens it."""
+    from grader.checking.results import CheckResult, Verdict
+
     out = []
     for report in sorted(reports, key=lambda r: order.get(r.nodeid, len(order))):
         if report.outcome == "skipped":
             text = _skip_reason(report)
         else:
             text = report.longreprtext if report.outcome == "failed" else ""
-        out.append({"check": report.baozi_check, "run": _run_name(report), "outcome": report.outcome,
-                    "points": report.baozi_points, "cause": getattr(report, "baozi_cause", "") or "",
-                    "advice": getattr(report, "baozi_advice", "") or "", "text": text})
+        result = CheckResult(report.baozi_exercise, report.baozi_check, report.baozi_method, Verdict(report.outcome),
+                             report.baozi_points, message=text, cause=getattr(report, "baozi_cause", "") or "",
+                             advice=getattr(report, "baozi_advice", "") or "", seconds=round(report.duration, 3))
+        out.append(result.to_record())
     return out

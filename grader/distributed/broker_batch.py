@@ -32,6 +32,7 @@ from pathlib import Path
 
 from grader.checking import amqp
 from grader.checking.exercise import all_exercises
+from grader.checking.results import CheckResult
 from grader.grading import batch, pipeline, report, review
 from grader.grading.submission import discover, lay_out
 from grader.distributed import jobs
@@ -298,12 +299,8 @@ class Collector:
 def _record(record) -> dict:
     """One runner record of a result, checked for what scoring reads (a worker's bug or a forged
     message must not break the batch)."""
-    if not isinstance(record, dict):
-        raise TypeError("a record is not an object")
-    for key, kind in (("exercise", str), ("check", str), ("start_method", str), ("passed", bool),
-                      ("message", str)):
-        if not isinstance(record.get(key), kind):
-            raise ValueError(f"a record has no {key}")
+    if CheckResult.from_record(record) is None:
+        raise ValueError("a record is not a check result of the kit's")
     return record
 
 

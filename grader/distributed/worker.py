@@ -33,6 +33,7 @@ from pathlib import Path
 
 from grader.checking import amqp
 from grader.checking.exercise import all_exercises
+from grader.checking.results import Verdict
 from grader.grading import pipeline, slots
 from grader.grading.checklist import grading_plan
 from grader.grading.sandbox import UIDS_PER_SLOT
@@ -151,7 +152,7 @@ class Worker:
         self._send(channel, entry)
         channel.basic_ack(method.delivery_tag)
         self.graded += 1
-        passed = sum(1 for r in outcome.get("results", []) if r.get("passed"))
+        passed = sum(1 for r in outcome.get("results", []) if r.get("verdict") == Verdict.PASSED)
         self.log(f"{who}: {passed} of {len(outcome.get('results', []))} check runs passed in "
                  f"{outcome.get('seconds', 0):.1f} s{'; ' + outcome['why'][:100] if outcome.get('why') else ''}"
                  f"; result sent, job acked")

@@ -14,9 +14,13 @@ import importlib
 import importlib.util
 import inspect
 import multiprocessing
+from pathlib import Path
 from typing import Callable
 
 from grader.checking.exercise import Exercise, MetadataError
+from grader.checking.harness import Isolation
+from grader.checking.kit import Kit, rerun_command
+from grader.checking.results import CheckResult, run_check_function
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,3 +97,28 @@ def _expect_same(exercise: Exercise, table: str, points: dict, functions: dict, 
             f"{exercise.folder / 'exercise.toml'}: [{table}] and {where} disagree: "
             + "; ".join(filter(None, [unknown and f"points for {', '.join(unknown)}, which it does not define",
                                       unscored and f"no points for {', '.join(unscored)}"])))
+
+
+HIDDEN_SEED_OFFSET = 1000  # hidden checks draw other items than the visible ones
+
+
+def _rerun(check: Check, method: str, seed: int) -> str:
+    if check.hidden:
+        return "(a hidden check: it is not in your copy of the kit)"
+    nodeid = f"exercises/{check.exercise.name}/test_{check.exercise.module}.py::{check.name}"
+    return rerun_command(nodeid, impl=None, start_method=method, seed=seed)
+
+
+def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: float,
+            isolation: Isolation | None = None, rerun: str | None = None, fault: bool = True,
+            require_broker: bool = True) -> CheckResult:
+    """Run `check` once under `method` (results.run_check_function): the grader's runner and the
+    notebook both run a check this way. `rerun` says how to run it again (default: the pytest
+    command of a visible check). Grading never skips (`require_broker`): a missing broker is the
+    grader's fault, not the student's."""
+    seed = seed + (HIDDEN_SEED_OFFSET if check.hidden else 0)
+    kit = Kit(exercise=check.exercise, impl_root=impl_root, start_method=method, seed=seed,
+              scale=scale, rerun=rerun or _rerun(check, method, seed), isolation=isolation,
+              require_broker=require_broker)
+    return run_check_function(check.func, kit, check=check.name, points=check.points, hidden=check.hidden,
+                              fault=fault)

@@ -29,6 +29,7 @@ from pathlib import Path
 from grader.checking import amqp
 from grader.checking.exercise import Exercise, all_exercises, find, kit_fingerprint
 from grader.checking.harness import compile_kit, session_options
+from grader.checking.results import CheckResult, Verdict
 from grader.grading import relay, report, review
 from grader.grading.checklist import checks_for, grading_plan
 from grader.grading.sandbox import HIDDEN_DIR, LIMITS, Sandbox, kit_secrets
@@ -261,39 +262,44 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
 
 
 MAX_RECORD_BYTES = 256 * 1024  # one result line of the runner (its message is capped far below)
-RECORD_FIELDS = {"exercise": str, "check": str, "start_method": str, "passed": bool, "message": str}
 TWICE = ("This check was reported twice under one start method: something other than the grader wrote "
          "to its results. The check failed.")
 
 
-def accept_records(results: list[dict], checks: list, plan: dict) -> tuple[list[dict], list[str]]:
-    """The records that stand for a planned (check, start method), each field checked; and a review
-    line for each one refused. The runner writes one record per planned run, so a second record
-    for the same run means the stream was written to by someone else: that run fails."""
-    planned = {(c.exercise.name, c.name, method) for c in checks for method in plan[c.hidden]}
-    kept: dict[tuple, dict] = {}
+def accept_records(results: list, checks: list, plan: dict) -> tuple[list[CheckResult], list[str]]:
+    """The records that stand for a planned (check, start method), read as CheckResults (field by
+    field, capped); and a review line for each one refused. The runner writes one record per planned
+    run, so a second record for the same run means the stream was written to by someone else: that
+    run fails. The points are the check's own, whatever the record says."""
+    planned = {(c.exercise.name, c.name, method): c for c in checks for method in plan[c.hidden]}
+    kept: dict[tuple, CheckResult] = {}
     refused = []
     for record in results:
-        key = (record.get("exercise"), record.get("check"), record.get("start_method"))
-        well_formed = all(isinstance(record.get(name), kind) for name, kind in RECORD_FIELDS.items())
-        if not well_formed or key not in planned:
+        result = CheckResult.from_record(record)
+        key = (result.exercise, result.check, result.start_method) if result else (
+            _text(record, "exercise"), _text(record, "check"), None)
+        if result is None or key not in planned:
             refused.append(f"{key[0]}/{key[1]}: at run time, a result record that is not one of its "
                            "checks' (refused)")
         elif key in kept:
-            kept[key] = {**kept[key], "passed": False, "message": TWICE}
+            kept[key] = dataclasses.replace(kept[key], verdict=Verdict.FAILED, message=TWICE)
             refused.append(f"{key[0]}/{key[1]}: at run time, two result records for one run (failed)")
         else:
-            cause = record.get("cause")  # optional, and only groups the feedback: never refused for it
-            kept[key] = {**record, "message": record["message"][:report.MESSAGE_CAP],
-                         "cause": cause[:report.CAUSE_CAP] if isinstance(cause, str) else ""}
+            check = planned[key]
+            kept[key] = dataclasses.replace(result, points=float(check.points), hidden=check.hidden)
     return list(kept.values()), list(dict.fromkeys(refused))[:20]
+
+
+def _text(record, name: str) -> str | None:
+    value = record.get(name) if isinstance(record, dict) else None
+    return value[:100] if isinstance(value, str) else None
 
 
 WITHHELD = ("This check's output quoted the kit's hidden checks, which a submission must not read, "
             "and was withheld. The check failed.")
 
 
-def withhold_leaks(results: list[dict]) -> tuple[list[dict], list[str]]:
+def withhold_leaks(results: list[CheckResult]) -> tuple[list[CheckResult], list[str]]:
     """The results with every message that holds the hidden checks' canary (``grader.grading.hidden``)
     replaced, the check failed; and a line for the review list per check that leaked."""
     try:
@@ -302,10 +308,10 @@ def withhold_leaks(results: list[dict]) -> tuple[list[dict], list[str]]:
         return results, []
     kept, leaks = [], []
     for result in results:
-        if CANARY in json.dumps(result, ensure_ascii=False):
-            leaks.append(f"{result.get('exercise', '?')}/{result.get('check', '?')}: at run time, its output "
+        if CANARY in json.dumps(result.to_record(), ensure_ascii=False):
+            leaks.append(f"{result.exercise}/{result.check}: at run time, its output "
                          "quoted the kit's hidden checks (withheld from the student)")
-            result = {**result, "passed": False, "message": WITHHELD}
+            result = dataclasses.replace(result, verdict=Verdict.FAILED, message=WITHHELD, cause="", advice="")
         kept.append(result)
     return kept, list(dict.fromkeys(leaks))
 

@@ -17,10 +17,9 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from grader.checking.results import CheckResult
 from grader.grading.checklist import Check
 
-MESSAGE_CAP = 4000  # characters of one failure report kept (the runner caps, the grader again)
-CAUSE_CAP = 300  # characters of a failure's cause (kit.CheckFailed), which only groups the feedback
 SAME_CAUSE = "Same cause as {check} (its report is above):"  # keyed with the catalogue, one day
 FEEDBACK_CAP = 20_000  # characters of feedback.md
 FAILURE_LINES = 12  # lines of one failure report quoted in feedback.md
@@ -41,7 +40,7 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def score_checks(checks: list[Check], plan: dict, results: list[dict], missing_reason: str,
+def score_checks(checks: list[Check], plan: dict, results: list[CheckResult], missing_reason: str,
                  not_run: dict[str, str] | None = None) -> list[dict]:
     """One Gradescope test per check, scored from its results under every planned start method.
 
@@ -50,7 +49,7 @@ def score_checks(checks: list[Check], plan: dict, results: list[dict], missing_r
     not_run = not_run or {}
     by_key = defaultdict(dict)
     for result in results:
-        by_key[(result["exercise"], result["check"])][result["start_method"]] = result
+        by_key[(result.exercise, result.check)][result.start_method] = result
     tests = []
     for check in checks:
         runs = by_key.get((check.exercise.name, check.name), {})
@@ -63,10 +62,10 @@ def score_checks(checks: list[Check], plan: dict, results: list[dict], missing_r
                 break
             if run is None:
                 outputs.append(f"[{method}] not run: {missing_reason}")
-            elif run["passed"]:
+            elif run.passed:
                 passed += 1
             else:
-                outputs.append(f"[{method}] {run['message']}")
+                outputs.append(f"[{method}] {run.message}")
         score = round(check.points * passed / len(methods), 2)
         tests.append({
             "name": check.title,
@@ -108,14 +107,14 @@ def _first_lines(text: str, count: int = FAILURE_LINES) -> str:
     return "\n".join(kept)
 
 
-def failure_causes(checks: list[Check], plan: dict, results: list[dict]) -> dict[str, str]:
+def failure_causes(checks: list[Check], plan: dict, results: list[CheckResult]) -> dict[str, str]:
     """Each failed check's cause (by its test name): the cause of its first failed run, "" when
     none is known. Two checks of an exercise with one cause get one report in feedback.md."""
     first: dict[tuple[str, str], str] = {}
     for result in results:
-        key = (result["exercise"], result["check"])
-        if not result["passed"] and result.get("cause") and key not in first:
-            first[key] = result["cause"]
+        key = (result.exercise, result.check)
+        if not result.passed and result.cause and key not in first:
+            first[key] = result.cause
     return {check.title: first.get((check.exercise.name, check.name), "") for check in checks}
 
 

@@ -19,60 +19,21 @@ import os
 import queue
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
-import pytest
 
 from grader.checking import amqp
 from grader.checking.exercise import all_exercises
 from grader.checking.harness import Isolation
-from grader.checking.kit import Kit, rerun_command
 from grader.grading import relay
-from grader.grading.checklist import Check, checks_for, grading_plan
-from grader.grading.report import CAUSE_CAP, MESSAGE_CAP
-
-HIDDEN_SEED_OFFSET = 1000  # hidden checks draw other items than the visible ones
+from grader.grading.checklist import Check, checks_for, grading_plan, run_one
 
 
 def jobs(exercises, plan) -> list[tuple[Check, str]]:
     return [(check, method) for exercise in exercises for check in checks_for(exercise)
             for method in plan[check.hidden]]
-
-
-def _rerun(check: Check, method: str, seed: int) -> str:
-    if check.hidden:
-        return "(a hidden check: it is not in your copy of the kit)"
-    nodeid = f"exercises/{check.exercise.name}/test_{check.exercise.module}.py::{check.name}"
-    return rerun_command(nodeid, impl=None, start_method=method, seed=seed)
-
-
-def cap(text: str, limit: int = MESSAGE_CAP) -> str:
-    return text if len(text) <= limit else text[: limit - 40] + f"\n… ({len(text) - limit + 40} more characters)"
-
-
-def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: float,
-            isolation: Isolation) -> dict:
-    seed = seed + (HIDDEN_SEED_OFFSET if check.hidden else 0)
-    kit = Kit(exercise=check.exercise, impl_root=impl_root, start_method=method, seed=seed,
-              scale=scale, rerun=_rerun(check, method, seed), isolation=isolation,
-              require_broker=True)  # grading never skips: a missing broker is the grader's fault
-    started = time.monotonic()
-    cause = ""
-    try:
-        check.func(kit)
-        passed, message = True, ""
-    except (pytest.fail.Exception, pytest.skip.Exception) as failure:
-        passed, message = False, str(failure.msg)
-        cause = getattr(failure, "baozi_cause", "") or ""  # kit.CheckFailed: for feedback.md's grouping
-    except Exception as exc:  # a fault of the kit's, reported as such; the batch goes on
-        passed, message = False, f"The grader itself failed on this check ({type(exc).__name__}: {exc}); please report it."
-    return {"type": "result", "exercise": check.exercise.name, "check": check.name,
-            "hidden": check.hidden, "points": check.points, "start_method": method, "seed": seed,
-            "passed": passed, "message": cap(message), "cause": cause[:CAUSE_CAP], "seconds": round(time.monotonic() - started, 3),
-            "flags": [cap(flag, 300) for flag in kit.flags[:5]]}
 
 
 def end_user_processes(uid: int) -> None:
@@ -127,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         uid = users.get() if users else None  # a user of its own: no check can touch another
         try:
             isolation = Isolation(user=(uid, uid) if uid is not None else None, limits=limits)
-            emit(run_one(check, method, impl_root=args.impl, seed=args.seed, scale=args.scale,
-                         isolation=isolation))
+            result = run_one(check, method, impl_root=args.impl, seed=args.seed, scale=args.scale,
+                             isolation=isolation)
+            emit({"type": "result", **result.to_record()})
         finally:
             if uid is not None:
                 end_user_processes(uid)  # whatever escaped the check, before the uid is reused

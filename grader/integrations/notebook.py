@@ -26,13 +26,10 @@ import time
 import warnings
 from pathlib import Path
 
-import pytest
-
 from grader.checking import settings
 from grader.checking.exercise import MetadataError, find
-from grader.checking.kit import Kit
-from grader.grading.checklist import Check, checks_for, grading_plan
-from grader.grading.runner import HIDDEN_SEED_OFFSET
+from grader.grading.checklist import Check, checks_for, grading_plan, run_one
+
 
 class CheckFailed(AssertionError):
     """A check of the kit failed; its message is the kit's report (expected, got, look at)."""
@@ -64,22 +61,15 @@ def _scale(scale: float | None) -> float:
 
 
 def _run(found: Check, method: str, impl_root: Path, seed: int, scale: float) -> tuple[str, str]:
-    """Run the check once: ("passed" | "failed" | "skipped", report)."""
-    seed = seed + (HIDDEN_SEED_OFFSET if found.hidden else 0)
-    kit = Kit(exercise=found.exercise, impl_root=impl_root, start_method=method, seed=seed,
-              scale=scale, rerun="run this cell again")
+    """Run the check once: ("passed" | "failed" | "skipped", report). A fault of the kit's is raised
+    in the cell, as it is."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            found.func(kit)
-            verdict, text = "passed", ""
-        except pytest.fail.Exception as failure:
-            verdict, text = "failed", str(failure.msg)
-        except pytest.skip.Exception as skipped:
-            verdict, text = "skipped", str(skipped.msg)
+        result = run_one(found, method, impl_root=impl_root, seed=seed, scale=scale, rerun="run this cell again",
+                         fault=False, require_broker=False)  # no broker here: not checked, rather than failed
     for warning in caught:  # stdout, not stderr: nbgrader scores a cell that wrote to stderr 0
         print(f"note: {warning.message}")
-    return verdict, text
+    return result.verdict.value, result.message
 
 
 def check(exercise: str, name: str, *, impl: str | os.PathLike = ".", seed: int = 1,

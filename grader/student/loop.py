@@ -357,7 +357,7 @@ class Watch:
         causes = result.causes()
         for report, others in causes[:CAUSES_SHOWN]:
             parts.append(Text(f"── {report.run}", style="bold red"))
-            parts.append(Text(_cut(report.text, REPORT_LINES, self.exercise.name)))
+            parts.append(Text(_cut(report.message, REPORT_LINES, self.exercise.name)))
             if others:
                 parts.append(Text(MESSAGES["watch.also"].format(checks=", ".join(others)), style="dim"))
         if len(causes) > CAUSES_SHOWN:

@@ -17,26 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grader.checking.results import CheckResult, Verdict
 from grader.checking.settings import REPORT_ENV
 from grader.checking.summary import check_outcomes
 
 MAX_REPORT_BYTES = 2_000_000
-MAX_TEXT = 6_000  # characters of one report kept
 TAIL = 2_000  # characters of pytest's own output shown when it ran no check
 RUN_TIMEOUT = 600.0  # seconds: far beyond any exercise's budgets; then the run is stopped
-
-
-@dataclasses.dataclass
-class Report:
-    """One run of one check (a check runs under each start method)."""
-
-    check: str  # the test function, e.g. "test_run_returns_every_item_in_order"
-    run: str  # the run's name, e.g. "test_run_returns_every_item_in_order[spawn]"
-    outcome: str  # "passed", "failed" or "skipped"
-    points: float
-    cause: str  # equal for two failures with the same cause ("" when none is known)
-    advice: str  # the one thing to do about it
-    text: str  # the report, or the reason of a skip
 
 
 @dataclasses.dataclass
@@ -44,13 +31,13 @@ class Result:
     """What one run of an exercise's checks gave."""
 
     exercise: str
-    reports: list[Report]
+    reports: list[CheckResult]  # one per run of a check (a check runs under each start method)
     problem: str = ""  # when pytest ran no check: why, in its own words (the tail of its output)
 
     @property
     def checks(self) -> dict[str, str]:
         """Each check's outcome over its runs (summary.check_outcomes)."""
-        return check_outcomes((report.check, report.outcome) for report in self.reports)
+        return check_outcomes((report.check, report.verdict.value) for report in self.reports)
 
     @property
     def passed(self) -> bool:
@@ -63,12 +50,12 @@ class Result:
         worth = {r.check: r.points for r in self.reports}
         return sum(worth[c] for c, o in self.checks.items() if o == "passed"), sum(worth.values())
 
-    def causes(self) -> list[tuple[Report, list[str]]]:
+    def causes(self) -> list[tuple[CheckResult, list[str]]]:
         """Each cause of failure once, in the order the checks ran: its first report, and the other
         checks (by name) that failed with it."""
-        first: dict[str, tuple[Report, list[str]]] = {}
+        first: dict[str, tuple[CheckResult, list[str]]] = {}
         for report in self.reports:
-            if report.outcome != "failed":
+            if report.verdict != Verdict.FAILED:
                 continue
             key = report.cause or f"run\x1f{report.run}"
             if key not in first:
@@ -78,7 +65,7 @@ class Result:
         return list(first.values())
 
     def skip_reasons(self) -> list[str]:
-        return list(dict.fromkeys(r.text for r in self.reports if r.outcome == "skipped" and r.text))
+        return list(dict.fromkeys(r.message for r in self.reports if r.verdict == Verdict.SKIPPED and r.message))
 
 
 def pytest_command(exercise_folder: Path, *, impl: Path | None, start_method: str | None) -> list[str]:
@@ -116,9 +103,9 @@ def run_exercise(exercise_folder: Path, *, impl: Path | None = None, start_metho
         return Result(exercise_folder.name, reports, problem)
 
 
-def read_reports(path: Path) -> list[Report]:
-    """The reports the plugin wrote, as plain data: [] if there are none or they are not what the
-    plugin writes (a file too big, not JSON, fields of the wrong kind)."""
+def read_reports(path: Path) -> list[CheckResult]:
+    """The results the plugin wrote, as plain data: [] if there are none or the file is not what the
+    plugin writes (too big, not JSON); a record that is not a result is left out (CheckResult.from_record)."""
     try:
         with open(path, "rb") as file:
             data = file.read(MAX_REPORT_BYTES + 1)
@@ -132,19 +119,7 @@ def read_reports(path: Path) -> list[Report]:
         return []
     if not isinstance(items, list):
         return []
-    reports = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        fields = {name: item.get(name) for name in ("check", "run", "outcome", "cause", "advice", "text")}
-        points = item.get("points")
-        if (not all(isinstance(value, str) for value in fields.values())
-                or fields["outcome"] not in ("passed", "failed", "skipped")
-                or not isinstance(points, (int, float)) or isinstance(points, bool)):
-            continue
-        fields["text"] = fields["text"][:MAX_TEXT]
-        reports.append(Report(points=float(points), **fields))
-    return reports
+    return [result for result in map(CheckResult.from_record, items) if result is not None]
 
 
 def _tail(path: Path) -> str:
