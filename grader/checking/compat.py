@@ -25,8 +25,7 @@ import queue
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 # -- the interpreter ---------------------------------------------------------------------------
 
@@ -221,7 +220,7 @@ def proxy_typeid(proxy) -> str | None:
 
 
 def _is(frame, func: str, file: str | None = None) -> bool:
-    return frame.func == func and (file is None or Path(frame.file).name == file)
+    return frame.func == func and (file is None or os.path.basename(frame.file) == file)
 
 
 def in_queue_feeder(frames) -> bool:

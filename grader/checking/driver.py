@@ -42,12 +42,14 @@ import struct
 import sys
 import threading
 import time
-import traceback
 import types
 import warnings
-from typing import Callable
+import zlib
+from collections.abc import Callable
 
-from grader.checking import compat, wire
+# traceback and grader.checking.wire are imported where they are used: every spawn and forkserver
+# child of a check imports this module, and uses neither unless it has an answer to send.
+from grader.checking import compat
 from grader.checking.roles import PRODUCER, has_a_part, plays
 
 try:
@@ -178,20 +180,40 @@ POLL_TIMEOUT = 0.005
 
 class _Tally:
     """One process's tally of one kind of call, kept in ``<registry>.<kind>.<pid>`` as numbers
-    separated by spaces. It is rewritten whole at each call (a loop of calls cannot grow it) and
-    renamed into place (a reader never sees half of it). A fork child starts a tally of its own."""
+    separated by spaces, then a checksum (_tally_text). It is rewritten in place at each call, in one
+    write padded to TALLY_WIDTH (a loop of calls cannot grow it, and a shorter text leaves nothing of
+    a longer one behind); a reader that catches a write half done finds a checksum that does not
+    match, and takes nothing (_numbers). A fork child starts a tally of its own."""
 
     def __init__(self, registry_path: str, kind: str):
         self.registry_path, self.kind = registry_path, kind
         self.pid: int | None = None
         self.values: list | None = None
+        self._fd: int | None = None
 
     def add(self, update) -> None:
         """`update(values or None)` gives the new values."""
         if self.pid != os.getpid():
-            self.pid, self.values = os.getpid(), None
+            self.pid, self.values, self._fd = os.getpid(), None, None  # a fork child: a file of its own
         self.values = update(self.values)
-        _keep(self.registry_path, self.kind, self.pid, " ".join(map(repr, self.values)))
+        text = _tally_text(self.values)
+        if not hasattr(os, "pwrite"):  # Windows: written aside and renamed into place
+            _keep(self.registry_path, self.kind, self.pid, text)
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(f"{self.registry_path}.{self.kind}.{self.pid}", os.O_WRONLY | os.O_CREAT, 0o666)
+            os.pwrite(self._fd, text.ljust(TALLY_WIDTH).encode("ascii"), 0)
+        except OSError:
+            pass
+
+
+TALLY_WIDTH = 128  # characters a tally's file holds; its text is far shorter
+
+
+def _tally_text(values: list) -> str:
+    numbers = " ".join(map(repr, values))
+    return f"{numbers} #{zlib.crc32(numbers.encode('ascii')):08x}\n"
 
 
 class _Idle:
@@ -348,12 +370,16 @@ def rewritten_within(registry_path: str, kinds: tuple[str, ...], seconds: float)
 
 
 def _numbers(text: str | None) -> list[float] | None:
-    """A tally's numbers, or None if it is not one the kit wrote."""
+    """A tally's numbers (_tally_text), or None if it is not one the kit wrote, or was read while
+    being rewritten."""
+    numbers, mark, checksum = (text or "").split("\n", 1)[0].rpartition(" #")
+    if not mark or checksum != f"{zlib.crc32(numbers.encode('ascii', 'replace')):08x}":
+        return None
     try:
-        values = [float(x) for x in (text or "").split()]
+        values = [float(x) for x in numbers.split()]
     except ValueError:
         return None
-    return values if text is not None and all(math.isfinite(x) for x in values) else None
+    return values if all(math.isfinite(x) for x in values) else None
 
 
 def tallies(registry_path: str, kind: str) -> dict[int, list[float]]:
@@ -1624,6 +1650,8 @@ def _install_registry(path: str) -> None:
 
 def _student_frame(tb, module_file: str):
     """The innermost traceback entry in the student's file, as (line number, source line)."""
+    import traceback
+
     found = None
     for frame in traceback.extract_tb(tb):
         if os.path.abspath(frame.filename) == module_file:
@@ -1632,6 +1660,8 @@ def _student_frame(tb, module_file: str):
 
 
 def _describe_exception(exc: BaseException, module_file: str) -> dict:
+    import traceback
+
     where = _student_frame(exc.__traceback__, module_file)
     if isinstance(exc, SyntaxError) and exc.filename and os.path.abspath(exc.filename) == module_file:
         where = (exc.lineno, (exc.text or "").strip(), None)
@@ -1648,6 +1678,8 @@ def _describe_exception(exc: BaseException, module_file: str) -> dict:
 def _encoded(payload: dict) -> bytes:
     """`payload` as plain data (``grader.checking.wire``), or, if that is too large to be taken, an answer
     that says so rather than be refused."""
+    from grader.checking import wire
+
     data = wire.encode(payload)
     if len(data) > wire.MAX_ANSWER_BYTES:
         data = wire.encode({"status": "raised", "error": {
@@ -1791,6 +1823,8 @@ def _receive(reader, host) -> dict:
     end of the pipe, and of its sentinel, may live on in a process it forked: its exit status is
     what tells that it died.) The kit's code in a host sends one reply: bytes already waiting
     behind it were written by the student's code, and are named in the reply's "tamper"."""
+    from grader.checking import wire
+
     try:
         while not reader.poll(HOST_POLL):
             if host.exitcode is not None and not reader.poll(0):
@@ -1959,6 +1993,10 @@ def main(argv: list[str]) -> None:
     # The check's folder is on the path (python -m), and the student's code can write there: a
     # module planted in it must never be imported here.
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.getcwd()]
+    import traceback
+
+    from grader.checking import wire
+
     with open(argv[1], "rb") as handle:
         request = wire.decode(handle.read(), wire.MAX_ANSWER_BYTES)
     # Keep the real stdout for the answer; the student's prints go to the log the harness gave us.
