@@ -1333,3 +1333,25 @@ def test_a_producer_waits_for_its_consumer_as_long_as_the_machine_holds_the_cons
     busy = wait_for(f"{began}\nwhile True: pass", until=running)
     assert not used(busy)
     wait_for("raise SystemExit(1)", until=lambda reader: driver._Reader(reader.pid).ended())
+
+
+def test_the_environment_is_copied_whole_while_another_thread_changes_it(monkeypatch):
+    """Checks run ahead in threads while pytest sets and deletes PYTEST_CURRENT_TEST for each test."""
+    from grader.checking.harness import _environment
+
+    monkeypatch.setenv("BAOZI_TOGGLED", "1")
+    stop = threading.Event()
+
+    def toggle():
+        while not stop.is_set():
+            os.environ["BAOZI_TOGGLED"] = "1"
+            del os.environ["BAOZI_TOGGLED"]
+
+    toggler = threading.Thread(target=toggle)
+    toggler.start()
+    try:
+        copies = [_environment() for _ in range(20_000)]
+    finally:
+        stop.set()
+        toggler.join()
+    assert all("PATH" in copy for copy in copies)

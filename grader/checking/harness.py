@@ -676,8 +676,19 @@ def _start_driver(workdir: Path, env: dict, stderr, isolation: Isolation):
 SOCKET_ROOM = 60
 
 
+def _environment() -> dict[str, str]:
+    """A copy of os.environ, taken again if another thread changed it meanwhile: checks run ahead of
+    their turn in threads while pytest sets and deletes PYTEST_CURRENT_TEST for every test it runs,
+    and a copy made across such a change raises (KeyError, or RuntimeError from the dict)."""
+    while True:
+        try:
+            return dict(os.environ)
+        except (KeyError, RuntimeError):
+            continue
+
+
 def _driver_env(dump_dir: Path, workdir: Path) -> dict:
-    env = dict(os.environ)
+    env = _environment()
     if len(str(workdir)) <= SOCKET_ROOM:
         env["TMPDIR"] = str(workdir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KIT_ROOT), env.get("PYTHONPATH")]))
