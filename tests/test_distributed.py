@@ -43,7 +43,7 @@ from broker import PrivateBroker  # noqa: E402
 EXERCISES = all_exercises()
 FULL = {e.name: e.max_score for e in EXERCISES}
 CASES = KIT_ROOT / "tests" / "cases"
-COPIES = 4  # of each kind of submission: 9 kinds, 36 submissions
+COPIES = 3  # of each kind of submission: 9 kinds, 27 submissions (enough to restart the broker mid-batch)
 SCALE = "3"  # --budget-scale: the machine is shared and busy; verdicts must not depend on it
 # Checks of one submission at once, in the big class's batches: what is tested here is the jobs'
 # way through the broker, and the suite runs other batches beside this one (tests/conftest.py).
@@ -305,7 +305,7 @@ def _done_lines(lines: list[str]) -> list[str]:
 
 def test_workers_grade_a_class_through_a_worker_kill_and_a_broker_restart(broker, big_class, local_rows,
                                                                            tmp_path, procs):
-    """36 submissions, 2 workers (then a third); one worker is SIGKILLed mid-job and the broker is
+    """27 submissions, 2 workers (then a third); one worker is SIGKILLed mid-job and the broker is
     restarted mid-batch: every submission is in grades.csv exactly once, with the local verdicts."""
     folder, students = big_class
     queue = unique_name("jobs")
