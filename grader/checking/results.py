@@ -5,7 +5,7 @@ sandbox as a JSON record; the pipeline reads the records back and scores them; t
 check the same way in a student's kernel; the pytest plugin writes its runs' results for the
 student's loop (``watch``), which reads them back. The record crosses from a process that ran
 student code to one that decides a verdict, so reading it back (``from_record``) is plain data with
-caps, checked field by field: a record that is not one the kit writes is refused, never repaired.
+caps, checked field by field: a record without the fields a verdict rests on is refused.
 """
 
 from __future__ import annotations
