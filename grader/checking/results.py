@@ -16,8 +16,6 @@ import math
 import time
 from typing import Callable
 
-import pytest
-
 MESSAGE_CAP = 4000  # characters of one report kept
 CAUSE_CAP = 300  # characters of a failure's cause: it only groups reports
 FLAGS_CAP = 5  # flags (what the kit saw the code do) kept per run, each...
@@ -112,6 +110,8 @@ def run_check_function(func: Callable, kit, *, check: str, points: float, hidden
     a ``pytest.fail`` (``kit.CheckFailed``, with its cause) fails it, a ``pytest.skip`` skips it.
     Any other exception is a fault of the kit's: with `fault` it fails the check with a report that
     says so (a batch goes on), else it propagates."""
+    import pytest  # here, not at the top: the readers of results (report, watch) need no pytest
+
     started = time.monotonic()
     verdict, message, cause, advice = Verdict.PASSED, "", "", ""
     try:

@@ -15,12 +15,13 @@ import importlib.util
 import inspect
 import multiprocessing
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from grader.checking.exercise import Exercise, MetadataError
-from grader.checking.harness import Isolation
-from grader.checking.kit import Kit, rerun_command
-from grader.checking.results import CheckResult, run_check_function
+
+if TYPE_CHECKING:
+    from grader.checking.harness import Isolation
+    from grader.checking.results import CheckResult
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +104,8 @@ HIDDEN_SEED_OFFSET = 1000  # hidden checks draw other items than the visible one
 
 
 def _rerun(check: Check, method: str, seed: int) -> str:
+    from grader.checking.kit import rerun_command
+
     if check.hidden:
         return "(a hidden check: it is not in your copy of the kit)"
     nodeid = f"exercises/{check.exercise.name}/test_{check.exercise.module}.py::{check.name}"
@@ -116,6 +119,10 @@ def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: flo
     notebook both run a check this way. `rerun` says how to run it again (default: the pytest
     command of a visible check). Grading never skips (`require_broker`): a missing broker is the
     grader's fault, not the student's."""
+    # Imported here: the report and the nbgrader export read the checklist without running a check.
+    from grader.checking.kit import Kit
+    from grader.checking.results import run_check_function
+
     seed = seed + (HIDDEN_SEED_OFFSET if check.hidden else 0)
     kit = Kit(exercise=check.exercise, impl_root=impl_root, start_method=method, seed=seed,
               scale=scale, rerun=rerun or _rerun(check, method, seed), isolation=isolation,
