@@ -7,8 +7,7 @@
   installed (``pip install .``, the way ``rustlings init`` works): the installed kit's pytest plugin
   runs its checks.
 
-Neither holds solutions, hidden checks or golden submissions, and their ``exercise.toml`` files lose
-their ``[hidden_points]`` (the grader's business).
+Neither holds solutions, hidden checks (which carry their own points) or golden submissions.
 """
 
 from __future__ import annotations
@@ -47,11 +46,6 @@ stopped within a few seconds and tells you which process waits where.
 """
 
 
-def _strip_hidden_points(text: str) -> str:
-    """exercise.toml without its [hidden_points] table (and the comment line above it)."""
-    return re.sub(r"(?:#[^\n]*\n)?\[hidden_points\]\n(?:[^\[\n][^\n]*\n|\n)*", "", text)
-
-
 def _student_pyproject(text: str) -> str:
     """The kit's pyproject.toml with pytest set up for the exercises instead of the kit's own suite
     (whose options need its dev tools)."""
@@ -71,9 +65,6 @@ def _write_exercises(out: Path) -> list[Exercise]:
     exercises = all_exercises()
     # .baozi: a student's progress and backups (grader.student.progress), never part of a copy
     shutil.copytree(EXERCISES_DIR, out / "exercises", ignore=shutil.ignore_patterns("__pycache__", ".baozi"))
-    for exercise in exercises:
-        toml = out / "exercises" / exercise.name / "exercise.toml"
-        toml.write_text(_strip_hidden_points(toml.read_text(encoding="utf-8")), encoding="utf-8")
     return exercises
 
 

@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 from grader.checking.exercise import SOURCE_ROOT, all_exercises
+from grader.grading.checklist import max_score
 from grader.grading.hidden import CANARY
 
 NEW = "ex08_square"
@@ -33,9 +34,6 @@ FILES = {
 
         [points]
         test_squares_come_back_in_order = 2
-
-        [hidden_points]
-        check_many_squares = 1
         """,
     f"exercises/{NEW}/README.md": "# Squares from a worker process\n",
     f"exercises/{NEW}/square.py": '''
@@ -88,9 +86,12 @@ FILES = {
     f"grader/grading/hidden/{NEW}.py": f'''
         """Hidden checks for ex08_square."""
 
+        from grader.grading.hidden import points
+
         # {CANARY}: the kit's hidden checks
 
 
+        @points(1)
         def check_many_squares(kit):
             numbers = list(range(200))
             seen = kit.run("squares", action="square_all(numbers)", numbers=numbers, processes=1).value
@@ -143,7 +144,7 @@ def test_an_eighth_exercise_needs_its_own_files_and_no_other(tmp_path):
     graded = in_the_copy("-m", "grader", "grade", str(submission), "--out", str(tmp_path / "graded"))
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-2000:]
     results = json.loads((tmp_path / "graded" / "alice" / "results.json").read_text(encoding="utf-8"))
-    assert results["extra_data"]["exercises"] == {KEPT: [0, all_exercises()[0].max_score], NEW: [3, 3]}, (
+    assert results["extra_data"]["exercises"] == {KEPT: [0, max_score(all_exercises()[0])], NEW: [3, 3]}, (
         results["extra_data"]["exercises"])
     assert {t["name"] for t in results["tests"] if t["name"].startswith(NEW)} >= {
         f"{NEW}: squares come back in order", f"{NEW}: many squares (hidden)"}

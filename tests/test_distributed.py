@@ -33,7 +33,7 @@ import pytest
 
 from grader.checking.amqp import unique_name
 from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises, kit_fingerprint
-from grader.grading.checklist import checks_for, grading_plan
+from grader.grading.checklist import checks_for, grading_plan, max_score
 from grader.grading.slots import FIRST_SLOT_ENV, LOCK_DIR_ENV, lock_dir
 from grader.distributed.jobs import RESULTS_KEY_ENV
 
@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from broker import PrivateBroker  # noqa: E402
 
 EXERCISES = all_exercises()
-FULL = {e.name: e.max_score for e in EXERCISES}
+FULL = {e.name: max_score(e) for e in EXERCISES}
 CASES = KIT_ROOT / "tests" / "cases"
 COPIES = 3  # of each kind of submission: 9 kinds, 27 submissions (enough to restart the broker mid-batch)
 SCALE = "3"  # --budget-scale: the machine is shared and busy; verdicts must not depend on it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 from pathlib import Path
 
 import pytest
@@ -38,18 +39,55 @@ def test_points_match_the_visible_tests(ex):
     assert tests == set(ex.points), f"{ex.name}: tests without points or points without a test"
 
 
-@pytest.mark.parametrize("table, name", [("points", "test_a_typo"), ("hidden_points", "check_a_typo")])
-def test_points_for_a_check_that_does_not_exist_stop_the_loading(table, name):
+def test_points_for_a_check_that_does_not_exist_stop_the_loading():
     """A typo in exercise.toml would count in the maximum and never be earned: loading the checks
     fails, naming it; a check left without points would never run: the same."""
     from grader.grading.checklist import checks_for
 
     ex = EXERCISES[2]
-    with pytest.raises(exercise_meta.MetadataError, match=f"points for {name}, which"):
-        checks_for(dataclasses.replace(ex, **{table: {**getattr(ex, table), name: 1}}))
-    first = next(iter(getattr(ex, table)))
+    with pytest.raises(exercise_meta.MetadataError, match="points for test_a_typo, which"):
+        checks_for(dataclasses.replace(ex, points={**ex.points, "test_a_typo": 1}))
+    first = next(iter(ex.points))
     with pytest.raises(exercise_meta.MetadataError, match=f"no points for {first}"):
-        checks_for(dataclasses.replace(ex, **{table: {k: v for k, v in getattr(ex, table).items() if k != first}}))
+        checks_for(dataclasses.replace(ex, points={k: v for k, v in ex.points.items() if k != first}))
+
+
+def test_a_hidden_check_without_points_stops_the_loading(monkeypatch):
+    """A hidden check carries its points (@points(N) above it); one without them would never be
+    counted: loading the checks fails, naming it."""
+    from grader.grading.checklist import checks_for
+
+    ex = EXERCISES[2]
+    module = importlib.import_module(f"grader.grading.hidden.{ex.name}")
+
+    def check_forgotten(kit):
+        pass
+
+    check_forgotten.__module__ = module.__name__
+    monkeypatch.setattr(module, "check_forgotten", check_forgotten, raising=False)
+    with pytest.raises(exercise_meta.MetadataError, match="no points for check_forgotten"):
+        checks_for(ex)
+
+
+def test_hidden_points_are_positive_integers_on_hidden_checks_only():
+    from grader.grading.hidden import points
+
+    for wrong in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive integer"):
+            points(wrong)
+
+    def test_visible(kit):
+        pass
+
+    with pytest.raises(ValueError, match="only a check_"):
+        points(1)(test_visible)
+
+
+def test_hidden_points_in_exercise_toml_are_refused(tmp_path):
+    """The student's copy of exercise.toml says nothing of the hidden checks: a [hidden_points]
+    table is an error that says where the points go now."""
+    with pytest.raises(exercise_meta.MetadataError, match="@points"):
+        exercise_meta.load(_write(tmp_path, GOOD + "\n[hidden_points]\ncheck_x = 1\n"))
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.name)
@@ -100,7 +138,7 @@ test_f = 1
 
 def test_a_valid_file_loads_with_default_budget(tmp_path):
     ex = exercise_meta.load(_write(tmp_path, GOOD))
-    assert ex.points == {"test_f": 1} and ex.hidden_points == {} and ex.max_score == 1
+    assert ex.points == {"test_f": 1}
     assert ex.budget.seconds(work=1.0, processes=2, start_method="fork") == pytest.approx(1.5 + 0.1 + 1.5)
 
 

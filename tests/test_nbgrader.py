@@ -28,7 +28,7 @@ from nbgrader.api import Gradebook
 
 from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises, find
 from grader.grading import pipeline
-from grader.grading.checklist import Check, checks_for
+from grader.grading.checklist import Check, checks_for, max_score
 from grader.integrations import nbgrader_export, nbgrader_gradebook, notebook
 
 EXERCISES = ["ex01_queue_basics", "ex03_sentinel"]
@@ -130,7 +130,7 @@ def course(tmp_path_factory) -> Course:
 
 
 def _max_scores() -> dict[str, float]:
-    return {name: float(find(name).max_score) for name in EXERCISES}
+    return {name: float(max_score(find(name))) for name in EXERCISES}
 
 
 # --------------------------------------------------------------------------- the export, every exercise
@@ -149,8 +149,8 @@ def test_every_exercise_gets_a_notebook_worth_its_points(tmp_path):
         assert len(solution) == 1 and solution[0].source.startswith(f"%%writefile {exercise.module}.py\n")
         graded = {gid: c.metadata.nbgrader.points for gid, c in meta.items() if c.metadata.nbgrader.get("grade")}
         assert graded == {c.name: c.points for c in checks_for(exercise)}
-        assert sum(graded.values()) == exercise.max_score
-        for name in exercise.hidden_points:
+        assert sum(graded.values()) == max_score(exercise)
+        for name in (c.name for c in checks_for(exercise) if c.hidden):
             assert "### BEGIN HIDDEN TESTS" in meta[name].source, name
         lesson = (exercise.folder / "README.md").read_text(encoding="utf-8").strip()
         assert meta["lesson"].source == lesson
@@ -292,7 +292,7 @@ def test_generate_assignment_strips_the_solutions_and_the_hidden_checks(course):
         assert "BEGIN SOLUTION" in source[module]["source"]
         assert "BEGIN SOLUTION" not in released[module]["source"]
         assert "raise NotImplementedError()" in released[module]["source"]
-        for name in find(exercise).hidden_points:
+        for name in (c.name for c in checks_for(find(exercise)) if c.hidden):
             assert "check(" in source[name]["source"] and "check(" not in released[name]["source"]
 
 
@@ -318,7 +318,7 @@ def test_a_hang_ends_inside_its_cell_with_the_kits_report(course):
     assert "CellTimeoutError" not in json.dumps(cells)
     slowest = max(_seconds(c) for c in cells.values() if c["cell_type"] == "code")
     assert slowest < nbgrader_export.CELL_TIMEOUT / 10, f"a cell took {slowest:.1f} s"
-    assert 0 <= course.scores()["hang"][HANGING] < find(HANGING).max_score
+    assert 0 <= course.scores()["hang"][HANGING] < max_score(find(HANGING))
 
 
 def test_batch_puts_the_kits_grades_into_a_gradebook(course, tmp_path):

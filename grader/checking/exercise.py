@@ -59,8 +59,7 @@ class Exercise:
     title: str
     module: str  # module name, e.g. "sentinel"
     functions: tuple[str, ...]
-    points: dict[str, int]  # visible test function name -> points
-    hidden_points: dict[str, int]  # hidden check (grader/grading/hidden/<exercise>.py) -> points
+    points: dict[str, int]  # visible test function name -> points (a hidden check carries its own)
     hints: dict[str, str]  # function name -> the one thing to look at (the shape of the code)
     budget: Budget
     services: tuple[str, ...] = ()  # e.g. ("rabbitmq",): the checks need a running broker
@@ -71,11 +70,6 @@ class Exercise:
     @property
     def needs_broker(self) -> bool:
         return "rabbitmq" in self.services
-
-    @property
-    def max_score(self) -> int:
-        """Visible and hidden checks together: what the grader awards at most."""
-        return sum(self.points.values()) + sum(self.hidden_points.values())
 
     @property
     def folder(self) -> Path:
@@ -129,20 +123,21 @@ def load(folder: Path) -> Exercise:
         module = _take(data, "module", str, where)
         functions = tuple(_take(data, "functions", list, where))
         points_table = _take(data, "points", dict, where)
-        hidden_table = dict(data.pop("hidden_points", {}))
         hints = dict(_take(data, "hints", dict, where))
         budget_table = dict(data.pop("budget", {}))
         services = tuple(data.pop("services", ()))
         levels_table = dict(data.pop("hint_levels", {}))
     except KeyError as exc:
         raise MetadataError(f"{where}: missing key {exc}") from None
+    if "hidden_points" in data:
+        raise MetadataError(f"{where}: a hidden check carries its own points, @points(N) above it in "
+                            f"grader/grading/hidden/{folder.name}.py, not in [hidden_points]")
     _reject_unknown(data, where)
 
     unknown = [s for s in services if s not in SERVICES]
     if unknown:
         raise MetadataError(f"{where}: unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
     points = _points(points_table, "test_", where)
-    hidden_points = _points(hidden_table, "check_", where)
     for function, hint in hints.items():
         if function not in functions or not isinstance(hint, str):
             raise MetadataError(f"{where}: [hints] '{function}' must name a function and be a string")
@@ -161,7 +156,6 @@ def load(folder: Path) -> Exercise:
         module=module,
         functions=functions,
         points=points,
-        hidden_points=hidden_points,
         hints=hints,
         budget=Budget(**budget_args),
         services=services,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.checking.exercise import all_exercises
-from grader.grading import pipeline, report, slots
+from grader.grading import checklist, pipeline, report, slots
 from grader.grading.submission import discover, lay_out, student_id
 
 
@@ -140,7 +140,7 @@ def write_gradebook(out: Path, graded: dict[str, pipeline.Graded], exercises) ->
     for row, g in zip(rows, graded.values()):
         row["student"] = g.student
     report.atomic_write(out / "grades.csv", report.grades_csv(rows, exercises))
-    max_score = sum(e.max_score for e in exercises)
+    max_score = sum(checklist.max_score(e) for e in exercises)
     summary = {g.student: {"score": g.score, "tests": g.tests, "review": g.review} for g in graded.values()}
     report.atomic_write(out / "summary.md", report.summary_md(summary, exercises, max_score))
 

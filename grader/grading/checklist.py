@@ -1,9 +1,9 @@
 """Every check the grader runs: the visible tests of each exercise plus its hidden checks, and the
 plan that says under which start methods each one runs.
 
-A visible test is a function ``test_*(kit)`` in ``exercises/<exercise>/test_<module>.py``; a hidden
-check is a function ``check_*(kit)`` in ``grader/grading/hidden/<exercise>.py``. Points come from the
-exercise's ``exercise.toml``. The grader calls these functions itself, without pytest's collection,
+A visible test is a function ``test_*(kit)`` in ``exercises/<exercise>/test_<module>.py``, with its
+points in the exercise's ``exercise.toml``; a hidden check is a function ``check_*(kit)`` in
+``grader/grading/hidden/<exercise>.py``, with its points on it (``@points(N)``). The grader calls these functions itself, without pytest's collection,
 so it can run many of them at once.
 """
 
@@ -71,24 +71,31 @@ def _visible_module(exercise: Exercise):
 
 
 def checks_for(exercise: Exercise) -> list[Check]:
-    """The exercise's checks in a stable order: visible ones first, as its metadata lists them.
+    """The exercise's checks in a stable order: visible ones first, as its metadata lists them,
+    then the hidden ones, as their module defines them.
 
     Points and checks must name each other exactly: a name with points and no check would count in
     the exercise's maximum and never be earned, a check without points would never run. Either is
     a MetadataError when the checks are loaded, never a check silently dropped."""
     visible = _functions(_visible_module(exercise), "test_")
-    try:
-        hidden = _functions(importlib.import_module(f"grader.grading.hidden.{exercise.name}"), "check_")
-    except ModuleNotFoundError:  # a release bundle: no hidden checks, and no hidden points
-        hidden = None
     _expect_same(exercise, "points", exercise.points, visible, f"test_{exercise.module}.py")
-    if hidden is not None:
-        _expect_same(exercise, "hidden_points", exercise.hidden_points, hidden,
-                     f"grader/grading/hidden/{exercise.name}.py")
     found = [Check(exercise, name, visible[name], points, hidden=False) for name, points in exercise.points.items()]
-    found += [Check(exercise, name, hidden[name], points, hidden=True)
-              for name, points in exercise.hidden_points.items() if hidden is not None]
-    return found
+    try:
+        module = importlib.import_module(f"grader.grading.hidden.{exercise.name}")
+    except ModuleNotFoundError:  # a release bundle: no hidden checks
+        return found
+    hidden = {name: check for name, check in vars(module).items()  # in the order defined
+              if name.startswith("check_") and inspect.isfunction(check) and check.__module__ == module.__name__}
+    unscored = [name for name, check in hidden.items() if not isinstance(getattr(check, "points", None), int)]
+    if unscored:
+        raise MetadataError(f"grader/grading/hidden/{exercise.name}.py: no points for {', '.join(unscored)} "
+                            "(@points(N) on the line above each)")
+    return found + [Check(exercise, name, check, check.points, hidden=True) for name, check in hidden.items()]
+
+
+def max_score(exercise: Exercise) -> int:
+    """What the grader awards the exercise at most: its visible and hidden checks' points."""
+    return sum(check.points for check in checks_for(exercise))
 
 
 def _expect_same(exercise: Exercise, table: str, points: dict, functions: dict, where: str) -> None:

@@ -250,7 +250,7 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     tests = report.score_checks(checks, plan, results, why or "no result was reported", not_run or {})
     scores = report.exercise_scores(tests, exercises)
     score = round(sum(s for s, _ in scores.values()), 2)
-    max_score = sum(e.max_score for e in exercises)
+    max_score = sum(most for _, most in scores.values())
     summary = f"{student}: {score:g} / {max_score}" + "".join(f"\n{note}" for note in notes)
     payload = json.loads(report.results_json(tests, seconds=seconds, summary=summary))
     payload["extra_data"] = {"student": student, "digest": digest, "key": key,

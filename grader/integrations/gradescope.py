@@ -202,9 +202,10 @@ def run(root: Path, *, sandbox: str = "auto") -> int:
 def main(args) -> int:
     """``python -m grader gradescope OUT.zip``."""
     from grader.checking.exercise import all_exercises
+    from grader.grading.checklist import max_score
 
     path = build(args.out)
-    total = sum(e.max_score for e in all_exercises())
+    total = sum(max_score(e) for e in all_exercises())
     print(f"autograder written to {path}: upload it in Gradescope (Configure Autograder > Zip file "
           f"upload) and give the assignment {total} points; see docs/gradescope.md", file=sys.stderr)
     return 0

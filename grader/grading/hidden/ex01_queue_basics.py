@@ -1,8 +1,11 @@
 """Hidden checks for ex01_queue_basics."""
 
+from grader.grading.hidden import points
+
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
+@points(2)
 def check_drain_waits_for_late_items(kit):
     items = kit.items(4, salt="late")
     # The timeout is far above the gaps: a drain() that waits at all gets every item, even on a
@@ -16,6 +19,7 @@ def check_drain_waits_for_late_items(kit):
                      ordered=True, look_at="wait up to `timeout` for each item: q.get(timeout=timeout)")
 
 
+@points(2)
 def check_try_get_waits_for_a_late_item(kit):
     items = kit.items(2, edge=False, salt="late")
     seen = kit.run("late_items", action="try_get(q, timeout=3.0) while an item is on its way",
@@ -25,6 +29,7 @@ def check_try_get_waits_for_a_late_item(kit):
                              "q.get(timeout=timeout), not q.empty()")
 
 
+@points(1)
 def check_put_all_with_a_tiny_queue_and_large_items(kit):
     items = kit.items(6, large=3, salt="tiny")
     seen = kit.run("put_all_waits", action="put_all(Queue(2), large items)", items=items,

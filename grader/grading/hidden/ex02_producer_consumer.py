@@ -1,5 +1,7 @@
 """Hidden checks for ex02_producer_consumer."""
 
+from grader.grading.hidden import points
+
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
@@ -14,6 +16,7 @@ def _deliver(kit, items, **options):
     return seen
 
 
+@points(1)
 def check_many_items_both_slow(kit):
     items = kit.items(30, salt="many")
     seen = _deliver(kit, items, producer_delay=0.005, consumer_delay=0.005)
@@ -21,6 +24,7 @@ def check_many_items_both_slow(kit):
                      look_at="forward every item, in order")
 
 
+@points(1)
 def check_large_items(kit):
     items = kit.items(6, large=3, salt="large")
     seen = _deliver(kit, items)
@@ -28,6 +32,7 @@ def check_large_items(kit):
                      look_at="forward every item, in order")
 
 
+@points(2)
 def check_consumer_keeps_waiting_for_a_second(kit):
     seen = _deliver(kit, kit.items(4, salt="idle"), linger=1.0)
     if not seen["consumer_alive"]:

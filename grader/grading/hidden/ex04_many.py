@@ -1,5 +1,7 @@
 """Hidden checks for ex04_many."""
 
+from grader.grading.hidden import points
+
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
@@ -17,13 +19,16 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
                      look_at="one None per consumer, after every producer has been joined")
 
 
+@points(2)
 def check_five_producers_three_consumers(kit):
     _run(kit, kit.batches([5, 0, 9, 1, 7]), 3, consumer_delay=0.005)
 
 
+@points(2)
 def check_staggered_producers_and_slow_consumers(kit):
     _run(kit, kit.batches([1, 14, 3]), 3, producer_delay=0.02, consumer_delay=0.01)
 
 
+@points(1)
 def check_large_items_with_many_consumers(kit):
     _run(kit, [kit.items(4, large=2, salt=f"b{i}") for i in range(2)], 3)

@@ -1,5 +1,7 @@
 """Hidden checks for ex05_joinable."""
 
+from grader.grading.hidden import points
+
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
@@ -23,6 +25,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
     return seen
 
 
+@points(2)
 def check_task_done_with_several_consumers(kit):
     """Three consumers share the items: each must mark exactly its own items done, after the work."""
     items = kit.items(12, salt="acks")
@@ -46,6 +49,7 @@ def check_task_done_with_several_consumers(kit):
                      look_at="forward every item once")
 
 
+@points(2)
 def check_staggered_producers_and_slow_consumers(kit):
     seen = _run(kit, kit.batches([1, 12, 3]), 3, producer_delay=0.02, consumer_delay=0.01)
     early = [call["running"] for call in seen["joins"] if call["running"]]
@@ -54,6 +58,7 @@ def check_staggered_producers_and_slow_consumers(kit):
                  got=", ".join(early[0]), look_at="join every producer first")
 
 
+@points(1)
 def check_the_program_ends_after_slow_work(kit):
     seen = _run(kit, kit.batches([4, 4, 4]), 2, consumer_delay=0.02, at_exit=True)
     if seen["after_exit"]:
@@ -61,5 +66,6 @@ def check_the_program_ends_after_slow_work(kit):
                  look_at="make the consumers daemons")
 
 
+@points(1)
 def check_large_items_with_many_consumers(kit):
     _run(kit, [kit.items(4, large=2, salt=f"b{i}") for i in range(2)], 3)

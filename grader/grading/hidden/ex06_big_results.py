@@ -1,5 +1,7 @@
 """Hidden checks for ex06_big_results."""
 
+from grader.grading.hidden import points
+
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 MB = 1_000_000
@@ -21,15 +23,18 @@ def _map(kit, items, n_workers, *, size=0, staged=False):
     return seen
 
 
+@points(2)
 def check_many_big_results_three_workers(kit):
     _map(kit, kit.items(7, edge=False, salt="big"), 3, size=2 * MB)
 
 
+@points(1)
 def check_order_with_three_workers(kit):
     seen = _map(kit, kit.items(9, salt="order"), 3, staged=True)
     if seen["held_waited"] is False:
         kit.fail("The workers did not run at the same time.", look_at="start every worker first")
 
 
+@points(1)
 def check_many_small_items(kit):
     _map(kit, kit.items(60, salt="many"), 2)

@@ -1,5 +1,7 @@
 """Hidden checks for ex07_rabbitmq (they need the broker, like the visible ones)."""
 
+from grader.grading.hidden import points
+
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
@@ -23,14 +25,17 @@ def _run(kit, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
                  got=", ".join(repr(b) for b in seen["left"][:3]))
 
 
+@points(2)
 def check_many_publishers_few_workers(kit):
     _run(kit, kit.text_batches([4, 0, 7, 1, 5]), 2, producer_delay=0.01)
 
 
+@points(1)
 def check_slow_workers_and_unicode(kit):
     _run(kit, kit.text_batches([6, 6]), 3, worker_delay=0.02)
 
 
+@points(1)
 def check_worker_with_empty_and_unicode_bodies(kit):
     url, name = kit.broker_url(), kit.queue_name("hidden-worker")
     items = ["", "0", "🥟 包子", "None", *kit.texts(4, salt="hidden")]
