@@ -11,16 +11,22 @@ or .zip per student, or nbgrader's ``submitted/<student>/``) and writes ``OUT/gr
   written atomically; ``grades.csv`` and ``summary.md`` are rebuilt from the results at the end.
 - ``--workers N`` submissions at a time (default: the number of cores), each in its own sandbox with
   its own unprivileged user. A progress bar on a terminal, plain lines elsewhere.
+- Ctrl-C stops it: the checks at work are ended and their submissions left ungraded (nothing of
+  theirs is written), every submission graded so far is kept, ``grades.csv`` and ``summary.md`` are
+  written for them, and the exit status is 130; run the same command again to grade the rest. A
+  second Ctrl-C exits at once.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,8 +90,23 @@ def already_graded(source: Path, out_dir: Path, exercises, key: str) -> pipeline
     return previous if previous.digest == digest else None
 
 
+class Stopped(Exception):
+    """Ctrl-C stopped the batch; `graded` holds the submissions graded before it (and written)."""
+
+    def __init__(self, graded: list[pipeline.Graded], total: int):
+        super().__init__(f"stopped with {len(graded)} of {total} submissions graded")
+        self.graded = graded
+        self.total = total
+
+
+def _exit_at_once(signum, frame) -> None:
+    os._exit(128 + signal.SIGINT)
+
+
 def run_batch(submissions: Path, out: Path, options: pipeline.Options, workers: int,
               progress: Progress | None = None) -> list[pipeline.Graded]:
+    """Grade every submission not graded before; Stopped (after writing the gradebook of what is
+    done) if Ctrl-C came."""
     exercises = all_exercises()
     sources = discover(submissions)
     ids = _unique_ids(sources)
@@ -119,20 +140,46 @@ def run_batch(submissions: Path, out: Path, options: pipeline.Options, workers: 
         result.student = ids[source]
         return result
 
+    collected: set[Future] = set()
+
+    def collect(future: Future) -> None:
+        if future in collected:
+            return
+        collected.add(future)
+        try:
+            result = future.result()
+        except pipeline.Interrupted:  # its runner was ended by Ctrl-C: left ungraded
+            return
+        graded[result.student] = result
+        progress.advance(f"{result.student}: {result.score:g} / {result.max_score} in {result.seconds:.1f} s")
+
+    stopped = False
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
-            futures = {pool.submit(work, source): source for source in todo}
+        futures = [pool.submit(work, source) for source in todo]
+        try:
             for future in as_completed(futures):
-                result = future.result()
-                graded[result.student] = result
-                progress.advance(f"{result.student}: {result.score:g} / {result.max_score} "
-                                 f"in {result.seconds:.1f} s")
+                collect(future)
+        except KeyboardInterrupt:
+            stopped = True
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, _exit_at_once)
+            progress.say("Ctrl-C: ending the checks at work; what is graded is kept (Ctrl-C again to quit at once)")
+            pool.shutdown(wait=False, cancel_futures=True)
+            pipeline.RUNNERS.stop()
+            for future in futures:
+                if not future.cancelled():
+                    collect(future)  # a submission at work ends at once, ungraded, or was just done
     finally:
+        pool.shutdown(wait=True)
         for slot in held:
             slot.release()
         progress.close()
         write_gradebook(out, graded, exercises)
-    return [graded[ids[s]] for s in sources if ids[s] in graded]
+    done = [graded[ids[s]] for s in sources if ids[s] in graded]
+    if stopped:
+        raise Stopped(done, len(sources))
+    return done
 
 
 def write_gradebook(out: Path, graded: dict[str, pipeline.Graded], exercises) -> None:
@@ -167,7 +214,12 @@ def main(args, then: Callable[[list[pipeline.Graded]], None] | None = None) -> i
                               concurrency=args.concurrency, scale=args.budget_scale,
                               hide=(args.submissions.resolve(), args.out.resolve()))
     started = time.monotonic()
-    results = run_batch(args.submissions, args.out, options, args.workers or default_workers())
+    try:
+        results = run_batch(args.submissions, args.out, options, args.workers or default_workers())
+    except Stopped as stop:
+        print(f"{stop}, kept in {args.out / 'grades.csv'}: run the same command again to grade the rest",
+              file=sys.stderr)
+        return 128 + signal.SIGINT
     return finish(args, results, started, then)
 
 

@@ -59,6 +59,43 @@ def grading_key(options: Options, exercises: list[Exercise]) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+class Interrupted(Exception):
+    """Grading was stopped (Ctrl-C on a batch): the submission stays ungraded, nothing written."""
+
+
+class _Runners:
+    """The runners at work in this process, so that Ctrl-C on a batch can end them all at once
+    (each runs in a session of its own, which the terminal's Ctrl-C does not reach)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self.stopping = threading.Event()
+
+    def start(self, *args, **kwargs) -> subprocess.Popen:
+        with self._lock:
+            if self.stopping.is_set():
+                raise Interrupted("grading was stopped")
+            runner = subprocess.Popen(*args, **kwargs)
+            self._running.add(runner)
+            return runner
+
+    def done(self, runner: subprocess.Popen) -> None:
+        with self._lock:
+            self._running.discard(runner)
+
+    def stop(self) -> None:
+        """End every runner and start no other; the submissions they graded raise Interrupted."""
+        with self._lock:
+            self.stopping.set()
+            running = list(self._running)
+        for runner in running:
+            _end(runner)
+
+
+RUNNERS = _Runners()
+
+
 # The kit's fingerprint, read once per process (a batch and its collector both need it).
 fingerprint = functools.lru_cache(maxsize=1)(kit_fingerprint)
 
@@ -111,9 +148,14 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
     results: list[dict] = []
     finished = threading.Event()
     env, broker = _broker_access(workdir, options, exercises)
-    with open(stderr_path, "wb") as stderr:
-        runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
-                                  cwd=workdir, env=env, **session_options())
+    try:
+        with open(stderr_path, "wb") as stderr:
+            runner = RUNNERS.start(command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
+                                   cwd=workdir, env=env, **session_options())
+    except Interrupted:
+        if broker is not None:
+            broker.close()
+        raise
 
     def read() -> None:
         while True:
@@ -139,11 +181,14 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
         pass
     finally:
         _end(runner)
+        RUNNERS.done(runner)
         reader.join(timeout=5)
         if broker is not None:
             broker.close()
     if finished.is_set():
         return results, ""
+    if RUNNERS.stopping.is_set():
+        raise Interrupted("grading was stopped")
     tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-600:].strip()
     why = (f"the grading process ended early (exit status {runner.returncode})"
            if runner.returncode is not None else f"grading ran out of time ({budget:.0f} s)")
@@ -205,6 +250,8 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
             flagged = review.scan_modules(layout.impl_root)
             results, why = run_checks(layout, workdir, options, slot, exercises)
             flagged += review.scan_results(results)
+    except Interrupted:
+        raise
     except Exception as exc:  # a fault of the grader's own: the submission still gets its row
         why = grader_fault(exc)
         notes.append(why)
@@ -343,7 +390,11 @@ def main(args) -> int:
     print(sandbox.description, file=sys.stderr)
     options = Options(sandbox=sandbox, seed=args.seed, concurrency=args.concurrency,
                       scale=args.budget_scale, hide=(args.out.resolve(),))
-    graded = grade(args.submission, args.out / student_id(args.submission), options)
+    try:
+        graded = grade(args.submission, args.out / student_id(args.submission), options)
+    except KeyboardInterrupt:  # its runner was ended on the way out: nothing of it is written
+        print("stopped: the submission was not graded", file=sys.stderr)
+        return 128 + signal.SIGINT
     for name, (score, most) in graded.exercises.items():
         print(f"{name:<24} {score:g} / {most}")
     print(f"{'total':<24} {graded.score:g} / {graded.max_score}   ({graded.seconds:.1f} s; "

@@ -1,0 +1,101 @@
+"""Ctrl-C on a batch stops it: the submission at work is left ungraded, what is graded is kept, and
+the same command run again grades the rest.
+
+The batch runs as instructors run it (``python -m grader batch``), in a process group of its own, and
+gets SIGINT as a terminal sends it, to the whole group. What is judged is the behaviour (exit
+status, files, processes), never how long it took.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group (POSIX)")
+
+HANGS = KIT_ROOT / "tests" / "cases" / "grading" / "hang_everywhere" / "queue_basics.py"
+WAIT = 300.0  # seconds: a bound on each wait below, never a measure
+
+
+def _wait_for(condition, what: str, batch: subprocess.Popen) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert batch.poll() is None, f"the batch ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {WAIT:.0f} s"
+        time.sleep(0.05)
+
+
+def _runners(batch: subprocess.Popen) -> list[psutil.Process]:
+    """The sandboxed runners the batch has started (their own sessions, below the batch's pid)."""
+    try:
+        below = psutil.Process(batch.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    found = []
+    for proc in below:
+        try:
+            if "grader.grading.runner" in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _rows(out) -> list[str]:
+    return sorted(row["student"] for row in csv.DictReader(io.StringIO((out / "grades.csv").read_text(encoding="utf-8"))))
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_what_is_graded_ends_the_rest_and_a_rerun_finishes(tmp_path):
+    folder = tmp_path / "class"
+    (folder / "a_nothing").mkdir(parents=True)
+    (folder / "a_nothing" / "README.txt").write_text("nothing handed in\n")
+    # Graded one after the other. b's every check blocks until the deadlock watch ends it, so b is
+    # still at work when Ctrl-C comes; c waits its turn.
+    (folder / "b_hangs").mkdir()
+    shutil.copy(HANGS, folder / "b_hangs")
+    (folder / "c_queue").mkdir()
+    shutil.copy(SOLUTIONS_DIR / "ex01_queue_basics" / "queue_basics.py", folder / "c_queue")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--workers", "1"]
+    log = (tmp_path / "batch.log").open("w+")
+    batch = subprocess.Popen(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        _wait_for(lambda: (out / "a_nothing" / "results.json").exists() and _runners(batch),
+                  "grade of a_nothing and runner of b_hangs", batch)
+        at_work = [batch_proc for runner in _runners(batch)
+                   for batch_proc in [runner, *runner.children(recursive=True)]]
+        os.killpg(batch.pid, signal.SIGINT)
+        status = batch.wait(WAIT)
+    finally:
+        if batch.poll() is None:
+            os.killpg(batch.pid, signal.SIGKILL)
+            batch.wait()
+    log.seek(0)
+    said = log.read()
+    assert status == 130, said[-3000:]
+    assert "stopped with 1 of 3 submissions graded" in said, said[-3000:]
+    # what was graded is kept; the submission at work and the one after it left nothing behind
+    assert _rows(out) == ["a_nothing"]
+    assert (out / "summary.md").is_file()
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a_nothing"], list(out.iterdir())
+    gone, alive = psutil.wait_procs(at_work, timeout=30)
+    assert not alive, f"processes of the stopped checks still run: {alive}"
+
+    again = subprocess.run(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=WAIT)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "a_nothing: already graded" in again.stderr
+    assert _rows(out) == ["a_nothing", "b_hangs", "c_queue"]
