@@ -53,7 +53,8 @@ def _runners(batch: subprocess.Popen) -> list[psutil.Process]:
 
 
 def _rows(out) -> list[str]:
-    return sorted(row["student"] for row in csv.DictReader(io.StringIO((out / "grades.csv").read_text(encoding="utf-8"))))
+    text = (out / "grades.csv").read_text(encoding="utf-8")
+    return sorted(row["student"] for row in csv.DictReader(io.StringIO(text)))
 
 
 @pytest.mark.slow

@@ -56,7 +56,8 @@ def test_the_bundle_installs_and_runs_in_a_fresh_venv(tmp_path):
     # Every check of the bundle passes on the solutions, under the platform's own start method (each
     # method on the checkout: tests/test_kit.py); under spawn, a stub's children import the student's
     # module and the kit by name from the installed bundle, and fail as a stub must.
-    solved = pytest_in_bundle("--impl", str(SOLUTIONS_DIR), "--start-method", multiprocessing.get_all_start_methods()[0])
+    own_method = multiprocessing.get_all_start_methods()[0]
+    solved = pytest_in_bundle("--impl", str(SOLUTIONS_DIR), "--start-method", own_method)
     assert solved.returncode == 0, solved.stdout[-3000:]
     stubs = pytest_in_bundle("-x", "--start-method", "spawn")
     assert stubs.returncode == 1 and "NOT WRITTEN YET" in stubs.stdout, stubs.stdout[-3000:]

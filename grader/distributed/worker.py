@@ -44,7 +44,7 @@ DONE_CACHE = 32  # results kept, to answer a redelivered job without grading it 
 
 
 class Stop(Exception):
-    """SIGTERM or SIGINT: leave; the job in hand (unacked) goes back to the queue."""
+    """SIGTERM: leave; the job in hand (unacked) goes back to the queue."""
 
 
 class Worker:
@@ -276,7 +276,10 @@ def main(args) -> int:
     try:
         return worker.run()
     except (Stop, KeyboardInterrupt) as why:
-        worker.log(f"stopped ({why or 'interrupted'}); a job in hand goes back to the queue")
-        return 0
+        # The job in hand was not acked: with the connection, it goes back to the queue. Its checks
+        # end now (their runner has a session of its own, which no signal to this one reaches).
+        pipeline.RUNNERS.stop()
+        worker.log(f"stopped ({str(why) or 'Ctrl-C'}); a job in hand goes back to the queue")
+        return 128 + signal.SIGINT if isinstance(why, KeyboardInterrupt) else 0
     finally:
         slot.release()

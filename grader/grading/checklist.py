@@ -3,8 +3,8 @@ plan that says under which start methods each one runs.
 
 A visible test is a function ``test_*(kit)`` in ``exercises/<exercise>/test_<module>.py``, with its
 points in the exercise's ``exercise.toml``; a hidden check is a function ``check_*(kit)`` in
-``grader/grading/hidden/<exercise>.py``, with its points on it (``@points(N)``). The grader calls these functions itself, without pytest's collection,
-so it can run many of them at once.
+``grader/grading/hidden/<exercise>.py``, with its points on it (``@points(N)``). The grader calls
+these functions itself, without pytest's collection, so it can run many of them at once.
 """
 
 from __future__ import annotations
