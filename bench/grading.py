@@ -8,7 +8,9 @@ Targets on a 2-core machine (issue: the batch grader):
 3. `--workers 2` grades a folder at least 1.6 times faster than `--workers 1`.
 
 It grades the reference solutions, a generated submission whose every function blocks forever, and
-a folder of N copies of both, through the same code as `python -m grader batch`.
+a folder of N copies of both, through the same code as `python -m grader batch`; then it stops a
+`python -m grader batch` of that folder with Ctrl-C (SIGINT to its process group) once its first
+runner is at work, and reports how long the batch took to exit, with its exit status.
 """
 
 from __future__ import annotations
@@ -16,15 +18,20 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.checking.exercise import SOLUTIONS_DIR, all_exercises  # noqa: E402
+from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises  # noqa: E402
 from grader.grading import batch, pipeline  # noqa: E402
 from grader.grading.sandbox import choose  # noqa: E402
 
@@ -62,6 +69,28 @@ def time_batch(folder: Path, out: Path, options: pipeline.Options, workers: int)
     return time.monotonic() - started
 
 
+def time_ctrl_c(folder: Path, out: Path) -> tuple[float, int]:
+    """Seconds from Ctrl-C to the batch's exit, and its exit status: SIGINT goes to the batch's
+    process group as soon as one of its runners is at work."""
+    batch_process = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out),
+                                      "--workers", "2"], cwd=KIT_ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        while batch_process.poll() is None and not any(
+                "grader.grading.runner" in " ".join(child.cmdline())
+                for child in psutil.Process(batch_process.pid).children(recursive=True)):
+            time.sleep(0.05)
+        started = time.monotonic()
+        os.killpg(batch_process.pid, signal.SIGINT)
+        status = batch_process.wait(timeout=120)
+        return time.monotonic() - started, status
+    finally:
+        if batch_process.poll() is None:
+            os.killpg(batch_process.pid, signal.SIGKILL)
+            batch_process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4, help="copies of each submission in the batch")
@@ -81,12 +110,14 @@ def main() -> None:
             shutil.copytree(hang, folder / f"hang-{i}")
         one = time_batch(folder, tmp / "out-1", options, workers=1)
         two = time_batch(folder, tmp / "out-2", options, workers=2)
+        ctrl_c_s, ctrl_c_status = time_ctrl_c(folder, tmp / "out-ctrl-c")
     figures = {
         "correct_submission_s": round(correct_s, 2), "correct_score": correct_score,
         "hanging_submission_s": round(hang_s, 2), "hanging_score": hang_score,
         "hang_over_correct": round(hang_s / correct_s, 2),
         "batch_submissions": 2 * args.copies,
         "workers_1_s": round(one, 1), "workers_2_s": round(two, 1), "speedup": round(one / two, 2),
+        "ctrl_c_to_exit_s": round(ctrl_c_s, 2), "ctrl_c_exit_status": ctrl_c_status,
         "concurrency": args.concurrency, "sandbox": options.sandbox.kind,
     }
     for key, value in figures.items():
