@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -319,6 +320,11 @@ def main(args, then: Callable[[list[pipeline.Graded]], None] | None = None) -> i
         return 2
     options = pipeline.Options(sandbox=None, seed=args.seed, concurrency=args.concurrency,
                               scale=args.budget_scale)
-    results = run_broker_batch(args.submissions, args.out, options, args.broker, args.queue,
-                               args.max_deliveries, key=key)
+    try:
+        results = run_broker_batch(args.submissions, args.out, options, args.broker, args.queue,
+                                   args.max_deliveries, key=key)
+    except KeyboardInterrupt:  # the gradebook holds what was collected, and the state file the rest
+        print(f"stopped: what was collected is in {args.out / 'grades.csv'}; the jobs left stay queued for "
+              "the workers: run the same command again to collect the rest", file=sys.stderr)
+        return 128 + signal.SIGINT
     return batch.finish(args, results, started, then)
