@@ -58,8 +58,9 @@ def grading_plan() -> dict[bool, tuple[str, ...]]:
 
 
 def _functions(module, prefix: str) -> dict[str, Callable]:
-    return {name: fn for name, fn in inspect.getmembers(module, inspect.isfunction)
-            if name.startswith(prefix) and fn.__module__ == module.__name__}
+    """The module's own functions named `prefix`..., in the order it defines them."""
+    return {name: fn for name, fn in vars(module).items()
+            if name.startswith(prefix) and inspect.isfunction(fn) and fn.__module__ == module.__name__}
 
 
 def _visible_module(exercise: Exercise):
@@ -78,14 +79,13 @@ def checks_for(exercise: Exercise) -> list[Check]:
     the exercise's maximum and never be earned, a check without points would never run. Either is
     a MetadataError when the checks are loaded, never a check silently dropped."""
     visible = _functions(_visible_module(exercise), "test_")
-    _expect_same(exercise, "points", exercise.points, visible, f"test_{exercise.module}.py")
+    _expect_points(exercise, visible)
     found = [Check(exercise, name, visible[name], points, hidden=False) for name, points in exercise.points.items()]
     try:
         module = importlib.import_module(f"grader.grading.hidden.{exercise.name}")
     except ModuleNotFoundError:  # a release bundle: no hidden checks
         return found
-    hidden = {name: check for name, check in vars(module).items()  # in the order defined
-              if name.startswith("check_") and inspect.isfunction(check) and check.__module__ == module.__name__}
+    hidden = _functions(module, "check_")
     unscored = [name for name, check in hidden.items() if not isinstance(getattr(check, "points", None), int)]
     if unscored:
         raise MetadataError(f"grader/grading/hidden/{exercise.name}.py: no points for {', '.join(unscored)} "
@@ -98,11 +98,12 @@ def max_score(exercise: Exercise) -> int:
     return sum(check.points for check in checks_for(exercise))
 
 
-def _expect_same(exercise: Exercise, table: str, points: dict, functions: dict, where: str) -> None:
-    unknown, unscored = sorted(set(points) - set(functions)), sorted(set(functions) - set(points))
+def _expect_points(exercise: Exercise, visible: dict) -> None:
+    points = exercise.points
+    unknown, unscored = sorted(set(points) - set(visible)), sorted(set(visible) - set(points))
     if unknown or unscored:
         raise MetadataError(
-            f"{exercise.folder / 'exercise.toml'}: [{table}] and {where} disagree: "
+            f"{exercise.folder / 'exercise.toml'}: [points] and test_{exercise.module}.py disagree: "
             + "; ".join(filter(None, [unknown and f"points for {', '.join(unknown)}, which it does not define",
                                       unscored and f"no points for {', '.join(unscored)}"])))
 
