@@ -24,4 +24,7 @@ for folder in filter(lambda name: Path(name).is_dir(), BUNDLED):
     packages += [f"grader.{folder}", *inside]
     package_data.update({name: DATA for name in inside})
 
+# The catalogue of mistakes, one file per language (grader.checking.mistakes).
+package_data["grader.checking"] = ["catalogue/*.toml"]
+
 setup(packages=packages, package_dir=package_dir, package_data=package_data)

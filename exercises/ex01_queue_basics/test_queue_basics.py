@@ -16,16 +16,17 @@ def test_make_queue_holds_at_most_maxsize(kit):
     seen = kit.run("bounded", action="make_queue(3)", items=items).value
     if seen["kind"] != "ok":
         kit.fail("make_queue(3) must return a multiprocessing.Queue.", expected="multiprocessing.Queue",
-                 got=seen["kind"], look_at="queue.Queue only works between threads of one process")
+                 got=seen["kind"], look_at="queue.Queue only works between threads of one process",
+                 mistake="any.threads-not-processes" if seen["kind"] == "queue.Queue" else None)
     if seen["stored"] != [True, True, True, False]:
         kit.fail("A queue made with maxsize 3 must take 3 items and refuse a 4th while full.",
                  expected="3 puts stored, the 4th times out",
                  got=f"{seen['stored'].count(True)} of 4 puts stored",
-                 look_at="pass maxsize on to multiprocessing.Queue(maxsize)")
+                 look_at="pass maxsize on to multiprocessing.Queue(maxsize)", mistake="ex01.maxsize-ignored")
     if not seen["full"]:
         kit.fail("After 3 puts, q.full() should be True.", expected="True", got=repr(seen["full"]))
     kit.expect_items(seen["got"], items[:3], what="the 3 items taken back", ordered=True,
-                     look_at="a queue is first in, first out")
+                     look_at="a queue is first in, first out", order_mistake="ex01.not-fifo")
 
 
 def test_make_queue_is_unbounded_by_default(kit):
@@ -34,7 +35,7 @@ def test_make_queue_is_unbounded_by_default(kit):
     for call, kind, stored in zip(("make_queue()", "make_queue(0)"), seen["kinds"], seen["stored"]):
         if kind != "ok":
             kit.fail(f"{call} must return a multiprocessing.Queue.", expected="multiprocessing.Queue",
-                     got=kind)
+                     got=kind, mistake="any.threads-not-processes" if kind == "queue.Queue" else None)
         if stored != len(items):
             kit.fail(f"{call} should make a queue with no size limit.",
                      expected=f"{len(items)} puts without waiting", got=f"it was full after {stored}",
@@ -48,7 +49,8 @@ def test_put_all_keeps_order_and_counts(kit):
         kit.fail("put_all() must return how many items it put.", expected=str(len(items)),
                  got=repr(seen["count"]))
     kit.expect_items(seen["got"], items, what="the queue after put_all()", ordered=True,
-                     look_at="put every item, falsy ones (0, '', []) included, in the given order")
+                     look_at="put every item, falsy ones (0, '', []) included, in the given order",
+                     order_mistake="ex01.not-fifo")
 
 
 def test_put_all_waits_while_the_queue_is_full(kit):
@@ -58,7 +60,7 @@ def test_put_all_waits_while_the_queue_is_full(kit):
                    consumer_delay=delay, work=len(items) * delay, processes=1).value
     kit.expect_items(seen["got"], items, what="what a slow consumer received", ordered=True,
                      look_at="when the queue is full, wait for room (a plain q.put() does); "
-                             "never drop an item")
+                             "never drop an item", mistake="ex01.put-all-drops-items", order_mistake="ex01.not-fifo")
     if seen["count"] != len(items):
         kit.fail("put_all() must return how many items it put.", expected=str(len(items)),
                  got=repr(seen["count"]))
@@ -71,15 +73,16 @@ def test_drain_returns_the_next_n_in_order(kit):
     if seen["got"] == "raised queue.Empty":
         kit.fail("drain() raised queue.Empty although every item arrived within its timeout.",
                  expected="3 items, each 0.05 s after the previous one (timeout 1.0 s)",
-                 got="queue.Empty", look_at=LOOK_AT_LATE)
+                 got="queue.Empty", look_at=LOOK_AT_LATE, mistake="ex01.drain-gives-up-early")
     kit.expect_items(seen["got"], late, what="drain() while a producer is still putting", ordered=True,
-                     look_at=LOOK_AT_LATE)
+                     look_at=LOOK_AT_LATE, mistake="ex01.drain-gives-up-early", order_mistake="ex01.not-fifo")
     items = kit.items(8)
     seen = kit.run("drain_fifo", action="drain(q, 3)", items=items).value
     kit.expect_items(seen["first"], items[:3], what="drain(q, 3)", ordered=True,
-                     look_at="take exactly n items, in the order they come")
+                     look_at="take exactly n items, in the order they come", order_mistake="ex01.not-fifo")
     kit.expect_items(seen["rest"], items[3:], what=f"the next drain(q, {len(items) - 3})",
-                     ordered=True, look_at="take exactly n items; falsy items count too")
+                     ordered=True, look_at="take exactly n items; falsy items count too",
+                     order_mistake="ex01.not-fifo")
 
 
 def test_drain_raises_empty_when_an_item_is_late(kit):
@@ -90,7 +93,7 @@ def test_drain_raises_empty_when_an_item_is_late(kit):
     if seen["raised"] != "Empty":
         kit.fail("drain() must raise queue.Empty when an item does not arrive in time.",
                  expected="queue.Empty raised", got=f"it returned {short(seen['got'], 60)}",
-                 look_at="let the queue.Empty from q.get(timeout=...) propagate")
+                 look_at="let the queue.Empty from q.get(timeout=...) propagate", mistake="ex01.drain-hides-empty")
 
 
 def test_try_put_reports_a_full_queue_without_hanging(kit):
@@ -104,11 +107,13 @@ def test_try_put_reports_a_full_queue_without_hanging(kit):
                  got=repr(seen["full"]), look_at=LOOK_AT_TIMEOUTS)
     if seen["quick"] > 0.2:
         kit.fail("try_put() with timeout 0 must not wait.", expected="an answer at once",
-                 got=f"it took {seen['quick']:.2f} s", look_at="pass timeout on to q.put")
+                 got=f"it took {seen['quick']:.2f} s", look_at="pass timeout on to q.put",
+                 mistake="ex01.try-put-blocks")
     if seen["full_waiting"] is not False or seen["waited"] < 0.15:
         kit.fail("try_put(q, item, timeout=0.2) on a full queue must wait about 0.2 s, then return False.",
                  expected="False after about 0.2 s",
-                 got=f"{seen['full_waiting']!r} after {seen['waited']:.2f} s", look_at=LOOK_AT_TIMEOUTS)
+                 got=f"{seen['full_waiting']!r} after {seen['waited']:.2f} s", look_at=LOOK_AT_TIMEOUTS,
+                 mistake="ex01.try-put-no-wait" if seen["waited"] < 0.15 else None)
     kit.expect_items(seen["got"], [items[0], 0], what="the queue afterwards", ordered=True,
                      look_at="a refused item must not be stored")
 
@@ -124,7 +129,8 @@ def test_try_get_returns_items_or_the_default(kit):
         kit.fail("try_get() with timeout 0 must not wait.", expected="an answer at once",
                  got=f"it took {seen['quick']:.2f} s")
     kit.expect_items(seen["got"], items, what="the items try_get() returned", ordered=True,
-                     look_at="a falsy item (0, '', []) is an item: return it, not the default")
+                     look_at="a falsy item (0, '', []) is an item: return it, not the default",
+                     mistake="ex01.falsy-item-taken-for-default", order_mistake="ex01.not-fifo")
     if seen["after"] != "empty" or seen["waited"] < 0.15:
         kit.fail("try_get(q, timeout=0.2) on an empty queue must wait about 0.2 s, then return the default.",
                  expected="'empty' after about 0.2 s", got=f"{seen['after']!r} after {seen['waited']:.2f} s")

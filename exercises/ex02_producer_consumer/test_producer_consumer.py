@@ -13,7 +13,8 @@ def _deliver(kit, items, *, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
         kit.fail("start() used threads; this lesson is about processes.",
                  expected="multiprocessing.Process for the producer and the consumer",
                  got=f"threading.Thread running {', '.join(seen['threads'])}",
-                 look_at="multiprocessing.Process(target=producer, args=(q, items, delay))")
+                 look_at="multiprocessing.Process(target=producer, args=(q, items, delay))",
+                 mistake="any.threads-not-processes")
     if seen["shape"] != "ok":
         kinds = ", ".join(seen.get("kinds", [])) or seen["shape"]
         kit.fail("start() must return (producer_process, consumer_process, q, results).",
@@ -21,6 +22,12 @@ def _deliver(kit, items, *, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
                  got=kinds, look_at="return p, c, q, results")
     kit.expect_results_awaited(seen, items, what="the consumer")
     return outcome
+
+
+def _lost(seen) -> str:
+    """What a results queue that lacks items shows: a consumer that forwarded nothing, or one that
+    stopped early."""
+    return "ex02.results-not-forwarded" if not seen["got"] else "ex02.consumer-gives-up"
 
 
 def test_start_returns_two_processes_and_two_queues(kit):
@@ -37,7 +44,8 @@ def test_consumer_forwards_every_item_in_order(kit):
     items = kit.items(12)
     seen = _deliver(kit, items).value
     kit.expect_items(seen["got"], items, what="the results queue", ordered=True,
-                     look_at="the consumer puts every item it takes on results, falsy ones too")
+                     look_at="the consumer puts every item it takes on results, falsy ones too",
+                     mistake=_lost(seen))
 
 
 def test_consumer_waits_for_a_slow_producer(kit):
@@ -45,7 +53,7 @@ def test_consumer_waits_for_a_slow_producer(kit):
     seen = _deliver(kit, items, producer_delay=0.03).value
     kit.expect_items(seen["got"], items, what="the results queue (slow producer)", ordered=True,
                      look_at="an empty queue does not mean the end: block in q.get() until an item "
-                             "comes (a loop on `while not q.empty()` stops too early)")
+                             "comes (a loop on `while not q.empty()` stops too early)", mistake=_lost(seen))
     kit.expect_took_at_least(seen, len(items) * 0.03, what="the producer",
                              why=f"{len(items)} items, producer_delay=0.03", delay=0.03, by="producer")
     if seen["producer_exitcode"] != 0:
@@ -60,14 +68,15 @@ def test_consumer_never_returns(kit):
         kit.fail("The consumer of this demo must keep waiting for more items.",
                  expected=f"still waiting for items after the last one (longer than {LINGER} s of timeouts)",
                  got=f"it ended (exit code {seen['consumer_exitcode']})",
-                 look_at="while True: item = q.get() ... (exercise 3 adds the way to stop it)")
+                 look_at="while True: item = q.get() ... (exercise 3 adds the way to stop it)",
+                 mistake="ex02.consumer-gives-up")
 
 
 def test_slow_consumer_keeps_order(kit):
     items = kit.items(10)
     seen = _deliver(kit, items, consumer_delay=0.02).value
     kit.expect_items(seen["got"], items, what="the results queue (slow consumer)", ordered=True,
-                     look_at="sleep `delay`, then put the item on results")
+                     look_at="sleep `delay`, then put the item on results", mistake=_lost(seen))
     kit.expect_took_at_least(seen, len(items) * 0.02, what="the consumer",
                              why=f"{len(items)} items, consumer_delay=0.02", delay=0.02, by="consumer")
 
@@ -76,5 +85,5 @@ def test_consumer_blocks_instead_of_spinning(kit):
     items = kit.items(12)
     outcome = _deliver(kit, items, producer_delay=0.05, linger=0.1)
     kit.expect_items(outcome.value["got"], items, what="the results queue", ordered=True,
-                     look_at="block in q.get() until an item comes")
+                     look_at="block in q.get() until an item comes", mistake=_lost(outcome.value))
     kit.expect_no_spin(outcome, while_="waiting for a slow producer")

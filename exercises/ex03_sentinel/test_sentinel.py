@@ -31,6 +31,11 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
     return outcome
 
 
+def _stopped_at_falsy(got, items) -> bool:
+    """Whether the items stopped coming right before a falsy one (0, '', []): taken for the sentinel."""
+    return isinstance(got, list) and len(got) < len(items) and got == items[:len(got)] and not items[len(got)]
+
+
 def test_run_returns_every_item_in_order(kit):
     items = kit.items(12)
     seen = _run(kit, items).value
@@ -56,7 +61,8 @@ def test_falsy_items_are_items_not_sentinels(kit):
     items = [*FALSY_ITEMS, *kit.items(3, edge=False)]
     seen = _run(kit, items).value
     kit.expect_items(seen["value"], items, what="run() with falsy items", ordered=True,
-                     look_at="stop on `item is None`; `if not item` also stops on 0, '' and []")
+                     look_at="stop on `item is None`; `if not item` also stops on 0, '' and []",
+                     mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen["value"], items) else None)
 
 
 def test_large_items_pass_through(kit):
@@ -72,11 +78,12 @@ def test_consumer_returns_at_the_sentinel(kit):
     seen = kit.run("consumer_stops", action="consumer(q, results) with [items..., None, more]",
                    items=items).value
     kit.expect_items(seen["got"], items, what="what consumer() forwarded", ordered=True,
-                     look_at="forward every item before the None")
+                     look_at="forward every item before the None",
+                     mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen["got"], items) else None)
     if seen["extra"]:
         kit.fail("consumer() forwarded the sentinel too.", expected="None is not forwarded",
                  got=f"results also held {short(seen['extra'][0])}",
-                 look_at="check for None before you put on results")
+                 look_at="check for None before you put on results", mistake="ex03.sentinel-forwarded")
     if seen["behind"] != "after the sentinel":
         kit.fail("consumer() must stop at the None and leave what comes after it.",
                  expected="the item behind the None still on the queue",
@@ -92,14 +99,16 @@ def test_producer_puts_only_the_items(kit):
         kit.fail("producer() put something after the items.", expected="only the items",
                  got=f"also {short(seen['extra'][0])}",
                  look_at="the sentinel is run()'s job, after producer.join(): with several producers "
-                         "a sentinel from each would stop the consumers too early")
+                         "a sentinel from each would stop the consumers too early",
+                 mistake="ex03.producer-puts-sentinel")
 
 
 def test_run_starts_one_producer_and_one_consumer_process(kit):
     seen = _run(kit, kit.items(4)).value
     if seen["threads"]:
         kit.fail("run() used threads; this lesson is about processes.",
-                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
+                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}",
+                 mistake="any.threads-not-processes")
     if len(seen["processes"]) != 2:
         kit.fail("run() must start one producer process and one consumer process.",
                  expected="2 processes", got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}",

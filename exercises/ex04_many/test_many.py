@@ -1,5 +1,6 @@
 """Visible checks for exercise 4. Run: pytest exercises/ex04_many"""
 
+from grader.checking.roles import PRODUCER, plays
 
 LOOK_AT_COUNT = "one None per consumer, put after every producer has been joined"
 
@@ -86,11 +87,14 @@ def test_one_producer_process_per_batch(kit):
     seen = _run(kit, batches, 3).value
     if seen["threads"]:
         kit.fail("run() used threads; this lesson is about processes.",
-                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
+                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}",
+                 mistake="any.threads-not-processes")
     if len(seen["processes"]) != len(batches) + 3:
+        producers = [name for name in seen["processes"] if plays(name, PRODUCER)]
         kit.fail("run() must start one producer process per batch and n_consumers consumer processes.",
                  expected=f"{len(batches)} producers + 3 consumers = {len(batches) + 3} processes",
-                 got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}")
+                 got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}",
+                 mistake="ex04.single-producer" if len(producers) == 1 else None)
 
 
 def test_consumers_block_instead_of_spinning(kit):

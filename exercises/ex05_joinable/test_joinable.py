@@ -47,7 +47,7 @@ def _expect_producers_joined(kit, seen):
                  expected="every producer joined before q.join()",
                  got=f"{', '.join(unjoined)} never waited for",
                  look_at="join every producer first: only then is every item on the queue, and "
-                         "counted, so that q.join() waits for all of them")
+                         "counted, so that q.join() waits for all of them", mistake="any.process-left-running")
     killed = {name: code for name, code in seen["exitcodes"].items()
               if code and "consum" not in name.lower()}
     if killed:
@@ -81,7 +81,7 @@ def _acks(kit, items, *, delay=0.0, n_consumers=1):
                  got=f"still waiting after {seen['join_seconds']:.1f} s: some items were never "
                      "marked done",
                  look_at="call q.task_done() after each item: a JoinableQueue counts every put() "
-                         "as unfinished until a task_done() marks it done")
+                         "as unfinished until a task_done() marks it done", mistake="ex05.task-done-missing")
     if not seen["joined"]:
         kit.fail(f"consumer() forwarded only {len(seen['got'])} of {len(items)} items in "
                  f"{seen['join_seconds']:.1f} s, and q.join() did not return.",
@@ -116,7 +116,7 @@ def test_task_done_comes_after_the_work(kit):
                      f"returned, {seen['puts_at_join']} of {len(items)} results had been put",
                  look_at="q.task_done() must be the last thing done with an item. The program ends "
                          "right after q.join() and kills its daemon consumers: an item marked done "
-                         "too early is lost")
+                         "too early is lost", mistake="ex05.task-done-before-work")
     kit.expect_items(seen["got"], items, what="what consumer() put on results", ordered=True,
                      look_at="sleep delay, put the item on results, then q.task_done()")
 
@@ -132,7 +132,8 @@ def test_consumers_are_daemon_processes(kit):
                  got=f"{sum(flags)} daemon of {len(flags)} consumers "
                      f"({', '.join(f'{r}: daemon={d}' for r, d in zip(seen['processes'], seen['daemons']))})",
                  look_at="Process(target=consumer, ..., daemon=True), set before start(): nothing "
-                         "tells a consumer to stop, so only a daemon lets the program end")
+                         "tells a consumer to stop, so only a daemon lets the program end",
+                 mistake="ex05.consumers-not-daemon")
 
 
 def test_the_program_ends_after_run(kit):
@@ -141,7 +142,8 @@ def test_the_program_ends_after_run(kit):
     _every_item(kit, batches, seen, "collect exactly one result per item")
     if seen["after_exit"]:
         kit.fail("Processes outlived the end of the program.", expected="nothing left running",
-                 got=", ".join(seen["after_exit"]), look_at="make the consumers daemons")
+                 got=", ".join(seen["after_exit"]), look_at="make the consumers daemons",
+                 mistake="ex05.consumers-not-daemon")
 
 
 def test_shutdown_comes_from_q_join(kit):
@@ -158,7 +160,7 @@ def test_shutdown_comes_from_q_join(kit):
                           "or in each producer after its puts",
                  got="no JoinableQueue.join() in run()" + (f", nor in {', '.join(missing)}" if missing else ""),
                  look_at="q.join() is how the program knows every item has been handled: it returns "
-                         "once each item put has been marked done with task_done()")
+                         "once each item put has been marked done with task_done()", mistake="ex05.no-queue-join")
 
 
 def test_join_waits_for_every_producer(kit):
@@ -170,7 +172,8 @@ def test_join_waits_for_every_producer(kit):
                  expected="q.join() after every producer has been joined",
                  got=f"q.join() called while {', '.join(early[0])} still ran",
                  look_at="q.join() returns as soon as no item is unfinished, which happens every "
-                         "time the consumers catch up with a slow producer: join every producer first")
+                         "time the consumers catch up with a slow producer: join every producer first",
+                 mistake="ex05.queue-join-before-producers")
     _every_item(kit, batches, seen, "join every producer, then q.join(), then take one result per item")
 
 
@@ -202,7 +205,8 @@ def test_one_producer_process_per_batch(kit):
     seen = _run(kit, batches, 3).value
     if seen["threads"]:
         kit.fail("run() used threads; this lesson is about processes.",
-                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
+                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}",
+                 mistake="any.threads-not-processes")
     if len(seen["processes"]) != len(batches) + 3:
         kit.fail("run() must start one producer process per batch and n_consumers consumer processes.",
                  expected=f"{len(batches)} producers + 3 consumers = {len(batches) + 3} processes",

@@ -29,7 +29,8 @@ def _same(kit, seen, items, look_at=LOOK_AT_ORDER, *, ordered=False):
     """Every result, once each; in the items' order too when `ordered`. Unstaged, results of several
     workers may arrive in the items' order or not, as the scheduler decides: only the staged checks
     judge the order of several workers."""
-    kit.expect_items(seen["value"], items, what="parallel_map()", ordered=ordered, look_at=look_at)
+    kit.expect_items(seen["value"], items, what="parallel_map()", ordered=ordered, look_at=look_at,
+                     order_mistake="ex06.completion-order")
 
 
 def test_returns_func_of_every_item(kit):
@@ -54,7 +55,7 @@ def test_workers_run_at_the_same_time(kit):
                  expected="2 workers taking tasks side by side",
                  got=f"results computed by {len(seen['pids'])} process(es), one after another",
                  look_at="start every worker before you put the tasks and before you wait for "
-                         "anything; each worker takes one task at a time")
+                         "anything; each worker takes one task at a time", mistake="ex06.workers-not-parallel")
 
 
 def test_big_results_are_collected_before_joining(kit):
@@ -68,7 +69,8 @@ def test_n_worker_processes(kit):
     seen = _map(kit, items, 3)
     if seen["threads"]:
         kit.fail("parallel_map() used threads; this lesson is about processes.",
-                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}")
+                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}",
+                 mistake="any.threads-not-processes")
     if seen.get("pids") and seen["main_pid"] in seen["pids"]:
         kit.fail("func ran in the main process, not in the workers.",
                  expected="every func(x) computed by a worker process",
@@ -78,7 +80,8 @@ def test_n_worker_processes(kit):
         kit.fail("parallel_map() must start n_workers worker processes.",
                  expected="3 processes (n_workers=3)",
                  got=f"{len(seen['processes'])}: {', '.join(seen['processes']) or 'none'} "
-                     "(a Pool's processes do not count: build it from Process and two queues)")
+                     "(a Pool's processes do not count: build it from Process and two queues)",
+                 mistake="ex06.pool-instead-of-processes" if not seen["processes"] else None)
     _same(kit, seen, items)
 
 

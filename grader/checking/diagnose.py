@@ -18,12 +18,13 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
 from grader.checking import compat
 from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
-from grader.checking.roles import CONSUMER, PRODUCER, WORKER, plays
+from grader.checking.roles import CONSUMER, PRODUCER, PUBLISHER, WORKER, plays
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
 THREAD_HEADER = re.compile(r"^((Current thread|Thread) 0x[0-9a-fA-F]+|Stack \(most recent call first\))")
@@ -511,53 +512,71 @@ def busy(seen, roles: Roles, module_file, threshold: float,
     return list(reports.values())
 
 
-def hints(outcome) -> list[str]:
+class Cause(NamedTuple):
+    """A likely cause of a hang or a leak: the words, and the mistake they name (a key of
+    grader.checking.mistakes), or None when the words cannot tell one mistake."""
+
+    text: str
+    mistake: str | None = None
+
+
+def hints(outcome, exercise: str = "") -> list[str]:
     """The likely causes of a hang or a leak, most likely first, in the lesson's words."""
+    return [cause.text for cause in causes(outcome, exercise)]
+
+
+def causes(outcome, exercise: str = "") -> list[Cause]:
+    """The likely causes of a hang or a leak, most likely first, each with its mistake. `exercise`
+    (its folder name) picks the rules that only one exercise's programs need."""
     reports = outcome.stuck or outcome.leaked
     if not reports:
         return []
+    number = exercise[:4]  # "ex04"
     file = Path(outcome.module_file).name
     main = next((r for r in reports if r.kind == "main"), None)
-    consumers = [e for e in outcome.registry if e["kind"] == "process"
-                 and plays(e["role"], CONSUMER, WORKER)]
+    processes = [e for e in outcome.registry if e["kind"] == "process"]
+    consumers = [e for e in processes if plays(e["role"], CONSUMER, WORKER)]
+    producers = [e for e in processes if plays(e["role"], PRODUCER, PUBLISHER)]
     waiting = [r for r in reports if plays(r.kind, CONSUMER, WORKER) and r.waits_for == "get"]
     found = []
     for r in reports:
         if r.state != "exiting":
             continue
         if plays(r.kind, PRODUCER):
-            found.append(
+            found.append(Cause(
                 f"{r.role} has put all its items but cannot exit: a process that put items on a "
                 "queue waits, before it ends, until they are flushed into the queue's pipe, and no "
                 "consumer is reading them. Did the consumer stop early (a sentinel put before the "
                 "producer had finished?), or is it not started yet (start every process before "
-                "joining any)?")
+                "joining any)?"))
         else:
-            found.append(
+            found.append(Cause(
                 f"{r.role} has done its work but cannot exit: a process that put items on a queue "
                 "waits, before it ends, until they are flushed into the queue's pipe, and nobody is "
-                "reading them. Take the results off the queue first, then join the process.")
+                "reading them. Take the results off the queue first, then join the process.",
+                "any.join-before-drain"))
         break
     consuming = [r for r in reports if r.waits_for == "consume"]
     if consuming:
         found.append(_stop_hint(consuming, consumers))
-    if main is not None and main.waits_for == "join" and outcome.action.startswith("start("):
-        # Exercise 2: the consumer never ends by design, so start() must not wait for it.
-        found.append(
+    if main is not None and main.waits_for == "join" and number == "ex02":
+        # The demo's consumer never ends by design, so start() must not wait for it.
+        found.append(Cause(
             f"start() waits in {main.call or 'join()'} at {file}:{main.line}, but this demo's consumer "
             "never ends: it waits in q.get() forever, by design. start() must start both processes "
-            "and return them at once, without joining.")
+            "and return them at once, without joining.", "ex02.start-joins"))
     elif main is not None and main.waits_for == "exit-join":
         # Exercise 5: the program ends, and its exit handler joins children that never end.
-        daemon = {e["pid"]: e["daemon"] for e in outcome.registry if e["kind"] == "process"}
+        daemon = {e["pid"]: e["daemon"] for e in processes}
         stuck = [r.role for r in reports if r is not main and not daemon.get(r.pid, True)]
         names = ", ".join(stuck) or "a process it started"
         verb = "are not daemons and never end" if len(stuck) > 1 else "is not a daemon and never ends"
-        found.append(
+        found.append(Cause(
             f"{outcome.action} returned and the program began to end, but it cannot: at exit Python "
             f"joins every child that is not a daemon, and {names} {verb}: nothing tells a consumer "
             "to stop, it waits in q.get() forever. Start the consumers as daemon processes "
-            "(daemon=True, before start()): at exit a daemon is terminated, not joined.")
+            "(daemon=True, before start()): at exit a daemon is terminated, not joined.",
+            "ex05.consumers-not-daemon"))
     elif main is not None and _in_queue_join(main) and (
             waiting or not any(plays(r.kind, CONSUMER, WORKER) for r in reports)):
         # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done (and not
@@ -568,92 +587,108 @@ def hints(outcome) -> list[str]:
         else:
             who = ("every consumer has ended, so the items still counted as unfinished will never be "
                    "marked done with q.task_done() (did a consumer raise? see its traceback)")
-        found.append(
+        found.append(Cause(
             f"{outcome.action} waits in {main.call or 'q.join()'} at {file}:{main.line}, and {who}. "
             "A JoinableQueue counts every item put as unfinished until a task_done() marks it done, "
             "and q.join() returns only when none is left. Call q.task_done() once for every item a "
-            "consumer takes, after its result is on the results queue.")
-    elif waiting and outcome.action.startswith("parallel_map("):
-        # Exercise 6: workers fed by a task queue stop at a stop value, one each.
+            "consumer takes, after its result is on the results queue.",
+            "ex05.task-done-missing" if waiting else None))
+    elif waiting and number == "ex06":
+        # Workers fed by a task queue stop at a stop value, one each.
         total = max(len(consumers), len(waiting))
         told = total - len(waiting)
         what = (f"none of the {total} workers received a stop value" if not told
                 else f"{total} workers but only {told} received a stop value")
-        found.append(
+        found.append(Cause(
             f"{what}: {len(waiting)} still blocked in {waiting[0].call or 'tasks.get()'}. After the "
             "last task, put one stop value (None) per worker on the task queue; take every result; "
-            "then join the workers.")
+            "then join the workers.",
+            "ex06.workers-never-stop" if not told else "ex06.one-stop-for-many-workers"))
     elif waiting and (main is None or main.waits_for in ("join", "get")):
         total = max(len(consumers), len(waiting))
+        told = total - len(waiting)
         if total == 1:
-            found.append(
+            found.append(Cause(
                 "The consumer is still waiting in q.get() for an item that will never come: nothing "
                 "told it to stop. After the producer has been joined, put None on the queue; the "
-                "consumer returns when it takes None.")
-        elif len(waiting) == total:
-            found.append(
+                "consumer returns when it takes None.", "ex03.no-sentinel"))
+        elif not told:
+            found.append(Cause(
                 f"All {total} consumers are still blocked in q.get(): none of them received a sentinel. "
-                "After every producer has been joined, put one None per consumer.")
+                "After every producer has been joined, put one None per consumer.", "ex03.no-sentinel"))
         else:
-            found.append(
-                f"{total} consumers but only {total - len(waiting)} received a sentinel: {len(waiting)} "
-                f"still blocked in q.get(). Put one None per consumer, after every producer has been joined.")
+            per_producer = len(producers) > 1 and told == len(producers)
+            found.append(Cause(
+                f"{total} consumers but only {told} received a sentinel: {len(waiting)} "
+                f"still blocked in q.get(). Put one None per consumer, after every producer has been joined.",
+                "ex04.sentinel-per-producer" if per_producer else "ex04.one-sentinel-for-many-consumers"))
     for r in reports:
         if plays(r.kind, PRODUCER) and r.waits_for == "put":
-            found.append(
+            found.append(Cause(
                 f"{r.role} is blocked in {r.call or 'q.put()'}: the queue is full and nobody takes items "
-                "off it. Is a consumer running, and does it keep taking until it gets the sentinel?")
+                "off it. Is a consumer running, and does it keep taking until it gets the sentinel?"))
             break
     for r in reports:
         if r.state == "busy":
-            found.append(
+            found.append(Cause(
                 f"{r.role} keeps a CPU busy at {r.where(outcome.module_file)} instead of waiting: a loop "
                 "around q.empty() or get_nowait() spins. Block in q.get() instead; it sleeps until an "
-                "item arrives.")
+                "item arrives.", "any.busy-wait"))
             break
     if main is not None and main.state != "busy" and not found:
         others = [r for r in reports if r is not main]
-        started_any = any(e["kind"] == "process" for e in outcome.registry)
-        if main.waits_for == "get" and not others and started_any:
-            found.append(
+        started_any = bool(processes)
+        if main.waits_for == "get" and not others and started_any and outcome.early_sentinels:
+            found.append(Cause(
+                f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
+                "that never comes, and every process it started has ended: a sentinel put before every "
+                "producer had finished stopped a consumer before the last items. Join every producer "
+                "first, then put the sentinels.",
+                "ex03.sentinel-before-producer-ended" if number == "ex03"
+                else "ex04.sentinels-before-every-producer-ended"))
+        elif main.waits_for == "get" and not others and started_any:
+            found.append(Cause(
                 f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
                 "that never comes, and every process it started has ended: a consumer stopped before "
                 "it forwarded every item. Was a sentinel put before every producer had finished (join "
                 "them all first)? Did a consumer take a falsy item (0, '', []) for the sentinel (test "
                 "`item is None`)? Or are more results expected than there are items? (On RabbitMQ the "
-                "sentinel is a STOP message: the same rules hold.)")
+                "sentinel is a STOP message: the same rules hold.)"))
         elif main.waits_for == "get" and not others:
-            found.append(
+            found.append(Cause(
                 f"{outcome.action} waits in {main.call or 'q.get()'} at {file}:{main.line} for an item "
                 "that never arrives and no process is left to put one. Give get() a timeout (it raises "
-                "queue.Empty), or count exactly how many items to take.")
+                "queue.Empty), or count exactly how many items to take.",
+                "ex01.drain-waits-forever" if number == "ex01" else None))
         elif main.waits_for == "put" and not others:
-            found.append(
+            found.append(Cause(
                 f"{outcome.action} waits in {main.call or 'q.put()'} at {file}:{main.line}: the queue is "
-                "full and nobody will take from it. Give put() a timeout (it raises queue.Full).")
+                "full and nobody will take from it. Give put() a timeout (it raises queue.Full).",
+                "ex01.try-put-blocks" if number == "ex01" else None))
         elif main.waits_for == "join":
-            found.append(
+            found.append(Cause(
                 f"{outcome.action} waits in {main.call or 'join()'} for a process that does not end. "
-                "A process ends only when its function returns: what is it still waiting for?")
+                "A process ends only when its function returns: what is it still waiting for?"))
         elif main.waits_for == "get":
-            found.append(
+            found.append(Cause(
                 f"{outcome.action} waits in {main.call or 'get()'} for a result that never comes. "
-                "Count what you expect: one result per item, and nothing for the sentinels.")
+                "Count what you expect: one result per item, and nothing for the sentinels."))
     return found
 
 
-def _stop_hint(consuming: list[ProcReport], workers: list[dict]) -> str:
+def _stop_hint(consuming: list[ProcReport], workers: list[dict]) -> Cause:
     """Exercise 7: workers still waiting for messages on the broker."""
     if all(r.kind.startswith("kit_") for r in consuming):
-        return ("worker() is still waiting for messages after the STOP message: it must return as soon "
-                "as it takes STOP (ack it, stop consuming, close the connection).")
+        return Cause("worker() is still waiting for messages after the STOP message: it must return as soon "
+                     "as it takes STOP (ack it, stop consuming, close the connection).")
     total = max(len(workers), len(consuming))
     call = consuming[0].call or "channel.consume()"
     if len(consuming) == total:
-        return (f"All {total} workers still wait for messages in {call}: none of them took a STOP. "
-                "After every publisher has been joined, publish one STOP per worker.")
-    return (f"{total} workers but only {total - len(consuming)} took a STOP: {len(consuming)} still wait "
-            f"for messages in {call}. Publish one STOP per worker, after every publisher has been joined.")
+        return Cause(f"All {total} workers still wait for messages in {call}: none of them took a STOP. "
+                     "After every publisher has been joined, publish one STOP per worker.")
+    return Cause(f"{total} workers but only {total - len(consuming)} took a STOP: {len(consuming)} still wait "
+                 f"for messages in {call}. Publish one STOP per worker, after every publisher has been joined.",
+                 "ex07.one-stop-for-many-workers")
 
 
 def render_processes(reports: list[ProcReport], module_file: str) -> str:

@@ -208,6 +208,7 @@ class _Tally:
             pass
 
 
+EARLY_SENTINELS = "early_sentinels"  # the tally of the Nones put while a producer could still put
 TALLY_WIDTH = 128  # characters a tally's file holds; its text is far shorter
 
 
@@ -438,7 +439,8 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
       the checks that a consumer keeps waiting;
     - each ``None`` put: which of the processes this one started it had not yet seen end
       (``sentinels``, kept in memory: the scenario reads it in the process that called the
-      student's function);
+      student's function), and how many were put before a producer had been seen to end (tally
+      EARLY_SENTINELS, which the harness reads when the run hangs);
     - once a scenario asks for it (``Context.answer_late``), every other ``empty()``, ``qsize()``,
       ``get_nowait()`` and ``get(block=False)`` on a queue a running process holds is answered
       "nothing yet" (``_answer_late``).
@@ -460,6 +462,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         return
     sleeps, puts, gets = (_Tally(registry_path, kind) for kind in ("sleep", "puts", "gets"))
     queue_joins, done_early = _Tally(registry_path, "qjoins"), _Tally(registry_path, "early_done")
+    early_sentinels = _Tally(registry_path, EARLY_SENTINELS)
     idle = _watching.idle = _Idle(_Tally(registry_path, "idle"))
     polls = _watching.polls = _Polls(_Tally(registry_path, "polls"), idle)
     sleep, Queue, Joinable = time.sleep, multiprocessing.queues.Queue, multiprocessing.queues.JoinableQueue
@@ -474,7 +477,10 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         now = time.monotonic()
         puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
         if obj is None:
-            sentinels.append(_not_joined())
+            unjoined = _not_joined()
+            sentinels.append(unjoined)
+            if any(plays(name, PRODUCER) for name in unjoined):  # read by the harness, even if the run hangs
+                early_sentinels.add(_count)
 
     def count_get() -> None:
         """One get of the student's code has returned an item."""
@@ -1189,8 +1195,9 @@ def _see_end(proc) -> None:
 
 
 def _not_joined() -> list[str]:
-    """The processes started here whose end the code has not waited for or seen (_end_unseen)."""
-    return [name for name, _, proc in _named_handles() if _end_unseen(proc)]
+    """The processes started here whose end the code has not waited for or seen (_end_unseen). A
+    fork child inherits its parent's handles: those are not its own to join."""
+    return [name for name, _, proc in _named_handles() if compat.started_here(proc) and _end_unseen(proc)]
 
 
 def _runs(proc) -> bool:

@@ -36,8 +36,8 @@ from typing import Callable
 import psutil
 
 from grader.checking import diagnose, wire, zygote
-from grader.checking.driver import (DUMP_DIR_ENV, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES, rewritten_within,
-                                    tallies)
+from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES,
+                                    rewritten_within, tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -163,6 +163,7 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     deadlock: bool = False  # the hang was seen before the budget ran out: nothing could move
+    early_sentinels: int = 0  # processes that put a None while a producer could still put
     # For the instructor only (grader.grading.review).
     flags: list[str] = dataclasses.field(default_factory=list)
     fatal: list[str] = dataclasses.field(default_factory=list)  # stacks of processes that died of a fault
@@ -889,6 +890,9 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
                                      polls=tallies(str(workdir / "registry.jsonl"), "polls"))
         if not outcome.registry:
             outcome.registry = roles.entries()
+        # written by the student's processes: only whether each one put such a None is taken
+        outcome.early_sentinels = sum(1 for values in tallies(request["registry"], EARLY_SENTINELS).values()
+                                      if values and values[0] >= 1)
         # Read the output now: shutting down adds the library's own complaints to it.
         outcome.stdout = _tail(workdir / "stdout.log")
         outcome.stderr = _tail(stderr_path)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.checking import amqp, payloads
-from grader.checking.diagnose import parse_dump, render_processes
+from grader.checking import amqp, mistakes, payloads
+from grader.checking.diagnose import Cause, causes, parse_dump, render_processes
 from grader.checking.exercise import Exercise
 from grader.checking.harness import Isolation, Outcome, Status, load_factor, run_check
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
@@ -27,14 +27,23 @@ class CheckFailed(pytest.fail.Exception):
     exercise, and names the other checks it explains (grader.checking.summary).
 
     `cause` is a key equal for two failures of the same kind, in the same process, at the same
-    line; `advice` is the one thing to do about it, for the summary."""
+    line; `advice` is the one thing to do about it, for the summary; `mistakes` the keys of the
+    mistakes it shows (grader.checking.mistakes), for results.json and the class summary."""
 
     __module__ = "builtins"  # pytest's short summary reads "CheckFailed: <headline>", as "Failed: ..."
 
-    def __init__(self, msg: str, *, cause: str, advice: str):
+    def __init__(self, msg: str, *, cause: str, advice: str, mistakes: tuple[str, ...] = ()):
         super().__init__(msg, pytrace=False)
         self.baozi_cause = cause
         self.baozi_advice = advice
+        self.baozi_mistakes = mistakes
+
+
+# Mistakes that more than one exercise can make, each exercise with its own key (see Kit._by_exercise).
+SENTINEL_TOO_EARLY = {"ex03": "ex03.sentinel-before-producer-ended", "ex07": "ex07.stop-before-publishers-ended",
+                      "any": "ex04.sentinels-before-every-producer-ended"}
+SENTINEL_FORWARDED = {"ex07": "ex07.stop-forwarded", "any": "ex03.sentinel-forwarded"}
+CONSUMER_GIVES_UP = {"ex02": "ex02.consumer-gives-up", "any": "any.empty-taken-for-end"}
 
 
 class ForkWithThreadsNote(UserWarning):
@@ -141,15 +150,23 @@ class Kit:
         problem = explain(outcome, self.exercise)
         if problem:
             likely = [line.removeprefix(LIKELY) for line in problem.splitlines() if line.startswith(LIKELY)]
-            self.fail(problem, cause=cause_of(outcome), advice=(likely or problem.splitlines())[0])
+            self.fail(problem, cause=cause_of(outcome), advice=(likely or problem.splitlines())[0],
+                      mistake=mistakes_of(outcome, self.exercise))
         return outcome
 
     # -- verdicts -------------------------------------------------------------------------------
+    def _by_exercise(self, table: dict[str, str]) -> str:
+        """The key a mistake has in this exercise (`table`: by exercise number, "any" otherwise)."""
+        return table.get(self.exercise.name[:4], table["any"])
+
     def fail(self, text: str, *, expected: str | None = None, got: str | None = None,
-             look_at: str | None = None, cause: str | None = None, advice: str | None = None):
+             look_at: str | None = None, cause: str | None = None, advice: str | None = None,
+             mistake: str | tuple[str, ...] | None = None):
         """Fail the check with a report that teaches. Two failures share a cause when their first
         line and what to look at are the same (what was expected and got may differ with the
-        check's items); `cause` and `advice` override that (see CheckFailed)."""
+        check's items); `cause` and `advice` override that (see CheckFailed). `mistake` is the key
+        (or keys) of the mistake the failure shows, when it can tell one (grader.checking.mistakes)."""
+        keys = mistakes.of(mistake)
         headline = text.split("\n", 1)[0]
         if cause is None:
             cause = "\x1f".join(("fail", headline, look_at or ""))
@@ -164,23 +181,26 @@ class Kit:
         if self._crash_stack and self._crash_stack not in text:
             lines.append(self._crash_stack)
         lines.append(f"(start method {self.start_method}, seed {self.seed}) rerun: {self.rerun}")
-        raise CheckFailed("\n".join(lines), cause=cause, advice=advice)
+        raise CheckFailed("\n".join(lines), cause=cause, advice=advice, mistakes=keys)
 
-    def expect_items(self, got, expected: list, *, what: str, ordered: bool, look_at: str) -> None:
-        """`got` holds exactly the `expected` items (as a multiset), in order if `ordered`."""
+    def expect_items(self, got, expected: list, *, what: str, ordered: bool, look_at: str,
+                     mistake: str | None = None, order_mistake: str | None = None) -> None:
+        """`got` holds exactly the `expected` items (as a multiset), in order if `ordered`.
+        `mistake` is what a wrong set of items shows, `order_mistake` what a wrong order shows."""
         if not isinstance(got, list):
             self.fail(f"{what} should be a list of items.", expected=f"a list of {len(expected)} items",
-                      got=f"{type(got).__name__}: {payloads.short(got, 80)}", look_at=look_at)
+                      got=f"{type(got).__name__}: {payloads.short(got, 80)}", look_at=look_at, mistake=mistake)
         missing, doubled, unknown = payloads.compare(expected, got)
         if missing or doubled or unknown:
             self.fail(f"{what} did not deliver every item exactly once.",
                       expected=f"{len(expected)} items", got=multiset_story(len(got), missing, doubled, unknown),
-                      look_at=look_at)
+                      look_at=look_at, mistake=mistake)
         if ordered and [payloads.key(x) for x in got] != [payloads.key(x) for x in expected]:
             first = next(i for i, (a, b) in enumerate(zip(got, expected)) if payloads.key(a) != payloads.key(b))
             self.fail(f"{what} has every item, but not in the order they were produced.",
                       expected=f"item {first} = {payloads.short(expected[first])}",
-                      got=f"item {first} = {payloads.short(got[first])}", look_at=look_at)
+                      got=f"item {first} = {payloads.short(got[first])}", look_at=look_at,
+                      mistake=order_mistake)
 
     def expect_clean_shutdown(self, seen: dict, *, what: str) -> None:
         """Every process the call started was joined and ended on its own, with exit code 0."""
@@ -190,7 +210,7 @@ class Kit:
                       expected="every process joined before returning",
                       got=f"{names} never waited for" + (" and still running" if seen["running"] else ""),
                       look_at="join every process you start: a process you do not join may still "
-                              "be running when your function returns")
+                              "be running when your function returns", mistake="any.process-left-running")
         bad = {name: code for name, code in seen["exitcodes"].items() if code != 0}
         if bad:
             name, code = next(iter(bad.items()))
@@ -199,7 +219,8 @@ class Kit:
                       expected="every producer and consumer ends by returning (exit code 0)",
                       got=", ".join(f"{n}: exit code {c}" for n, c in bad.items()),
                       look_at="stop consumers with a sentinel, not terminate() or kill(); "
-                              "an exit code of 1 means the process raised (see its traceback)")
+                              "an exit code of 1 means the process raised (see its traceback)",
+                      mistake="ex03.terminate-instead-of-sentinel" if code < 0 else None)
 
     def expect_processes(self, seen: dict, *, at_least: int, what: str) -> None:
         """The work went through processes: the call started at least `at_least` of them (the kit
@@ -211,7 +232,8 @@ class Kit:
                       expected=f"at least {at_least} processes started (producers and consumers)",
                       got=f"{', '.join(started) or 'no process'}; it returned {payloads.short(seen.get('value'), 80)}",
                       look_at="start the producer and the consumer with multiprocessing.Process, "
-                              "and collect what the consumer puts on the results queue")
+                              "and collect what the consumer puts on the results queue",
+                      mistake="any.result-not-through-queues")
         self._expect_items_through_queues(seen, what=what)
 
     def _expect_items_through_queues(self, seen: dict, *, what: str) -> None:
@@ -232,7 +254,7 @@ class Kit:
                   got=f"its processes put {put} values on queues and took {taken}; {what} took {collected}",
                   look_at="the consumer takes each item with q.get() and puts it on results; run() takes "
                           "one result per item with results.get() and returns those, not the list it "
-                          "was given")
+                          "was given", mistake="any.result-not-through-queues")
 
     def expect_no_crash(self, outcome: Outcome, exitcodes: dict, *, what: str) -> None:
         """No process of the check ended by raising (an exit code above 0); if one did, say why
@@ -247,11 +269,13 @@ class Kit:
             self.fail(f"NOT WRITTEN YET: {stub[1]}() still raises NotImplementedError ({stub[2]}). "
                       f"Replace the TODOs in {Path(outcome.module_file).name}."
                       + (f"\n  hint: {hint}" if hint else ""), cause=not_written(stub[1]))
-        causes = "".join("\n  " + hint for hint in _stderr_hints(outcome, self.exercise))
-        self.fail(f"{names} raised an exception and ended {what}.{causes}{_with_output(outcome)}",
+        found = _stderr_causes(outcome, self.exercise)
+        because = "".join("\n  " + cause.text for cause in found)
+        self.fail(f"{names} raised an exception and ended {what}.{because}{_with_output(outcome)}",
                   expected="every process ends by returning, or (a daemon) when the program ends",
                   got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
-                  look_at="the traceback above: an exit code of 1 means the process raised")
+                  look_at="the traceback above: an exit code of 1 means the process raised",
+                  mistake=tuple(dict.fromkeys(c.mistake for c in found if c.mistake))[:mistakes.PER_CHECK])
 
     def expect_sentinels_after_producers(self, seen: dict, *, what: str, sentinel: str = "the sentinel None",
                                          look_at: str = "join every producer first, then put None") -> None:
@@ -265,7 +289,8 @@ class Kit:
                           got=f"{sentinel} sent while nothing had waited for {', '.join(producers)} to end",
                           look_at=f"{look_at}: an item a producer has not sent yet, or that is still on "
                                   "its way to the queue, comes after it, and the consumer stops before "
-                                  "that item (whether it does in one run is luck)")
+                                  "that item (whether it does in one run is luck)",
+                          mistake=self._by_exercise(SENTINEL_TOO_EARLY))
 
     def expect_results_awaited(self, seen: dict, expected: list, *, what: str,
                                look_at: str | None = None) -> None:
@@ -299,7 +324,8 @@ class Kit:
                                "is luck)") if timed else
                               ("an empty queue means 'nothing yet' while a producer still runs: block in "
                                "q.get() instead of asking q.empty() or q.qsize() (whether the items were "
-                               "there in one run is luck)"))
+                               "there in one run is luck)"),
+                      mistake=self._by_exercise(CONSUMER_GIVES_UP))
         self.fail(f"{what} stopped taking results while {running} could still put some.",
                   expected=f"{len(expected)} items: every result, counted one by one with get(), or "
                            f"taken once no consumer can put more (joined, or after q.join() for daemons)",
@@ -308,7 +334,8 @@ class Kit:
                   look_at=look_at or "an empty queue, or a get() that times out, means 'nothing yet' "
                                      "while a consumer still runs: join the consumers before you trust "
                                      "empty() or qsize(), or take exactly one result per item with "
-                                     "results.get() (whether the items were there in one run is luck)")
+                                     "results.get() (whether the items were there in one run is luck)",
+                  mistake="any.empty-taken-for-end")
 
     def expect_every_result_taken(self, seen: dict, *, what: str, results: str = "results") -> None:
         """`what` took every value the other processes put on queues (counted from the calls:
@@ -325,7 +352,7 @@ class Kit:
                       f"processes arrive in any order, so in another run an extra one comes before the "
                       f"last item and is taken in its place",
                   look_at=f"put exactly one result per item on {results}: take the STOP without "
-                          f"forwarding it")
+                          f"forwarding it", mistake=self._by_exercise(SENTINEL_FORWARDED))
 
     def expect_task_done_after_the_work(self, seen: dict) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by
@@ -339,7 +366,7 @@ class Kit:
                       expected="exactly one q.task_done() per item taken",
                       got=", ".join(f"{name}: {n} call(s) too many" for name, n in extra.items()),
                       look_at="Call it exactly once per item taken, after its work: not also in a "
-                              "finally block or a second branch")
+                              "finally block or a second branch", mistake="ex05.task-done-twice")
         early = {name: n[0] for name, n in marks.items() if n[0]}
         if early:
             self.fail(f"{', '.join(early)} marked items done before putting their results.",
@@ -347,7 +374,7 @@ class Kit:
                       got=", ".join(f"{name}: {n} item(s) marked done first" for name, n in early.items()),
                       look_at="q.task_done() must be the last thing done with an item. The program ends "
                               "right after q.join() and kills its daemon consumers: an item marked "
-                              "done too early can be lost")
+                              "done too early can be lost", mistake="ex05.task-done-before-work")
 
     def expect_overlap(self, seen: dict, *, what: str) -> None:
         """The consumers ran while the producers were still producing."""
@@ -356,7 +383,8 @@ class Kit:
                       expected="producers and consumers running at the same time",
                       got="first every item was produced, then the consumers started",
                       look_at="start every process first, then join: the point of the queue is that "
-                              "both sides work at once (and a bounded queue would deadlock)")
+                              "both sides work at once (and a bounded queue would deadlock)",
+                      mistake="any.consumers-started-late")
 
     def expect_took_at_least(self, seen: dict, seconds: float, *, what: str, why: str,
                              delay: float = 0.0, by: str | None = None) -> None:
@@ -376,13 +404,13 @@ class Kit:
         if seen["seconds"] < 0.9 * seconds:
             self.fail(f"{what} finished too fast for the delays it was given.",
                       expected=f"at least {seconds:.2f} s ({why})",
-                      got=f"{seen['seconds']:.2f} s", look_at=look_at)
+                      got=f"{seen['seconds']:.2f} s", look_at=look_at, mistake="any.delay-ignored")
         slept = seen.get("slept") or {}
         if slept.get("calls") and slept["seconds"] < 0.9 * seconds:
             self.fail(f"{what} slept too little for the delays it was given.",
                       expected=f"at least {seconds:.2f} s of time.sleep in all ({why})",
                       got=f"{slept['calls']} calls of time.sleep, {slept['seconds']:.2f} s in all",
-                      look_at=look_at)
+                      look_at=look_at, mistake="any.delay-ignored")
         spans = [s for s in seen.get("put_spans", [])
                  if by and s["puts"] >= 2 and plays(s["role"], by)]
         if delay and spans:
@@ -393,7 +421,7 @@ class Kit:
                           expected=f"the puts of one {by} spread over at least {seconds - delay:.2f} s ({why})",
                           got=f"at most {widest['span']:.3f} s between the first and the last put "
                               f"of one {by} ({widest['puts']} puts)",
-                          look_at=look_at)
+                          look_at=look_at, mistake="any.delay-ignored")
 
     def expect_no_spin(self, outcome: Outcome, *, while_: str) -> None:
         """No student process kept a CPU busy while it should have been waiting."""
@@ -403,7 +431,8 @@ class Kit:
             self.fail(f"{names} kept a CPU busy {while_}.",
                       expected="a waiting process sleeps in q.get() and uses almost no CPU",
                       got="a loop that keeps asking (q.empty(), get_nowait(), get(timeout=0)) and spins",
-                      look_at="take items with a blocking q.get(); it returns as soon as one arrives")
+                      look_at="take items with a blocking q.get(); it returns as soon as one arrives",
+                      mistake="any.busy-wait")
 
 
 def _queue_calls(seen: dict) -> tuple[int, int, int, int]:
@@ -474,8 +503,8 @@ SHARED_CONNECTION = (
     "connection.")
 
 
-def _stderr_hints(outcome: Outcome, exercise: Exercise | None = None) -> list[str]:
-    """Causes read from what the student's processes printed on stderr."""
+def _stderr_causes(outcome: Outcome, exercise: Exercise | None = None) -> list[Cause]:
+    """Causes read from what the student's processes printed on stderr, each with its mistake."""
     text = outcome.stderr
     found = []
     message = (outcome.error or {}).get("message") or ""
@@ -483,27 +512,58 @@ def _stderr_hints(outcome: Outcome, exercise: Exercise | None = None) -> list[st
     if "SharedConnectionError" in text or "SharedConnectionError" in (outcome.error or {}).get("type", "") or (
             pickling and exercise is not None and exercise.needs_broker
             and any(word in text + message for word in ("epoll", "socket", "select", "pika"))):
-        return [SHARED_CONNECTION]
+        return [Cause(SHARED_CONNECTION, "ex07.shared-connection")]
     if "PRECONDITION_FAILED" in text + message and "inequivalent arg" in text + message:
-        found.append("The broker refused to declare the queue again with other arguments: publish() "
-                     "and worker() must declare it the same way (durable=True on both sides).")
+        found.append(Cause("The broker refused to declare the queue again with other arguments: publish() "
+                           "and worker() must declare it the same way (durable=True on both sides).",
+                           "ex07.queue-not-durable"))
     if pickling:
         # A child that could not unpickle its target also fails to open the queues sent with it:
         # the FileNotFoundError that follows is a consequence, not a second cause.
-        return [_start_method_note(outcome)]
+        return [Cause(_start_method_note(outcome), "any.not-picklable-under-spawn")]
     if "FileNotFoundError" in text and ("synchronize" in text or "rebuild" in text or "semaphore" in text):
-        found.append("A child could not open a queue that was passed to it: the queue was garbage-collected "
-                     f"in the parent before the child (started with {outcome.start_method}) got to it. Keep "
-                     "a reference to every queue until its processes are done (start() returns them for "
-                     "this reason).")
+        found.append(Cause(
+            "A child could not open a queue that was passed to it: the queue was garbage-collected "
+            f"in the parent before the child (started with {outcome.start_method}) got to it. Keep "
+            "a reference to every queue until its processes are done (start() returns them for "
+            "this reason).", "any.shared-queue-collected"))
     if "task_done() called too many times" in text:
-        found.append("q.task_done() was called more times than items were taken with q.get(), and the "
-                     "JoinableQueue raised ValueError: task_done() called too many times. Call it "
-                     "exactly once per item taken, after the item is handled (not also in a "
-                     "finally:, and not in run()).")
+        found.append(Cause(
+            "q.task_done() was called more times than items were taken with q.get(), and the "
+            "JoinableQueue raised ValueError: task_done() called too many times. Call it "
+            "exactly once per item taken, after the item is handled (not also in a "
+            "finally:, and not in run()).", "ex05.task-done-twice"))
     if "Traceback" in text and not found:
-        found.append("One of your processes raised an exception: its traceback is below.")
+        found.append(Cause("One of your processes raised an exception: its traceback is below."))
     return found
+
+
+def _likely_causes(outcome: Outcome, exercise: Exercise) -> list[Cause]:
+    """Why a run hung or left processes behind, most likely first: what the processes printed and
+    what the kit saw of them."""
+    from_output = _stderr_causes(outcome, exercise)
+    seen = causes(outcome, exercise.name)
+    if outcome.status != Status.HANG:
+        return seen
+    shared = any(cause.mistake == "ex07.shared-connection" for cause in from_output)
+    return from_output + seen if shared else seen + from_output  # the traceback names the cause: it goes first
+
+
+def mistakes_of(outcome: Outcome, exercise: Exercise) -> tuple[str, ...]:
+    """The keys of the mistakes an outcome that `explain` tells of shows, most telling first."""
+    status = outcome.status
+    found: list[str] = []
+    if status == Status.STARTED_AT_IMPORT:
+        found.append("any.no-main-guard")
+    elif status == Status.RAISED:
+        if "task_done() called too many times" in (outcome.error or {}).get("message", ""):
+            found.append("ex05.task-done-twice")
+        found += [c.mistake for c in _stderr_causes(outcome, exercise) if c.mistake]
+    elif status == Status.HANG or (status == Status.RETURNED and outcome.leaked):
+        found += [c.mistake for c in _likely_causes(outcome, exercise) if c.mistake]
+        if status != Status.HANG:
+            found.append("any.process-left-running")
+    return tuple(dict.fromkeys(found))[:mistakes.PER_CHECK]
 
 
 def explain(outcome: Outcome, exercise: Exercise) -> str | None:
@@ -536,8 +596,8 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         elif error["type"] in ("BlockingIOError", "MemoryError") or "can't start new thread" in error["message"]:
             text += ("\n  Your code ran into a resource limit of the grader (processes, threads or "
                      "memory): does it start processes, or allocate, in a loop that never ends?")
-        for hint in _stderr_hints(outcome, exercise):
-            text += "\n  " + hint
+        for cause in _stderr_causes(outcome, exercise):
+            text += "\n  " + cause.text
         return text + _with_output(outcome, error.get("traceback", ""))
     if status == Status.HANG:
         if outcome.deadlock:
@@ -555,10 +615,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
         ended = _ended(outcome)
         if ended:
             lines.append(f"  (already ended: {ended})")
-        from_output = _stderr_hints(outcome, exercise)
-        causes = (from_output + outcome.hints if SHARED_CONNECTION in from_output
-                  else outcome.hints + from_output)  # the traceback names the cause: it goes first
-        lines += [f"{LIKELY}{hint}" for hint in causes]
+        lines += [f"{LIKELY}{cause.text}" for cause in _likely_causes(outcome, exercise)]
         return "\n".join(lines) + _with_output(outcome)
     if status == Status.CRASHED:
         code = (outcome.error or {}).get("returncode")
@@ -586,7 +643,7 @@ def explain(outcome: Outcome, exercise: Exercise) -> str | None:
     if outcome.leaked:
         lines = [f"LEAK: {outcome.action} returned, but {len(outcome.leaked)} process(es) it started "
                  "were still running:", _render(outcome)]
-        lines += [f"{LIKELY}{hint}" for hint in outcome.hints]
+        lines += [f"{LIKELY}{cause.text}" for cause in _likely_causes(outcome, exercise)]
         lines.append("Every process must have ended when the function returns: join each one "
                      "(after it was told to stop).")
         return "\n".join(lines) + _with_output(outcome)

@@ -158,6 +158,7 @@ def pytest_runtest_makereport(item, call):
     error = call.excinfo.value if call.excinfo is not None else None
     if getattr(error, "baozi_cause", None) is not None:
         report.baozi_cause, report.baozi_advice = error.baozi_cause, error.baozi_advice
+        report.baozi_mistakes = error.baozi_mistakes
     return report
 
 

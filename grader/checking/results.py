@@ -16,6 +16,8 @@ import math
 import time
 from typing import Callable
 
+from grader.checking.mistakes import known as known_mistakes
+
 MESSAGE_CAP = 4000  # characters of one report kept
 CAUSE_CAP = 300  # characters of a failure's cause: it only groups reports
 FLAGS_CAP = 5  # flags (what the kit saw the code do) kept per run, each...
@@ -44,6 +46,7 @@ class CheckResult:
     hidden: bool = False
     seed: int = 0
     flags: tuple[str, ...] = ()  # what the kit saw the code do that a reviewer should know
+    mistakes: tuple[str, ...] = ()  # keys of the mistakes a failure shows (grader.checking.mistakes)
 
     @property
     def passed(self) -> bool:
@@ -58,6 +61,7 @@ class CheckResult:
         record = dataclasses.asdict(self)
         record["verdict"] = self.verdict.value
         record["flags"] = list(self.flags)
+        record["mistakes"] = list(self.mistakes)
         return record
 
     @classmethod
@@ -88,7 +92,8 @@ class CheckResult:
                    seconds=float(optional("seconds", _number, 0.0)),
                    hidden=optional("hidden", lambda v: isinstance(v, bool), False),
                    seed=optional("seed", lambda v: _number(v) and isinstance(v, int), 0),
-                   flags=tuple(flag[:FLAG_CAP] for flag in flags[:FLAGS_CAP] if isinstance(flag, str)))
+                   flags=tuple(flag[:FLAG_CAP] for flag in flags[:FLAGS_CAP] if isinstance(flag, str)),
+                   mistakes=known_mistakes(record.get("mistakes")) if verdict == Verdict.FAILED else ())
 
 
 def _text(value) -> bool:
@@ -113,12 +118,13 @@ def run_check_function(func: Callable, kit, *, check: str, points: float, hidden
     import pytest  # here, not at the top: the readers of results (report, watch) need no pytest
 
     started = time.monotonic()
-    verdict, message, cause, advice = Verdict.PASSED, "", "", ""
+    verdict, message, cause, advice, keys = Verdict.PASSED, "", "", "", ()
     try:
         func(kit)
     except pytest.fail.Exception as failure:
         verdict, message = Verdict.FAILED, str(failure.msg)
         cause, advice = getattr(failure, "baozi_cause", ""), getattr(failure, "baozi_advice", "")
+        keys = tuple(getattr(failure, "baozi_mistakes", ()))
     except pytest.skip.Exception as skipped:
         verdict, message = Verdict.SKIPPED, str(skipped.msg)
     except Exception as exc:
@@ -129,4 +135,4 @@ def run_check_function(func: Callable, kit, *, check: str, points: float, hidden
     return CheckResult(kit.exercise.name, check, kit.start_method, verdict, points, message=cap(message),
                        cause=(cause or "")[:CAUSE_CAP], advice=cap(advice or ""),
                        seconds=round(time.monotonic() - started, 3), hidden=hidden, seed=kit.seed,
-                       flags=tuple(cap(flag, FLAG_CAP) for flag in kit.flags[:FLAGS_CAP]))
+                       flags=tuple(cap(flag, FLAG_CAP) for flag in kit.flags[:FLAGS_CAP]), mistakes=keys)

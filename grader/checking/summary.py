@@ -177,6 +177,7 @@ def records(reports, order: dict[str, int]) -> list[dict]:
             text = report.longreprtext if report.outcome == "failed" else ""
         result = CheckResult(report.baozi_exercise, report.baozi_check, report.baozi_method, Verdict(report.outcome),
                              report.baozi_points, message=text, cause=getattr(report, "baozi_cause", "") or "",
-                             advice=getattr(report, "baozi_advice", "") or "", seconds=round(report.duration, 3))
+                             advice=getattr(report, "baozi_advice", "") or "", seconds=round(report.duration, 3),
+                             mistakes=tuple(getattr(report, "baozi_mistakes", ())))
         out.append(result.to_record())
     return out

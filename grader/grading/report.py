@@ -17,6 +17,7 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from grader.checking import mistakes
 from grader.checking.results import CheckResult
 from grader.grading.checklist import Check
 
@@ -54,7 +55,7 @@ def score_checks(checks: list[Check], plan: dict, results: list[CheckResult], mi
     for check in checks:
         runs = by_key.get((check.exercise.name, check.name), {})
         methods = plan[check.hidden]
-        outputs, passed = [], 0
+        outputs, passed, keys = [], 0, []
         for method in methods:
             run = runs.get(method)
             if check.exercise.name in not_run:
@@ -66,6 +67,7 @@ def score_checks(checks: list[Check], plan: dict, results: list[CheckResult], mi
                 passed += 1
             else:
                 outputs.append(f"[{method}] {run.message}")
+                keys += run.mistakes
         score = round(check.points * passed / len(methods), 2)
         tests.append({
             "name": check.title,
@@ -74,7 +76,8 @@ def score_checks(checks: list[Check], plan: dict, results: list[CheckResult], mi
             "status": "passed" if passed == len(methods) else "failed",
             "output": "\n\n".join(outputs),
             "visibility": "after_published" if check.hidden else "visible",
-            "tags": [check.exercise.name],
+            # The exercise first, then what the failure shows (the contract's "Mistake keys").
+            "tags": [check.exercise.name, *list(dict.fromkeys(keys))[:mistakes.PER_CHECK]],
         })
     return tests
 
@@ -190,6 +193,23 @@ def _bar(fraction: float, width: int = 30) -> str:
     return "█" * full + "·" * (width - full)
 
 
+def _mistakes_section(results: dict[str, dict], students: list[str]) -> list[str]:
+    """The mistakes of the class, by key: how many students made each, and one of them."""
+    made: dict[str, list[str]] = defaultdict(list)
+    for student in students:
+        keys = [key for test in results[student]["tests"] for key in mistakes.known(test["tags"][1:])]
+        for key in dict.fromkeys(keys):
+            made[key].append(student)
+    if not made:
+        return []
+    out = ["", "## Mistakes in this class", "",
+           "Each mistake the kit recognised, by how many students made it (its key is in the tags "
+           "of results.json).", "", "| students | mistake | key | e.g. |", "|---:|---|---|---|"]
+    for key, who in sorted(made.items(), key=lambda pair: (-len(pair[1]), pair[0])):
+        out.append(f"| {len(who)} | {mistakes.title(key)} | `{key}` | {who[0]} |")
+    return out
+
+
 def summary_md(results: dict[str, dict], exercises, max_score: int) -> str:
     """The class at a glance: score distribution, failure rate per check, commonest reasons."""
     students = sorted(results)
@@ -222,6 +242,7 @@ def summary_md(results: dict[str, dict], exercises, max_score: int) -> str:
     out += ["```", "", "## Most common failure reasons", ""]
     for (exercise, reason), count in reasons.most_common(10):
         out.append(f"- {count}× {exercise}: {reason}")
+    out += _mistakes_section(results, students)
     flagged = [s for s in students if results[s].get("review")]
     if flagged:
         out += ["", "## Submissions to review", "",

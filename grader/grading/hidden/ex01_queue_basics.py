@@ -14,9 +14,11 @@ def check_drain_waits_for_late_items(kit):
                    items=items, gap=0.1, call="drain", timeout=3.0, work=0.5, processes=1).value
     if seen["got"] == "raised queue.Empty":
         kit.fail("drain() raised queue.Empty although every item arrived within its timeout.",
-                 got="queue.Empty", look_at="q.get(timeout=timeout) for each item")
+                 got="queue.Empty", look_at="q.get(timeout=timeout) for each item",
+                 mistake="ex01.drain-gives-up-early")
     kit.expect_items(seen["got"], items, what="drain() with a producer that is still putting",
-                     ordered=True, look_at="wait up to `timeout` for each item: q.get(timeout=timeout)")
+                     ordered=True, look_at="wait up to `timeout` for each item: q.get(timeout=timeout)",
+                     mistake="ex01.drain-gives-up-early", order_mistake="ex01.not-fifo")
 
 
 @points(2)
@@ -35,4 +37,5 @@ def check_put_all_with_a_tiny_queue_and_large_items(kit):
     seen = kit.run("put_all_waits", action="put_all(Queue(2), large items)", items=items,
                    consumer_delay=0.01, work=0.2, processes=1).value
     kit.expect_items(seen["got"], items, what="what a slow consumer received", ordered=True,
-                     look_at="wait while the queue is full; never drop an item")
+                     look_at="wait while the queue is full; never drop an item",
+                     mistake="ex01.put-all-drops-items", order_mistake="ex01.not-fifo")

@@ -16,12 +16,16 @@ def _deliver(kit, items, **options):
     return seen
 
 
+def _lost(seen) -> str:
+    return "ex02.results-not-forwarded" if not seen["got"] else "ex02.consumer-gives-up"
+
+
 @points(1)
 def check_many_items_both_slow(kit):
     items = kit.items(30, salt="many")
     seen = _deliver(kit, items, producer_delay=0.005, consumer_delay=0.005)
     kit.expect_items(seen["got"], items, what="the results queue", ordered=True,
-                     look_at="forward every item, in order")
+                     look_at="forward every item, in order", mistake=_lost(seen))
 
 
 @points(1)
@@ -29,7 +33,7 @@ def check_large_items(kit):
     items = kit.items(6, large=3, salt="large")
     seen = _deliver(kit, items)
     kit.expect_items(seen["got"], items, what="the results queue (items of 100 kB)", ordered=True,
-                     look_at="forward every item, in order")
+                     look_at="forward every item, in order", mistake=_lost(seen))
 
 
 @points(2)
@@ -38,4 +42,4 @@ def check_consumer_keeps_waiting_for_a_second(kit):
     if not seen["consumer_alive"]:
         kit.fail("The consumer gave up within a second without items; it must wait forever.",
                  expected="still waiting in q.get() after the last item", got=f"ended ({seen['consumer_exitcode']})",
-                 look_at="no timeout on q.get() in this demo")
+                 look_at="no timeout on q.get() in this demo", mistake="ex02.consumer-gives-up")

@@ -44,7 +44,7 @@ def check_task_done_with_several_consumers(kit):
         kit.fail("A consumer marked an item done before it had put its result.",
                  expected="results.put(item), then q.task_done()",
                  got=f"{seen['late']} result(s) put after q.join() could return",
-                 look_at="q.task_done() last")
+                 look_at="q.task_done() last", mistake="ex05.task-done-before-work")
     kit.expect_items(seen["got"], items, what="what the consumers put on results", ordered=False,
                      look_at="forward every item once")
 
@@ -55,7 +55,8 @@ def check_staggered_producers_and_slow_consumers(kit):
     early = [call["running"] for call in seen["joins"] if call["running"]]
     if early:
         kit.fail("run() called q.join() while producers were still running.",
-                 got=", ".join(early[0]), look_at="join every producer first")
+                 got=", ".join(early[0]), look_at="join every producer first",
+                 mistake="ex05.queue-join-before-producers")
 
 
 @points(1)
@@ -63,7 +64,7 @@ def check_the_program_ends_after_slow_work(kit):
     seen = _run(kit, kit.batches([4, 4, 4]), 2, consumer_delay=0.02, at_exit=True)
     if seen["after_exit"]:
         kit.fail("Processes outlived the end of the program.", got=", ".join(seen["after_exit"]),
-                 look_at="make the consumers daemons")
+                 look_at="make the consumers daemons", mistake="ex05.consumers-not-daemon")
 
 
 @points(1)

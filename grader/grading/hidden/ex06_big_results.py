@@ -32,7 +32,8 @@ def check_many_big_results_three_workers(kit):
 def check_order_with_three_workers(kit):
     seen = _map(kit, kit.items(9, salt="order"), 3, staged=True)
     if seen["held_waited"] is False:
-        kit.fail("The workers did not run at the same time.", look_at="start every worker first")
+        kit.fail("The workers did not run at the same time.", look_at="start every worker first",
+                 mistake="ex06.workers-not-parallel")
 
 
 @points(1)

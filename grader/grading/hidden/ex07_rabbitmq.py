@@ -42,7 +42,8 @@ def check_worker_with_empty_and_unicode_bodies(kit):
     seen = kit.run("worker_until_stop", action=f"worker(url, {name!r}, results)", url=url,
                    queue_name=name, items=items, behind="behind", processes=1, work=1.5).value
     if "bad_stop" in seen:
-        kit.fail("STOP must be a module-level str that no item equals.", got=seen["bad_stop"])
+        kit.fail("STOP must be a module-level str that no item equals.", got=seen["bad_stop"],
+                 mistake="ex07.stop-never-matches")
     kit.expect_items(seen["got"], items, what="worker()'s results", ordered=True,
                      look_at="an empty body is an item too: compare with STOP, not with truthiness")
     if seen["answer"] != ("returned", len(items)):
