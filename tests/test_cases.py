@@ -6,18 +6,21 @@ A case folder holds the student's module (flat) and case.toml:
     verdict = "fail"                 # or "pass"
     checks = ["test_one_sentinel_per_consumer"]   # fail: these visible checks must fail
     expect = ["3 consumers but only 1 received a sentinel"]   # text every failure report must hold
+    mistakes = ["ex04.one-sentinel-for-many-consumers"]   # fail: keys some failed check must carry
     start_methods = ["fork", "spawn"]   # optional, default: fork (where available) and spawn
     max_seconds = 5.0                # optional: the slowest a check of the case should take
 
 How long the checks take is measured by ``python bench/run.py --cases``, on a quiet machine: a time
 asserted here would fail on a busy one.
 
-A "pass" case must pass every visible check of its exercise.
+A "pass" case must pass every visible check of its exercise, and a "fail" case names the mistake it
+makes (a key of grader/checking/catalogue/en.toml): the key results.json tags its failures with.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import sys
 from pathlib import Path
@@ -25,6 +28,8 @@ from pathlib import Path
 import pytest
 
 from grader.checking import exercise as exercise_meta
+from grader.checking import mistakes as mistake_keys
+from grader.checking.settings import REPORT_ENV
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,6 +48,7 @@ class Case:
     verdict: str
     checks: tuple[str, ...] = ()
     expect: tuple[str, ...] = ()
+    mistakes: tuple[str, ...] = ()
     start_methods: tuple[str, ...] = tuple(DEFAULT_METHODS)
     max_seconds: float = 5.0
 
@@ -56,12 +62,15 @@ def load_case(path: Path) -> Case:
     known = {f.name for f in dataclasses.fields(Case)} - {"folder", "exercise"}
     unknown = set(data) - known
     assert not unknown, f"{path}: unknown keys {sorted(unknown)}"
-    for key in ("checks", "expect", "start_methods"):
+    for key in ("checks", "expect", "mistakes", "start_methods"):
         if key in data:
             data[key] = tuple(data[key])
     case = Case(folder=path.parent, exercise=path.parent.parent.name, **data)
     assert case.verdict in ("pass", "fail"), f"{path}: verdict must be pass or fail"
     assert case.verdict == "pass" or case.checks, f"{path}: a failing case names its checks"
+    assert case.verdict == "pass" or case.mistakes, f"{path}: a failing case names its mistake"
+    unknown = set(case.mistakes) - mistake_keys.keys()
+    assert not unknown, f"{path}: no such mistake keys {sorted(unknown)} (grader/checking/catalogue/en.toml)"
     return case
 
 
@@ -88,13 +97,15 @@ RUNS = [pytest.param(case, method, id=f"{case.id}[{method}]") for case in CASES 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case, method", RUNS)
-def test_case_gets_its_verdict(case: Case, method: str, pytester):
+def test_case_gets_its_verdict(case: Case, method: str, pytester, monkeypatch):
     exercise = exercise_meta.find(case.exercise)
     test_file = exercise.folder / f"test_{exercise.module}.py"
     # -vv: every check's report whole, not folded into "same cause as" (grader.checking.summary)
     args = [str(test_file), "--impl", str(case.folder), "--start-method", method, "-p", "no:cacheprovider", "-vv"]
     if case.checks:
         args += ["-k", " or ".join(case.checks)]
+    report_file = pytester.path / "report.json"
+    monkeypatch.setenv(REPORT_ENV, str(report_file))  # the plugin writes each check's result there
     result = pytester.runpytest(*args)
     output = result.stdout.str()
     outcomes = result.parseoutcomes()
@@ -106,3 +117,8 @@ def test_case_gets_its_verdict(case: Case, method: str, pytester):
             f"{case.id} ({method}) should fail {list(case.checks)}:\n{output[-4000:]}")
         for text in case.expect:
             assert text in output, f"{case.id} ({method}): report lacks {text!r}:\n{output[-4000:]}"
+        records = json.loads(report_file.read_text(encoding="utf-8"))
+        shown = {key for record in records if record["verdict"] == "failed" for key in record["mistakes"]}
+        missing = set(case.mistakes) - shown
+        assert not missing, (f"{case.id} ({method}): no failed check names {sorted(missing)}; "
+                             f"they name {sorted(shown) or 'no mistake'}:\n{output[-4000:]}")
