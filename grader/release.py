@@ -33,8 +33,8 @@ STUDENT_README = """# baozi-kit: exercises
 python -m pytest exercises/ex01_queue_basics                    # one exercise
 ```
 
-Work through the exercises in order; each folder holds the lesson (`README.md`), the module you
-edit (look for `# TODO:`) and its visible checks.
+Work through the exercises in order; each folder holds the lesson (`README.md`; 中文课文
+`README.zh-CN.md`), the module you edit (look for `# TODO:`) and its visible checks.
 
 {table}
 
