@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.checking import payloads, summary
+from grader.checking import payloads, settings, summary
 from grader.checking.driver import DUMP_DIR_ENV
 
 # Many tests run pytest sessions inside this process (pytester: every golden case, the run-ahead and
@@ -38,6 +38,10 @@ from grader.checking.driver import DUMP_DIR_ENV
 importlib.import_module("grader.checking.kit")
 payloads.items(0, 1)
 summary.render([], 80, False)
+
+# The suite reads the kit's English words: a developer's Chinese locale must not change them (a test
+# of another language asks for it with --lang).
+os.environ[settings.LANG_ENV] = "en"
 
 # Every process this test session starts inherits this mark, so that checks run by anything else
 # on the machine at the same time (another worker of this run included) are not mistaken for ours.

@@ -102,6 +102,7 @@ FILES = {
         description = "squares every number twice"
         verdict = "fail"
         checks = ["test_squares_come_back_in_order"]
+        mistakes = []
         """,
     f"tests/cases/{NEW}/squares_twice/square.py": """
         def square_all(numbers):

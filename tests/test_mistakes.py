@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,16 @@ def test_the_contract_keys_are_all_there():
     assert not set(CONTRACT_KEYS) - mistakes.keys()
 
 
+SECTIONS = {"cause", "report", "process", "summary"}  # the tables of the kit's words besides the keys
+
+
 @pytest.mark.parametrize("language", mistakes.LANGUAGES)
 def test_each_language_has_every_key_with_a_title(language):
     entries = mistakes.catalogue(language)
-    assert set(entries) == mistakes.keys(), f"{language}: keys differ from en.toml"
+    assert set(entries) - SECTIONS == mistakes.keys(), f"{language}: keys differ from en.toml"
     for key, entry in entries.items():
+        if key in SECTIONS:
+            continue
         assert mistakes.KEY_PATTERN.fullmatch(key), f"{language}: {key!r} is not a key"
         assert set(entry) == {"title"}, f"{language}: {key} has {sorted(entry)}"
         title = entry["title"]
@@ -122,3 +128,48 @@ def test_summary_md_counts_each_mistake_once_per_student():
         f"| 1 | {mistakes.title('any.busy-wait')} | `any.busy-wait` | li |"]
     assert "not.a-key" not in text
     assert "## Mistakes in this class" not in report.summary_md({"an": results["an"]}, all_exercises(), 3)
+
+
+def _placeholders(text: str) -> dict[str, str]:
+    return {name: spec for _, name, spec, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_both_languages_say_the_same_things_with_the_same_placeholders(section):
+    english, chinese = mistakes.catalogue("en")[section], mistakes.catalogue("zh_CN")[section]
+    assert set(english) == set(chinese), f"[{section}] only in one language: {set(english) ^ set(chinese)}"
+    for name, entry in english.items():
+        theirs = chinese[name]["text"]
+        assert _placeholders(entry["text"]) == _placeholders(theirs), f"[{section}] {name}"
+        assert CJK.search(theirs) or not re.search(r"[A-Za-z]{3}", theirs.format(**{
+            key: "" for key in _placeholders(theirs)})) or name in ("stderr", "stdout", "traceback"), name
+        sample = {key: 0.5 if spec else "x" for key, spec in _placeholders(entry["text"]).items()}
+        assert entry["text"].format(**sample) and theirs.format(**sample)  # a bad format spec fails here
+
+
+def _said(path: Path):
+    """(section or None, name) of each text the code asks the catalogue for by a literal name:
+    Cause("name", ...), mistakes.say("section", "name", ...), and the modules' one-section helpers
+    say("name", ...) and _say("name", ...)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        literals = [a.value for a in node.args[:2] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if function == "Cause" and literals:
+            yield "cause", literals[0]
+        elif function == "say" and isinstance(node.func, ast.Attribute) and len(literals) == 2:
+            yield literals[0], literals[1]
+        elif function in ("say", "_say") and isinstance(node.func, ast.Name) and literals:
+            yield None, literals[0]
+
+
+def test_every_text_the_code_asks_for_is_in_the_catalogue():
+    english = mistakes.catalogue("en")
+    asked = [(path, section, name) for path in sorted((KIT_ROOT / "grader" / "checking").rglob("*.py"))
+             for section, name in _said(path)]
+    assert len(asked) > 60  # the scan finds them
+    missing = [f"{path.name}: [{section or '?'}] {name}" for path, section, name in asked
+               if not (name in english.get(section, {}) if section
+                       else any(name in english[s] for s in SECTIONS))]
+    assert not missing, "texts missing from grader/checking/catalogue/en.toml:\n" + "\n".join(missing)

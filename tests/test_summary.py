@@ -9,10 +9,12 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from grader.checking.exercise import EXERCISES_DIR, SOLUTIONS_DIR
-from grader.checking.summary import MESSAGES
+from grader.checking.mistakes import say
 
 CASES = EXERCISES_DIR.parent / "tests" / "cases"
 SAME = "same cause as"
+
+TITLE = say("summary", "title")
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def _blocks(text: str) -> dict[str, list[str]]:
         if line.startswith("_") and line.rstrip().endswith("_") and " test_" in line:
             current = line.strip("_ ")
             blocks[current] = []
-        elif line.startswith(("=", MESSAGES["summary.title"])) or "generated xml file" in line:
+        elif line.startswith(("=", TITLE)) or "generated xml file" in line:
             current = None
         elif current is not None:
             blocks[current].append(line)
@@ -108,13 +110,13 @@ def test_a_passing_exercise_is_done_and_a_plain_run_has_no_table(ex03):
     (ex03.path / "test_other.py").write_text("def test_other():\n    assert True\n", encoding="utf-8")
     result = ex03.runpytest("exercises", "--impl", "mine", "--start-method", "spawn", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=9)
-    result.stdout.fnmatch_lines([f"*{MESSAGES['summary.title']}*", "*ex03_sentinel*9/9*13/13*done*"])
+    result.stdout.fnmatch_lines([f"*{TITLE}*", "*ex03_sentinel*9/9*13/13*done*"])
     plain = ex03.runpytest("test_other.py", "-p", "no:cacheprovider")
     plain.assert_outcomes(passed=1)
-    assert MESSAGES["summary.title"] not in plain.stdout.str()
+    assert TITLE not in plain.stdout.str()
     quiet = ex03.runpytest("exercises", "--impl", "mine", "--start-method", "spawn", "-qq", "-k", "test_producer_puts",
                            "-p", "no:cacheprovider")
-    assert MESSAGES["summary.title"] not in quiet.stdout.str()
+    assert TITLE not in quiet.stdout.str()
 
 
 # --------------------------------------------------------------------------- the cause of a failure

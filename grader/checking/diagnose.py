@@ -18,11 +18,10 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
-from typing import NamedTuple
 
 import psutil
 
-from grader.checking import compat
+from grader.checking import compat, mistakes
 from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
 from grader.checking.roles import CONSUMER, PRODUCER, PUBLISHER, WORKER, plays
 
@@ -68,22 +67,21 @@ class ProcReport:
     def where(self, module_file: str) -> str:
         return f"{Path(module_file).name}:{self.line}" if self.line else "library code"
 
-    def describe(self, module_file: str) -> str:
-        cpu = f", {self.cpu:.0%} CPU" if self.cpu is not None and self.cpu >= 0.1 else ""
-        if self.state == "exiting":
-            what = "finished its work but cannot exit: it is still flushing what it put on a queue"
-        elif self.state == "exit-join":
-            what = ("ending the program: the interpreter's exit handler joins every non-daemon child, "
-                    "and waits for one that does not end")
+    def describe(self, module_file: str, language: str = mistakes.DEFAULT_LANGUAGE) -> str:
+        def say(name: str, **params) -> str:
+            return mistakes.say("process", name, language, **params)
+
+        cpu = say("cpu", cpu=self.cpu) if self.cpu is not None and self.cpu >= 0.1 else ""
+        if self.state in ("exiting", "exit-join"):
+            what = say(self.state)
         elif self.state == "busy":
-            what = f"busy (looping) at {self.where(module_file)}"
+            what = say("busy", where=self.where(module_file))
         elif self.call:
-            what = f"blocked in {self.call} at {self.where(module_file)}"
+            what = say("blocked", call=self.call, where=self.where(module_file))
         elif self.line:
-            what = f"waiting at {self.where(module_file)}"
+            what = say("waiting", where=self.where(module_file))
         else:
-            what = ("alive (it gave no stack: not ready to answer, or no stacks on this platform)"
-                    if not self.stack else "in library code")
+            what = say("library" if self.stack else "no-stack")
         source = f"    `{self.source}`" if self.source else ""
         return f"{self.role:<12} pid {self.pid:<7} {what}{cpu}{source}"
 
@@ -512,17 +510,23 @@ def busy(seen, roles: Roles, module_file, threshold: float,
     return list(reports.values())
 
 
-class Cause(NamedTuple):
-    """A likely cause of a hang or a leak: the words, and the mistake they name (a key of
-    grader.checking.mistakes), or None when the words cannot tell one mistake."""
+@dataclasses.dataclass(frozen=True)
+class Cause:
+    """A likely cause of a hang or a leak: which message of the catalogue's ``[cause]`` table says
+    it, with what, and the mistake it names (a key of grader.checking.mistakes), or None when it
+    cannot tell one mistake."""
 
-    text: str
+    message: str
+    params: dict = dataclasses.field(default_factory=dict)
     mistake: str | None = None
 
+    def text(self, language: str = mistakes.DEFAULT_LANGUAGE) -> str:
+        return mistakes.say("cause", self.message, language, **self.params)
 
-def hints(outcome, exercise: str = "") -> list[str]:
+
+def hints(outcome, exercise: str = "", language: str = mistakes.DEFAULT_LANGUAGE) -> list[str]:
     """The likely causes of a hang or a leak, most likely first, in the lesson's words."""
-    return [cause.text for cause in causes(outcome, exercise)]
+    return [cause.text(language) for cause in causes(outcome, exercise)]
 
 
 def causes(outcome, exercise: str = "") -> list[Cause]:
@@ -538,158 +542,97 @@ def causes(outcome, exercise: str = "") -> list[Cause]:
     consumers = [e for e in processes if plays(e["role"], CONSUMER, WORKER)]
     producers = [e for e in processes if plays(e["role"], PRODUCER, PUBLISHER)]
     waiting = [r for r in reports if plays(r.kind, CONSUMER, WORKER) and r.waits_for == "get"]
+    at_main = {"action": outcome.action, "file": file, "line": main.line if main else 0}
     found = []
     for r in reports:
         if r.state != "exiting":
             continue
         if plays(r.kind, PRODUCER):
-            found.append(Cause(
-                f"{r.role} has put all its items but cannot exit: a process that put items on a "
-                "queue waits, before it ends, until they are flushed into the queue's pipe, and no "
-                "consumer is reading them. Did the consumer stop early (a sentinel put before the "
-                "producer had finished?), or is it not started yet (start every process before "
-                "joining any)?"))
+            found.append(Cause("producer-cannot-exit", {"role": r.role}))
         else:
-            found.append(Cause(
-                f"{r.role} has done its work but cannot exit: a process that put items on a queue "
-                "waits, before it ends, until they are flushed into the queue's pipe, and nobody is "
-                "reading them. Take the results off the queue first, then join the process.",
-                "any.join-before-drain"))
+            found.append(Cause("worker-cannot-exit", {"role": r.role}, "any.join-before-drain"))
         break
     consuming = [r for r in reports if r.waits_for == "consume"]
     if consuming:
         found.append(_stop_hint(consuming, consumers))
     if main is not None and main.waits_for == "join" and number == "ex02":
         # The demo's consumer never ends by design, so start() must not wait for it.
-        found.append(Cause(
-            f"start() waits in {main.call or 'join()'} at {file}:{main.line}, but this demo's consumer "
-            "never ends: it waits in q.get() forever, by design. start() must start both processes "
-            "and return them at once, without joining.", "ex02.start-joins"))
+        found.append(Cause("start-joins", {**at_main, "call": main.call or "join()"}, "ex02.start-joins"))
     elif main is not None and main.waits_for == "exit-join":
         # Exercise 5: the program ends, and its exit handler joins children that never end.
         daemon = {e["pid"]: e["daemon"] for e in processes}
         stuck = [r.role for r in reports if r is not main and not daemon.get(r.pid, True)]
-        names = ", ".join(stuck) or "a process it started"
-        verb = "are not daemons and never end" if len(stuck) > 1 else "is not a daemon and never ends"
-        found.append(Cause(
-            f"{outcome.action} returned and the program began to end, but it cannot: at exit Python "
-            f"joins every child that is not a daemon, and {names} {verb}: nothing tells a consumer "
-            "to stop, it waits in q.get() forever. Start the consumers as daemon processes "
-            "(daemon=True, before start()): at exit a daemon is terminated, not joined.",
-            "ex05.consumers-not-daemon"))
+        message = "not-daemons" if len(stuck) > 1 else "not-a-daemon" if stuck else "child-not-a-daemon"
+        found.append(Cause(message, {"action": outcome.action, "names": ", ".join(stuck)},
+                           "ex05.consumers-not-daemon"))
     elif main is not None and _in_queue_join(main) and (
             waiting or not any(plays(r.kind, CONSUMER, WORKER) for r in reports)):
         # Exercise 5: q.join() on a JoinableQueue whose items were not all marked done (and not
         # consumers still at work when the time ran out).
+        params = {**at_main, "call": main.call or "q.join()"}
         if waiting:
-            who = (f"the consumers are idle in {waiting[0].call or 'q.get()'}: some items taken were "
-                   "never marked done with q.task_done()")
+            found.append(Cause("queue-join-consumers-idle", {**params, "get": waiting[0].call or "q.get()"},
+                               "ex05.task-done-missing"))
         else:
-            who = ("every consumer has ended, so the items still counted as unfinished will never be "
-                   "marked done with q.task_done() (did a consumer raise? see its traceback)")
-        found.append(Cause(
-            f"{outcome.action} waits in {main.call or 'q.join()'} at {file}:{main.line}, and {who}. "
-            "A JoinableQueue counts every item put as unfinished until a task_done() marks it done, "
-            "and q.join() returns only when none is left. Call q.task_done() once for every item a "
-            "consumer takes, after its result is on the results queue.",
-            "ex05.task-done-missing" if waiting else None))
+            found.append(Cause("queue-join-consumers-ended", params))
     elif waiting and number == "ex06":
         # Workers fed by a task queue stop at a stop value, one each.
         total = max(len(consumers), len(waiting))
         told = total - len(waiting)
-        what = (f"none of the {total} workers received a stop value" if not told
-                else f"{total} workers but only {told} received a stop value")
-        found.append(Cause(
-            f"{what}: {len(waiting)} still blocked in {waiting[0].call or 'tasks.get()'}. After the "
-            "last task, put one stop value (None) per worker on the task queue; take every result; "
-            "then join the workers.",
-            "ex06.workers-never-stop" if not told else "ex06.one-stop-for-many-workers"))
+        params = {"total": total, "told": told, "waiting": len(waiting), "call": waiting[0].call or "tasks.get()"}
+        found.append(Cause("no-worker-stopped", params, "ex06.workers-never-stop") if not told
+                     else Cause("some-workers-stopped", params, "ex06.one-stop-for-many-workers"))
     elif waiting and (main is None or main.waits_for in ("join", "get")):
         total = max(len(consumers), len(waiting))
         told = total - len(waiting)
         if total == 1:
-            found.append(Cause(
-                "The consumer is still waiting in q.get() for an item that will never come: nothing "
-                "told it to stop. After the producer has been joined, put None on the queue; the "
-                "consumer returns when it takes None.", "ex03.no-sentinel"))
+            found.append(Cause("consumer-never-told", {}, "ex03.no-sentinel"))
         elif not told:
-            found.append(Cause(
-                f"All {total} consumers are still blocked in q.get(): none of them received a sentinel. "
-                "After every producer has been joined, put one None per consumer.", "ex03.no-sentinel"))
+            found.append(Cause("no-consumer-told", {"total": total}, "ex03.no-sentinel"))
         else:
             per_producer = len(producers) > 1 and told == len(producers)
-            found.append(Cause(
-                f"{total} consumers but only {told} received a sentinel: {len(waiting)} "
-                f"still blocked in q.get(). Put one None per consumer, after every producer has been joined.",
-                "ex04.sentinel-per-producer" if per_producer else "ex04.one-sentinel-for-many-consumers"))
+            found.append(Cause("some-consumers-told", {"total": total, "told": told, "waiting": len(waiting)},
+                               "ex04.sentinel-per-producer" if per_producer else "ex04.one-sentinel-for-many-consumers"))
     for r in reports:
         if plays(r.kind, PRODUCER) and r.waits_for == "put":
-            found.append(Cause(
-                f"{r.role} is blocked in {r.call or 'q.put()'}: the queue is full and nobody takes items "
-                "off it. Is a consumer running, and does it keep taking until it gets the sentinel?"))
+            found.append(Cause("producer-blocked-in-put", {"role": r.role, "call": r.call or "q.put()"}))
             break
     for r in reports:
         if r.state == "busy":
-            found.append(Cause(
-                f"{r.role} keeps a CPU busy at {r.where(outcome.module_file)} instead of waiting: a loop "
-                "around q.empty() or get_nowait() spins. Block in q.get() instead; it sleeps until an "
-                "item arrives.", "any.busy-wait"))
+            found.append(Cause("busy-wait", {"role": r.role, "where": r.where(outcome.module_file)}, "any.busy-wait"))
             break
     if main is not None and main.state != "busy" and not found:
         others = [r for r in reports if r is not main]
-        started_any = bool(processes)
-        if main.waits_for == "get" and not others and started_any and outcome.early_sentinels:
-            found.append(Cause(
-                f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
-                "that never comes, and every process it started has ended: a sentinel put before every "
-                "producer had finished stopped a consumer before the last items. Join every producer "
-                "first, then put the sentinels.",
-                "ex03.sentinel-before-producer-ended" if number == "ex03"
-                else "ex04.sentinels-before-every-producer-ended"))
-        elif main.waits_for == "get" and not others and started_any:
-            found.append(Cause(
-                f"{outcome.action} waits in {main.call or 'get()'} at {file}:{main.line} for a result "
-                "that never comes, and every process it started has ended: a consumer stopped before "
-                "it forwarded every item. Was a sentinel put before every producer had finished (join "
-                "them all first)? Did a consumer take a falsy item (0, '', []) for the sentinel (test "
-                "`item is None`)? Or are more results expected than there are items? (On RabbitMQ the "
-                "sentinel is a STOP message: the same rules hold.)"))
+        if main.waits_for == "get" and not others and processes and outcome.early_sentinels:
+            found.append(Cause("sentinel-too-early", {**at_main, "call": main.call or "get()"},
+                               "ex03.sentinel-before-producer-ended" if number == "ex03"
+                               else "ex04.sentinels-before-every-producer-ended"))
+        elif main.waits_for == "get" and not others and processes:
+            found.append(Cause("consumer-stopped-early", {**at_main, "call": main.call or "get()"}))
         elif main.waits_for == "get" and not others:
-            found.append(Cause(
-                f"{outcome.action} waits in {main.call or 'q.get()'} at {file}:{main.line} for an item "
-                "that never arrives and no process is left to put one. Give get() a timeout (it raises "
-                "queue.Empty), or count exactly how many items to take.",
-                "ex01.drain-waits-forever" if number == "ex01" else None))
+            found.append(Cause("get-waits-forever", {**at_main, "call": main.call or "q.get()"},
+                               "ex01.drain-waits-forever" if number == "ex01" else None))
         elif main.waits_for == "put" and not others:
-            found.append(Cause(
-                f"{outcome.action} waits in {main.call or 'q.put()'} at {file}:{main.line}: the queue is "
-                "full and nobody will take from it. Give put() a timeout (it raises queue.Full).",
-                "ex01.try-put-blocks" if number == "ex01" else None))
+            found.append(Cause("put-waits-forever", {**at_main, "call": main.call or "q.put()"},
+                               "ex01.try-put-blocks" if number == "ex01" else None))
         elif main.waits_for == "join":
-            found.append(Cause(
-                f"{outcome.action} waits in {main.call or 'join()'} for a process that does not end. "
-                "A process ends only when its function returns: what is it still waiting for?"))
+            found.append(Cause("join-waits", {**at_main, "call": main.call or "join()"}))
         elif main.waits_for == "get":
-            found.append(Cause(
-                f"{outcome.action} waits in {main.call or 'get()'} for a result that never comes. "
-                "Count what you expect: one result per item, and nothing for the sentinels."))
+            found.append(Cause("result-never-comes", {**at_main, "call": main.call or "get()"}))
     return found
 
 
 def _stop_hint(consuming: list[ProcReport], workers: list[dict]) -> Cause:
     """Exercise 7: workers still waiting for messages on the broker."""
     if all(r.kind.startswith("kit_") for r in consuming):
-        return Cause("worker() is still waiting for messages after the STOP message: it must return as soon "
-                     "as it takes STOP (ack it, stop consuming, close the connection).")
+        return Cause("kit-worker-after-stop")
     total = max(len(workers), len(consuming))
-    call = consuming[0].call or "channel.consume()"
+    params = {"total": total, "told": total - len(consuming), "waiting": len(consuming),
+              "call": consuming[0].call or "channel.consume()"}
     if len(consuming) == total:
-        return Cause(f"All {total} workers still wait for messages in {call}: none of them took a STOP. "
-                     "After every publisher has been joined, publish one STOP per worker.")
-    return Cause(f"{total} workers but only {total - len(consuming)} took a STOP: {len(consuming)} still wait "
-                 f"for messages in {call}. Publish one STOP per worker, after every publisher has been joined.",
-                 "ex07.one-stop-for-many-workers")
+        return Cause("no-worker-took-stop", params)
+    return Cause("some-workers-took-stop", params, "ex07.one-stop-for-many-workers")
 
 
-def render_processes(reports: list[ProcReport], module_file: str) -> str:
-    return "\n".join("  " + r.describe(module_file) for r in reports)
+def render_processes(reports: list[ProcReport], module_file: str, language: str = mistakes.DEFAULT_LANGUAGE) -> str:
+    return "\n".join("  " + r.describe(module_file, language) for r in reports)

@@ -18,7 +18,6 @@ from grader.checking.exercise import Exercise
 from grader.checking.harness import Isolation, Outcome, Status, load_factor, run_check
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
 
-LIKELY = "Likely cause: "
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
 
 
@@ -60,8 +59,9 @@ FORK_WITH_THREADS = (
 class Kit:
     def __init__(self, *, exercise: Exercise, impl_root: Path, start_method: str, seed: int,
                  scale: float, rerun: str, isolation: Isolation | None = None,
-                 require_broker: bool = False):
+                 require_broker: bool = False, language: str = mistakes.DEFAULT_LANGUAGE):
         self.exercise = exercise
+        self.language = language  # of the kit's own words in a report (grader.checking.mistakes)
         self.require_broker = require_broker
         self._queues: list[str] = []  # made on the broker by this check; deleted after each run
         self.isolation = isolation
@@ -140,16 +140,17 @@ class Kit:
                 amqp.delete_queues(amqp.url(), self._queues)
                 self._queues.clear()
         self.flags += outcome.flags
-        self._crash_stack = crash_stack(outcome)
+        self._crash_stack = crash_stack(outcome, self.language)
         if "fork-with-threads" in outcome.notes:
             note = ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action))
             if self.held_warnings is None:
                 warnings.warn(note, stacklevel=2)
             else:  # run ahead of its test, in another thread: the test gives it to pytest
                 self.held_warnings.append(note)
-        problem = explain(outcome, self.exercise)
+        problem = explain(outcome, self.exercise, self.language)
         if problem:
-            likely = [line.removeprefix(LIKELY) for line in problem.splitlines() if line.startswith(LIKELY)]
+            prefix = mistakes.say("report", "likely", self.language)
+            likely = [line.removeprefix(prefix) for line in problem.splitlines() if line.startswith(prefix)]
             self.fail(problem, cause=cause_of(outcome), advice=(likely or problem.splitlines())[0],
                       mistake=mistakes_of(outcome, self.exercise))
         return outcome
@@ -172,15 +173,13 @@ class Kit:
             cause = "\x1f".join(("fail", headline, look_at or ""))
         advice = advice or look_at or headline
         lines = [text]
-        if expected is not None:
-            lines.append(f"  expected: {expected}")
-        if got is not None:
-            lines.append(f"  got:      {got}")
-        if look_at:
-            lines.append(f"  look at:  {look_at}")
+        for label, value in (("expected", expected), ("got", got), ("look-at", look_at or None)):
+            if value is not None:
+                lines.append("  " + mistakes.say("report", label, self.language) + value)
         if self._crash_stack and self._crash_stack not in text:
             lines.append(self._crash_stack)
-        lines.append(f"(start method {self.start_method}, seed {self.seed}) rerun: {self.rerun}")
+        lines.append(mistakes.say("report", "rerun", self.language, start_method=self.start_method,
+                                  seed=self.seed, command=self.rerun))
         raise CheckFailed("\n".join(lines), cause=cause, advice=advice, mistakes=keys)
 
     def expect_items(self, got, expected: list, *, what: str, ordered: bool, look_at: str,
@@ -270,8 +269,8 @@ class Kit:
                       f"Replace the TODOs in {Path(outcome.module_file).name}."
                       + (f"\n  hint: {hint}" if hint else ""), cause=not_written(stub[1]))
         found = _stderr_causes(outcome, self.exercise)
-        because = "".join("\n  " + cause.text for cause in found)
-        self.fail(f"{names} raised an exception and ended {what}.{because}{_with_output(outcome)}",
+        because = "".join("\n  " + cause.text(self.language) for cause in found)
+        self.fail(f"{names} raised an exception and ended {what}.{because}{_with_output(outcome, language=self.language)}",
                   expected="every process ends by returning, or (a daemon) when the program ends",
                   got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
                   look_at="the traceback above: an exit code of 1 means the process raised",
@@ -473,34 +472,18 @@ def _error_line(outcome: Outcome) -> str:
     return f"{error.get('type', 'Error')}: {error.get('message', '')}{where}{source}"
 
 
-def _start_method_note(outcome: Outcome) -> str:
-    return (f"Under {outcome.start_method}, a child process is a fresh interpreter: it imports your module "
-            "and looks its target function up by name. A lambda, or a function defined inside another "
-            "function, has no such name, so it cannot be sent. Define producer and consumer at module "
-            "level. (fork copies the whole parent, which is why such code seems to work there; spawn is "
-            "the default on macOS and Windows.)")
-
-
-def _output(outcome: Outcome) -> str:
+def _output(outcome: Outcome, language: str = mistakes.DEFAULT_LANGUAGE) -> str:
     parts = []
     if outcome.stderr.strip():
-        parts.append("stderr of your processes (last lines):\n" + _indent(outcome.stderr))
+        parts.append(mistakes.say("report", "stderr", language) + "\n" + _indent(outcome.stderr))
     if outcome.stdout.strip():
-        parts.append("stdout of your processes (last lines):\n" + _indent(outcome.stdout))
+        parts.append(mistakes.say("report", "stdout", language) + "\n" + _indent(outcome.stdout))
     return "\n".join(parts)
 
 
 def _indent(text: str, width: int = 25) -> str:
     lines = text.rstrip().splitlines()[-width:]
     return "\n".join("    | " + line for line in lines)
-
-
-SHARED_CONNECTION = (
-    "A pika connection (or one of its channels) was handed to another process. It is a socket with "
-    "the state of a conversation with the broker: under spawn it cannot even be sent (it cannot be "
-    "pickled), and under fork two processes would write their frames on one socket and garble each "
-    "other. Open a connection in each process that talks to the broker: pass the URL, not the "
-    "connection.")
 
 
 def _stderr_causes(outcome: Outcome, exercise: Exercise | None = None) -> list[Cause]:
@@ -512,29 +495,19 @@ def _stderr_causes(outcome: Outcome, exercise: Exercise | None = None) -> list[C
     if "SharedConnectionError" in text or "SharedConnectionError" in (outcome.error or {}).get("type", "") or (
             pickling and exercise is not None and exercise.needs_broker
             and any(word in text + message for word in ("epoll", "socket", "select", "pika"))):
-        return [Cause(SHARED_CONNECTION, "ex07.shared-connection")]
+        return [Cause("shared-connection", {}, "ex07.shared-connection")]
     if "PRECONDITION_FAILED" in text + message and "inequivalent arg" in text + message:
-        found.append(Cause("The broker refused to declare the queue again with other arguments: publish() "
-                           "and worker() must declare it the same way (durable=True on both sides).",
-                           "ex07.queue-not-durable"))
+        found.append(Cause("queue-declared-differently", {}, "ex07.queue-not-durable"))
     if pickling:
         # A child that could not unpickle its target also fails to open the queues sent with it:
         # the FileNotFoundError that follows is a consequence, not a second cause.
-        return [Cause(_start_method_note(outcome), "any.not-picklable-under-spawn")]
+        return [Cause("not-picklable", {"start_method": outcome.start_method}, "any.not-picklable-under-spawn")]
     if "FileNotFoundError" in text and ("synchronize" in text or "rebuild" in text or "semaphore" in text):
-        found.append(Cause(
-            "A child could not open a queue that was passed to it: the queue was garbage-collected "
-            f"in the parent before the child (started with {outcome.start_method}) got to it. Keep "
-            "a reference to every queue until its processes are done (start() returns them for "
-            "this reason).", "any.shared-queue-collected"))
+        found.append(Cause("queue-collected", {"start_method": outcome.start_method}, "any.shared-queue-collected"))
     if "task_done() called too many times" in text:
-        found.append(Cause(
-            "q.task_done() was called more times than items were taken with q.get(), and the "
-            "JoinableQueue raised ValueError: task_done() called too many times. Call it "
-            "exactly once per item taken, after the item is handled (not also in a "
-            "finally:, and not in run()).", "ex05.task-done-twice"))
+        found.append(Cause("task-done-too-often", {}, "ex05.task-done-twice"))
     if "Traceback" in text and not found:
-        found.append(Cause("One of your processes raised an exception: its traceback is below."))
+        found.append(Cause("raised"))
     return found
 
 
@@ -566,87 +539,73 @@ def mistakes_of(outcome: Outcome, exercise: Exercise) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))[:mistakes.PER_CHECK]
 
 
-def explain(outcome: Outcome, exercise: Exercise) -> str | None:
-    """Why a check cannot go on, in words a student can act on; None when it can."""
+def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAULT_LANGUAGE) -> str | None:
+    """Why a check cannot go on, in words a student can act on (in `language`); None when it can."""
+    def say(name: str, **params) -> str:
+        return mistakes.say("report", name, language, **params)
+
     file = Path(outcome.module_file).name
     status = outcome.status
+    error = outcome.error or {}
     if status == Status.MISSING_FILE:
-        return (f"MISSING FILE: {outcome.module_file} does not exist. --impl must name a folder laid "
-                f"out like exercises/ ({exercise.name}/{exercise.module}.py).")
+        return say("missing-file", module_file=outcome.module_file, exercise=exercise.name, module=exercise.module)
     if status == Status.IMPORT_ERROR:
-        return f"{file} does not import:\n  {_error_line(outcome)}"
+        return f"{say('import-error', file=file)}\n  {_error_line(outcome)}"
     if status == Status.MISSING_FUNCTION:
-        name = outcome.error["message"]
-        return (f"MISSING FUNCTION: {exercise.module}.{name} was not found. Did you misname it? "
-                f"This exercise asks for: {', '.join(exercise.functions)}.")
+        return say("missing-function", module=exercise.module, name=error["message"],
+                   functions=", ".join(exercise.functions))
     if status == Status.STARTED_AT_IMPORT:
-        return (f"Importing {file} started processes ({outcome.error['message']}). A module must not "
-                "start anything when it is imported: under spawn and forkserver every child re-imports "
-                "it and would start them again. Put demo code under `if __name__ == \"__main__\":`.")
+        return say("started-at-import", file=file, message=error["message"])
     if status == Status.RAISED:
-        error = outcome.error
         if error["type"] == "NotImplementedError":
             hint = exercise.hints.get(error.get("function") or "")
-            hint = f"\n  hint: {hint}" if hint else ""
-            return (f"NOT WRITTEN YET: {outcome.action} still raises NotImplementedError"
-                    f" ({error['message'] or 'the stub'}). Replace the TODOs in {file}.{hint}")
-        text = f"{outcome.action} raised {_error_line(outcome)}"
+            hint = f"\n  {say('hint')}{hint}" if hint else ""
+            return say("not-written", action=outcome.action, message=error["message"] or say("the-stub"),
+                       file=file) + hint
+        text = say("raised", action=outcome.action, error=_error_line(outcome))
         if "can only join a started process" in error["message"]:
-            text += "\n  Every process you join must have been started first (p.start())."
+            text += "\n  " + say("join-unstarted")
         elif error["type"] in ("BlockingIOError", "MemoryError") or "can't start new thread" in error["message"]:
-            text += ("\n  Your code ran into a resource limit of the grader (processes, threads or "
-                     "memory): does it start processes, or allocate, in a loop that never ends?")
+            text += "\n  " + say("resource-limit")
         for cause in _stderr_causes(outcome, exercise):
-            text += "\n  " + cause.text
-        return text + _with_output(outcome, error.get("traceback", ""))
+            text += "\n  " + cause.text(language)
+        return text + _with_output(outcome, error.get("traceback", ""), language)
     if status == Status.HANG:
+        timing = {"action": outcome.action, "start_method": outcome.start_method,
+                  "elapsed": outcome.elapsed, "budget": outcome.budget}
         if outcome.deadlock:
-            lines = [f"HANG: {outcome.action} is deadlocked (start method {outcome.start_method}): every "
-                     f"process waits, with no timeout, for something no other process will do. "
-                     f"Stopped after {outcome.elapsed:.1f} s of its {outcome.budget:.1f} s budget."]
+            lines = [say("deadlock", **timing)]
+        elif outcome.elapsed > outcome.budget + 0.5:
+            lines = [say("hang-busy", more=outcome.elapsed - outcome.budget, **timing)]
         else:
-            over = (f", nor in {outcome.elapsed - outcome.budget:.1f} s more while it still used the CPU"
-                    if outcome.elapsed > outcome.budget + 0.5 else "")
-            lines = [f"HANG: {outcome.action} did not finish within its {outcome.budget:.1f} s budget{over} "
-                     f"(start method {outcome.start_method})."]
+            lines = [say("hang", **timing)]
         if outcome.stuck:
-            lines.append("Processes still running when it was stopped:")
-            lines.append(_render(outcome))
+            lines.append(say("still-running"))
+            lines.append(_render(outcome, language))
         ended = _ended(outcome)
         if ended:
-            lines.append(f"  (already ended: {ended})")
-        lines += [f"{LIKELY}{cause.text}" for cause in _likely_causes(outcome, exercise)]
-        return "\n".join(lines) + _with_output(outcome)
+            lines.append("  " + say("already-ended", names=ended))
+        lines += [say("likely") + cause.text(language) for cause in _likely_causes(outcome, exercise)]
+        return "\n".join(lines) + _with_output(outcome, language=language)
     if status == Status.CRASHED:
-        code = (outcome.error or {}).get("returncode")
-        when = (f"while it ran {outcome.action}" if any(e["kind"] == "phase" for e in outcome.registry)
-                else f"while it imported {file}")
-        stack = crash_stack(outcome)
-        return (f"CRASH: the process running the check died {when} (exit status {code}), before "
-                "answering. Did your code call os._exit(), exceed a resource limit, or kill its parent?"
-                + (f"\n{stack}" if stack else "") + _with_output(outcome))
+        code = error.get("returncode")
+        ran = any(e["kind"] == "phase" for e in outcome.registry)
+        stack = crash_stack(outcome, language)
+        return (say("crash-running" if ran else "crash-importing", action=outcome.action, file=file, code=code)
+                + (f"\n{stack}" if stack else "") + _with_output(outcome, language=language))
     if status == Status.UNRELIABLE:
-        return (f"NOT GRADED: in two runs a process of this check died of a fault "
-                f"({outcome.error['message']}), and both times inside the kit's own code, not yours. "
-                "The check counts as failed for now and your instructor is told, to grade it by hand.")
+        return say("unreliable", message=error["message"])
     if status == Status.INTERNAL_ERROR:
-        return f"The kit itself failed while checking {file}; please report this:\n{_error_line(outcome)}"
+        return f"{say('internal-error', file=file)}\n{_error_line(outcome)}"
     if status == Status.BAD_ANSWER:
-        return (f"UNREADABLE ANSWER: the process running the check answered with something that is not "
-                f"an answer ({outcome.error['message']}). Code that writes to the kit's file "
-                "descriptors or changes the kit's own functions breaks its check.")
+        return say("bad-answer", message=error["message"])
     if status == Status.INCONSISTENT:
-        return (f"INCONSISTENT: the answer of the process running {outcome.action} does not match what "
-                f"the kit saw of this run: {outcome.error['message']}. Code that changes the kit's own "
-                "functions, forges its records or starts processes behind multiprocessing's back fails "
-                "its check.")
+        return say("inconsistent", action=outcome.action, message=error["message"])
     if outcome.leaked:
-        lines = [f"LEAK: {outcome.action} returned, but {len(outcome.leaked)} process(es) it started "
-                 "were still running:", _render(outcome)]
-        lines += [f"{LIKELY}{cause.text}" for cause in _likely_causes(outcome, exercise)]
-        lines.append("Every process must have ended when the function returns: join each one "
-                     "(after it was told to stop).")
-        return "\n".join(lines) + _with_output(outcome)
+        lines = [say("leak", action=outcome.action, count=len(outcome.leaked)), _render(outcome, language)]
+        lines += [say("likely") + cause.text(language) for cause in _likely_causes(outcome, exercise)]
+        lines.append(say("leak-advice"))
+        return "\n".join(lines) + _with_output(outcome, language=language)
     return None
 
 
@@ -674,18 +633,18 @@ def not_written(function: str) -> str:
     return f"not-written\x1f{function}"
 
 
-def crash_stack(outcome: Outcome, depth: int = 8) -> str:
+def crash_stack(outcome: Outcome, language: str = mistakes.DEFAULT_LANGUAGE, depth: int = 8) -> str:
     """Where the first process of the run that died of a fault was, innermost frame first."""
     for text in outcome.fatal:
         threads = parse_dump(text)
         if threads and threads[0]:
             frames = [f"    {Path(f.file).name}:{f.line} in {f.func}" for f in threads[0][:depth]]
-            return "where it crashed (innermost first):\n" + "\n".join(frames)
+            return mistakes.say("report", "crashed-at", language) + "\n" + "\n".join(frames)
     return ""
 
 
-def _render(outcome: Outcome) -> str:
-    return render_processes(outcome.stuck or outcome.leaked, outcome.module_file)
+def _render(outcome: Outcome, language: str) -> str:
+    return render_processes(outcome.stuck or outcome.leaked, outcome.module_file, language)
 
 
 def _ended(outcome: Outcome) -> str:
@@ -701,10 +660,11 @@ def _ended(outcome: Outcome) -> str:
     return ", ".join(names)
 
 
-def _with_output(outcome: Outcome, traceback_text: str = "") -> str:
-    extra = _output(outcome)
+def _with_output(outcome: Outcome, traceback_text: str = "", language: str = mistakes.DEFAULT_LANGUAGE) -> str:
+    extra = _output(outcome, language)
     if traceback_text and "NotImplementedError" not in traceback_text:
-        extra = "traceback:\n" + _indent(traceback_text, 12) + ("\n" + extra if extra else "")
+        extra = (mistakes.say("report", "traceback", language) + "\n" + _indent(traceback_text, 12)
+                 + ("\n" + extra if extra else ""))
     return ("\n" + extra) if extra else ""
 
 

@@ -1,4 +1,5 @@
-"""The mistakes the kit recognises: stable keys, and their words in each language.
+"""The mistakes the kit recognises: stable keys, and their words in each language; and the words
+of the kit's reports (the likely causes of a hang, the report of a check that cannot go on).
 
 The code that judges a run decides *which* mistake a failure shows (``kit.fail(..., mistake=KEY)``,
 ``diagnose.causes``); what the mistake is called lives in the catalogue, ``catalogue/<lang>.toml``,
@@ -37,7 +38,14 @@ def catalogue(language: str = DEFAULT_LANGUAGE) -> dict[str, dict]:
 
 
 def keys() -> frozenset[str]:
-    return frozenset(catalogue(DEFAULT_LANGUAGE))
+    return frozenset(key for key in catalogue(DEFAULT_LANGUAGE) if KEY_PATTERN.fullmatch(key))
+
+
+def say(section: str, name: str, language: str = DEFAULT_LANGUAGE, **params) -> str:
+    """The text `name` of the catalogue's table `section` ("cause", "report") in `language`, its
+    placeholders filled from `params`. A text one language lacks is said in English."""
+    entry = catalogue(language).get(section, {}).get(name) or catalogue(DEFAULT_LANGUAGE)[section][name]
+    return entry["text"].format(**params)
 
 
 def title(key: str, language: str = DEFAULT_LANGUAGE) -> str:

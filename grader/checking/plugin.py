@@ -9,6 +9,8 @@ Options:
   --serial              run the checks one after another, none ahead of its turn (grader.checking.ahead)
   --require-broker      fail, instead of skipping, the checks that need RabbitMQ when none answers
                         (also KIT_REQUIRE_BROKER=1; CI sets it)
+  --lang zh_CN|en       the language of the kit's reports; else BAOZI_LANG, else the system's
+                        locale, else English
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def pytest_addoption(parser):
     group.addoption("--require-broker", action="store_true", default=False,
                     help="fail the RabbitMQ checks when no broker answers, instead of skipping them "
                          f"(or {amqp.REQUIRE_ENV}=1)")
+    group.addoption("--lang", metavar="LANG", default=None,
+                    help=f"the language of the kit's reports: zh_CN or en (else {settings.LANG_ENV}, "
+                         "else the system's locale, else English)")
 
 
 def _start_methods(config) -> list[str]:
@@ -67,6 +72,7 @@ def pytest_configure(config):
     if chosen and chosen not in multiprocessing.get_all_start_methods():
         raise pytest.UsageError(f"--start-method {chosen} is not available on this platform "
                                 f"(available: {', '.join(multiprocessing.get_all_start_methods())})")
+    _language(config)
     impl = config.getoption("--impl")
     if impl and not _impl_root(config).is_dir():
         raise pytest.UsageError(f"--impl {impl}: no such folder (it should be laid out like exercises/)")
@@ -79,6 +85,13 @@ def _impl_root(config) -> Path:
 def _seed(config) -> int:
     seed = config.getoption("--seed")
     return DEFAULT_SEED if seed is None else seed
+
+
+def _language(config) -> str:
+    try:
+        return settings.language(config.getoption("--lang"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _scale(config) -> float:
@@ -189,7 +202,7 @@ def pytest_sessionfinish(session):
     if failed:
         from grader.checking import summary
 
-        summary.fold_repeats(failed)
+        summary.fold_repeats(failed, _language(session.config))
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -203,7 +216,9 @@ def pytest_terminal_summary(terminalreporter, config):
 
     writer = config.get_terminal_writer()
     terminalreporter.write_line("")
-    terminalreporter.write(summary.render(summary.rows(reports), writer.fullwidth, writer.hasmarkup))
+    language = _language(config)
+    terminalreporter.write(summary.render(summary.rows(reports, language), writer.fullwidth, writer.hasmarkup,
+                                          language))
 
 
 @pytest.fixture
@@ -240,4 +255,5 @@ def _make_kit(config, test_file: Path, nodeid: str, start_method: str) -> Kit:
         scale=_scale(config),
         rerun=rerun_command(nodeid, impl=impl, start_method=start_method, seed=seed),
         require_broker=config.getoption("--require-broker") or amqp.required(),
+        language=_language(config),
     )

@@ -39,3 +39,37 @@ def checks_at_once() -> int:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{AT_ONCE_ENV}={text!r} is not a positive integer")
     return int(text)
+
+
+LANG_ENV = "BAOZI_LANG"
+
+
+def language(given: str | None = None) -> str:
+    """The language of the kit's words for a student: `given` (--lang), else $BAOZI_LANG, else the
+    system's locale, else English. Each of the first two must name a language of the catalogue
+    (``zh_CN``, ``en``; ``zh-CN`` is taken too), else ValueError; the locale only picks Chinese
+    when it is Chinese (``zh_CN.UTF-8``, ``zh_TW``...) and English otherwise."""
+    from grader.checking.mistakes import DEFAULT_LANGUAGE, LANGUAGES
+
+    for source, text in (("--lang", given), (LANG_ENV, os.environ.get(LANG_ENV))):
+        text = (text or "").strip()
+        if text:
+            chosen = {name.lower(): name for name in LANGUAGES}.get(text.replace("-", "_").lower())
+            if chosen is None:
+                raise ValueError(f"{source} {text!r}: the kit speaks {' and '.join(LANGUAGES)}")
+            return chosen
+    return "zh_CN" if _system_locale().lower().startswith("zh") else DEFAULT_LANGUAGE
+
+
+def _system_locale() -> str:
+    """The user's locale as the C library reads it (LC_ALL, then LC_MESSAGES, then LANG), or as
+    Windows reports it."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if os.environ.get(name):
+            return os.environ[name]
+    import locale
+
+    try:
+        return locale.getlocale()[0] or ""
+    except ValueError:
+        return ""

@@ -18,20 +18,12 @@ from __future__ import annotations
 import dataclasses
 import io
 
-# The words, by key, kept apart from the logic (the bilingual catalogue takes them over).
-MESSAGES = {
-    "summary.same_cause": "same cause as {check} (its report is above): {headline}",
-    "summary.next_step": "{advice} (see the report of {check})",
-    "summary.write_function": "write {function}() first: it still raises NotImplementedError",
-    "summary.done": "done",
-    "summary.skipped": "skipped: {reason}",
-    "summary.title": "baozi-kit: where each exercise stands",
-    "summary.columns": ("exercise", "checks passed", "points", "next step"),
-}
+from grader.checking import mistakes
+
 STYLES = {"done": "green", "failing": "red", "skipped": "yellow"}
 
 
-def fold_repeats(reports) -> None:
+def fold_repeats(reports, language: str = mistakes.DEFAULT_LANGUAGE) -> None:
     """Shorten, in place, every failure report whose cause an earlier report of the same exercise
     has already shown (`reports` in the order they ran; one without a known cause is left whole).
     The short line keeps the report's crash
@@ -45,7 +37,7 @@ def fold_repeats(reports) -> None:
             first[key] = _run_name(report)
             continue
         headline = (report.longreprtext.strip().splitlines() or [""])[0]
-        report.longrepr = _Folded(MESSAGES["summary.same_cause"].format(check=first[key], headline=headline),
+        report.longrepr = _Folded(_say("same-cause", language, check=first[key], headline=headline),
                                   getattr(report.longrepr, "reprcrash", None))
         report.sections = []
 
@@ -75,12 +67,12 @@ class Row:
     state: str  # "done", "failing" or "skipped"
 
 
-def rows(reports) -> list[Row]:
+def rows(reports, language: str = mistakes.DEFAULT_LANGUAGE) -> list[Row]:
     """One row per exercise from the call reports of its checks, in the order they ran."""
     by_exercise: dict[str, list] = {}
     for report in reports:
         by_exercise.setdefault(report.baozi_exercise, []).append(report)
-    return [_row(name, by_exercise[name]) for name in sorted(by_exercise)]
+    return [_row(name, by_exercise[name], language) for name in sorted(by_exercise)]
 
 
 def check_outcomes(runs) -> dict[str, str]:
@@ -94,23 +86,23 @@ def check_outcomes(runs) -> dict[str, str]:
             for check, outcomes in seen.items()}
 
 
-def _row(exercise: str, reports) -> Row:
+def _row(exercise: str, reports, language: str) -> Row:
     outcomes = check_outcomes((report.baozi_check, report.outcome) for report in reports)
     points = {report.baozi_check: report.baozi_points for report in reports}
     passed = [check for check, outcome in outcomes.items() if outcome == "passed"]
     failed = [r for r in reports if r.outcome == "failed"]
     if failed:
-        state, next_step = "failing", _biggest_cause(failed)
+        state, next_step = "failing", _biggest_cause(failed, language)
     elif len(passed) < len(outcomes):
         skipped = next(r for r in reports if r.outcome == "skipped")
-        state, next_step = "skipped", MESSAGES["summary.skipped"].format(reason=_skip_reason(skipped))
+        state, next_step = "skipped", _say("skipped", language, reason=_skip_reason(skipped))
     else:
-        state, next_step = "done", MESSAGES["summary.done"]
+        state, next_step = "done", _say("done", language)
     return Row(exercise, len(passed), len(outcomes), sum(points[c] for c in passed), sum(points.values()),
                next_step, state)
 
 
-def _biggest_cause(failed) -> str:
+def _biggest_cause(failed, language: str) -> str:
     """The advice of the cause that failed the most checks (the first to fail, of equals)."""
     checks: dict[str, set[str]] = {}
     first: dict[str, object] = {}
@@ -122,10 +114,14 @@ def _biggest_cause(failed) -> str:
     report = first[cause]
     kind, _, function = cause.partition("\x1f")
     if kind == "not-written":
-        advice = MESSAGES["summary.write_function"].format(function=function)
+        advice = _say("write-function", language, function=function)
     else:
         advice = getattr(report, "baozi_advice", None) or (report.longreprtext.strip().splitlines() or [""])[0]
-    return MESSAGES["summary.next_step"].format(advice=advice, check=_run_name(report))
+    return _say("next-step", language, advice=advice, check=_run_name(report))
+
+
+def _say(name: str, language: str, **params) -> str:
+    return mistakes.say("summary", name, language, **params)
 
 
 def _skip_reason(report) -> str:
@@ -138,14 +134,14 @@ def _run_name(report) -> str:
     return report.nodeid.rsplit("::", 1)[-1]
 
 
-def render(table_rows: list[Row], width: int, color: bool) -> str:
+def render(table_rows: list[Row], width: int, color: bool, language: str = mistakes.DEFAULT_LANGUAGE) -> str:
     """The table as text for the terminal, `width` columns wide."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=MESSAGES["summary.title"], title_justify="left", expand=False)
-    for column in MESSAGES["summary.columns"]:
+    table = Table(title=_say("title", language), title_justify="left", expand=False)
+    for column in (_say(f"column-{name}", language) for name in ("exercise", "passed", "points", "next-step")):
         table.add_column(column, overflow="fold")  # a check's name is one long word: break it, keep it whole
     for row in table_rows:
         cells = (row.exercise, f"{row.passed}/{row.checks}", f"{_number(row.points)}/{_number(row.of_points)}",
