@@ -1,5 +1,7 @@
 """Visible checks for exercise 2. Run: pytest exercises/ex02_producer_consumer"""
 
+from grader.checking.scenarios.ex02_producer_consumer import lost_results
+
 LINGER = 0.5  # a consumer that asks to wait longer than this for the next item (or forever) keeps waiting
 
 
@@ -24,12 +26,6 @@ def _deliver(kit, items, *, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
     return outcome
 
 
-def _lost(seen) -> str:
-    """What a results queue that lacks items shows: a consumer that forwarded nothing, or one that
-    stopped early."""
-    return "ex02.results-not-forwarded" if not seen["got"] else "ex02.consumer-gives-up"
-
-
 def test_start_returns_two_processes_and_two_queues(kit):
     seen = _deliver(kit, kit.items(6)).value
     if not seen["started"] or not seen["distinct"]:
@@ -45,7 +41,7 @@ def test_consumer_forwards_every_item_in_order(kit):
     seen = _deliver(kit, items).value
     kit.expect_items(seen["got"], items, what="the results queue", ordered=True,
                      look_at="the consumer puts every item it takes on results, falsy ones too",
-                     mistake=_lost(seen))
+                     mistake=lost_results(seen["got"]))
 
 
 def test_consumer_waits_for_a_slow_producer(kit):
@@ -53,7 +49,7 @@ def test_consumer_waits_for_a_slow_producer(kit):
     seen = _deliver(kit, items, producer_delay=0.03).value
     kit.expect_items(seen["got"], items, what="the results queue (slow producer)", ordered=True,
                      look_at="an empty queue does not mean the end: block in q.get() until an item "
-                             "comes (a loop on `while not q.empty()` stops too early)", mistake=_lost(seen))
+                             "comes (a loop on `while not q.empty()` stops too early)", mistake=lost_results(seen["got"]))
     kit.expect_took_at_least(seen, len(items) * 0.03, what="the producer",
                              why=f"{len(items)} items, producer_delay=0.03", delay=0.03, by="producer")
     if seen["producer_exitcode"] != 0:
@@ -76,7 +72,7 @@ def test_slow_consumer_keeps_order(kit):
     items = kit.items(10)
     seen = _deliver(kit, items, consumer_delay=0.02).value
     kit.expect_items(seen["got"], items, what="the results queue (slow consumer)", ordered=True,
-                     look_at="sleep `delay`, then put the item on results", mistake=_lost(seen))
+                     look_at="sleep `delay`, then put the item on results", mistake=lost_results(seen["got"]))
     kit.expect_took_at_least(seen, len(items) * 0.02, what="the consumer",
                              why=f"{len(items)} items, consumer_delay=0.02", delay=0.02, by="consumer")
 
@@ -85,5 +81,5 @@ def test_consumer_blocks_instead_of_spinning(kit):
     items = kit.items(12)
     outcome = _deliver(kit, items, producer_delay=0.05, linger=0.1)
     kit.expect_items(outcome.value["got"], items, what="the results queue", ordered=True,
-                     look_at="block in q.get() until an item comes", mistake=_lost(outcome.value))
+                     look_at="block in q.get() until an item comes", mistake=lost_results(outcome.value["got"]))
     kit.expect_no_spin(outcome, while_="waiting for a slow producer")

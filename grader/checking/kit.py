@@ -274,7 +274,7 @@ class Kit:
                   expected="every process ends by returning, or (a daemon) when the program ends",
                   got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
                   look_at="the traceback above: an exit code of 1 means the process raised",
-                  mistake=tuple(dict.fromkeys(c.mistake for c in found if c.mistake))[:mistakes.PER_CHECK])
+                  mistake=mistakes.first(c.mistake for c in found if c.mistake))
 
     def expect_sentinels_after_producers(self, seen: dict, *, what: str, sentinel: str = "the sentinel None",
                                          look_at: str = "join every producer first, then put None") -> None:
@@ -536,7 +536,7 @@ def mistakes_of(outcome: Outcome, exercise: Exercise) -> tuple[str, ...]:
         found += [c.mistake for c in _likely_causes(outcome, exercise) if c.mistake]
         if status != Status.HANG:
             found.append("any.process-left-running")
-    return tuple(dict.fromkeys(found))[:mistakes.PER_CHECK]
+    return mistakes.first(found)
 
 
 def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAULT_LANGUAGE) -> str | None:

@@ -37,6 +37,7 @@ def catalogue(language: str = DEFAULT_LANGUAGE) -> dict[str, dict]:
         return tomllib.load(handle)
 
 
+@functools.lru_cache(maxsize=None)
 def keys() -> frozenset[str]:
     return frozenset(key for key in catalogue(DEFAULT_LANGUAGE) if KEY_PATTERN.fullmatch(key))
 
@@ -59,7 +60,11 @@ def known(values, limit: int = PER_CHECK) -> tuple[str, ...]:
     if not isinstance(values, (list, tuple)):
         return ()
     every = keys()
-    found = [value for value in values if isinstance(value, str) and value in every]
+    return first([value for value in values if isinstance(value, str) and value in every], limit)
+
+
+def first(found, limit: int = PER_CHECK) -> tuple[str, ...]:
+    """The first `limit` distinct keys of `found`, in order (the most telling comes first)."""
     return tuple(dict.fromkeys(found))[:limit]
 
 

@@ -72,7 +72,10 @@ def pytest_configure(config):
     if chosen and chosen not in multiprocessing.get_all_start_methods():
         raise pytest.UsageError(f"--start-method {chosen} is not available on this platform "
                                 f"(available: {', '.join(multiprocessing.get_all_start_methods())})")
-    _language(config)
+    try:
+        config.stash[LANGUAGE] = settings.language(config.getoption("--lang"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     impl = config.getoption("--impl")
     if impl and not _impl_root(config).is_dir():
         raise pytest.UsageError(f"--impl {impl}: no such folder (it should be laid out like exercises/)")
@@ -87,11 +90,11 @@ def _seed(config) -> int:
     return DEFAULT_SEED if seed is None else seed
 
 
+LANGUAGE = pytest.StashKey[str]()  # the session's, resolved once in pytest_configure
+
+
 def _language(config) -> str:
-    try:
-        return settings.language(config.getoption("--lang"))
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    return config.stash[LANGUAGE]
 
 
 def _scale(config) -> float:

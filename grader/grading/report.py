@@ -77,7 +77,7 @@ def score_checks(checks: list[Check], plan: dict, results: list[CheckResult], mi
             "output": "\n\n".join(outputs),
             "visibility": "after_published" if check.hidden else "visible",
             # The exercise first, then what the failure shows (the contract's "Mistake keys").
-            "tags": [check.exercise.name, *list(dict.fromkeys(keys))[:mistakes.PER_CHECK]],
+            "tags": [check.exercise.name, *mistakes.first(keys)],
         })
     return tests
 

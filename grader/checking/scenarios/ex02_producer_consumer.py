@@ -8,6 +8,12 @@ import time
 from grader.checking.scenarios.common import collect, describe, is_process, keeps_waiting, started, stop
 
 
+def lost_results(got) -> str:
+    """The mistake a results queue that lacks items shows (`got`: what was collected): a consumer
+    that forwarded nothing, or one that stopped early."""
+    return "ex02.results-not-forwarded" if not got else "ex02.consumer-gives-up"
+
+
 def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
     """start(items, ...), then collect the results; with `linger`, whether the consumer then keeps
     waiting for more items for longer than that (common.keeps_waiting)."""

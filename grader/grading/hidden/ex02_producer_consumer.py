@@ -1,5 +1,6 @@
 """Hidden checks for ex02_producer_consumer."""
 
+from grader.checking.scenarios.ex02_producer_consumer import lost_results
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
@@ -16,16 +17,12 @@ def _deliver(kit, items, **options):
     return seen
 
 
-def _lost(seen) -> str:
-    return "ex02.results-not-forwarded" if not seen["got"] else "ex02.consumer-gives-up"
-
-
 @points(1)
 def check_many_items_both_slow(kit):
     items = kit.items(30, salt="many")
     seen = _deliver(kit, items, producer_delay=0.005, consumer_delay=0.005)
     kit.expect_items(seen["got"], items, what="the results queue", ordered=True,
-                     look_at="forward every item, in order", mistake=_lost(seen))
+                     look_at="forward every item, in order", mistake=lost_results(seen["got"]))
 
 
 @points(1)
@@ -33,7 +30,7 @@ def check_large_items(kit):
     items = kit.items(6, large=3, salt="large")
     seen = _deliver(kit, items)
     kit.expect_items(seen["got"], items, what="the results queue (items of 100 kB)", ordered=True,
-                     look_at="forward every item, in order", mistake=_lost(seen))
+                     look_at="forward every item, in order", mistake=lost_results(seen["got"]))
 
 
 @points(2)
