@@ -9,7 +9,24 @@ import sys
 from pathlib import Path
 
 
+def _course_languages(text: str) -> tuple[str, ...]:
+    from grader.checking.settings import course_languages
+
+    try:
+        return course_languages(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _language_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", type=_course_languages, default=("en",), metavar="LANG[,LANG]",
+                        help="the language of the students' feedback: en (default), zh_CN, or both "
+                             "(zh_CN,en: every report in each, the first first); the course decides, "
+                             "not this machine's locale")
+
+
 def _grading_options(parser: argparse.ArgumentParser) -> None:
+    _language_option(parser)
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated items (default 1)")
     parser.add_argument("--concurrency", type=int, default=4,
                         help="checks of one submission run at once (default 4)")
@@ -29,6 +46,9 @@ def _queue_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _student_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", default=None, metavar="LANG",
+                        help="the language of the screen and the reports: zh_CN or en (else BAOZI_LANG, "
+                             "else the system's locale, else English)")
     parser.add_argument("--impl", type=Path, default=None, metavar="DIR",
                         help="your modules are in DIR, laid out like exercises/ (default: exercises/ itself)")
     parser.add_argument("--start-method", choices=multiprocessing.get_all_start_methods(), default=None,
@@ -99,9 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--exercises", default=None, metavar="EX1,EX2",
                         help="only these exercises (default: every exercise of the kit)")
     export.add_argument("--force", action="store_true", help="replace an existing source/ASSIGNMENT/")
+    _language_option(export)
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
     gradescope.add_argument("out", type=Path, metavar="OUT.zip")
+    _language_option(gradescope)
     return parser
 
 
@@ -111,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("watch", "status"):
         if args.impl is not None and not args.impl.is_dir():
             parser.error(f"--impl {args.impl}: no such folder (it should be laid out like exercises/)")
+        from grader.checking.settings import language
+
+        try:
+            args.lang = language(args.lang)
+        except ValueError as exc:
+            parser.error(str(exc))
         from grader.student import loop, status
 
         return loop.main(args) if args.command == "watch" else status.main(args)

@@ -52,7 +52,7 @@ FILES = {
             numbers = list(range(10))
             seen = kit.run("squares", action="square_all(numbers)", numbers=numbers, processes=1).value
             kit.expect_items(seen["value"], [n * n for n in numbers], what="square_all()", ordered=True,
-                             look_at="one result per number, in the order given")
+                             look_at="one-result-per-item-in-order")
         ''',
     f"solutions/{NEW}/square.py": '''
         import multiprocessing
@@ -96,7 +96,7 @@ FILES = {
             numbers = list(range(200))
             seen = kit.run("squares", action="square_all(numbers)", numbers=numbers, processes=1).value
             kit.expect_items(seen["value"], [n * n for n in numbers], what="square_all()", ordered=True,
-                             look_at="one result per number, in the order given")
+                             look_at="one-result-per-item-in-order")
         ''',
     f"tests/cases/{NEW}/squares_twice/case.toml": """
         description = "squares every number twice"

@@ -81,3 +81,52 @@ def test_a_report_in_chinese_is_chinese_throughout(pytester):
               if line.strip() and not line.startswith(("_", "="))]  # pytest's own rules and titles
     english = {line: words for line in report if (words := _english_words(line))}
     assert not english, "English in a Chinese report:\n" + "\n".join(f"{w}: {line}" for line, w in english.items())
+
+
+def test_a_course_chooses_its_languages_never_the_machine(no_language):
+    no_language.setenv(settings.LANG_ENV, "zh_CN")
+    no_language.setenv("LANG", "zh_CN.UTF-8")
+    assert settings.course_languages(None) == ("en",)  # the grading machine's settings are not the course's
+    assert settings.course_languages("zh-CN, en") == ("zh_CN", "en")
+    for wrong in ("fr", "en,en", "zh_CN,klingon"):
+        with pytest.raises(ValueError):
+            settings.course_languages(wrong)
+
+
+@pytest.mark.parametrize("command", [["grade", "nothing"], ["batch", "nothing", "--out", "x"], ["gradescope", "x.zip"],
+                                     ["nbgrader", "export", "course"]])
+def test_every_instructor_command_takes_the_course_languages(command, capsys):
+    from grader.__main__ import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args([*command, "--lang", "zh_CN,en"]).lang == ("zh_CN", "en")
+    assert parser.parse_args(command).lang == ("en",)
+    with pytest.raises(SystemExit) as stopped:
+        parser.parse_args([*command, "--lang", "fr"])
+    assert stopped.value.code == 2 and "en and zh_CN" in capsys.readouterr().err
+
+
+def test_a_report_in_two_languages_says_each_in_turn_and_feedback_md_too(tmp_path):
+    """What `grade --lang zh_CN,en` writes: each check's report in Chinese, then in English, and
+    feedback.md's own words in both; test names and keys as in English."""
+    from grader.checking.exercise import find
+    from grader.grading import report
+    from grader.grading.checklist import checks_for, run_one
+
+    exercise = find("ex04_many")
+    shutil.copytree(CASES / "ex04_many" / "single_producer", tmp_path / "ex04_many")
+    check = next(c for c in checks_for(exercise) if c.name == "test_one_producer_process_per_batch")
+    result = run_one(check, "spawn", impl_root=tmp_path, seed=1, scale=1.0, language=("zh_CN", "en"))
+    chinese = result.message.index("run() 必须为每批数据启动一个生产者进程")
+    english = result.message.index("run() must start one producer process per batch")
+    assert chinese < english and "应该是：" in result.message and "expected: " in result.message
+    assert result.mistakes == ("ex04.single-producer",) and "只重跑这一项" in result.message
+
+    plan = {False: ("spawn",), True: ("spawn",)}
+    tests = report.score_checks([check], plan, [result], "not reported")
+    assert tests[0]["name"] == "ex04_many: one producer process per batch"
+    assert tests[0]["tags"] == ["ex04_many", "ex04.single-producer"]
+    feedback = report.feedback_md("alice", tests, [exercise], [], {}, ("zh_CN", "en"))
+    assert feedback.startswith("# 给 alice 的反馈 · Feedback for alice")
+    assert "**得分：0 / 1 · Score: 0 / 1**" in feedback
+    assert "run() 必须为每批数据启动" in feedback and "run() must start one producer process" in feedback

@@ -39,7 +39,10 @@ def test_the_contract_keys_are_all_there():
     assert not set(CONTRACT_KEYS) - mistakes.keys()
 
 
-SECTIONS = {"cause", "report", "process", "summary"}  # the tables of the kit's words besides the keys
+# The tables of the kit's words besides the keys: the likely causes, the reports of a run and of each
+# check, the process table, the terminal's summary, words the checks pass in, the hints, feedback.md,
+# the student's screens and the exercises' titles.
+SECTIONS = {"cause", "report", "process", "summary", "check", "words", "hint", "feedback", "screen", "title"}
 
 
 @pytest.mark.parametrize("language", mistakes.LANGUAGES)
@@ -63,10 +66,18 @@ def _key_literals(path: Path):
             yield node.lineno, node.value
 
 
+def _names_of_words() -> set[str]:
+    """The names of the catalogue's texts that are written like keys ("ex04.count" in [words])."""
+    english = mistakes.catalogue("en")
+    return {".".join(name.split(".")[1:-1]) for section in ("check", "words", "hint")
+            for name, _ in _texts(english.get(section, {}), (section,))}
+
+
 def test_every_key_the_code_names_is_in_the_catalogue():
     sources = [*sorted((KIT_ROOT / "grader").rglob("*.py")), *sorted((KIT_ROOT / "exercises").glob("*/test_*.py"))]
+    words = _names_of_words()
     unknown = [f"{path.relative_to(KIT_ROOT)}:{line}: {key}" for path in sources
-               for line, key in _key_literals(path) if key not in mistakes.keys()]
+               for line, key in _key_literals(path) if key not in mistakes.keys() and key not in words]
     assert not unknown, "keys missing from grader/checking/catalogue/en.toml:\n" + "\n".join(unknown)
     named = {key for path in sources for _, key in _key_literals(path)}
     assert len(named) > 40  # the scan finds the keys where the code names them
@@ -134,42 +145,124 @@ def _placeholders(text: str) -> dict[str, str]:
     return {name: spec for _, name, spec, _ in string.Formatter().parse(text) if name}
 
 
+def _texts(table: dict, path: tuple = ()):
+    """(dotted name, text) of every text under `table`: "check.ex04.threads.got"."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _texts(value, (*path, key))
+        elif isinstance(value, str):
+            yield ".".join((*path, key)), value
+
+
 @pytest.mark.parametrize("section", sorted(SECTIONS))
 def test_both_languages_say_the_same_things_with_the_same_placeholders(section):
-    english, chinese = mistakes.catalogue("en")[section], mistakes.catalogue("zh_CN")[section]
-    assert set(english) == set(chinese), f"[{section}] only in one language: {set(english) ^ set(chinese)}"
-    for name, entry in english.items():
-        theirs = chinese[name]["text"]
-        assert _placeholders(entry["text"]) == _placeholders(theirs), f"[{section}] {name}"
-        assert CJK.search(theirs) or not re.search(r"[A-Za-z]{3}", theirs.format(**{
-            key: "" for key in _placeholders(theirs)})) or name in ("stderr", "stdout", "traceback"), name
-        sample = {key: 0.5 if spec else "x" for key, spec in _placeholders(entry["text"]).items()}
-        assert entry["text"].format(**sample) and theirs.format(**sample)  # a bad format spec fails here
+    english = dict(_texts(mistakes.catalogue("en").get(section, {}), (section,)))
+    chinese = dict(_texts(mistakes.catalogue("zh_CN").get(section, {}), (section,)))
+    assert set(english) == set(chinese), f"only in one language: {sorted(set(english) ^ set(chinese))}"
+    for name, text in english.items():
+        theirs = chinese[name]
+        assert _placeholders(text) == _placeholders(theirs), name
+        tokens = re.findall(r"[A-Za-z_][\w.()=\[\]'-]*", re.sub(r"\{[^{}]*\}", "", theirs))
+        words = [token for token in tokens if re.fullmatch(r"[a-z]{3,}", token)]  # not code, not STOP
+        assert CJK.search(theirs) or not words or name in (
+            "report.stderr.text", "report.stdout.text", "report.traceback.text"), f"{name} is not Chinese: {theirs!r}"
+        sample = {key: 0.5 for key in _placeholders(text)}
+        assert text.format(**sample) and theirs.format(**sample)  # a bad format spec fails here
 
 
 def _said(path: Path):
     """(section or None, name) of each text the code asks the catalogue for by a literal name:
-    Cause("name", ...), mistakes.say("section", "name", ...), and the modules' one-section helpers
-    say("name", ...) and _say("name", ...)."""
+    Cause("name", ...), mistakes.say("section", "name", ...), the modules' one-section helpers
+    say("name", ...) and _say("name", ...), a check's report kit.fail("name", ...), and the words a
+    check passes: Words("name", ...) and look_at="name"."""
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if not isinstance(node, ast.Call) or not node.args:
+        if not isinstance(node, ast.Call):
             continue
         function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        for keyword in node.keywords:
+            if keyword.arg == "look_at" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+                yield "words", keyword.value.value
         literals = [a.value for a in node.args[:2] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        if function == "Cause" and literals:
+        if not literals:
+            continue
+        if function == "Cause":
             yield "cause", literals[0]
+        elif function == "Words":
+            section = next((k.value.value for k in node.keywords if k.arg == "section"), "words")
+            yield section, literals[0]
+        elif function in ("fail", "_fail_report") and isinstance(node.func, ast.Attribute):
+            yield "check", literals[0]
         elif function == "say" and isinstance(node.func, ast.Attribute) and len(literals) == 2:
             yield literals[0], literals[1]
-        elif function in ("say", "_say") and isinstance(node.func, ast.Name) and literals:
+        elif function in ("say", "_say") and isinstance(node.func, ast.Name):
             yield None, literals[0]
+
+
+# Where the kit's checks speak: a text these files write must come from the catalogue.
+SPEAKERS = [*sorted(path for path in (KIT_ROOT / "grader" / "checking").rglob("*.py") if path.name != "mistakes.py"),
+            *sorted((KIT_ROOT / "exercises").glob("*/test_*.py")),
+            *sorted((KIT_ROOT / "grader" / "grading" / "hidden").glob("ex*.py"))]
 
 
 def test_every_text_the_code_asks_for_is_in_the_catalogue():
     english = mistakes.catalogue("en")
-    asked = [(path, section, name) for path in sorted((KIT_ROOT / "grader" / "checking").rglob("*.py"))
-             for section, name in _said(path)]
-    assert len(asked) > 60  # the scan finds them
-    missing = [f"{path.name}: [{section or '?'}] {name}" for path, section, name in asked
-               if not (name in english.get(section, {}) if section
-                       else any(name in english[s] for s in SECTIONS))]
+    asked = [(path, section, name) for path in SPEAKERS for section, name in _said(path)]
+    assert len(asked) > 150  # the scan finds them
+    missing = [f"{path.relative_to(KIT_ROOT)}: [{section or '?'}] {name}" for path, section, name in asked
+               if not (mistakes._find(english, section, name) if section
+                       else any(mistakes._find(english, s, name) for s in SECTIONS))]
     assert not missing, "texts missing from grader/checking/catalogue/en.toml:\n" + "\n".join(missing)
+
+
+PROSE = re.compile(r"[A-Za-z][a-z']*,? [a-z']+,? [a-z']+ [a-z']+")  # four words of a sentence in a row
+
+
+def _prose(path: Path):
+    """The string constants of `path` that read as English sentences, outside docstrings and
+    outside the tests a string of Python's own output is matched by (``"... " in text``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))  # a docstring
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            skip.add(id(node.left))  # Python's words, looked for in what a process printed
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", "") == "re":
+            skip.update(id(arg) for arg in node.args[:1])  # a pattern of Python's output
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            if PROSE.search(node.value):
+                yield node.lineno, node.value
+
+
+def test_no_check_writes_a_message_in_code():
+    """The words of a report are the catalogue's, in every language: a sentence written in a
+    check (or in the kit's checking code) would reach a Chinese student in English."""
+    files = [*sorted((KIT_ROOT / "exercises").glob("*/test_*.py")),
+             *sorted((KIT_ROOT / "grader" / "grading" / "hidden").glob("ex*.py")),
+             KIT_ROOT / "grader" / "checking" / "kit.py", KIT_ROOT / "grader" / "checking" / "diagnose.py"]
+    found = [f"{path.relative_to(KIT_ROOT)}:{line}: {text[:70]!r}" for path in files for line, text in _prose(path)]
+    assert not found, "messages written in code (move them to grader/checking/catalogue):\n" + "\n".join(found)
+
+
+def test_the_scan_for_messages_in_code_finds_one(tmp_path):
+    check = tmp_path / "test_x.py"
+    check.write_text('''"""A docstring may say anything at all."""
+
+
+def test_x(kit):
+    if "can only join a started process" in kit.text:
+        kit.fail("x-y", look_at="join every producer first, then put None")
+''', encoding="utf-8")
+    assert [line for line, _ in _prose(check)] == [6]
+
+
+@pytest.mark.parametrize("language", mistakes.LANGUAGES)
+def test_every_exercise_has_its_hints_in_each_language(language):
+    for exercise in all_exercises():
+        missing = [name for name in (*exercise.functions, "idea", "where")
+                   if not mistakes.find("hint", f"{exercise.number}.{name}", language)
+                   or not mistakes._find(mistakes.catalogue(language), "hint", f"{exercise.number}.{name}")]
+        assert not missing, f"{language}: no [hint.{exercise.number}.*] for {missing}"
+        assert list(exercise.levels(language)) == ["idea", "where"] and exercise.hint(exercise.functions[0], language)

@@ -272,12 +272,13 @@ def test_a_skipped_check_is_not_checked_and_a_partial_one_earns_its_share(tmp_pa
 
         warnings.warn("a note of the kit")
         if kit.start_method != "fork":
-            kit.fail("not under this method", look_at="the start method")
+            kit.fail("consumers-started-late", what="run()")
 
     share = notebook.run(_fake_check(only_under_fork), impl=tmp_path, start_methods=["fork", "spawn"])
     out, err = capsys.readouterr()
     assert share == 2.0
-    assert "PARTIAL" in out and "[spawn] not under this method" in out and "note: a note of the kit" in out
+    assert "PARTIAL" in out and "note: a note of the kit" in out
+    assert "[spawn] run() started the consumers only after the producers had finished." in out
     assert err == "", "a test cell that writes to stderr scores 0 in nbgrader"
 
 

@@ -18,7 +18,7 @@ TEST_FILE = '''
 def test_run_keeps_order(kit):
     items = kit.items(6)
     out = kit.run("run_items", action="run(items)", items=items, processes=2)
-    kit.expect_items(out.value["value"], items, what="run()", ordered=True, look_at="the sentinel")
+    kit.expect_items(out.value["value"], items, what="run()", ordered=True, look_at="join-producers-then-none")
 
 def test_plain():
     assert True

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.checking import mistakes
 from grader.checking.exercise import EXERCISES_DIR, SOLUTIONS_DIR
 from grader.student.progress import STATE_DIR, STATE_FILE
-from grader.student.loop import MESSAGES
 
 FIRST, SECOND = "ex01_queue_basics", "ex02_producer_consumer"
 SCREEN_WAIT = 90.0  # seconds for the screen to show what a step waits for (a run of the checks)
@@ -103,6 +103,10 @@ def _progress(copy: Path) -> dict:
     return json.loads((copy / "exercises" / STATE_DIR / STATE_FILE).read_text(encoding="utf-8"))
 
 
+def _say(key: str, /, **params) -> str:
+    return mistakes.say("screen", key, "en", **params)
+
+
 def _header(number: int, name: str) -> str:
     return f"exercise {number}/2: {name}"
 
@@ -115,17 +119,17 @@ def test_watch_goes_from_a_stub_to_the_next_exercise(copy, terminal):
     term.keys("h")
     term.wait_for("hint 2/3 (where to look)")
     term.keys("n")
-    term.wait_for(MESSAGES["watch.not_yet"])
+    term.wait_for(_say("watch-not-yet"))
     first = _only_module(copy / "exercises" / FIRST)
     first.write_text(_solution(FIRST, first), encoding="utf-8")  # saved in place
-    term.wait_for(MESSAGES["watch.passed"], gone="✗")
+    term.wait_for(_say("watch-passed"), gone="✗")
     term.keys("n")
     term.wait_for(_header(2, SECOND), "NOT WRITTEN YET")
     second = _only_module(copy / "exercises" / SECOND)
     saved = second.with_name(second.name + ".swp")  # the way many editors save: a new file renamed over it
     saved.write_text(_solution(SECOND, second), encoding="utf-8")
     os.replace(saved, second)
-    term.wait_for(MESSAGES["watch.all_done"], gone="✗")
+    term.wait_for(_say("watch-all-done"), gone="✗")
     term.keys("q")
     term.wait_for("progress saved in")
     state = _progress(copy)
@@ -137,7 +141,7 @@ def test_watch_resumes_where_it_was_and_polls_when_asked(copy, terminal):
     first = _only_module(copy / "exercises" / FIRST)
     first.write_text(_solution(FIRST, first), encoding="utf-8")
     term = terminal()
-    term.wait_for(_header(1, FIRST), MESSAGES["watch.passed"])
+    term.wait_for(_header(1, FIRST), _say("watch-passed"))
     term.keys("n")
     term.wait_for(_header(2, SECOND))
     term.keys("q")
@@ -146,7 +150,7 @@ def test_watch_resumes_where_it_was_and_polls_when_asked(copy, terminal):
     term.wait_for(_header(2, SECOND), "polling", "NOT WRITTEN YET")
     second = _only_module(copy / "exercises" / SECOND)
     second.write_text(_solution(SECOND, second), encoding="utf-8")
-    term.wait_for(MESSAGES["watch.all_done"], gone="✗")
+    term.wait_for(_say("watch-all-done"), gone="✗")
     term.keys("q")
     term.wait_for("progress saved in")
 
@@ -158,11 +162,11 @@ def test_reset_restores_the_stub_after_a_yes_and_keeps_a_backup(copy, terminal):
     term.wait_for(_header(1, FIRST), "NOT WRITTEN YET")  # watch keeps the stub the first time it sees it
     mine = _solution(FIRST, first) + "\n# my version\n"
     first.write_text(mine, encoding="utf-8")
-    term.wait_for(MESSAGES["watch.passed"])
+    term.wait_for(_say("watch-passed"))
     term.keys("x")
     term.wait_for("Replace")
     term.keys("n")  # no: nothing changes
-    term.wait_for(MESSAGES["watch.reset_cancelled"])
+    term.wait_for(_say("watch-reset-cancelled"))
     assert first.read_text(encoding="utf-8") == mine
     term.keys("x")
     term.wait_for("Replace")
@@ -195,6 +199,18 @@ def test_status_reads_the_progress_and_check_reruns_it(copy):
     assert _progress(copy)["current"] == SECOND
     again = _status(copy)  # from the state, without running anything
     assert next(line for line in again.splitlines() if FIRST in line and line.startswith("│")) == row
+
+
+def test_watch_and_status_speak_the_students_language(copy, terminal):
+    term = terminal("--lang", "zh_CN")
+    term.wait_for(f"练习 1/2：{FIRST}", "还没有写", "h 提示")  # the screen and the report both
+    term.keys("h")
+    term.wait_for("提示 1/3（思路）")
+    term.keys("q")
+    term.wait_for("进度已保存在")
+    table = _status(copy, "--lang", "zh_CN")
+    assert "当前" in next(line for line in table.splitlines() if FIRST in line and line.startswith("│"))
+    assert "baozi-kit：你的进度" in table and "下一步：python -m grader watch" in table
 
 
 def test_ctrl_c_leaves_watch_cleanly(copy, terminal):
@@ -253,7 +269,7 @@ def test_a_progress_file_that_cannot_be_read_is_set_aside(tmp_path):
     state.parent.mkdir()
     state.write_text("{ not json", encoding="utf-8")
     progress = Progress.load(tmp_path)
-    assert progress.current is None and progress.exercises == {} and "set aside" in progress.notes[0]
+    assert progress.current is None and progress.exercises == {} and "set aside" in progress.notes[0].say()
     (aside,) = state.parent.glob(f"{STATE_FILE}.unreadable-*")
     assert aside.read_text(encoding="utf-8") == "{ not json" and not state.exists()
     progress.record(FIRST, passed=1, checks=2, points=1.0, of_points=3.0, done=False)

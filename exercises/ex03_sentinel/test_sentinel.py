@@ -1,9 +1,12 @@
 """Visible checks for exercise 3. Run: pytest exercises/ex03_sentinel"""
 
+from grader.checking.mistakes import Words
 from grader.checking.payloads import FALSY_ITEMS, short
 
-LOOK_AT_SENTINEL = ("join the producer first, then put None: a sentinel put earlier can overtake items "
-                    "the producer has not put yet")
+# What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
+LOOK_AT_SENTINEL = "ex03.sentinel-after-join"
+# The item the kit puts behind the None (grader.checking.scenarios.common.consumer_stops): data, not words.
+BEHIND_THE_NONE = "after the sentinel"
 
 
 def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
@@ -21,12 +24,14 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
         kit.expect_results_awaited(seen, items, what="run()")
     if producer_delay:
         kit.expect_took_at_least(seen, len(items) * producer_delay, what="run()",
-                                 why=f"{len(items)} items, producer_delay={producer_delay}",
+                                 why=Words("items-with-producer-delay", count=len(items),
+                                           delay=producer_delay),
                                  delay=producer_delay, by="producer")
         kit.expect_overlap(seen, what="run()")
     if consumer_delay:
         kit.expect_took_at_least(seen, len(items) * consumer_delay, what="run()",
-                                 why=f"{len(items)} items, consumer_delay={consumer_delay}",
+                                 why=Words("items-with-consumer-delay", count=len(items),
+                                           delay=consumer_delay),
                                  delay=consumer_delay, by="consumer")
     return outcome
 
@@ -40,84 +45,72 @@ def test_run_returns_every_item_in_order(kit):
     items = kit.items(12)
     seen = _run(kit, items).value
     kit.expect_items(seen["value"], items, what="run()", ordered=True,
-                     look_at="take exactly len(items) results, and return them as a list")
+                     look_at="ex03.len-items-results")
 
 
 def test_run_waits_for_a_slow_producer(kit):
     items = kit.items(10)
     seen = _run(kit, items, producer_delay=0.03).value
-    kit.expect_items(seen["value"], items, what="run() with a slow producer", ordered=True,
-                     look_at=LOOK_AT_SENTINEL + "; and an empty queue does not mean the end")
+    kit.expect_items(seen["value"], items, what=Words("ex03.run-slow-producer"), ordered=True,
+                     look_at="ex03.sentinel-after-join-not-empty")
 
 
 def test_run_with_a_slow_consumer(kit):
     items = kit.items(10)
     seen = _run(kit, items, consumer_delay=0.03).value
-    kit.expect_items(seen["value"], items, what="run() with a slow consumer", ordered=True,
-                     look_at="wait for every result before you return")
+    kit.expect_items(seen["value"], items, what=Words("ex03.run-slow-consumer"), ordered=True,
+                     look_at="ex03.wait-for-every-result")
 
 
 def test_falsy_items_are_items_not_sentinels(kit):
     items = [*FALSY_ITEMS, *kit.items(3, edge=False)]
     seen = _run(kit, items).value
-    kit.expect_items(seen["value"], items, what="run() with falsy items", ordered=True,
-                     look_at="stop on `item is None`; `if not item` also stops on 0, '' and []",
+    kit.expect_items(seen["value"], items, what=Words("ex03.run-falsy-items"), ordered=True,
+                     look_at="ex03.is-none-not-falsy",
                      mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen["value"], items) else None)
 
 
 def test_large_items_pass_through(kit):
     items = kit.items(6, large=3)
     seen = _run(kit, items).value
-    kit.expect_items(seen["value"], items, what="run() with items of 100 kB", ordered=True,
-                     look_at="take the results before you join the consumer: a process that put "
-                             "more than a pipe holds cannot end until someone reads it")
+    kit.expect_items(seen["value"], items, what=Words("ex03.run-large-items"), ordered=True,
+                     look_at="ex03.take-before-join")
 
 
 def test_consumer_returns_at_the_sentinel(kit):
     items = kit.items(6)
-    seen = kit.run("consumer_stops", action="consumer(q, results) with [items..., None, more]",
-                   items=items).value
-    kit.expect_items(seen["got"], items, what="what consumer() forwarded", ordered=True,
-                     look_at="forward every item before the None",
+    seen = kit.run("consumer_stops", action=Words("ex03.consumer-with-none-and-more"), items=items).value
+    kit.expect_items(seen["got"], items, what=Words("ex03.what-consumer-forwarded"), ordered=True,
+                     look_at="ex03.forward-before-none",
                      mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen["got"], items) else None)
     if seen["extra"]:
-        kit.fail("consumer() forwarded the sentinel too.", expected="None is not forwarded",
-                 got=f"results also held {short(seen['extra'][0])}",
-                 look_at="check for None before you put on results", mistake="ex03.sentinel-forwarded")
-    if seen["behind"] != "after the sentinel":
-        kit.fail("consumer() must stop at the None and leave what comes after it.",
-                 expected="the item behind the None still on the queue",
-                 got=f"{short(seen['behind'])}", look_at="return right after taking None")
+        kit.fail("ex03.sentinel-forwarded", extra=short(seen["extra"][0]),
+                 mistake="ex03.sentinel-forwarded")
+    if seen["behind"] != BEHIND_THE_NONE:
+        kit.fail("ex03.stop-at-none", behind=short(seen["behind"]))
 
 
 def test_producer_puts_only_the_items(kit):
     items = kit.items(6)
     seen = kit.run("producer_only_items", action="producer(q, items)", items=items).value
-    kit.expect_items(seen["got"], items, what="what producer() put", ordered=True,
-                     look_at="put every item, in order")
+    kit.expect_items(seen["got"], items, what=Words("ex03.what-producer-put"), ordered=True,
+                     look_at="ex03.put-every-item")
     if seen["extra"]:
-        kit.fail("producer() put something after the items.", expected="only the items",
-                 got=f"also {short(seen['extra'][0])}",
-                 look_at="the sentinel is run()'s job, after producer.join(): with several producers "
-                         "a sentinel from each would stop the consumers too early",
+        kit.fail("ex03.producer-put-more", extra=short(seen["extra"][0]),
                  mistake="ex03.producer-puts-sentinel")
 
 
 def test_run_starts_one_producer_and_one_consumer_process(kit):
     seen = _run(kit, kit.items(4)).value
     if seen["threads"]:
-        kit.fail("run() used threads; this lesson is about processes.",
-                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}",
-                 mistake="any.threads-not-processes")
+        kit.fail("ex03.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if len(seen["processes"]) != 2:
-        kit.fail("run() must start one producer process and one consumer process.",
-                 expected="2 processes", got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}",
-                 look_at="multiprocessing.Process(target=producer, ...) and (target=consumer, ...)")
+        kit.fail("ex03.process-count", count=len(seen["processes"]), names=", ".join(seen["processes"]))
 
 
 def test_consumer_blocks_instead_of_spinning(kit):
     items = kit.items(14)
     outcome = _run(kit, items, producer_delay=0.05)
-    kit.expect_items(outcome.value["value"], items, what="run() with a slow producer", ordered=True,
+    kit.expect_items(outcome.value["value"], items, what=Words("ex03.run-slow-producer"), ordered=True,
                      look_at=LOOK_AT_SENTINEL)
-    kit.expect_no_spin(outcome, while_="waiting for a slow producer")
+    kit.expect_no_spin(outcome, while_=Words("waiting-for-slow-producer"))

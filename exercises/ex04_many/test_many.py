@@ -1,8 +1,10 @@
 """Visible checks for exercise 4. Run: pytest exercises/ex04_many"""
 
+from grader.checking.mistakes import Words
 from grader.checking.roles import PRODUCER, plays
 
-LOOK_AT_COUNT = "one None per consumer, put after every producer has been joined"
+# What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
+LOOK_AT_COUNT = "ex04.count"
 
 
 def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
@@ -22,13 +24,13 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
         kit.expect_results_awaited(seen, [item for batch in batches for item in batch], what="run()")
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",
-                                 why=f"the longest batch has {longest} items, producer_delay={producer_delay}",
+                                 why=Words("longest-batch", longest=longest, delay=producer_delay),
                                  delay=producer_delay, by="producer")
         kit.expect_overlap(seen, what="run()")
     if consumer_delay:
         kit.expect_took_at_least(seen, total * consumer_delay / max(1, n_consumers), what="run()",
-                                 why=f"{total} items shared by {n_consumers} consumers, "
-                                     f"consumer_delay={consumer_delay}",
+                                 why=Words("shared-by-consumers", total=total, consumers=n_consumers,
+                                           delay=consumer_delay),
                                  delay=consumer_delay, by="consumer")
     return outcome
 
@@ -41,7 +43,7 @@ def _every_item(kit, batches, seen, look_at):
 def test_every_item_consumed_exactly_once(kit):
     batches = kit.batches([6, 6, 6])
     seen = _run(kit, batches, 2).value
-    _every_item(kit, batches, seen, "collect exactly one result per item")
+    _every_item(kit, batches, seen, "ex04.one-result-per-item")
 
 
 def test_one_sentinel_per_consumer(kit):
@@ -53,47 +55,41 @@ def test_one_sentinel_per_consumer(kit):
 def test_sentinels_wait_for_every_producer(kit):
     batches = kit.batches([2, 10, 4])
     seen = _run(kit, batches, 2, producer_delay=0.03).value
-    _every_item(kit, batches, seen,
-                "a sentinel put before the slowest producer has finished (or one put by each "
-                "producer) stops consumers while items are still coming: " + LOOK_AT_COUNT)
+    _every_item(kit, batches, seen, "ex04.sentinels-wait")
 
 
 def test_large_items_pass_through(kit):
     batches = [kit.items(3, large=2), kit.items(3, large=2, salt="second")]
     seen = _run(kit, batches, 2).value
-    _every_item(kit, batches, seen, "take the results before you join the consumers: a process that "
-                                    "put more than a pipe holds cannot end until someone reads it")
+    _every_item(kit, batches, seen, "ex04.take-before-join")
 
 
 def test_more_consumers_than_items(kit):
     batches = kit.batches([1, 1])
     seen = _run(kit, batches, 4).value
-    _every_item(kit, batches, seen, "every consumer needs its own None, even one that got no item")
+    _every_item(kit, batches, seen, "ex04.none-even-without-items")
 
 
 def test_no_items_at_all(kit):
     seen = _run(kit, [[], []], 2).value
-    _every_item(kit, [[], []], seen, "with nothing to consume, run() still stops every consumer")
+    _every_item(kit, [[], []], seen, "ex04.stop-with-nothing")
 
 
 def test_slow_consumers(kit):
     batches = kit.batches([8, 8])
     seen = _run(kit, batches, 3, consumer_delay=0.02).value
-    _every_item(kit, batches, seen, "wait for every result before you return")
+    _every_item(kit, batches, seen, "ex04.wait-for-every-result")
 
 
 def test_one_producer_process_per_batch(kit):
     batches = kit.batches([3, 3])
     seen = _run(kit, batches, 3).value
     if seen["threads"]:
-        kit.fail("run() used threads; this lesson is about processes.",
-                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}",
-                 mistake="any.threads-not-processes")
+        kit.fail("ex04.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if len(seen["processes"]) != len(batches) + 3:
         producers = [name for name in seen["processes"] if plays(name, PRODUCER)]
-        kit.fail("run() must start one producer process per batch and n_consumers consumer processes.",
-                 expected=f"{len(batches)} producers + 3 consumers = {len(batches) + 3} processes",
-                 got=f"{len(seen['processes'])}: {', '.join(seen['processes'])}",
+        kit.fail("ex04.process-count", producers=len(batches), consumers=3, total=len(batches) + 3,
+                 count=len(seen["processes"]), names=", ".join(seen["processes"]),
                  mistake="ex04.single-producer" if len(producers) == 1 else None)
 
 
@@ -101,4 +97,4 @@ def test_consumers_block_instead_of_spinning(kit):
     batches = kit.batches([18])
     outcome = _run(kit, batches, 2, producer_delay=0.05)
     _every_item(kit, batches, outcome.value, LOOK_AT_COUNT)
-    kit.expect_no_spin(outcome, while_="waiting for a slow producer")
+    kit.expect_no_spin(outcome, while_=Words("waiting-for-slow-producer"))

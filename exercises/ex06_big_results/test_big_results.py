@@ -6,9 +6,11 @@ block of bytes (several megabytes in some checks); the checks then compare what 
 the first result arrive after another one in every run, and with a single worker.
 """
 
+from grader.checking.mistakes import Words
+
 MB = 1_000_000
-LOOK_AT_ORDER = ("results arrive in the order the workers finish, not in the order of the items: "
-                 "send each item with its index, and put each result back at its index")
+# What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
+LOOK_AT_ORDER = "ex06.order"
 
 
 def _map(kit, items, n_workers, *, size=0, staged=False):
@@ -36,7 +38,7 @@ def _same(kit, seen, items, look_at=LOOK_AT_ORDER, *, ordered=False):
 def test_returns_func_of_every_item(kit):
     items = kit.items(10)
     seen = _map(kit, items, 2)
-    _same(kit, seen, items, look_at="one result per item: [func(x) for x in items]")
+    _same(kit, seen, items, look_at="ex06.one-result-per-item")
 
 
 def test_results_come_back_in_input_order(kit):
@@ -50,37 +52,25 @@ def test_workers_run_at_the_same_time(kit):
     seen = _map(kit, items, 2, staged=True)
     _same(kit, seen, items, ordered=True)
     if seen["held_waited"] is False:
-        kit.fail("The workers did not run at the same time: the first task was held until another "
-                 "worker had finished a task, and no other worker finished one while it waited.",
-                 expected="2 workers taking tasks side by side",
-                 got=f"results computed by {len(seen['pids'])} process(es), one after another",
-                 look_at="start every worker before you put the tasks and before you wait for "
-                         "anything; each worker takes one task at a time", mistake="ex06.workers-not-parallel")
+        kit.fail("ex06.not-parallel", count=len(seen["pids"]), mistake="ex06.workers-not-parallel")
 
 
 def test_big_results_are_collected_before_joining(kit):
     items = kit.items(4, edge=False)
     seen = _map(kit, items, 2, size=3 * MB)
-    _same(kit, seen, items, look_at="take every result before you join the workers")
+    _same(kit, seen, items, look_at="ex06.take-before-join")
 
 
 def test_n_worker_processes(kit):
     items = kit.items(6)
     seen = _map(kit, items, 3)
     if seen["threads"]:
-        kit.fail("parallel_map() used threads; this lesson is about processes.",
-                 expected="multiprocessing.Process", got=f"threads running {', '.join(seen['threads'])}",
-                 mistake="any.threads-not-processes")
+        kit.fail("ex06.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if seen.get("pids") and seen["main_pid"] in seen["pids"]:
-        kit.fail("func ran in the main process, not in the workers.",
-                 expected="every func(x) computed by a worker process",
-                 got="results computed by the process that called parallel_map()",
-                 look_at="the workers call func; parallel_map() only hands out tasks and collects")
+        kit.fail("ex06.func-in-main")
     if len(seen["processes"]) != 3:
-        kit.fail("parallel_map() must start n_workers worker processes.",
-                 expected="3 processes (n_workers=3)",
-                 got=f"{len(seen['processes'])}: {', '.join(seen['processes']) or 'none'} "
-                     "(a Pool's processes do not count: build it from Process and two queues)",
+        kit.fail("ex06.process-count", n_workers=3, count=len(seen["processes"]),
+                 names=", ".join(seen["processes"]) or Words("ex06.none"),
                  mistake="ex06.pool-instead-of-processes" if not seen["processes"] else None)
     _same(kit, seen, items)
 
@@ -88,15 +78,15 @@ def test_n_worker_processes(kit):
 def test_more_workers_than_items(kit):
     items = kit.items(2)
     seen = _map(kit, items, 4)
-    _same(kit, seen, items, look_at="every worker needs its own stop value, even one that got no task")
+    _same(kit, seen, items, look_at="ex06.stop-even-without-tasks")
 
 
 def test_no_items_at_all(kit):
     seen = _map(kit, [], 2)
-    _same(kit, seen, [], look_at="with no items, return [] and still stop every worker")
+    _same(kit, seen, [], look_at="ex06.no-items")
 
 
 def test_a_single_worker(kit):
     items = kit.items(5)
     seen = _map(kit, items, 1, size=MB)
-    _same(kit, seen, items, look_at="one worker: take every result before you join it", ordered=True)
+    _same(kit, seen, items, look_at="ex06.one-worker", ordered=True)

@@ -11,19 +11,12 @@ import os
 import uuid
 from urllib.parse import urlsplit
 
+from grader.checking import mistakes
+
 URL_ENV = "KIT_AMQP_URL"
 DEFAULT_URL = "amqp://guest:guest@localhost:5672/%2F"
 REQUIRE_ENV = "KIT_REQUIRE_BROKER"  # set to 1 (CI does): a missing broker fails instead of skipping
 NAME_PREFIX = "baozi"
-
-HOW_TO_START = """\
-RabbitMQ is not running at {where} ({why}).
-Start one, then run the tests again:
-  Debian/Ubuntu:  sudo apt-get install rabbitmq-server   (under systemd this also starts it)
-                  sudo rabbitmq-server -detached         (where no service manager runs: WSL, containers)
-  macOS:          brew install rabbitmq && brew services start rabbitmq
-  Docker:         docker run -d --name rabbitmq -p 5672:5672 rabbitmq:3
-or point {env} at a broker you have (amqp://user:password@host:5672/vhost)."""
 
 
 def url() -> str:
@@ -75,8 +68,9 @@ def required() -> bool:
     return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def how_to_start(address: str | None = None, why: str = "no answer") -> str:
-    return HOW_TO_START.format(where=where(address or url()), why=why, env=URL_ENV)
+def how_to_start(address: str | None = None, why: str = "no answer", language: str = "en") -> str:
+    """Why the checks that need a broker cannot run, and how to start one, in `language`."""
+    return mistakes.say("report", "no-broker", language, where=where(address or url()), why=why, env=URL_ENV)
 
 
 def unique_name(label: str) -> str:

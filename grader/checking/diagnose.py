@@ -520,8 +520,11 @@ class Cause:
     params: dict = dataclasses.field(default_factory=dict)
     mistake: str | None = None
 
-    def text(self, language: str = mistakes.DEFAULT_LANGUAGE) -> str:
-        return mistakes.say("cause", self.message, language, **self.params)
+    def text(self, language: str = mistakes.DEFAULT_LANGUAGE, action: str | None = None) -> str:
+        """The cause in `language`; `action` names the check's run in that language (the run's own
+        label, in English, otherwise)."""
+        params = {**self.params, "action": action} if action and "action" in self.params else self.params
+        return mistakes.say("cause", self.message, language, **params)
 
 
 def hints(outcome, exercise: str = "", language: str = mistakes.DEFAULT_LANGUAGE) -> list[str]:
@@ -575,6 +578,10 @@ def causes(outcome, exercise: str = "") -> list[Cause]:
                                "ex05.task-done-missing"))
         else:
             found.append(Cause("queue-join-consumers-ended", params))
+    elif waiting and number == "ex05":
+        # Exercise 5's consumers wait in get() by design: the run waits for items marked done.
+        found.append(Cause("consumers-idle-items-not-done", {"get": waiting[0].call or "q.get()"},
+                           "ex05.task-done-missing"))
     elif waiting and number == "ex06":
         # Workers fed by a task queue stop at a stop value, one each.
         total = max(len(consumers), len(waiting))

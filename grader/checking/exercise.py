@@ -1,7 +1,9 @@
 """One exercise's metadata, loaded from ``exercises/<exercise>/exercise.toml``.
 
-Everything the kit knows about an exercise (title, module, points per check, hints and time budget)
-lives in that one file; the pytest plugin and the grader derive the rest from it.
+Everything the kit knows about an exercise (title, module, points per check and time budget) lives
+in that one file; the pytest plugin and the grader derive the rest from it. Its words, hints
+included, are in the catalogue (grader.checking.mistakes), in each language; an exercise the
+catalogue has no hints for yet may give English ones in its ``[hints]`` and ``[hint_levels]``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import dataclasses
 import hashlib
 import sys
 from pathlib import Path
+
+from grader.checking import mistakes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,6 +71,27 @@ class Exercise:
     # concept, no code), then "where" (where to look, the calls that matter).
     hint_levels: dict[str, str] = dataclasses.field(default_factory=dict)
 
+    def title_in(self, language: str = mistakes.DEFAULT_LANGUAGE) -> str:
+        """The exercise's title in `language`: the catalogue's ``[title.exNN]``, else its own."""
+        return mistakes.find("title", self.number, language) or self.title
+
+    def hint(self, function: str, language: str = mistakes.DEFAULT_LANGUAGE) -> str | None:
+        """The one thing to look at in `function`, in `language`: the catalogue's
+        ``[hint.exNN.<function>]``, else the exercise.toml's ``[hints]`` (an exercise the catalogue
+        has no words for yet)."""
+        return mistakes.find("hint", f"{self.number}.{function}", language) or self.hints.get(function)
+
+    def levels(self, language: str = mistakes.DEFAULT_LANGUAGE) -> dict[str, str]:
+        """The hints before the functions' ones, by level (HINT_LEVELS), in `language`: from the
+        catalogue (``[hint.exNN.idea]``, ``[hint.exNN.where]``), else the exercise.toml's."""
+        found = {level: mistakes.find("hint", f"{self.number}.{level}", language) for level in HINT_LEVELS}
+        return {level: text for level, text in found.items() if text} or dict(self.hint_levels)
+
+    @property
+    def number(self) -> str:
+        """"ex04": how the catalogue's keys and words name the exercise."""
+        return self.name.split("_", 1)[0]
+
     @property
     def needs_broker(self) -> bool:
         return "rabbitmq" in self.services
@@ -119,11 +144,15 @@ def load(folder: Path) -> Exercise:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise MetadataError(f"{where}: {exc}") from exc
     try:
-        title = _take(data, "title", str, where)
+        # An exercise's title is in the catalogue ([title.exNN]); a new one may give it here.
+        title = (_take(data, "title", str, where) if "title" in data
+                 else mistakes.find("title", folder.name.split("_", 1)[0]))
+        if title is None:
+            raise KeyError("title")
         module = _take(data, "module", str, where)
         functions = tuple(_take(data, "functions", list, where))
         points_table = _take(data, "points", dict, where)
-        hints = dict(_take(data, "hints", dict, where))
+        hints = dict(_take(data, "hints", dict, where)) if "hints" in data else {}
         budget_table = dict(data.pop("budget", {}))
         services = tuple(data.pop("services", ()))
         levels_table = dict(data.pop("hint_levels", {}))

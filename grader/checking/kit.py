@@ -16,6 +16,7 @@ from grader.checking import amqp, mistakes, payloads
 from grader.checking.diagnose import Cause, causes, parse_dump, render_processes
 from grader.checking.exercise import Exercise
 from grader.checking.harness import Isolation, Outcome, Status, load_factor, run_check
+from grader.checking.mistakes import Joined, Later, Words
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
@@ -49,19 +50,15 @@ class ForkWithThreadsNote(UserWarning):
     """The student's code forked while its process had threads (Python 3.12+ warns about it)."""
 
 
-FORK_WITH_THREADS = (
-    "{action}: your code started a process with fork while its own process had other threads "
-    "running (a Queue that has been put to runs a feeder thread). Python 3.12+ warns about this: a "
-    "lock held by another thread at the moment of the fork stays locked forever in the child. "
-    "Start your processes before you put anything, or use spawn or forkserver.")
-
-
 class Kit:
     def __init__(self, *, exercise: Exercise, impl_root: Path, start_method: str, seed: int,
-                 scale: float, rerun: str, isolation: Isolation | None = None,
-                 require_broker: bool = False, language: str = mistakes.DEFAULT_LANGUAGE):
+                 scale: float, rerun: str | Words, isolation: Isolation | None = None,
+                 require_broker: bool = False, language: str | tuple[str, ...] = mistakes.DEFAULT_LANGUAGE):
         self.exercise = exercise
-        self.language = language  # of the kit's own words in a report (grader.checking.mistakes)
+        # The languages of the kit's own words in a report (grader.checking.mistakes): a report is
+        # said in each, one after the other; the first is the one of the summary's advice.
+        self.languages = (language,) if isinstance(language, str) else tuple(language)
+        self.language = self.languages[0]
         self.require_broker = require_broker
         self._queues: list[str] = []  # made on the broker by this check; deleted after each run
         self.isolation = isolation
@@ -72,7 +69,7 @@ class Kit:
         self.rerun = rerun
         self.flags: list[str] = []  # what its runs showed for the instructor (Outcome.flags)
         self.held_warnings: list[Warning] | None = None  # a list: warnings wait there (run ahead)
-        self._crash_stack = ""  # where a process of the last run crashed, for any failure after it
+        self._last_outcome: Outcome | None = None  # where a process crashed, for any failure after it
 
     # -- inputs ---------------------------------------------------------------------------------
     @property
@@ -107,9 +104,10 @@ class Kit:
         address = amqp.url()
         problem = amqp.unreachable_once(address)
         if problem:
-            message = amqp.how_to_start(address, problem)
+            message = amqp.how_to_start(address, problem, self.language)
             if self.require_broker:
-                self.fail(f"NO BROKER: {message}")
+                self._fail({language: f"NO BROKER: {amqp.how_to_start(address, problem, language)}"
+                            for language in self.languages}, cause="no-broker", advice=message)
             pytest.skip(message)
         return address
 
@@ -120,12 +118,13 @@ class Kit:
         return name
 
     # -- running --------------------------------------------------------------------------------
-    def run(self, scenario: str, *, action: str, work: float = 0.0, processes: int = 0,
+    def run(self, scenario: str, *, action: str | Words, work: float = 0.0, processes: int = 0,
             **params) -> Outcome:
         """Run ``grader.checking.scenarios.<exercise>:<scenario>`` and fail unless it returned cleanly.
 
-        `work` is the time the check asks for (items times delays) and `processes` how many
-        processes it starts; the budget grows with both.
+        `action` is what a report calls the run: a call (``f"run(batches, {n})"``), or Words when it
+        says more than code. `work` is the time the check asks for (items times delays) and
+        `processes` how many processes it starts; the budget grows with both.
         """
         budget = self.exercise.budget.seconds(
             work=work, processes=processes, start_method=self.start_method,
@@ -134,108 +133,136 @@ class Kit:
             outcome = run_check(
                 module_file=self.module_file, module=self.exercise.module,
                 scenario=f"grader.checking.scenarios.{self.exercise.name}:{scenario}", params=params,
-                start_method=self.start_method, budget=budget, action=action, isolation=self.isolation)
+                start_method=self.start_method, budget=budget, action=mistakes.said(action, mistakes.DEFAULT_LANGUAGE),
+                isolation=self.isolation)
         finally:
             if self._queues:  # every process of the check has ended: nothing uses them any more
                 amqp.delete_queues(amqp.url(), self._queues)
                 self._queues.clear()
         self.flags += outcome.flags
-        self._crash_stack = crash_stack(outcome, self.language)
+        self._last_outcome = outcome
         if "fork-with-threads" in outcome.notes:
-            note = ForkWithThreadsNote(FORK_WITH_THREADS.format(action=outcome.action))
+            note = ForkWithThreadsNote(mistakes.say("report", "fork-with-threads", self.language,
+                                                    action=mistakes.said(action, self.language)))
             if self.held_warnings is None:
                 warnings.warn(note, stacklevel=2)
             else:  # run ahead of its test, in another thread: the test gives it to pytest
                 self.held_warnings.append(note)
-        problem = explain(outcome, self.exercise, self.language)
+        problems = {language: explain(outcome, self.exercise, language, mistakes.said(action, language))
+                    for language in self.languages}
+        problem = problems[self.language]
         if problem:
             prefix = mistakes.say("report", "likely", self.language)
             likely = [line.removeprefix(prefix) for line in problem.splitlines() if line.startswith(prefix)]
-            self.fail(problem, cause=cause_of(outcome), advice=(likely or problem.splitlines())[0],
-                      mistake=mistakes_of(outcome, self.exercise))
+            self._fail(problems, cause=cause_of(outcome), advice=(likely or problem.splitlines())[0],
+                       mistake=mistakes_of(outcome, self.exercise))
         return outcome
 
     # -- verdicts -------------------------------------------------------------------------------
     def _by_exercise(self, table: dict[str, str]) -> str:
         """The key a mistake has in this exercise (`table`: by exercise number, "any" otherwise)."""
-        return table.get(self.exercise.name[:4], table["any"])
+        return table.get(self.exercise.number, table["any"])
 
-    def fail(self, text: str, *, expected: str | None = None, got: str | None = None,
-             look_at: str | None = None, cause: str | None = None, advice: str | None = None,
-             mistake: str | tuple[str, ...] | None = None):
-        """Fail the check with a report that teaches. Two failures share a cause when their first
-        line and what to look at are the same (what was expected and got may differ with the
-        check's items); `cause` and `advice` override that (see CheckFailed). `mistake` is the key
-        (or keys) of the mistake the failure shows, when it can tell one (grader.checking.mistakes)."""
-        keys = mistakes.of(mistake)
-        headline = text.split("\n", 1)[0]
+    def fail(self, name: str, /, *, look_at: str | Words | None = None, mistake: str | tuple[str, ...] | None = None,
+             cause: str | None = None, advice: str | None = None, **params):
+        """Fail the check with the catalogue's report ``check.<name>``: its first line, then what was
+        expected, what came, and what to look at (grader.checking.mistakes), filled from `params` (a
+        param may be Words) and said in each language of the kit. `look_at` (a name of the
+        catalogue's ``words``, or Words) replaces the report's own advice.
+
+        Two failures share a cause when their first line and what to look at are the same, in
+        English (what was expected and got may differ with the check's items); `cause` and `advice`
+        override that (see CheckFailed). `mistake` is the key (or keys) of the mistake the failure
+        shows, when it can tell one."""
+        report = mistakes.entry("check", name)
+        if isinstance(look_at, str):
+            look_at = Words(look_at)
+
+        def lines(language: str) -> list[str]:
+            said = [mistakes.say("check", name, language, **params)]
+            for label, field in (("expected", "expected"), ("got", "got")):
+                if field in report:
+                    said.append(self._labelled(label, mistakes.say_field("check", name, field, language, **params),
+                                               language))
+            advice_text = self._advice(name, report, look_at, language, params)
+            if advice_text:
+                said.append(self._labelled("look-at", advice_text, language))
+            return said
+
+        english = lines(mistakes.DEFAULT_LANGUAGE)
+        english_advice = self._advice(name, report, look_at, mistakes.DEFAULT_LANGUAGE, params)
         if cause is None:
-            cause = "\x1f".join(("fail", headline, look_at or ""))
-        advice = advice or look_at or headline
-        lines = [text]
-        for label, value in (("expected", expected), ("got", got), ("look-at", look_at or None)):
-            if value is not None:
-                lines.append("  " + mistakes.say("report", label, self.language) + value)
-        if self._crash_stack and self._crash_stack not in text:
-            lines.append(self._crash_stack)
-        lines.append(mistakes.say("report", "rerun", self.language, start_method=self.start_method,
-                                  seed=self.seed, command=self.rerun))
-        raise CheckFailed("\n".join(lines), cause=cause, advice=advice, mistakes=keys)
+            cause = "\x1f".join(("fail", english[0], english_advice or ""))
+        advice = advice or self._advice(name, report, look_at, self.language, params) or lines(self.language)[0]
+        self._fail({language: "\n".join(lines(language)) for language in self.languages},
+                   cause=cause, advice=advice, mistake=mistake)
 
-    def expect_items(self, got, expected: list, *, what: str, ordered: bool, look_at: str,
+    @staticmethod
+    def _advice(name: str, report: dict, look_at: Words | None, language: str, params: dict) -> str:
+        if look_at is not None:
+            return look_at.say(language)
+        return mistakes.say_field("check", name, "look_at", language, **params) if "look_at" in report else ""
+
+    @staticmethod
+    def _labelled(label: str, text: str, language: str) -> str:
+        return "  " + mistakes.say("report", label, language) + text
+
+    def _fail(self, texts: dict[str, str], *, cause: str, advice: str, mistake=None):
+        """Fail the check with `texts` (its report, by language), followed in each by where a process
+        crashed and the command that runs the check again. More than one language: one after the
+        other, the first the kit's own."""
+        keys = mistakes.of(mistake)
+        reports = []
+        for language in self.languages:
+            lines = [texts[language]]
+            stack = crash_stack(self._last_outcome, language) if self._last_outcome is not None else ""
+            if stack and stack not in texts[language]:
+                lines.append(stack)
+            lines.append(mistakes.say("report", "rerun", language, start_method=self.start_method,
+                                      seed=self.seed, command=self.rerun))
+            reports.append("\n".join(lines))
+        raise CheckFailed("\n\n".join(reports), cause=cause, advice=advice, mistakes=keys)
+
+    def expect_items(self, got, expected: list, *, what, ordered: bool, look_at: str | Words,
                      mistake: str | None = None, order_mistake: str | None = None) -> None:
         """`got` holds exactly the `expected` items (as a multiset), in order if `ordered`.
         `mistake` is what a wrong set of items shows, `order_mistake` what a wrong order shows."""
         if not isinstance(got, list):
-            self.fail(f"{what} should be a list of items.", expected=f"a list of {len(expected)} items",
-                      got=f"{type(got).__name__}: {payloads.short(got, 80)}", look_at=look_at, mistake=mistake)
+            self.fail("not-a-list", what=what, count=len(expected), type=type(got).__name__,
+                      value=payloads.short(got, 80), look_at=look_at, mistake=mistake)
         missing, doubled, unknown = payloads.compare(expected, got)
         if missing or doubled or unknown:
-            self.fail(f"{what} did not deliver every item exactly once.",
-                      expected=f"{len(expected)} items", got=multiset_story(len(got), missing, doubled, unknown),
-                      look_at=look_at, mistake=mistake)
+            self.fail("items-not-once", what=what, count=len(expected),
+                      story=multiset_story(len(got), missing, doubled, unknown), look_at=look_at, mistake=mistake)
         if ordered and [payloads.key(x) for x in got] != [payloads.key(x) for x in expected]:
             first = next(i for i, (a, b) in enumerate(zip(got, expected)) if payloads.key(a) != payloads.key(b))
-            self.fail(f"{what} has every item, but not in the order they were produced.",
-                      expected=f"item {first} = {payloads.short(expected[first])}",
-                      got=f"item {first} = {payloads.short(got[first])}", look_at=look_at,
-                      mistake=order_mistake)
+            self.fail("items-out-of-order", what=what, index=first, expected=payloads.short(expected[first]),
+                      got=payloads.short(got[first]), look_at=look_at, mistake=order_mistake)
 
-    def expect_clean_shutdown(self, seen: dict, *, what: str) -> None:
+    def expect_clean_shutdown(self, seen: dict, *, what) -> None:
         """Every process the call started was joined and ended on its own, with exit code 0."""
         if seen["unjoined"]:
-            names = ", ".join(seen["unjoined"])
-            self.fail(f"{what} returned without joining {names}.",
-                      expected="every process joined before returning",
-                      got=f"{names} never waited for" + (" and still running" if seen["running"] else ""),
-                      look_at="join every process you start: a process you do not join may still "
-                              "be running when your function returns", mistake="any.process-left-running")
+            self.fail("not-joined", what=what, names=", ".join(seen["unjoined"]),
+                      running=Words("still-running") if seen["running"] else "",
+                      mistake="any.process-left-running")
         bad = {name: code for name, code in seen["exitcodes"].items() if code != 0}
         if bad:
             name, code = next(iter(bad.items()))
-            how = (f"was killed by signal {-code}" if code < 0 else f"exited with code {code}")
-            self.fail(f"{name} {how} instead of returning normally.",
-                      expected="every producer and consumer ends by returning (exit code 0)",
-                      got=", ".join(f"{n}: exit code {c}" for n, c in bad.items()),
-                      look_at="stop consumers with a sentinel, not terminate() or kill(); "
-                              "an exit code of 1 means the process raised (see its traceback)",
+            how = Words("killed-by-signal", signal=-code) if code < 0 else Words("exited-with-code", code=code)
+            self.fail("bad-exit-code", name=name, how=how, codes=_exit_codes(bad),
                       mistake="ex03.terminate-instead-of-sentinel" if code < 0 else None)
 
-    def expect_processes(self, seen: dict, *, at_least: int, what: str) -> None:
+    def expect_processes(self, seen: dict, *, at_least: int, what) -> None:
         """The work went through processes: the call started at least `at_least` of them (the kit
         saw each one: grader.checking.harness checks the account against the process tree)."""
         started = seen.get("processes") or []
         if len(started) < at_least:
-            self.fail(f"{what} returned a list, but started {len(started)} process(es) to make it: the "
-                      "items must go from a producer process, through the queue, to a consumer process.",
-                      expected=f"at least {at_least} processes started (producers and consumers)",
-                      got=f"{', '.join(started) or 'no process'}; it returned {payloads.short(seen.get('value'), 80)}",
-                      look_at="start the producer and the consumer with multiprocessing.Process, "
-                              "and collect what the consumer puts on the results queue",
-                      mistake="any.result-not-through-queues")
+            self.fail("too-few-processes", what=what, count=len(started), at_least=at_least,
+                      started=", ".join(started) or Words("no-process"),
+                      value=payloads.short(seen.get("value"), 80), mistake="any.result-not-through-queues")
         self._expect_items_through_queues(seen, what=what)
 
-    def _expect_items_through_queues(self, seen: dict, *, what: str) -> None:
+    def _expect_items_through_queues(self, seen: dict, *, what) -> None:
         """Each value the call returned went through queues: counted from the calls the student's
         code made (put_spans, gets), the processes it started put at least as many values on
         queues and took at least as many from them, and the call took at least as many itself.
@@ -245,54 +272,47 @@ class Kit:
         _, put, taken, collected = _queue_calls(seen)
         if min(put, taken, collected) >= count:
             return
-        self.fail(f"{what} returned {count} values, but they did not all go through queues between "
-                  f"processes.",
-                  expected=f"at least {count} puts and {count} gets by the processes {what} started "
-                           f"(the producer puts each item, the consumer takes it and puts its result), "
-                           f"and {count} results taken by {what} itself",
-                  got=f"its processes put {put} values on queues and took {taken}; {what} took {collected}",
-                  look_at="the consumer takes each item with q.get() and puts it on results; run() takes "
-                          "one result per item with results.get() and returns those, not the list it "
-                          "was given", mistake="any.result-not-through-queues")
+        self.fail("not-through-queues", what=what, count=count, put=put, taken=taken, collected=collected,
+                  mistake="any.result-not-through-queues")
 
-    def expect_no_crash(self, outcome: Outcome, exitcodes: dict, *, what: str) -> None:
+    def expect_no_crash(self, outcome: Outcome, exitcodes: dict, *, what) -> None:
         """No process of the check ended by raising (an exit code above 0); if one did, say why
-        from what it printed on stderr."""
+        from what it printed on stderr. `what` (Words) says when: "during run()"."""
         crashed = {name: code for name, code in exitcodes.items() if code is not None and code > 0}
         if not crashed:
             return
-        names = ", ".join(crashed)
         stub = re.search(r'line \d+, in (\w+)\n.*\n\s*NotImplementedError: (.*)', outcome.stderr)
         if stub:  # a stub function run in a process of its own
-            hint = self.exercise.hints.get(stub[1])
-            self.fail(f"NOT WRITTEN YET: {stub[1]}() still raises NotImplementedError ({stub[2]}). "
-                      f"Replace the TODOs in {Path(outcome.module_file).name}."
-                      + (f"\n  hint: {hint}" if hint else ""), cause=not_written(stub[1]))
+            file = Path(outcome.module_file).name
+
+            def written(language: str) -> str:
+                text = mistakes.say("check", "stub-in-process", language, function=stub[1], message=stub[2], file=file)
+                hint = self.exercise.hint(stub[1], language)
+                return text + (f"\n  {mistakes.say('report', 'hint', language)}{hint}" if hint else "")
+
+            self._fail({language: written(language) for language in self.languages},
+                       cause=not_written(stub[1]), advice=written(self.language).split("\n")[0])
         found = _stderr_causes(outcome, self.exercise)
-        because = "".join("\n  " + cause.text(self.language) for cause in found)
-        self.fail(f"{names} raised an exception and ended {what}.{because}{_with_output(outcome, language=self.language)}",
-                  expected="every process ends by returning, or (a daemon) when the program ends",
-                  got=", ".join(f"{n}: exit code {c}" for n, c in crashed.items()),
-                  look_at="the traceback above: an exit code of 1 means the process raised",
+        self.fail("process-raised", names=", ".join(crashed), what=what, codes=_exit_codes(crashed),
+                  because=Later(lambda language: "".join("\n  " + cause.text(language) for cause in found)),
+                  output=Later(lambda language: _with_output(outcome, language=language)),
                   mistake=mistakes.first(c.mistake for c in found if c.mistake))
 
-    def expect_sentinels_after_producers(self, seen: dict, *, what: str, sentinel: str = "the sentinel None",
-                                         look_at: str = "join every producer first, then put None") -> None:
+    def expect_sentinels_after_producers(self, seen: dict, *, what, sentinel: Words | None = None,
+                                         look_at: str = "join-producers-then-none") -> None:
         """Each sentinel was sent once every producer was known to have ended (joined). Judged by
-        the order of the calls, not by luck: such a sentinel loses items only when it overtakes one."""
+        the order of the calls, not by luck: such a sentinel loses items only when it overtakes one.
+        `sentinel` names it (Words: "the sentinel None"), `look_at` (a name of the catalogue's
+        words) says what to do first."""
         for unjoined in seen.get("sentinels") or []:
             producers = [name for name in unjoined if plays(name, PRODUCER, PUBLISHER)]
             if producers:
-                self.fail(f"{what} sent {sentinel} before {', '.join(producers)} had been joined.",
-                          expected=f"{sentinel} sent after p.join() has returned for every producer",
-                          got=f"{sentinel} sent while nothing had waited for {', '.join(producers)} to end",
-                          look_at=f"{look_at}: an item a producer has not sent yet, or that is still on "
-                                  "its way to the queue, comes after it, and the consumer stops before "
-                                  "that item (whether it does in one run is luck)",
+                self.fail("sentinel-before-join", what=what, sentinel=sentinel or Words("the-sentinel-none"),
+                          producers=", ".join(producers), first=Words(look_at),
                           mistake=self._by_exercise(SENTINEL_TOO_EARLY))
 
-    def expect_results_awaited(self, seen: dict, expected: list, *, what: str,
-                               look_at: str | None = None) -> None:
+    def expect_results_awaited(self, seen: dict, expected: list, *, what,
+                               look_at: str | Words | None = None) -> None:
         """Items are missing after the code asked a queue that a running process held whether it
         was empty: run() about its consumers' results, or a consumer about its producer's items.
         The kit answers such a question (every other empty(), qsize() or get_nowait(), and the first
@@ -309,34 +329,16 @@ class Kit:
         # A consumer that took "nothing there" for the end lost the items before run() could.
         first = next((answer for answer in late if answer.get("by", "run()") != "run()"), late[0])
         call, asker = first["call"], first.get("by", "run()")
-        timed = call.startswith("get(timeout=")
-        running = ", ".join(first["running"]) or "another process"
+        running = ", ".join(first["running"]) or Words("another-process")
         if asker != "run()":
-            self.fail(f"{asker} stopped taking items while {running} could still put some.",
-                      expected=f"{len(expected)} items, each taken by a consumer that waits in q.get() "
-                               f"for the next one",
-                      got=f"{len(got)} of {len(expected)} items; {asker} asked {call} of a queue that "
-                          f"{running} still held, and took 'nothing there' for the end",
-                      look_at=("a get() that times out means 'nothing yet' while a producer still runs, "
-                               "not 'all done': stop at the sentinel only, and go back to waiting after "
-                               "queue.Empty (whether the producer was slower than the timeout in one run "
-                               "is luck)") if timed else
-                              ("an empty queue means 'nothing yet' while a producer still runs: block in "
-                               "q.get() instead of asking q.empty() or q.qsize() (whether the items were "
-                               "there in one run is luck)"),
+            timed = call.startswith("get(timeout=")
+            self.fail("consumer-gave-up", asker=asker, running=running, count=len(expected), taken=len(got),
+                      call=call, look_at="timed-get-is-not-the-end" if timed else "empty-is-not-the-end",
                       mistake=self._by_exercise(CONSUMER_GIVES_UP))
-        self.fail(f"{what} stopped taking results while {running} could still put some.",
-                  expected=f"{len(expected)} items: every result, counted one by one with get(), or "
-                           f"taken once no consumer can put more (joined, or after q.join() for daemons)",
-                  got=f"{len(got)} of {len(expected)} items; it asked {call} of a queue that {running} "
-                      f"still held, and took 'nothing there' for the end",
-                  look_at=look_at or "an empty queue, or a get() that times out, means 'nothing yet' "
-                                     "while a consumer still runs: join the consumers before you trust "
-                                     "empty() or qsize(), or take exactly one result per item with "
-                                     "results.get() (whether the items were there in one run is luck)",
-                  mistake="any.empty-taken-for-end")
+        self.fail("run-gave-up", what=what, running=running, count=len(expected), taken=len(got), call=call,
+                  look_at=look_at, mistake="any.empty-taken-for-end")
 
-    def expect_every_result_taken(self, seen: dict, *, what: str, results: str = "results") -> None:
+    def expect_every_result_taken(self, seen: dict, *, what, results: str = "results") -> None:
         """`what` took every value the other processes put on queues (counted from the calls:
         "put_spans", "gets"). With two or more of them putting, their values arrive in any order,
         so a value left unread (a forwarded STOP, a second result) could have arrived before an
@@ -345,13 +347,8 @@ class Kit:
         putters, put, _, taken = _queue_calls(seen)
         if putters < 2 or put <= taken:
             return
-        self.fail(f"{what} returned while {put - taken} value(s) put on {results} were still unread.",
-                  expected=f"one value per item put on {results}, and {what} taking every one",
-                  got=f"the other processes put {put} values and {what} took {taken}: values of several "
-                      f"processes arrive in any order, so in another run an extra one comes before the "
-                      f"last item and is taken in its place",
-                  look_at=f"put exactly one result per item on {results}: take the STOP without "
-                          f"forwarding it", mistake=self._by_exercise(SENTINEL_FORWARDED))
+        self.fail("results-unread", what=what, left=put - taken, results=results, put=put, taken=taken,
+                  mistake=self._by_exercise(SENTINEL_FORWARDED))
 
     def expect_task_done_after_the_work(self, seen: dict) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by
@@ -361,34 +358,25 @@ class Kit:
         marks = seen.get("early_task_done") or {}
         extra = {name: n[1] for name, n in marks.items() if n[1]}
         if extra:
-            self.fail(f"{', '.join(extra)} called q.task_done() more often than it took items.",
-                      expected="exactly one q.task_done() per item taken",
-                      got=", ".join(f"{name}: {n} call(s) too many" for name, n in extra.items()),
-                      look_at="Call it exactly once per item taken, after its work: not also in a "
-                              "finally block or a second branch", mistake="ex05.task-done-twice")
+            self.fail("task-done-too-often", names=", ".join(extra),
+                      counts=Joined(tuple(Words("calls-too-many", name=name, count=n) for name, n in extra.items())),
+                      mistake="ex05.task-done-twice")
         early = {name: n[0] for name, n in marks.items() if n[0]}
         if early:
-            self.fail(f"{', '.join(early)} marked items done before putting their results.",
-                      expected="results.put(item), then q.task_done()",
-                      got=", ".join(f"{name}: {n} item(s) marked done first" for name, n in early.items()),
-                      look_at="q.task_done() must be the last thing done with an item. The program ends "
-                              "right after q.join() and kills its daemon consumers: an item marked "
-                              "done too early can be lost", mistake="ex05.task-done-before-work")
+            self.fail("task-done-early", names=", ".join(early),
+                      counts=Joined(tuple(Words("marked-done-first", name=name, count=n) for name, n in early.items())),
+                      mistake="ex05.task-done-before-work")
 
-    def expect_overlap(self, seen: dict, *, what: str) -> None:
+    def expect_overlap(self, seen: dict, *, what) -> None:
         """The consumers ran while the producers were still producing."""
         if seen.get("overlap") is False:
-            self.fail(f"{what} started the consumers only after the producers had finished.",
-                      expected="producers and consumers running at the same time",
-                      got="first every item was produced, then the consumers started",
-                      look_at="start every process first, then join: the point of the queue is that "
-                              "both sides work at once (and a bounded queue would deadlock)",
-                      mistake="any.consumers-started-late")
+            self.fail("consumers-started-late", what=what, mistake="any.consumers-started-late")
 
-    def expect_took_at_least(self, seen: dict, seconds: float, *, what: str, why: str,
+    def expect_took_at_least(self, seen: dict, seconds: float, *, what, why: Words,
                              delay: float = 0.0, by: str | None = None) -> None:
         """The call lasted as long as its delays demand: `seconds`, for the items of the busiest
-        process of kind `by` ("producer" or "consumer"), each `delay` apart.
+        process of kind `by` ("producer" or "consumer"), each `delay` apart; `why` says how the
+        check counted them.
 
         Under heavy load, starting the processes alone can last as long as the delays, so the
         length of the call cannot show a delay that was ignored. Two tallies the driver keeps of the
@@ -399,39 +387,31 @@ class Kit:
           and last puts were: items `delay` apart spread over `seconds - delay` at least.
         Code that does neither is judged by the length of the call alone.
         """
-        look_at = "pass producer_delay and consumer_delay on to the processes, and sleep that long for every item"
         if seen["seconds"] < 0.9 * seconds:
-            self.fail(f"{what} finished too fast for the delays it was given.",
-                      expected=f"at least {seconds:.2f} s ({why})",
-                      got=f"{seen['seconds']:.2f} s", look_at=look_at, mistake="any.delay-ignored")
+            self.fail("too-fast", what=what, seconds=seconds, why=why, took=seen["seconds"],
+                      mistake="any.delay-ignored")
         slept = seen.get("slept") or {}
         if slept.get("calls") and slept["seconds"] < 0.9 * seconds:
-            self.fail(f"{what} slept too little for the delays it was given.",
-                      expected=f"at least {seconds:.2f} s of time.sleep in all ({why})",
-                      got=f"{slept['calls']} calls of time.sleep, {slept['seconds']:.2f} s in all",
-                      look_at=look_at, mistake="any.delay-ignored")
+            self.fail("slept-too-little", what=what, seconds=seconds, why=why, calls=slept["calls"],
+                      slept=slept["seconds"], mistake="any.delay-ignored")
         spans = [s for s in seen.get("put_spans", [])
                  if by and s["puts"] >= 2 and plays(s["role"], by)]
         if delay and spans:
             widest = max(spans, key=lambda s: s["span"])
             if widest["span"] < 0.9 * (seconds - delay):
-                self.fail(f"{what}: the {by}s put their items too close together for the delays "
-                          f"they were given.",
-                          expected=f"the puts of one {by} spread over at least {seconds - delay:.2f} s ({why})",
-                          got=f"at most {widest['span']:.3f} s between the first and the last put "
-                              f"of one {by} ({widest['puts']} puts)",
-                          look_at=look_at, mistake="any.delay-ignored")
+                self.fail("puts-too-close", what=what, by=by, seconds=seconds - delay, why=why,
+                          span=widest["span"], puts=widest["puts"], mistake="any.delay-ignored")
 
-    def expect_no_spin(self, outcome: Outcome, *, while_: str) -> None:
-        """No student process kept a CPU busy while it should have been waiting."""
+    def expect_no_spin(self, outcome: Outcome, *, while_: Words) -> None:
+        """No student process kept a CPU busy while it should have been waiting (`while_`: Words)."""
         spinning = [r for r in outcome.busy if r.kind != "main" or not outcome.registry]
         if spinning:
-            names = ", ".join(_spin_witness(r) for r in spinning)
-            self.fail(f"{names} kept a CPU busy {while_}.",
-                      expected="a waiting process sleeps in q.get() and uses almost no CPU",
-                      got="a loop that keeps asking (q.empty(), get_nowait(), get(timeout=0)) and spins",
-                      look_at="take items with a blocking q.get(); it returns as soon as one arrives",
+            self.fail("spins", names=Joined(tuple(_spin_witness(r) for r in spinning)), while_=while_,
                       mistake="any.busy-wait")
+
+
+def _exit_codes(codes: dict[str, int]) -> Joined:
+    return Joined(tuple(Words("exit-code-of", name=name, code=code) for name, code in codes.items()))
 
 
 def _queue_calls(seen: dict) -> tuple[int, int, int, int]:
@@ -444,25 +424,26 @@ def _queue_calls(seen: dict) -> tuple[int, int, int, int]:
             sum(n for role, n in gets.items() if role != "main"), gets.get("main", 0))
 
 
-def _spin_witness(report) -> str:
+def _spin_witness(report) -> Words:
     if report.polls:
-        return f"{report.role} (asked an empty queue {report.polls}+ times in a row)"
+        return Words("spin-polls", role=report.role, polls=report.polls)
     if report.runnable is not None and report.blocked is not None:
-        return (f"{report.role} (running or waiting for a CPU at {report.runnable:.0%} of the kit's "
-                f"looks, and gave the CPU up to wait only {report.blocked[0]} times)")
-    return f"{report.role} ({report.cpu:.0%} of a CPU)"
+        return Words("spin-runnable", role=report.role, runnable=report.runnable, blocked=report.blocked[0])
+    return Words("spin-cpu", role=report.role, cpu=report.cpu)
 
 
-def multiset_story(count: int, missing: list, doubled: list, unknown: list) -> str:
-    parts = [f"{count} items"]
+def multiset_story(count: int, missing: list, doubled: list, unknown: list) -> Joined:
+    def examples(values: list) -> str:
+        return ", ".join(payloads.short(x) for x in values[:3])
+
+    parts = [Words("items", count=count)]
     if missing:
-        parts.append(f"{len(missing)} never consumed, e.g. {', '.join(payloads.short(x) for x in missing[:3])}")
+        parts.append(Words("never-consumed", count=len(missing), examples=examples(missing)))
     if doubled:
-        parts.append(f"{len(doubled)} consumed twice, e.g. {', '.join(payloads.short(x) for x in doubled[:3])}")
+        parts.append(Words("consumed-twice", count=len(doubled), examples=examples(doubled)))
     if unknown:
-        parts.append(f"{len(unknown)} that were never produced, e.g. "
-                     f"{', '.join(payloads.short(x) for x in unknown[:3])}")
-    return "; ".join(parts)
+        parts.append(Words("never-produced", count=len(unknown), examples=examples(unknown)))
+    return Joined(tuple(parts), separator="list-semicolon")
 
 
 def _error_line(outcome: Outcome) -> str:
@@ -539,8 +520,11 @@ def mistakes_of(outcome: Outcome, exercise: Exercise) -> tuple[str, ...]:
     return mistakes.first(found)
 
 
-def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAULT_LANGUAGE) -> str | None:
-    """Why a check cannot go on, in words a student can act on (in `language`); None when it can."""
+def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAULT_LANGUAGE,
+            action: str | None = None) -> str | None:
+    """Why a check cannot go on, in words a student can act on (in `language`); None when it can.
+    `action` says what the check ran in that language (the outcome's own label otherwise)."""
+    action = action or outcome.action
     def say(name: str, **params) -> str:
         return mistakes.say("report", name, language, **params)
 
@@ -558,20 +542,20 @@ def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAU
         return say("started-at-import", file=file, message=error["message"])
     if status == Status.RAISED:
         if error["type"] == "NotImplementedError":
-            hint = exercise.hints.get(error.get("function") or "")
+            hint = exercise.hint(error.get("function") or "", language)
             hint = f"\n  {say('hint')}{hint}" if hint else ""
-            return say("not-written", action=outcome.action, message=error["message"] or say("the-stub"),
+            return say("not-written", action=action, message=error["message"] or say("the-stub"),
                        file=file) + hint
-        text = say("raised", action=outcome.action, error=_error_line(outcome))
+        text = say("raised", action=action, error=_error_line(outcome))
         if "can only join a started process" in error["message"]:
             text += "\n  " + say("join-unstarted")
         elif error["type"] in ("BlockingIOError", "MemoryError") or "can't start new thread" in error["message"]:
             text += "\n  " + say("resource-limit")
         for cause in _stderr_causes(outcome, exercise):
-            text += "\n  " + cause.text(language)
+            text += "\n  " + cause.text(language, action)
         return text + _with_output(outcome, error.get("traceback", ""), language)
     if status == Status.HANG:
-        timing = {"action": outcome.action, "start_method": outcome.start_method,
+        timing = {"action": action, "start_method": outcome.start_method,
                   "elapsed": outcome.elapsed, "budget": outcome.budget}
         if outcome.deadlock:
             lines = [say("deadlock", **timing)]
@@ -585,13 +569,13 @@ def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAU
         ended = _ended(outcome)
         if ended:
             lines.append("  " + say("already-ended", names=ended))
-        lines += [say("likely") + cause.text(language) for cause in _likely_causes(outcome, exercise)]
+        lines += [say("likely") + cause.text(language, action) for cause in _likely_causes(outcome, exercise)]
         return "\n".join(lines) + _with_output(outcome, language=language)
     if status == Status.CRASHED:
         code = error.get("returncode")
         ran = any(e["kind"] == "phase" for e in outcome.registry)
         stack = crash_stack(outcome, language)
-        return (say("crash-running" if ran else "crash-importing", action=outcome.action, file=file, code=code)
+        return (say("crash-running" if ran else "crash-importing", action=action, file=file, code=code)
                 + (f"\n{stack}" if stack else "") + _with_output(outcome, language=language))
     if status == Status.UNRELIABLE:
         return say("unreliable", message=error["message"])
@@ -600,10 +584,10 @@ def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAU
     if status == Status.BAD_ANSWER:
         return say("bad-answer", message=error["message"])
     if status == Status.INCONSISTENT:
-        return say("inconsistent", action=outcome.action, message=error["message"])
+        return say("inconsistent", action=action, message=error["message"])
     if outcome.leaked:
-        lines = [say("leak", action=outcome.action, count=len(outcome.leaked)), _render(outcome, language)]
-        lines += [say("likely") + cause.text(language) for cause in _likely_causes(outcome, exercise)]
+        lines = [say("leak", action=action, count=len(outcome.leaked)), _render(outcome, language)]
+        lines += [say("likely") + cause.text(language, action) for cause in _likely_causes(outcome, exercise)]
         lines.append(say("leak-advice"))
         return "\n".join(lines) + _with_output(outcome, language=language)
     return None

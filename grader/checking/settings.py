@@ -49,16 +49,36 @@ def language(given: str | None = None) -> str:
     system's locale, else English. Each of the first two must name a language of the catalogue
     (``zh_CN``, ``en``; ``zh-CN`` is taken too), else ValueError; the locale only picks Chinese
     when it is Chinese (``zh_CN.UTF-8``, ``zh_TW``...) and English otherwise."""
-    from grader.checking.mistakes import DEFAULT_LANGUAGE, LANGUAGES
+    from grader.checking.mistakes import DEFAULT_LANGUAGE
 
     for source, text in (("--lang", given), (LANG_ENV, os.environ.get(LANG_ENV))):
         text = (text or "").strip()
         if text:
-            chosen = {name.lower(): name for name in LANGUAGES}.get(text.replace("-", "_").lower())
-            if chosen is None:
-                raise ValueError(f"{source} {text!r}: the kit speaks {' and '.join(LANGUAGES)}")
-            return chosen
+            return _one_language(text, source)
     return "zh_CN" if _system_locale().lower().startswith("zh") else DEFAULT_LANGUAGE
+
+
+def course_languages(given: str | None = None) -> tuple[str, ...]:
+    """The languages of a course's feedback (--lang of grade, batch, worker, gradescope and nbgrader
+    export): `given`, one language or several with commas (``zh_CN,en``: each report in both, the
+    first first), else English. The course decides, never the grading machine's locale or
+    $BAOZI_LANG. ValueError for a language the kit lacks, or one named twice."""
+    from grader.checking.mistakes import DEFAULT_LANGUAGE
+
+    names = [part.strip() for part in (given or "").split(",") if part.strip()]
+    chosen = tuple(_one_language(name, "--lang") for name in names) or (DEFAULT_LANGUAGE,)
+    if len(set(chosen)) < len(chosen):
+        raise ValueError(f"--lang {given!r}: a language named twice")
+    return chosen
+
+
+def _one_language(text: str, source: str) -> str:
+    from grader.checking.mistakes import LANGUAGES
+
+    chosen = {name.lower(): name for name in LANGUAGES}.get(text.replace("-", "_").lower())
+    if chosen is None:
+        raise ValueError(f"{source} {text!r}: the kit speaks {' and '.join(LANGUAGES)}")
+    return chosen
 
 
 def _system_locale() -> str:

@@ -166,7 +166,7 @@ class Collector:
     def _publish(self, channel) -> None:
         """One persistent job per pending submission not yet confirmed by the broker."""
         options = {"seed": self.options.seed, "concurrency": self.options.concurrency,
-                   "scale": self.options.scale}
+                   "scale": self.options.scale, "languages": list(self.options.languages)}
         published = self.state["published"]
         fresh = 0
         for student, pending in sorted(self.pending.items()):
@@ -256,8 +256,8 @@ class Collector:
         notes = list(pending.notes) + ([why] if why.startswith(("could not be graded", "the grader failed")) else [])
         graded = pipeline.write_grade(self.out / student, student, pending.digest, self.exercises, results,
                                      key=self.grading_key, why=why, not_run=pending.not_run, notes=notes,
-                                     seconds=seconds, plan=plan,
-                                     review=pending.review)
+                                     seconds=seconds, plan=plan, review=pending.review,
+                                     languages=self.options.languages)
         self._written(student, graded, f"{graded.score:g} / {graded.max_score} in {graded.seconds:.1f} s "
                                        f"on {message.get('worker', '?')}")
 
@@ -282,8 +282,8 @@ class Collector:
         pending = self.pending[student]
         graded = pipeline.write_grade(self.out / student, student, pending.digest, self.exercises, [],
                                      key=self.grading_key, why=why, not_run=pending.not_run,
-                                     notes=[*pending.notes, why],
-                                     review=pending.review)
+                                     notes=[*pending.notes, why], review=pending.review,
+                                     languages=self.options.languages)
         self._written(student, graded, why)
 
     def _written(self, student: str, graded: pipeline.Graded, text: str) -> None:
@@ -319,7 +319,7 @@ def main(args, then: Callable[[list[pipeline.Graded]], None] | None = None) -> i
         print(f"batch --broker refuses to start: {jobs.NO_RESULTS_KEY}.", file=sys.stderr)
         return 2
     options = pipeline.Options(sandbox=None, seed=args.seed, concurrency=args.concurrency,
-                              scale=args.budget_scale)
+                              scale=args.budget_scale, languages=args.lang)
     try:
         results = run_broker_batch(args.submissions, args.out, options, args.broker, args.queue,
                                    args.max_deliveries, key=key)

@@ -34,6 +34,7 @@ from pathlib import Path
 from grader.checking import amqp
 from grader.checking.exercise import all_exercises
 from grader.checking.results import Verdict
+from grader.checking.settings import course_languages
 from grader.grading import pipeline, slots
 from grader.grading.checklist import grading_plan
 from grader.grading.sandbox import UIDS_PER_SLOT
@@ -41,6 +42,15 @@ from grader.distributed import jobs
 
 MAX_SCALE = 20.0  # largest --budget-scale a job may ask for
 DONE_CACHE = 32  # results kept, to answer a redelivered job without grading it again
+
+
+def _languages(value) -> tuple[str, ...]:
+    """A job's feedback languages (a list of names); English when they are not the kit's."""
+    try:
+        return course_languages(",".join(value)) if isinstance(value, list) and all(
+            isinstance(name, str) for name in value) else ("en",)
+    except ValueError:
+        return ("en",)
 
 
 class Stop(Exception):
@@ -165,7 +175,8 @@ class Worker:
             # the batch's settings, within bounds: a job must not make this machine run 1000 checks
             options = pipeline.Options(sandbox=self.sandbox, seed=int(options.get("seed", 1)),
                                       concurrency=min(UIDS_PER_SLOT, max(1, int(options.get("concurrency", 4)))),
-                                      scale=min(MAX_SCALE, max(0.1, float(options.get("scale", 1.0)))))
+                                      scale=min(MAX_SCALE, max(0.1, float(options.get("scale", 1.0)))),
+                                      languages=_languages(options.get("languages")))
             with tempfile.TemporaryDirectory(prefix="baozi-job-") as tmp:
                 workdir = Path(tmp)
                 workdir.chmod(0o755)  # the student's users read their modules from here

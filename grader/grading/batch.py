@@ -212,7 +212,7 @@ def main(args, then: Callable[[list[pipeline.Graded]], None] | None = None) -> i
         return 2
     options = pipeline.Options(sandbox=sandbox, seed=args.seed,
                               concurrency=args.concurrency, scale=args.budget_scale,
-                              hide=(args.submissions.resolve(), args.out.resolve()))
+                              hide=(args.submissions.resolve(), args.out.resolve()), languages=args.lang)
     started = time.monotonic()
     try:
         results = run_batch(args.submissions, args.out, options, args.workers or default_workers())

@@ -111,22 +111,23 @@ def _expect_points(exercise: Exercise, visible: dict) -> None:
 HIDDEN_SEED_OFFSET = 1000  # hidden checks draw other items than the visible ones
 
 
-def _rerun(check: Check, method: str, seed: int) -> str:
+def _rerun(check: Check, method: str, seed: int):
     from grader.checking.kit import rerun_command
+    from grader.checking.mistakes import Words
 
     if check.hidden:
-        return "(a hidden check: it is not in your copy of the kit)"
+        return Words("hidden-check-no-rerun")
     nodeid = f"exercises/{check.exercise.name}/test_{check.exercise.module}.py::{check.name}"
     return rerun_command(nodeid, impl=None, start_method=method, seed=seed)
 
 
 def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: float,
             isolation: Isolation | None = None, rerun: str | None = None, fault: bool = True,
-            require_broker: bool = True) -> CheckResult:
+            require_broker: bool = True, language: str | tuple[str, ...] = "en") -> CheckResult:
     """Run `check` once under `method` (results.run_check_function): the grader's runner and the
     notebook both run a check this way. `rerun` says how to run it again (default: the pytest
     command of a visible check). Grading never skips (`require_broker`): a missing broker is the
-    grader's fault, not the student's."""
+    grader's fault, not the student's. `language`: of the report, or several (each in turn)."""
     # Imported here: the report and the nbgrader export read the checklist without running a check.
     from grader.checking.kit import Kit
     from grader.checking.results import run_check_function
@@ -134,6 +135,6 @@ def run_one(check: Check, method: str, *, impl_root: Path, seed: int, scale: flo
     seed = seed + (HIDDEN_SEED_OFFSET if check.hidden else 0)
     kit = Kit(exercise=check.exercise, impl_root=impl_root, start_method=method, seed=seed,
               scale=scale, rerun=rerun or _rerun(check, method, seed), isolation=isolation,
-              require_broker=require_broker)
+              require_broker=require_broker, language=language)
     return run_check_function(check.func, kit, check=check.name, points=check.points, hidden=check.hidden,
                               fault=fault)

@@ -47,6 +47,7 @@ class Options:
     concurrency: int = 4
     scale: float = 1.0
     hide: tuple[Path, ...] = ()  # more folders the submission must not see (submissions, output)
+    languages: tuple[str, ...] = ("en",)  # of the feedback: each report in each (settings.course_languages)
 
 
 def grading_key(options: Options, exercises: list[Exercise]) -> str:
@@ -55,7 +56,7 @@ def grading_key(options: Options, exercises: list[Exercise]) -> str:
     again what it had graded."""
     plan = grading_plan()
     identity = {"kit": fingerprint(), "seed": options.seed, "scale": options.scale,
-                "exercises": [e.name for e in exercises], "plan": {str(k): list(v) for k, v in plan.items()}}
+                "languages": list(options.languages), "exercises": [e.name for e in exercises], "plan": {str(k): list(v) for k, v in plan.items()}}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -132,7 +133,7 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
     uids = options.sandbox.student_uids(slot, options.concurrency)
     argv = [sys.executable, "-m", "grader.grading.runner", "--impl", str(layout.impl_root),
             "--seed", str(options.seed), "--concurrency", str(options.concurrency),
-            "--scale", str(options.scale), "--only", ",".join(exercises),
+            "--scale", str(options.scale), "--only", ",".join(exercises), "--lang", ",".join(options.languages),
             "--limits", json.dumps(LIMITS if uids else {"FSIZE": LIMITS["FSIZE"]})]
     if uids:
         argv += ["--uids", f"{uids.start}:{len(uids)}"]
@@ -256,8 +257,8 @@ def grade(source: Path, out_dir: Path, options: Options, *, slot: int = 0,
         why = grader_fault(exc)
         notes.append(why)
     return write_grade(out_dir, student, digest, exercises, results, key=grading_key(options, exercises),
-                       why=why, not_run=not_run,
-                       notes=notes, seconds=time.monotonic() - started, review=flagged)
+                       why=why, not_run=not_run, notes=notes, seconds=time.monotonic() - started, review=flagged,
+                       languages=options.languages)
 
 
 def grader_fault(exc: BaseException) -> str:
@@ -283,11 +284,13 @@ def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
 def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exercise],
                 results: list[dict], *, key: str = "", why: str = "", not_run: dict[str, str] | None = None,
                 notes: list[str] | None = None, seconds: float = 0.0,
-                plan: dict[bool, tuple[str, ...]] | None = None, review: list[str] | None = None) -> Graded:
+                plan: dict[bool, tuple[str, ...]] | None = None, review: list[str] | None = None,
+                languages: tuple[str, ...] = ("en",)) -> Graded:
     """Steps 5-6: score the results (a missing one is a failed check with `why`) and write
     ``results.json`` and ``feedback.md`` atomically. `plan` is the grading plan the results were
     run under (default: this machine's; a remote worker sends its own). `review` goes to the
-    instructor only (``extra_data``), never into the student's feedback."""
+    instructor only (``extra_data``), never into the student's feedback. `languages`: of the feedback's
+    own words (the reports in `results` were said in them by the runner)."""
     plan = plan or grading_plan()
     notes = list(notes or [])
     checks = [check for exercise in exercises for check in checks_for(exercise)]
@@ -303,7 +306,8 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     payload["extra_data"] = {"student": student, "digest": digest, "key": key,
                              "exercises": {k: list(v) for k, v in scores.items()}, "review": list(review or [])}
     causes = report.failure_causes(checks, plan, results)
-    report.atomic_write(out_dir / FEEDBACK_FILE, report.feedback_md(student, tests, exercises, notes, causes))
+    feedback = report.feedback_md(student, tests, exercises, notes, causes, languages)
+    report.atomic_write(out_dir / FEEDBACK_FILE, feedback)
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
     return Graded(student, digest, score, max_score, scores, tests, seconds, list(review or []), key)
 
@@ -389,7 +393,7 @@ def main(args) -> int:
     sandbox = choose(args.sandbox)
     print(sandbox.description, file=sys.stderr)
     options = Options(sandbox=sandbox, seed=args.seed, concurrency=args.concurrency,
-                      scale=args.budget_scale, hide=(args.out.resolve(),))
+                      scale=args.budget_scale, hide=(args.out.resolve(),), languages=args.lang)
     try:
         graded = grade(args.submission, args.out / student_id(args.submission), options)
     except KeyboardInterrupt:  # its runner was ended on the way out: nothing of it is written

@@ -21,9 +21,8 @@ from grader.checking import mistakes
 from grader.checking.results import CheckResult
 from grader.grading.checklist import Check
 
-SAME_CAUSE = "Same cause as {check} (its report is above):"  # keyed with the catalogue, one day
 FEEDBACK_CAP = 20_000  # characters of feedback.md
-FAILURE_LINES = 12  # lines of one failure report quoted in feedback.md
+FAILURE_LINES = 12  # lines of one failure report quoted in feedback.md, per language
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -121,15 +120,23 @@ def failure_causes(checks: list[Check], plan: dict, results: list[CheckResult]) 
     return {check.title: first.get((check.exercise.name, check.name), "") for check in checks}
 
 
+def _say(name: str, languages: tuple[str, ...], **params) -> str:
+    """The feedback's own words `name` in each of `languages`, one after the other."""
+    return " · ".join(mistakes.say("feedback", name, language, **params) for language in languages)
+
+
 def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[str],
-                causes: dict[str, str] | None = None) -> str:
+                causes: dict[str, str] | None = None, languages: tuple[str, ...] = ("en",)) -> str:
     """What failed, why, and what to look at, exercise by exercise: each cause of failure once (the
-    first check it failed shows the report, the others name that check; `causes` by test name)."""
+    first check it failed shows the report, the others name that check; `causes` by test name).
+    The feedback's own words are in each of `languages` (the reports already are: the runner said
+    them so); test names stay as they are in every language."""
     causes = causes or {}
     scores = exercise_scores(tests, exercises)
     total = sum(s for s, _ in scores.values())
     maximum = sum(m for _, m in scores.values())
-    out = [f"# Feedback for {student}", "", f"**Score: {total:g} / {maximum}**", ""]
+    out = ["# " + _say("title", languages, student=student), "",
+           "**" + _say("score", languages, score=f"{total:g}", maximum=maximum) + "**", ""]
     out += [f"- {note}" for note in layout_notes]
     if layout_notes:
         out.append("")
@@ -139,25 +146,26 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
         score, most = scores[exercise.name]
         failed = [t for t in tests if t["tags"][0] == exercise.name and t["status"] != "passed"]
         mark = "✅" if not failed else "❌"
-        section = [f"## {mark} {exercise.name}: {exercise.title} ({score:g} / {most})", ""]
+        title = " · ".join(exercise.title_in(language) for language in languages)
+        section = [f"## {mark} {exercise.name}: {title} ({score:g} / {most})", ""]
         if not failed:
-            section += ["Every check passed.", ""]
+            section += [_say("all-passed", languages), ""]
         shown: dict[str, str] = {}  # cause -> the test whose report shows it
         for test in failed:
             section += [f"### {test['name']} ({test['score']:g} / {test['max_score']})", ""]
             cause = causes.get(test["name"], "")
             if cause and cause in shown:
                 headline = (test["output"].strip().splitlines() or [""])[0]
-                section += [SAME_CAUSE.format(check=shown[cause]), "", "```text", headline, "```", ""]
+                section += [_say("same-cause", languages, check=shown[cause]), "", "```text", headline, "```", ""]
                 continue
             if cause:
                 shown[cause] = test["name"]
-            section += ["```text", _first_lines(test["output"]), "```", ""]
+            section += ["```text", _first_lines(test["output"], FAILURE_LINES * len(languages) + 1), "```", ""]
         text = "\n".join(section)
         if len(text) > share:
             cut = text[:share].rsplit("\n### ", 1)[0]  # whole failures only
             left = sum(1 for t in failed if f"### {t['name']} " not in cut)
-            text = cut.rstrip() + f"\n\n… and {left} more failed checks of {exercise.name} (see results.json)\n"
+            text = cut.rstrip() + "\n\n" + _say("more", languages, left=left, exercise=exercise.name) + "\n"
         out.append(text)
     return "\n".join(out)
 

@@ -27,6 +27,7 @@ import psutil
 from grader.checking import amqp
 from grader.checking.exercise import all_exercises
 from grader.checking.harness import Isolation
+from grader.checking.settings import course_languages
 from grader.grading import relay
 from grader.grading.checklist import Check, checks_for, grading_plan, run_one
 
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="FIRST:COUNT: users for the student's code, one per check at a time")
     parser.add_argument("--limits", default="{}", help="JSON: RLIMIT name -> value")
     parser.add_argument("--only", default=None, help="comma-separated exercises (default: all)")
+    parser.add_argument("--lang", default="en", help="the reports' languages: en, zh_CN or zh_CN,en")
     args = parser.parse_args(argv)
+    languages = course_languages(args.lang)
 
     limits = json.loads(args.limits)
     broker = None
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             isolation = Isolation(user=(uid, uid) if uid is not None else None, limits=limits)
             result = run_one(check, method, impl_root=args.impl, seed=args.seed, scale=args.scale,
-                             isolation=isolation)
+                             isolation=isolation, language=languages)
             emit({"type": "result", **result.to_record()})
         finally:
             if uid is not None:

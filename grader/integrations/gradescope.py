@@ -68,7 +68,8 @@ fi
 cd "$ROOT/source" || exit 1
 # The kit of this folder, not another installed copy: the runner it starts finds it the same way.
 export PYTHONPATH="$ROOT/source${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PYTHON" -m grader.integrations.gradescope run --root "$ROOT"
+# The feedback's languages were chosen when the autograder was built (--lang).
+exec "$PYTHON" -m grader.integrations.gradescope run --root "$ROOT" --lang @LANG@
 """
 
 
@@ -100,8 +101,9 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool) -> 
     archive.writestr(info, data)
 
 
-def build(out: Path, root: Path | None = SOURCE_ROOT) -> Path:
-    """Write the autograder zip to `out` (replaced if it exists), from the kit's source folder."""
+def build(out: Path, root: Path | None = SOURCE_ROOT, languages: tuple[str, ...] = ("en",)) -> Path:
+    """Write the autograder zip to `out` (replaced if it exists), from the kit's source folder; its
+    feedback is in `languages` (settings.course_languages)."""
     if root is None:
         raise SystemExit("the autograder is built from the kit's source folder, and this kit is an "
                          "installed copy: run `python -m grader gradescope` from a checkout")
@@ -111,7 +113,8 @@ def build(out: Path, root: Path | None = SOURCE_ROOT) -> Path:
     try:
         with zipfile.ZipFile(tmp, "w") as archive:
             _add(archive, "setup.sh", setup_sh(all_exercises()).encode(), executable=True)
-            _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
+            _add(archive, "run_autograder", RUN_AUTOGRADER.replace("@LANG@", ",".join(languages)).encode(),
+                 executable=True)
             for path in _files(root):
                 _add(archive, path.relative_to(root).as_posix(), path.read_bytes(), executable=False)
         os.replace(tmp, out)
@@ -169,7 +172,7 @@ def _start_broker() -> str | None:
     return amqp.unreachable()
 
 
-def run(root: Path, *, sandbox: str = "auto") -> int:
+def run(root: Path, *, sandbox: str = "auto", languages: tuple[str, ...] = ("en",)) -> int:
     """Grade ``root/submission`` into ``root/results/results.json``, as ``python -m grader grade``."""
     from grader.grading import pipeline
     from grader.grading import report
@@ -186,7 +189,7 @@ def run(root: Path, *, sandbox: str = "auto") -> int:
         if not submission.is_dir():
             raise FileNotFoundError(f"{submission} is not a folder")
         with tempfile.TemporaryDirectory(prefix="baozi-gradescope-") as tmp:
-            options = pipeline.Options(sandbox=chosen, hide=(results.resolve(),), scale=_scale())
+            options = pipeline.Options(sandbox=chosen, hide=(results.resolve(),), scale=_scale(), languages=languages)
             graded = pipeline.grade(submission, Path(tmp), options)
             payload = json.loads((Path(tmp) / pipeline.RESULT_FILE).read_text(encoding="utf-8"))
     except Exception as exc:  # the grader's own fault: still a results.json, with the reason
@@ -204,7 +207,7 @@ def main(args) -> int:
     from grader.checking.exercise import all_exercises
     from grader.grading.checklist import max_score
 
-    path = build(args.out)
+    path = build(args.out, languages=args.lang)
     total = sum(max_score(e) for e in all_exercises())
     print(f"autograder written to {path}: upload it in Gradescope (Configure Autograder > Zip file "
           f"upload) and give the assignment {total} points; see docs/gradescope.md", file=sys.stderr)
@@ -217,5 +220,6 @@ if __name__ == "__main__":
     runner = commands.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
     runner.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
     runner.add_argument("--sandbox", choices=["auto", "bubblewrap", "session"], default="auto")
+    runner.add_argument("--lang", type=settings.course_languages, default=("en",))
     parsed = parser.parse_args()
-    sys.exit(run(parsed.root, sandbox=parsed.sandbox))
+    sys.exit(run(parsed.root, sandbox=parsed.sandbox, languages=parsed.lang))

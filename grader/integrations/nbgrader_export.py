@@ -235,18 +235,26 @@ def _points(count: int) -> str:
     return f"{count} point{'s' if count != 1 else ''}"
 
 
-def _check_source(check: Check) -> str:
-    call = f'from grader.integrations.notebook import check\ncheck("{check.exercise.name}", "{check.name}")'
+def _check_source(check: Check, languages: tuple[str, ...] = ("en",)) -> str:
+    lang = "" if languages == ("en",) else f', lang="{",".join(languages)}"'
+    call = f'from grader.integrations.notebook import check\ncheck("{check.exercise.name}", "{check.name}"{lang})'
     if not check.hidden:
         return f"# {check.title} ({_points(check.points)})\n{call}"
     return (f"# A hidden check ({_points(check.points)}): the course runs it when it grades; "
             f"it is not in your copy of the kit.\n### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS")
 
 
-def notebook(exercise: Exercise) -> dict:
-    """The source notebook of one exercise (nbformat 4.5, nbgrader metadata)."""
-    lesson = (exercise.folder / "README.md").read_text(encoding="utf-8").strip()
-    cells = [_cell("markdown", "lesson", lesson, locked=True),
+def _lesson(exercise: Exercise, languages: tuple[str, ...]) -> str:
+    """The exercise's lesson in each of `languages` (README.md, README.zh-CN.md), the first first."""
+    files = {"en": "README.md", "zh_CN": "README.zh-CN.md"}
+    return "\n\n---\n\n".join((exercise.folder / files[language]).read_text(encoding="utf-8").strip()
+                                for language in languages)
+
+
+def notebook(exercise: Exercise, languages: tuple[str, ...] = ("en",)) -> dict:
+    """The source notebook of one exercise (nbformat 4.5, nbgrader metadata); its lesson and the
+    checks' reports in `languages`."""
+    cells = [_cell("markdown", "lesson", _lesson(exercise, languages), locked=True),
              _cell("markdown", "how-it-works", HOW_IT_WORKS.format(module=exercise.module).strip(), locked=True)]
     if exercise.needs_broker:  # services = ["rabbitmq"] in its exercise.toml
         cells.append(_cell("markdown", "broker", BROKER_NOTE.strip(), locked=True))
@@ -257,7 +265,7 @@ def notebook(exercise: Exercise) -> dict:
     cells.append(_cell("markdown", "checks", f"## Checks ({_points(total)})\n\nRun each cell below. Your "
                        "module is graded as it was when you last ran the `%%writefile` cell.", locked=True))
     for found in checks:
-        cells.append(_cell("code", found.name, _check_source(found), grade=True, locked=True,
+        cells.append(_cell("code", found.name, _check_source(found, languages), grade=True, locked=True,
                            points=found.points))
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -280,7 +288,7 @@ def select(names: list[str] | None) -> list[Exercise]:
 
 
 def export(course: Path, exercises: list[Exercise], *, assignment: str = DEFAULT_ASSIGNMENT,
-           force: bool = False) -> list[Path]:
+           force: bool = False, languages: tuple[str, ...] = ("en",)) -> list[Path]:
     """Write the course; return the notebooks written. An existing nbgrader_config.py is kept."""
     if not re.fullmatch(r"[\w.-]+", assignment):
         raise ExportError(f"{assignment!r} is not a usable assignment name (letters, digits, . _ -)")
@@ -289,7 +297,7 @@ def export(course: Path, exercises: list[Exercise], *, assignment: str = DEFAULT
         if not force:
             raise ExportError(f"{folder} exists and is not empty: use --force to replace it")
         shutil.rmtree(folder)
-    notebooks = {e.name: notebook(e) for e in exercises}  # every merge checked before writing
+    notebooks = {e.name: notebook(e, languages) for e in exercises}  # every merge checked before writing
     folder.mkdir(parents=True, exist_ok=True)
     config = course / "nbgrader_config.py"
     if not config.exists():
@@ -305,7 +313,8 @@ def export(course: Path, exercises: list[Exercise], *, assignment: str = DEFAULT
 def main(args) -> int:
     names = [n.strip() for n in args.exercises.split(",") if n.strip()] if args.exercises else None
     try:
-        written = export(args.course, select(names), assignment=args.assignment, force=args.force)
+        written = export(args.course, select(names), assignment=args.assignment, force=args.force,
+                         languages=args.lang)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -60,32 +60,36 @@ def _scale(scale: float | None) -> float:
         return 1.0
 
 
-def _run(found: Check, method: str, impl_root: Path, seed: int, scale: float) -> tuple[str, str]:
+def _run(found: Check, method: str, impl_root: Path, seed: int, scale: float,
+         languages: tuple[str, ...]) -> tuple[str, str]:
     """Run the check once: ("passed" | "failed" | "skipped", report). A fault of the kit's is raised
     in the cell, as it is."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = run_one(found, method, impl_root=impl_root, seed=seed, scale=scale, rerun="run this cell again",
-                         fault=False, require_broker=False)  # no broker here: not checked, rather than failed
+                         fault=False, require_broker=False,  # no broker here: not checked, rather than failed
+                         language=languages)
     for warning in caught:  # stdout, not stderr: nbgrader scores a cell that wrote to stderr 0
         print(f"note: {warning.message}")
     return result.verdict.value, result.message
 
 
 def check(exercise: str, name: str, *, impl: str | os.PathLike = ".", seed: int = 1,
-          scale: float | None = None, start_methods: list[str] | None = None) -> float | None:
-    """Run the check `name` of `exercise` against the module in the folder `impl`.
+          scale: float | None = None, start_methods: list[str] | None = None, lang: str | None = None) -> float | None:
+    """Run the check `name` of `exercise` against the module in the folder `impl`; its report in
+    `lang` (the course's choice at export: "zh_CN", "en" or "zh_CN,en"; default English).
 
     Visible checks run under the platform's default start method, hidden ones under every other
     (as ``python -m grader grade`` runs them). Returns None when every run passed, the share of the
     points earned when some did; raises ``CheckFailed`` when none did.
     """
     __tracebackhide__ = True  # IPython and pytest: show the report, not the kit's frames
-    return run(_find_check(exercise, name), impl=impl, seed=seed, scale=scale, start_methods=start_methods)
+    return run(_find_check(exercise, name), impl=impl, seed=seed, scale=scale, start_methods=start_methods,
+               languages=settings.course_languages(lang))
 
 
 def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: float | None = None,
-        start_methods: list[str] | None = None) -> float | None:
+        start_methods: list[str] | None = None, languages: tuple[str, ...] = ("en",)) -> float | None:
     """``check`` for a Check already found (see there)."""
     __tracebackhide__ = True
     impl_root = Path(impl).resolve()
@@ -99,7 +103,7 @@ def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: fl
     failures, skips, passed = [], [], 0
     for method in methods:
         started = time.monotonic()
-        verdict, text = _run(found, method, impl_root, seed, scale)
+        verdict, text = _run(found, method, impl_root, seed, scale, languages)
         seconds = time.monotonic() - started
         if verdict == "passed":
             passed += 1

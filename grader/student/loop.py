@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader.checking import mistakes, settings
 from grader.checking.exercise import EXERCISES_DIR, Exercise, all_exercises
 from grader.student import progress as progress_mod
 from grader.student.keys import KeyReader
@@ -37,36 +38,6 @@ CAUSES_SHOWN = 3  # causes of failure with their report on one screen; the other
 STOP_WAIT = 30.0  # seconds a stopped run of the checks gets to end its processes
 POLL_ENV = "BAOZI_WATCH_POLL"
 
-MESSAGES = {
-    "watch.header": "exercise {number}/{count}: {name} ({title})",
-    "watch.module": "edit {module}: the checks rerun when you save it",
-    "watch.running": "running the checks…",
-    "watch.queued": "saved: the checks run again when this run ends",
-    "watch.passed": "every check passes. Press n for the next exercise.",
-    "watch.all_done": "every check passes, and that was the last exercise: well done!",
-    "watch.failing": "{failed} of {count} checks fail. One report per cause:",
-    "watch.also": "also explains: {checks}",
-    "watch.more_causes": "… and {more} other cause(s): fix these first, or see them all with python -m pytest {folder}",
-    "watch.cut": "… {more} more lines (the whole report: python -m pytest {folder})",
-    "watch.no_checks": "pytest ran no check of this exercise:",
-    "watch.skipped": "skipped: {reason}",
-    "watch.hint": "hint {level}/{levels} ({what}):",
-    "watch.hint.idea": "the idea",
-    "watch.hint.where": "where to look",
-    "watch.hint.shape": "the shape of the code",
-    "watch.no_more_hints": "that was the last hint: the lesson (README.md of the exercise) has the rest.",
-    "watch.keys": "h hint · l list · r rerun · x reset · {next}q quit",
-    "watch.key_next": "n next · ",
-    "watch.not_yet": "n moves on once every check of this exercise passes.",
-    "watch.confirm_reset": "Replace {module} with the stub? Your file is backed up first. (y/n)",
-    "watch.reset_done": "{module} is the stub again; your file is kept as {backup}.",
-    "watch.reset_none": "no stub to restore for {module}: the kit's copy is gone (try git checkout -- {module}).",
-    "watch.reset_cancelled": "nothing was reset.",
-    "watch.list_back": "press any key to go back",
-    "watch.polling": "(file events unavailable here: polling {module} every {interval:g} s)",
-    "watch.bye": "progress saved in {path}. See you!",
-}
-
 
 @dataclasses.dataclass
 class Options:
@@ -74,6 +45,7 @@ class Options:
     impl: Path | None = None
     start_method: str | None = None
     poll: bool = False
+    language: str = mistakes.DEFAULT_LANGUAGE  # of the screen, the hints and the reports (settings.language)
 
 
 class Watch:
@@ -95,7 +67,12 @@ class Watch:
         self.polling_note = ""
         if self.progress.current not in {e.name for e in self.exercises}:
             self.progress.current = self.progress.first_not_done(self.exercises)
-        self.message = "\n".join(self.progress.notes)  # e.g. a progress file that could not be read
+        # e.g. a progress file that could not be read
+        self.message = "\n".join(note.say(options.language) for note in self.progress.notes)
+
+    def _say(self, key: str, /, **params) -> str:
+        """The screen's words `key` in the student's language (the catalogue's ``[screen]``)."""
+        return mistakes.say("screen", key, self.options.language, **params)
 
     # -- the exercise ------------------------------------------------------------------------------
     @property
@@ -120,7 +97,7 @@ class Watch:
             if self.observer is not None:
                 self.observer.stop()
             self.progress.save()
-        self.console.print(MESSAGES["watch.bye"].format(path=self.progress.path))
+        self.console.print(self._say("watch-bye", path=self.progress.path))
         return 0
 
     def _loop(self) -> None:
@@ -152,7 +129,7 @@ class Watch:
             if key.lower() == "y":
                 self._reset()
             else:
-                self.message = MESSAGES["watch.reset_cancelled"]
+                self.message = self._say("watch-reset-cancelled")
         elif key == "q":
             return "quit"
         elif key == "h":
@@ -172,7 +149,7 @@ class Watch:
 
     def _next(self) -> None:
         if self.result is None or not self.result.passed:
-            self.message = MESSAGES["watch.not_yet"]
+            self.message = self._say("watch-not-yet")
             return
         names = [e.name for e in self.exercises]
         later = [n for n in names[names.index(self.exercise.name) + 1:] if not self.progress.state_of(n).done]
@@ -188,10 +165,10 @@ class Watch:
         module = self.module_file()
         stub = progress_mod.stub_source(self.workspace, self.options.exercises_dir, self.exercise)
         if stub is None:
-            self.message = MESSAGES["watch.reset_none"].format(module=module)
+            self.message = self._say("watch-reset-none", module=module)
             return
         backup = progress_mod.reset(module, stub, self.workspace, self.exercise.name)
-        self.message = MESSAGES["watch.reset_done"].format(module=module.name, backup=backup)
+        self.message = self._say("watch-reset-done", module=module.name, backup=backup)
         # the file events of the write start the run
 
     # -- running the checks ------------------------------------------------------------------------
@@ -207,7 +184,8 @@ class Watch:
 
         def work() -> None:
             result = run_exercise(self.options.exercises_dir / exercise.name, impl=self.options.impl,
-                                  start_method=self.options.start_method, started=self._started)
+                                  start_method=self.options.start_method, started=self._started,
+                                  language=self.options.language)
             self.events.put(("ran", result))
 
         self.run_thread = threading.Thread(target=work, name="baozi-run", daemon=True)
@@ -278,22 +256,22 @@ class Watch:
             observer.start()
             poll = True
         self.observer = observer
-        self.polling_note = (MESSAGES["watch.polling"].format(module=module.name, interval=POLL_INTERVAL)
+        self.polling_note = (self._say("watch-polling", module=module.name, interval=POLL_INTERVAL)
                              if poll else "")
 
     # -- the screen --------------------------------------------------------------------------------
     def _hints(self) -> list[tuple[str, str]]:
-        exercise = self.exercise
-        levels = [(key, text) for key, text in getattr(exercise, "hint_levels", {}).items()]
-        shape = "\n".join(f"{function}(): {exercise.hints[function]}"
-                          for function in exercise.functions if function in exercise.hints)
+        exercise, language = self.exercise, self.options.language
+        levels = list(exercise.levels(language).items())
+        shape = "\n".join(f"{function}(): {exercise.hint(function, language)}"
+                          for function in exercise.functions if exercise.hint(function, language))
         return levels + ([("shape", shape)] if shape else [])
 
     def _draw(self) -> None:
         self.console.clear()
         if self.mode == "list":
-            self.console.print(progress_mod.render_table(self.progress, self.exercises))
-            self.console.print(MESSAGES["watch.list_back"], style="dim")
+            self.console.print(progress_mod.render_table(self.progress, self.exercises, self.options.language))
+            self.console.print(self._say("watch-list-back"), style="dim")
             return
         for part in self._screen():
             self.console.print(part)
@@ -309,26 +287,27 @@ class Watch:
         top.add_column(ratio=3)
         top.add_column(ratio=2)
         top.add_column(justify="right")
-        top.add_row(Text(MESSAGES["watch.header"].format(number=names.index(exercise.name) + 1, count=len(names),
-                                                        name=exercise.name, title=exercise.title), style="bold"),
+        header = self._say("watch-header", number=names.index(exercise.name) + 1, count=len(names),
+                           name=exercise.name, title=exercise.title_in(self.options.language))
+        top.add_row(Text(header, style="bold"),
                     ProgressBar(total=len(names), completed=done), Text(f"{done}/{len(names)}"))
-        parts: list = [top, Text(MESSAGES["watch.module"].format(module=self.module_file()), style="dim")]
+        parts: list = [top, Text(self._say("watch-module", module=self.module_file()), style="dim")]
         if self.polling_note:
             parts.append(Text(self.polling_note, style="dim"))
         parts.append(Text(""))
         result = self.result
         if self.run_thread is not None and self.run_thread.is_alive():
-            parts.append(Text(MESSAGES["watch.queued" if self.rerun_pending else "watch.running"], style="yellow"))
+            parts.append(Text(self._say("watch-queued" if self.rerun_pending else "watch-running"), style="yellow"))
         if result is not None:
             parts += self._results(result)
         parts += self._hint_lines()
         if self.mode == "confirm":
-            parts.append(Text(MESSAGES["watch.confirm_reset"].format(module=self.module_file().name), style="bold yellow"))
+            parts.append(Text(self._say("watch-confirm-reset", module=self.module_file().name), style="bold yellow"))
         if self.message:
             parts.append(Text(self.message, style="cyan"))
         passed = result is not None and result.passed
         parts.append(Text(""))
-        parts.append(Text(MESSAGES["watch.keys"].format(next=MESSAGES["watch.key_next"] if passed else ""), style="dim"))
+        parts.append(Text(self._say("watch-keys", next=self._say("watch-key-next") if passed else ""), style="dim"))
         return parts
 
     def _results(self, result: Result) -> list:
@@ -336,8 +315,8 @@ class Watch:
 
         parts: list = []
         if result.problem:
-            parts.append(Text(MESSAGES["watch.no_checks"], style="red"))
-            parts.append(Text(_cut(result.problem, REPORT_LINES, "")))
+            parts.append(Text(self._say("watch-no-checks"), style="red"))
+            parts.append(Text(_cut(result.problem, REPORT_LINES, "", self.options.language)))
             return parts
         marks = {"passed": ("✓", "green"), "failed": ("✗", "red"), "skipped": ("-", "yellow")}
         line = Text()
@@ -346,23 +325,23 @@ class Watch:
             line.append(f"{mark} {check}\n", style=style)
         parts.append(line)
         for reason in result.skip_reasons():
-            parts.append(Text(MESSAGES["watch.skipped"].format(reason=reason), style="yellow"))
+            parts.append(Text(self._say("watch-skipped", reason=reason), style="yellow"))
         if result.passed:
             last = all(self.progress.state_of(e.name).done for e in self.exercises)
-            parts.append(Text(MESSAGES["watch.all_done" if last else "watch.passed"], style="bold green"))
+            parts.append(Text(self._say("watch-all-done" if last else "watch-passed"), style="bold green"))
             return parts
         failed = sum(1 for o in result.checks.values() if o == "failed")
         if failed:
-            parts.append(Text(MESSAGES["watch.failing"].format(failed=failed, count=len(result.checks)), style="red"))
+            parts.append(Text(self._say("watch-failing", failed=failed, count=len(result.checks)), style="red"))
         causes = result.causes()
         for report, others in causes[:CAUSES_SHOWN]:
             parts.append(Text(f"── {report.run}", style="bold red"))
-            parts.append(Text(_cut(report.message, REPORT_LINES, self.exercise.name)))
+            parts.append(Text(_cut(report.message, REPORT_LINES, self.exercise.name, self.options.language)))
             if others:
-                parts.append(Text(MESSAGES["watch.also"].format(checks=", ".join(others)), style="dim"))
+                parts.append(Text(self._say("watch-also", checks=", ".join(others)), style="dim"))
         if len(causes) > CAUSES_SHOWN:
-            parts.append(Text(MESSAGES["watch.more_causes"].format(more=len(causes) - CAUSES_SHOWN,
-                                                                   folder=f"exercises/{self.exercise.name}"), style="dim"))
+            parts.append(Text(self._say("watch-more-causes", more=len(causes) - CAUSES_SHOWN,
+                                        folder=f"exercises/{self.exercise.name}"), style="dim"))
         return parts
 
     def _hint_lines(self) -> list:
@@ -372,25 +351,25 @@ class Watch:
         hints = self._hints()
         parts: list = []
         for level, (what, text) in enumerate(hints[:shown], 1):
-            parts.append(Text(MESSAGES["watch.hint"].format(level=level, levels=len(hints),
-                                                            what=MESSAGES[f"watch.hint.{what}"]), style="bold magenta"))
+            heading = self._say("watch-hint", level=level, levels=len(hints), what=self._say(f"watch-hint-{what}"))
+            parts.append(Text(heading, style="bold magenta"))
             parts.append(Text(text))
         if shown > len(hints):
-            parts.append(Text(MESSAGES["watch.no_more_hints"], style="magenta"))
+            parts.append(Text(self._say("watch-no-more-hints"), style="magenta"))
         return parts
 
 
-def _cut(text: str, lines: int, folder: str) -> str:
+def _cut(text: str, lines: int, folder: str, language: str) -> str:
     kept = text.strip().splitlines()
     if len(kept) <= lines:
         return "\n".join(kept)
-    note = MESSAGES["watch.cut"].format(more=len(kept) - lines, folder=f"exercises/{folder}")
+    note = mistakes.say("screen", "watch-cut", language, more=len(kept) - lines, folder=f"exercises/{folder}")
     return "\n".join(kept[:lines] + [note])
 
 
 def main(args) -> int:
     options = Options(exercises_dir=find_exercises(), impl=args.impl.resolve() if args.impl else None,
-                      start_method=args.start_method, poll=args.poll)
+                      start_method=args.start_method, poll=args.poll, language=settings.language(args.lang))
     return Watch(options).run()
 
 

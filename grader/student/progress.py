@@ -19,6 +19,7 @@ import shutil
 import time
 from pathlib import Path
 
+from grader.checking import mistakes
 from grader.checking.exercise import Exercise
 
 STATE_DIR = ".baozi"
@@ -26,18 +27,6 @@ STATE_FILE = "progress.json"
 VERSION = 1
 MAX_STATE_BYTES = 200_000
 STUB_MARK = "NotImplementedError"  # a module that still raises it has not been written yet
-
-MESSAGES = {
-    "progress.unreadable": "{path} could not be read ({error}); it was set aside as {aside} and the "
-                           "progress starts over.",
-    "progress.state.done": "done",
-    "progress.state.current": "current",
-    "progress.state.started": "started",
-    "progress.state.new": "not started",
-    "progress.columns": ("#", "exercise", "title", "state", "checks passed", "points"),
-    "progress.title": "baozi-kit: your progress",
-}
-
 
 @dataclasses.dataclass
 class ExerciseState:
@@ -55,7 +44,7 @@ class Progress:
     current: str | None = None
     exercises: dict[str, ExerciseState] = dataclasses.field(default_factory=dict)
     hints: dict[str, int] = dataclasses.field(default_factory=dict)  # exercise -> hint levels shown
-    notes: list[str] = dataclasses.field(default_factory=list)  # for the screen, not saved
+    notes: list[mistakes.Words] = dataclasses.field(default_factory=list)  # for the screen, not saved
 
     @classmethod
     def load(cls, workspace: Path) -> Progress:
@@ -77,7 +66,8 @@ class Progress:
             except OSError:
                 pass
             fresh = cls(path)
-            fresh.notes.append(MESSAGES["progress.unreadable"].format(path=path, error=error, aside=aside.name))
+            fresh.notes.append(mistakes.Words("progress-unreadable", section="screen", path=path, error=error,
+                                              aside=aside.name))
             return fresh
         return progress
 
@@ -103,8 +93,8 @@ class Progress:
                 return exercise.name
         return exercises[-1].name
 
-    def rows(self, exercises: list[Exercise]) -> list[tuple[str, ...]]:
-        """The status table's rows, one per exercise, in order."""
+    def rows(self, exercises: list[Exercise], language: str = mistakes.DEFAULT_LANGUAGE) -> list[tuple[str, ...]]:
+        """The status table's rows, one per exercise, in order, in `language`."""
         rows = []
         for number, exercise in enumerate(exercises, 1):
             state = self.state_of(exercise.name)
@@ -115,22 +105,27 @@ class Progress:
             else:
                 word = "started" if state.ran else "new"
             points = sum(exercise.points.values())
-            rows.append((str(number), exercise.name, exercise.title, MESSAGES[f"progress.state.{word}"],
+            rows.append((str(number), exercise.name, exercise.title_in(language), _say(f"progress-{word}", language),
                          f"{state.passed}/{state.checks or len(exercise.points)}" if state.ran else "-",
                          f"{state.points:g}/{points:g}" if state.ran else f"-/{points:g}"))
         return rows
 
 
-def render_table(progress: Progress, exercises: list[Exercise]):
-    """The status table, as a rich renderable."""
+def _say(name: str, language: str) -> str:
+    return mistakes.say("screen", name, language)
+
+
+def render_table(progress: Progress, exercises: list[Exercise], language: str = mistakes.DEFAULT_LANGUAGE):
+    """The status table, as a rich renderable, in `language`."""
     from rich.table import Table
     from rich.text import Text
 
-    styles = {MESSAGES["progress.state.done"]: "green", MESSAGES["progress.state.current"]: "bold cyan"}
-    table = Table(title=MESSAGES["progress.title"], title_justify="left")
-    for column in MESSAGES["progress.columns"]:
+    styles = {_say("progress-done", language): "green", _say("progress-current", language): "bold cyan"}
+    table = Table(title=_say("progress-title", language), title_justify="left")
+    for column in ("#", *(_say(f"progress-column-{name}", language)
+                          for name in ("exercise", "title", "state", "passed", "points"))):
         table.add_column(column, overflow="fold")
-    for row in progress.rows(exercises):
+    for row in progress.rows(exercises, language):
         table.add_row(*(Text(cell) for cell in row), style=styles.get(row[3], ""))
     return table
 

@@ -68,8 +68,11 @@ class Result:
         return list(dict.fromkeys(r.message for r in self.reports if r.verdict == Verdict.SKIPPED and r.message))
 
 
-def pytest_command(exercise_folder: Path, *, impl: Path | None, start_method: str | None) -> list[str]:
+def pytest_command(exercise_folder: Path, *, impl: Path | None, start_method: str | None,
+                   language: str | None = None) -> list[str]:
     args = [sys.executable, "-m", "pytest", str(exercise_folder), "-p", "no:cacheprovider", "-q"]
+    if language:
+        args += ["--lang", language]
     if impl is not None:
         args += ["--impl", str(impl)]
     if start_method:
@@ -78,14 +81,16 @@ def pytest_command(exercise_folder: Path, *, impl: Path | None, start_method: st
 
 
 def run_exercise(exercise_folder: Path, *, impl: Path | None = None, start_method: str | None = None,
-                 cwd: Path | None = None, started=None) -> Result:
+                 cwd: Path | None = None, started=None, language: str | None = None) -> Result:
     """Run the visible checks of the exercise in `exercise_folder` in a child pytest and read its
-    reports. `started(popen)` is told of the child (so that a caller can stop it)."""
+    reports (in `language`, else as pytest chooses). `started(popen)` is told of the child (so that
+    a caller can stop it)."""
     with tempfile.TemporaryDirectory(prefix="baozi-watch-") as tmp:
         report_file, output_file = Path(tmp) / "reports.json", Path(tmp) / "output.txt"
         env = {**os.environ, REPORT_ENV: str(report_file)}
         with open(output_file, "wb") as output:
-            popen = subprocess.Popen(pytest_command(exercise_folder, impl=impl, start_method=start_method),
+            popen = subprocess.Popen(pytest_command(exercise_folder, impl=impl, start_method=start_method,
+                                                    language=language),
                                      cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output,
                                      stderr=subprocess.STDOUT)
             if started is not None:

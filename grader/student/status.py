@@ -3,32 +3,32 @@ rerunning anything; ``--check`` reruns every exercise's visible checks first and
 
 from __future__ import annotations
 
+from grader.checking import mistakes, settings
 from grader.checking.exercise import all_exercises
 from grader.student import progress as progress_mod
 from grader.student.runs import run_exercise
 from grader.student.loop import find_exercises
 
-MESSAGES = {
-    "status.checking": "running the checks of {name}…",
-    "status.next": "next: python -m grader watch (it starts at {name})",
-    "status.all_done": "every exercise is done.",
-}
-
-
 def main(args) -> int:
     from rich.console import Console
 
     console = Console(highlight=False)
+    language = settings.language(args.lang)
+
+    def say(key: str, /, **params) -> str:
+        return mistakes.say("screen", key, language, **params)
+
     exercises_dir = find_exercises()
     exercises = all_exercises(exercises_dir)
     impl = args.impl.resolve() if args.impl else None
     progress = progress_mod.Progress.load((impl or exercises_dir).resolve())
     for note in progress.notes:
-        console.print(note, style="yellow")
+        console.print(note.say(language), style="yellow")
     if args.check:
         for exercise in exercises:
-            console.print(MESSAGES["status.checking"].format(name=exercise.name), style="dim")
-            result = run_exercise(exercises_dir / exercise.name, impl=impl, start_method=args.start_method)
+            console.print(say("status-checking", name=exercise.name), style="dim")
+            result = run_exercise(exercises_dir / exercise.name, impl=impl, start_method=args.start_method,
+                                  language=language)
             checks = result.checks
             points, of_points = result.points
             progress.record(exercise.name, passed=sum(1 for o in checks.values() if o == "passed"),
@@ -37,9 +37,9 @@ def main(args) -> int:
         progress.save()
     if progress.current is None:
         progress.current = progress.first_not_done(exercises)
-    console.print(progress_mod.render_table(progress, exercises))
+    console.print(progress_mod.render_table(progress, exercises, language))
     if all(progress.state_of(e.name).done for e in exercises):
-        console.print(MESSAGES["status.all_done"], style="green")
+        console.print(say("status-all-done"), style="green")
     else:
-        console.print(MESSAGES["status.next"].format(name=progress.first_not_done(exercises)))
+        console.print(say("status-next", name=progress.first_not_done(exercises)))
     return 0

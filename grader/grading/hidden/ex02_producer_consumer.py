@@ -1,5 +1,6 @@
 """Hidden checks for ex02_producer_consumer."""
 
+from grader.checking.mistakes import Words
 from grader.checking.scenarios.ex02_producer_consumer import lost_results
 from grader.grading.hidden import points
 
@@ -11,9 +12,8 @@ def _deliver(kit, items, **options):
     seen = kit.run("deliver", action="start(items)", items=items, work=work + options.get("linger", 0),
                    processes=2, **options).value
     if seen["shape"] != "ok":
-        kit.fail("start() must return (producer_process, consumer_process, q, results).",
-                 got=", ".join(seen.get("kinds", [])) or seen["shape"])
-    kit.expect_results_awaited(seen, items, what="the consumer")
+        kit.fail("ex02.wrong-return-kinds", kinds=", ".join(seen.get("kinds", [])) or seen["shape"])
+    kit.expect_results_awaited(seen, items, what=Words("ex02.the-consumer"))
     return seen
 
 
@@ -21,22 +21,20 @@ def _deliver(kit, items, **options):
 def check_many_items_both_slow(kit):
     items = kit.items(30, salt="many")
     seen = _deliver(kit, items, producer_delay=0.005, consumer_delay=0.005)
-    kit.expect_items(seen["got"], items, what="the results queue", ordered=True,
-                     look_at="forward every item, in order", mistake=lost_results(seen["got"]))
+    kit.expect_items(seen["got"], items, what=Words("the-results-queue"), ordered=True,
+                     look_at="ex02.forward-in-order", mistake=lost_results(seen["got"]))
 
 
 @points(1)
 def check_large_items(kit):
     items = kit.items(6, large=3, salt="large")
     seen = _deliver(kit, items)
-    kit.expect_items(seen["got"], items, what="the results queue (items of 100 kB)", ordered=True,
-                     look_at="forward every item, in order", mistake=lost_results(seen["got"]))
+    kit.expect_items(seen["got"], items, what=Words("ex02.results-large-items"), ordered=True,
+                     look_at="ex02.forward-in-order", mistake=lost_results(seen["got"]))
 
 
 @points(2)
 def check_consumer_keeps_waiting_for_a_second(kit):
     seen = _deliver(kit, kit.items(4, salt="idle"), linger=1.0)
     if not seen["consumer_alive"]:
-        kit.fail("The consumer gave up within a second without items; it must wait forever.",
-                 expected="still waiting in q.get() after the last item", got=f"ended ({seen['consumer_exitcode']})",
-                 look_at="no timeout on q.get() in this demo", mistake="ex02.consumer-gives-up")
+        kit.fail("ex02.consumer-gave-up-idle", code=seen["consumer_exitcode"], mistake="ex02.consumer-gives-up")

@@ -1,5 +1,6 @@
 """Hidden checks for ex03_sentinel."""
 
+from grader.checking.mistakes import Words
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
@@ -19,20 +20,20 @@ def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
 @points(1)
 def check_a_long_stream(kit):
     items = kit.items(80, salt="long")
-    kit.expect_items(_run(kit, items), items, what="run() with 80 items", ordered=True,
-                     look_at="one result per item, in order")
+    kit.expect_items(_run(kit, items), items, what=Words("ex03.run-with-items", count=len(items)),
+                     ordered=True, look_at="ex03.one-result-per-item-in-order")
 
 
 @points(2)
 def check_a_bursty_producer_and_a_slow_consumer(kit):
     items = kit.items(12, salt="bursty")
     kit.expect_items(_run(kit, items, producer_delay=0.02, consumer_delay=0.01), items,
-                     what="run() with both sides slow", ordered=True,
-                     look_at="the sentinel goes on the queue after producer.join()")
+                     what=Words("ex03.run-both-slow"), ordered=True,
+                     look_at="ex03.sentinel-after-producer-join")
 
 
 @points(1)
 def check_many_large_items(kit):
     items = kit.items(10, large=6, salt="large")
-    kit.expect_items(_run(kit, items), items, what="run() with six items of 100 kB", ordered=True,
-                     look_at="take the results before you join the consumer")
+    kit.expect_items(_run(kit, items), items, what=Words("ex03.run-six-large-items"), ordered=True,
+                     look_at="ex03.take-results-first")

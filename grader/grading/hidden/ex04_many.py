@@ -16,7 +16,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
     kit.expect_sentinels_after_producers(seen, what="run()")
     kit.expect_results_awaited(seen, expected, what="run()")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False,
-                     look_at="one None per consumer, after every producer has been joined")
+                     look_at="ex04.none-per-consumer-after-joins")
 
 
 @points(2)

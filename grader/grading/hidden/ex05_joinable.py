@@ -1,11 +1,13 @@
 """Hidden checks for ex05_joinable."""
 
+from grader.checking.mistakes import Words
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
-LOOK_AT = "join every producer, then q.join(), then take one result per item"
+# What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
+LOOK_AT = "ex05.join-producers-then-queue"
 
 
 def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_exit=False):
@@ -15,7 +17,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
                       consumer_delay=consumer_delay, at_exit=at_exit, work=work,
                       processes=len(batches) + n_consumers)
     seen = outcome.value
-    kit.expect_no_crash(outcome, seen["exitcodes"], what="during run()")
+    kit.expect_no_crash(outcome, seen["exitcodes"], what=Words("during-run"))
     expected = [item for batch in batches for item in batch]
     if expected and not isinstance(seen["value"], dict):
         kit.expect_processes(seen, at_least=2, what="run()")
@@ -29,24 +31,18 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
 def check_task_done_with_several_consumers(kit):
     """Three consumers share the items: each must mark exactly its own items done, after the work."""
     items = kit.items(12, salt="acks")
-    outcome = kit.run("consumer_acks", action="consumer(q, results, delay=0.02) in 3 processes",
+    outcome = kit.run("consumer_acks", action=Words("ex05.consumer-in-processes", delay=0.02, count=3),
                       items=items, delay=0.02, n_consumers=3, work=len(items) * 0.02 / 3, processes=3)
     seen = outcome.value
     kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen["exitcodes"], 1)},
-                        what="while it consumed")
+                        what=Words("ex05.while-consuming"))
     if not seen["joined"]:
-        kit.fail("q.join() did not return in time with three consumers" +
-                 (" (it did, late: the consumers were too slow)." if seen["slow"] else "."),
-                 expected=f"{len(items)} results put and every item marked done once",
-                 got=f"{len(seen['got'])} results put",
-                 look_at="one q.task_done() per item taken, and consumers that never stop")
+        kit.fail("ex05.three-join-late" if seen["slow"] else "ex05.three-join-missing",
+                 count=len(items), got=len(seen["got"]))
     if seen["late"]:
-        kit.fail("A consumer marked an item done before it had put its result.",
-                 expected="results.put(item), then q.task_done()",
-                 got=f"{seen['late']} result(s) put after q.join() could return",
-                 look_at="q.task_done() last", mistake="ex05.task-done-before-work")
-    kit.expect_items(seen["got"], items, what="what the consumers put on results", ordered=False,
-                     look_at="forward every item once")
+        kit.fail("ex05.consumer-done-before-put", late=seen["late"], mistake="ex05.task-done-before-work")
+    kit.expect_items(seen["got"], items, what=Words("ex05.what-consumers-put"), ordered=False,
+                     look_at="ex05.forward-once")
 
 
 @points(2)
@@ -54,8 +50,7 @@ def check_staggered_producers_and_slow_consumers(kit):
     seen = _run(kit, kit.batches([1, 12, 3]), 3, producer_delay=0.02, consumer_delay=0.01)
     early = [call["running"] for call in seen["joins"] if call["running"]]
     if early:
-        kit.fail("run() called q.join() while producers were still running.",
-                 got=", ".join(early[0]), look_at="join every producer first",
+        kit.fail("ex05.queue-join-before-joins", running=", ".join(early[0]),
                  mistake="ex05.queue-join-before-producers")
 
 
@@ -63,8 +58,8 @@ def check_staggered_producers_and_slow_consumers(kit):
 def check_the_program_ends_after_slow_work(kit):
     seen = _run(kit, kit.batches([4, 4, 4]), 2, consumer_delay=0.02, at_exit=True)
     if seen["after_exit"]:
-        kit.fail("Processes outlived the end of the program.", got=", ".join(seen["after_exit"]),
-                 look_at="make the consumers daemons", mistake="ex05.consumers-not-daemon")
+        kit.fail("ex05.outlived-slow-work", names=", ".join(seen["after_exit"]),
+                 mistake="ex05.consumers-not-daemon")
 
 
 @points(1)

@@ -1,5 +1,6 @@
 """Hidden checks for ex07_rabbitmq (they need the broker, like the visible ones)."""
 
+from grader.checking.mistakes import Words
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
@@ -14,15 +15,15 @@ def _run(kit, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
                    processes=len(batches) + n_workers + 1).value
     expected = [item for batch in batches for item in batch]
     if isinstance(seen["value"], list):
-        kit.expect_sentinels_after_producers(seen, what="run()", sentinel="a STOP",
-                                             look_at="join every publisher first, then publish the STOPs")
+        kit.expect_sentinels_after_producers(seen, what="run()", sentinel=Words("a-stop"),
+                                             look_at="join-publishers-then-stops")
         kit.expect_every_result_taken(seen, what="run()")
     kit.expect_items(seen["value"], expected, what="run()", ordered=False,
-                     look_at="one STOP per worker, after every publisher has been joined")
+                     look_at="ex07.stop-per-worker-after-joins")
     kit.expect_clean_shutdown(seen, what="run()")
     if seen["left"]:
-        kit.fail(f"run() left {len(seen['left'])} message(s) in the queue.", expected="an empty queue",
-                 got=", ".join(repr(b) for b in seen["left"][:3]))
+        kit.fail("ex07.messages-left-briefly", count=len(seen["left"]),
+                 bodies=", ".join(repr(b) for b in seen["left"][:3]))
 
 
 @points(2)
@@ -42,10 +43,8 @@ def check_worker_with_empty_and_unicode_bodies(kit):
     seen = kit.run("worker_until_stop", action=f"worker(url, {name!r}, results)", url=url,
                    queue_name=name, items=items, behind="behind", processes=1, work=1.5).value
     if "bad_stop" in seen:
-        kit.fail("STOP must be a module-level str that no item equals.", got=seen["bad_stop"],
-                 mistake="ex07.stop-never-matches")
-    kit.expect_items(seen["got"], items, what="worker()'s results", ordered=True,
-                     look_at="an empty body is an item too: compare with STOP, not with truthiness")
+        kit.fail("ex07.bad-stop-briefly", stop=seen["bad_stop"], mistake="ex07.stop-never-matches")
+    kit.expect_items(seen["got"], items, what=Words("ex07.worker-results"), ordered=True,
+                     look_at="ex07.empty-body")
     if seen["answer"] != ("returned", len(items)):
-        kit.fail("worker() must return the number of items it handled.", expected=str(len(items)),
-                 got=repr(seen["answer"]))
+        kit.fail("ex07.worker-count-briefly", count=len(items), answer=repr(seen["answer"]))
