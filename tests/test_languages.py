@@ -3,12 +3,13 @@ the kit's own words are, while code names, process roles and the student's items
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
 import pytest
 
-from grader.checking import settings
+from grader.checking import mistakes, settings
 from grader.checking.exercise import EXERCISES_DIR
 
 CASES = EXERCISES_DIR.parent / "tests" / "cases"
@@ -130,3 +131,23 @@ def test_a_report_in_two_languages_says_each_in_turn_and_feedback_md_too(tmp_pat
     assert feedback.startswith("# 给 alice 的反馈 · Feedback for alice")
     assert "**得分：0 / 1 · Score: 0 / 1**" in feedback
     assert "run() 必须为每批数据启动" in feedback and "run() must start one producer process" in feedback
+    # before the reports, what the checks show the student did, in both languages
+    assert feedback.index("**出了什么问题 · What went wrong**") < feedback.index("```text")
+    assert mistakes.explanation("ex04.single-producer", "zh_CN") in feedback
+    assert mistakes.explanation("ex04.single-producer", "en") in feedback
+
+
+def test_an_nbgrader_course_in_chinese_and_english(tmp_path):
+    from grader.checking.exercise import find
+    from grader.integrations import nbgrader_export
+
+    written = nbgrader_export.export(tmp_path / "course", [find("ex07_rabbitmq")], languages=("zh_CN", "en"))
+    cells = {cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"])
+             for cell in json.loads(written[0].read_text(encoding="utf-8"))["cells"]}
+    folder = find("ex07_rabbitmq").folder
+    chinese, english = ((folder / name).read_text(encoding="utf-8").strip() for name in ("README.zh-CN.md", "README.md"))
+    assert cells["lesson"] == f"{chinese}\n\n---\n\n{english}"  # the course's first language first
+    assert "这个笔记本怎么用" in cells["how-it-works"] and "How this notebook works" in cells["how-it-works"]
+    assert "消息代理" in cells["broker"] and "## 检查（" in cells["checks"]
+    visible = next(text for name, text in cells.items() if name.startswith("test_"))
+    assert 'lang="zh_CN,en")' in visible and " 分)" in visible

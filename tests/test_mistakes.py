@@ -42,21 +42,28 @@ def test_the_contract_keys_are_all_there():
 # The tables of the kit's words besides the keys: the likely causes, the reports of a run and of each
 # check, the process table, the terminal's summary, words the checks pass in, the hints, feedback.md,
 # the student's screens and the exercises' titles.
-SECTIONS = {"cause", "report", "process", "summary", "check", "words", "hint", "feedback", "screen", "title"}
+SECTIONS = {"cause", "report", "process", "summary", "check", "words", "hint", "feedback", "screen", "title",
+            "notebook"}
 
 
 @pytest.mark.parametrize("language", mistakes.LANGUAGES)
-def test_each_language_has_every_key_with_a_title(language):
+def test_each_language_has_every_key_with_its_title_explanation_and_hints(language):
     entries = mistakes.catalogue(language)
     assert set(entries) - SECTIONS == mistakes.keys(), f"{language}: keys differ from en.toml"
     for key, entry in entries.items():
         if key in SECTIONS:
             continue
         assert mistakes.KEY_PATTERN.fullmatch(key), f"{language}: {key!r} is not a key"
-        assert set(entry) == {"title"}, f"{language}: {key} has {sorted(entry)}"
+        assert set(entry) == {"title", "explain", "hints"}, f"{language}: {key} has {sorted(entry)}"
         title = entry["title"]
         assert title.strip() and "\n" not in title, f"{language}: {key} needs a one-line title"
-        assert bool(CJK.search(title)) == (language == "zh_CN"), f"{language}: {key}: {title!r}"
+        hints = entry["hints"]
+        assert isinstance(hints, list) and len(hints) == 2 and all(isinstance(h, str) and h.strip() for h in hints), (
+            f"{language}: {key} needs two hints: the idea, then where to look")
+        for text in (title, entry["explain"], *hints):
+            assert bool(CJK.search(text)) == (language == "zh_CN"), f"{language}: {key}: {text!r}"
+            assert "{" not in text and "}" not in text, f"{language}: {key}: not a template: {text!r}"
+        assert mistakes.explanation(key, language) == entry["explain"] and mistakes.hints(key, language) == hints
 
 
 def _key_literals(path: Path):
@@ -218,8 +225,9 @@ PROSE = re.compile(r"[A-Za-z][a-z']*,? [a-z']+,? [a-z']+ [a-z']+")  # four words
 
 
 def _prose(path: Path):
-    """The string constants of `path` that read as English sentences, outside docstrings and
-    outside the tests a string of Python's own output is matched by (``"... " in text``)."""
+    """The string constants of `path` that read as English sentences, outside docstrings, the words
+    of Python's own output the kit looks for (``"..." in text``, ``re.search(...)``) and the kit's
+    own errors (``raise ...``: for whoever set the kit up, not for the student)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skip = set()
     for node in ast.walk(tree):
@@ -230,6 +238,8 @@ def _prose(path: Path):
             skip.add(id(node.left))  # Python's words, looked for in what a process printed
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", "") == "re":
             skip.update(id(arg) for arg in node.args[:1])  # a pattern of Python's output
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            skip.update(id(part) for part in ast.walk(node.exc))  # the kit's own errors, for whoever set it up
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
             if PROSE.search(node.value):
@@ -241,7 +251,9 @@ def test_no_check_writes_a_message_in_code():
     check (or in the kit's checking code) would reach a Chinese student in English."""
     files = [*sorted((KIT_ROOT / "exercises").glob("*/test_*.py")),
              *sorted((KIT_ROOT / "grader" / "grading" / "hidden").glob("ex*.py")),
-             KIT_ROOT / "grader" / "checking" / "kit.py", KIT_ROOT / "grader" / "checking" / "diagnose.py"]
+             KIT_ROOT / "grader" / "checking" / "kit.py", KIT_ROOT / "grader" / "checking" / "diagnose.py",
+             *sorted((KIT_ROOT / "grader" / "student").glob("*.py")),
+             KIT_ROOT / "grader" / "integrations" / "notebook.py"]
     found = [f"{path.relative_to(KIT_ROOT)}:{line}: {text[:70]!r}" for path in files for line, text in _prose(path)]
     assert not found, "messages written in code (move them to grader/checking/catalogue):\n" + "\n".join(found)
 

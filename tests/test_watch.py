@@ -202,10 +202,15 @@ def test_status_reads_the_progress_and_check_reruns_it(copy):
 
 
 def test_watch_and_status_speak_the_students_language(copy, terminal):
+    """In Chinese, and with a mistake the kit knows: the first hint says what went wrong."""
+    wrong = (EXERCISES_DIR.parent / "tests" / "cases" / FIRST / "maxsize_ignored" / "queue_basics.py")
+    _only_module(copy / "exercises" / FIRST).write_text(wrong.read_text(encoding="utf-8"), encoding="utf-8")
     term = terminal("--lang", "zh_CN")
-    term.wait_for(f"练习 1/2：{FIRST}", "还没有写", "h 提示")  # the screen and the report both
+    term.wait_for(f"练习 1/2：{FIRST}", "✗", "h 提示")
     term.keys("h")
-    term.wait_for("提示 1/3（思路）")
+    term.wait_for("提示 1/4（出了什么问题）", "make_queue() 忽略了 maxsize")
+    term.keys("h")
+    term.wait_for("提示 2/4（思路）")
     term.keys("q")
     term.wait_for("进度已保存在")
     table = _status(copy, "--lang", "zh_CN")

@@ -59,7 +59,7 @@ def test_run_with_a_slow_consumer(kit):
     items = kit.items(10)
     seen = _run(kit, items, consumer_delay=0.03).value
     kit.expect_items(seen["value"], items, what=Words("ex03.run-slow-consumer"), ordered=True,
-                     look_at="ex03.wait-for-every-result")
+                     look_at="wait-for-every-result")
 
 
 def test_falsy_items_are_items_not_sentinels(kit):
@@ -103,7 +103,7 @@ def test_producer_puts_only_the_items(kit):
 def test_run_starts_one_producer_and_one_consumer_process(kit):
     seen = _run(kit, kit.items(4)).value
     if seen["threads"]:
-        kit.fail("ex03.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
+        kit.fail("threads", what="run()", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if len(seen["processes"]) != 2:
         kit.fail("ex03.process-count", count=len(seen["processes"]), names=", ".join(seen["processes"]))
 

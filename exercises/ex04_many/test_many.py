@@ -43,7 +43,7 @@ def _every_item(kit, batches, seen, look_at):
 def test_every_item_consumed_exactly_once(kit):
     batches = kit.batches([6, 6, 6])
     seen = _run(kit, batches, 2).value
-    _every_item(kit, batches, seen, "ex04.one-result-per-item")
+    _every_item(kit, batches, seen, "one-result-per-item")
 
 
 def test_one_sentinel_per_consumer(kit):
@@ -78,14 +78,14 @@ def test_no_items_at_all(kit):
 def test_slow_consumers(kit):
     batches = kit.batches([8, 8])
     seen = _run(kit, batches, 3, consumer_delay=0.02).value
-    _every_item(kit, batches, seen, "ex04.wait-for-every-result")
+    _every_item(kit, batches, seen, "wait-for-every-result")
 
 
 def test_one_producer_process_per_batch(kit):
     batches = kit.batches([3, 3])
     seen = _run(kit, batches, 3).value
     if seen["threads"]:
-        kit.fail("ex04.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
+        kit.fail("threads", what="run()", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if len(seen["processes"]) != len(batches) + 3:
         producers = [name for name in seen["processes"] if plays(name, PRODUCER)]
         kit.fail("ex04.process-count", producers=len(batches), consumers=3, total=len(batches) + 3,

@@ -77,7 +77,7 @@ def _acks(kit, items, *, delay=0.0, n_consumers=1):
 def test_every_item_consumed_exactly_once(kit):
     batches = kit.batches([6, 6, 6])
     seen = _run(kit, batches, 2).value
-    _every_item(kit, batches, seen, "ex05.one-result-per-item")
+    _every_item(kit, batches, seen, "one-result-per-item")
 
 
 def test_consumer_marks_every_item_done(kit):
@@ -100,7 +100,7 @@ def test_task_done_comes_after_the_work(kit):
 def test_consumers_are_daemon_processes(kit):
     batches = kit.batches([4, 4])
     seen = _run(kit, batches, 2).value
-    _every_item(kit, batches, seen, "ex05.one-result-per-item")
+    _every_item(kit, batches, seen, "one-result-per-item")
     flags = seen["consumer_daemons"] or [d for d in seen["daemons"] if d]
     if len(flags) < 2 or not all(flags):
         kit.fail("ex05.consumers-not-daemons", wanted=2, daemons=sum(flags), count=len(flags),
@@ -111,7 +111,7 @@ def test_consumers_are_daemon_processes(kit):
 def test_the_program_ends_after_run(kit):
     batches = kit.batches([5, 5])
     seen = _run(kit, batches, 3, at_exit=True).value
-    _every_item(kit, batches, seen, "ex05.one-result-per-item")
+    _every_item(kit, batches, seen, "one-result-per-item")
     if seen["after_exit"]:
         kit.fail("ex05.outlived-program", names=", ".join(seen["after_exit"]), mistake="ex05.consumers-not-daemon")
 
@@ -119,7 +119,7 @@ def test_the_program_ends_after_run(kit):
 def test_shutdown_comes_from_q_join(kit):
     batches = kit.batches([5, 5])
     seen = _run(kit, batches, 2).value
-    _every_item(kit, batches, seen, "ex05.one-result-per-item")
+    _every_item(kit, batches, seen, "one-result-per-item")
     # Two shapes are right: run() joins the producers, then calls q.join(); or each producer calls
     # q.join() after its puts, and run() joins the producers.
     producers = {name: n for name, n in seen["queue_joins"].items() if "consum" not in name}
@@ -141,7 +141,7 @@ def test_join_waits_for_every_producer(kit):
 def test_slow_consumers(kit):
     batches = kit.batches([8, 8])
     seen = _run(kit, batches, 3, consumer_delay=0.02).value
-    _every_item(kit, batches, seen, "ex05.wait-for-every-result")
+    _every_item(kit, batches, seen, "wait-for-every-result")
 
 
 def test_large_items_pass_through(kit):
@@ -165,7 +165,7 @@ def test_one_producer_process_per_batch(kit):
     batches = kit.batches([3, 3])
     seen = _run(kit, batches, 3).value
     if seen["threads"]:
-        kit.fail("ex05.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
+        kit.fail("threads", what="run()", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if len(seen["processes"]) != len(batches) + 3:
         kit.fail("ex05.process-count", producers=len(batches), consumers=3, total=len(batches) + 3,
                  count=len(seen["processes"]), names=", ".join(seen["processes"]))

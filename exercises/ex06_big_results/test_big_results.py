@@ -65,7 +65,8 @@ def test_n_worker_processes(kit):
     items = kit.items(6)
     seen = _map(kit, items, 3)
     if seen["threads"]:
-        kit.fail("ex06.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
+        kit.fail("threads", what="parallel_map()", threads=", ".join(seen["threads"]),
+                 mistake="any.threads-not-processes")
     if seen.get("pids") and seen["main_pid"] in seen["pids"]:
         kit.fail("ex06.func-in-main")
     if len(seen["processes"]) != 3:

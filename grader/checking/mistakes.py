@@ -154,8 +154,21 @@ class Later:
 
 
 def title(key: str, language: str = DEFAULT_LANGUAGE) -> str:
-    entry = catalogue(language).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or {}
-    return entry.get("title", key)
+    return _key_entry(key, language).get("title", key)
+
+
+def explanation(key: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """What goes wrong when a program makes the mistake `key`, and why."""
+    return _key_entry(key, language).get("explain", "")
+
+
+def hints(key: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The steps towards fixing the mistake `key`: the idea, then where to look."""
+    return list(_key_entry(key, language).get("hints", []))
+
+
+def _key_entry(key: str, language: str) -> dict:
+    return catalogue(language).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or {}
 
 
 def known(values, limit: int = PER_CHECK) -> tuple[str, ...]:

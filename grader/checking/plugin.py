@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from grader.checking import amqp, settings
+from grader.checking import amqp, mistakes, settings
 
 if TYPE_CHECKING:
     from grader.checking.kit import Kit
@@ -105,9 +105,10 @@ def _scale(config) -> float:
 
 
 def pytest_report_header(config):
-    impl = config.getoption("--impl") or "the stubs in exercises/"
-    return (f"baozi-kit: testing {impl}; start methods {', '.join(_start_methods(config))}; "
-            f"seed {_seed(config)}")
+    language = _language(config)
+    impl = config.getoption("--impl") or mistakes.say("summary", "the-stubs", language)
+    return mistakes.say("summary", "header", language, impl=impl, methods=", ".join(_start_methods(config)),
+                        seed=_seed(config))
 
 
 def pytest_generate_tests(metafunc):

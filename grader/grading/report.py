@@ -150,6 +150,7 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
         section = [f"## {mark} {exercise.name}: {title} ({score:g} / {most})", ""]
         if not failed:
             section += [_say("all-passed", languages), ""]
+        section += _mistakes_shown(failed, languages)
         shown: dict[str, str] = {}  # cause -> the test whose report shows it
         for test in failed:
             section += [f"### {test['name']} ({test['score']:g} / {test['max_score']})", ""]
@@ -168,6 +169,22 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
             text = cut.rstrip() + "\n\n" + _say("more", languages, left=left, exercise=exercise.name) + "\n"
         out.append(text)
     return "\n".join(out)
+
+
+MISTAKES_SHOWN = 4  # mistakes explained at the top of an exercise's feedback, the most frequent first
+
+
+def _mistakes_shown(failed: list[dict], languages: tuple[str, ...]) -> list[str]:
+    """What the failed checks of an exercise show the student did, before the reports: each mistake
+    once (the one most checks carry first), with what goes wrong and why."""
+    counts = Counter(key for test in failed for key in test["tags"][1:])
+    if not counts:
+        return []
+    lines = [f"**{_say('mistakes', languages)}**", ""]
+    for key, _ in counts.most_common(MISTAKES_SHOWN):
+        for language in languages:
+            lines.append(f"- **{mistakes.title(key, language)}** (`{key}`): {mistakes.explanation(key, language)}")
+    return lines + [""]
 
 
 def grades_csv(rows: list[dict], exercises) -> str:

@@ -25,6 +25,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from grader.checking import mistakes
 from grader.checking.exercise import Exercise, SOLUTIONS_DIR, all_exercises
 from grader.grading.checklist import Check, checks_for
 
@@ -48,28 +49,6 @@ c.Execute.timeout = {CELL_TIMEOUT}
 # importable, and the kit reports "NOT WRITTEN YET" for the function.
 c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
 '''
-
-HOW_IT_WORKS = """\
-## How this notebook works
-
-Your code goes in the next cell. Running it writes **`{module}.py`** beside this notebook
-(`%%writefile`): the producer and consumer functions must live in a module, because under `spawn`
-(the default on macOS and Windows) a child process imports its target function by name, and a
-function defined in a notebook cell has no module to be imported from. Run that cell after every
-change.
-
-Then run the checks below. Each one runs your module in fresh processes, never in this kernel, and
-stops it within a time budget of a few seconds: a check that hangs ends with a report of which
-process waits where. A failing check says what it expected, what happened and what to look at.
-You need not restart the kernel between tries.
-"""
-
-BROKER_NOTE = """\
-> **This exercise needs a RabbitMQ broker.** Its checks connect to the broker named by the
-> environment variable `KIT_AMQP_URL` (default `amqp://guest:guest@localhost:5672/%2F`). Where none
-> answers, a check stops with **NOT CHECKED** and earns no points: start a broker (see
-> `docs/nbgrader.md`) before you run the checks, and before the course is autograded.
-"""
 
 
 class ExportError(ValueError):
@@ -231,17 +210,23 @@ def _cell(kind: str, cell_id: str, source: str, **nbgrader) -> dict:
     return cell
 
 
-def _points(count: int) -> str:
-    return f"{count} point{'s' if count != 1 else ''}"
+def _points(count: int, language: str = "en") -> str:
+    return mistakes.say("notebook", "point" if count == 1 else "points", language, count=count)
+
+
+def _said(name: str, languages: tuple[str, ...], **params) -> str:
+    """The notebook's words `name` in each of `languages`, the first first, a rule between them."""
+    return "\n\n---\n\n".join(mistakes.say("notebook", name, language, **params) for language in languages)
 
 
 def _check_source(check: Check, languages: tuple[str, ...] = ("en",)) -> str:
     lang = "" if languages == ("en",) else f', lang="{",".join(languages)}"'
     call = f'from grader.integrations.notebook import check\ncheck("{check.exercise.name}", "{check.name}"{lang})'
+    points = _points(check.points, languages[0])
     if not check.hidden:
-        return f"# {check.title} ({_points(check.points)})\n{call}"
-    return (f"# A hidden check ({_points(check.points)}): the course runs it when it grades; "
-            f"it is not in your copy of the kit.\n### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS")
+        return f"# {check.title} ({points})\n{call}"
+    hidden = mistakes.say("notebook", "hidden-check", languages[0], points=points)
+    return f"# {hidden}\n### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS"
 
 
 def _lesson(exercise: Exercise, languages: tuple[str, ...]) -> str:
@@ -255,15 +240,16 @@ def notebook(exercise: Exercise, languages: tuple[str, ...] = ("en",)) -> dict:
     """The source notebook of one exercise (nbformat 4.5, nbgrader metadata); its lesson and the
     checks' reports in `languages`."""
     cells = [_cell("markdown", "lesson", _lesson(exercise, languages), locked=True),
-             _cell("markdown", "how-it-works", HOW_IT_WORKS.format(module=exercise.module).strip(), locked=True)]
+             _cell("markdown", "how-it-works", _said("how-it-works", languages, module=exercise.module), locked=True)]
     if exercise.needs_broker:  # services = ["rabbitmq"] in its exercise.toml
-        cells.append(_cell("markdown", "broker", BROKER_NOTE.strip(), locked=True))
+        cells.append(_cell("markdown", "broker", _said("broker-note", languages), locked=True))
     cells.append(_cell("code", f"{exercise.module}_py",
                        f"%%writefile {exercise.module}.py\n{student_module(exercise)}", solution=True))
     checks = checks_for(exercise)
     total = sum(c.points for c in checks)
-    cells.append(_cell("markdown", "checks", f"## Checks ({_points(total)})\n\nRun each cell below. Your "
-                       "module is graded as it was when you last ran the `%%writefile` cell.", locked=True))
+    checks_text = "\n\n".join(mistakes.say("notebook", "checks", language, points=_points(total, language))
+                              for language in languages)
+    cells.append(_cell("markdown", "checks", checks_text, locked=True))
     for found in checks:
         cells.append(_cell("code", found.name, _check_source(found, languages), grade=True, locked=True,
                            points=found.points))

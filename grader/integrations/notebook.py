@@ -26,7 +26,8 @@ import time
 import warnings
 from pathlib import Path
 
-from grader.checking import settings
+from grader.checking import mistakes, settings
+from grader.checking.mistakes import Words
 from grader.checking.exercise import MetadataError, find
 from grader.grading.checklist import Check, checks_for, grading_plan, run_one
 
@@ -48,9 +49,9 @@ def _find_check(exercise_name: str, name: str) -> Check:
     for found in checks_for(exercise):
         if found.name == name:
             return found
-    where = "grader/grading/hidden/ (the instructor's copy of the kit)" if name.startswith("check_") else \
-        f"exercises/{exercise_name}/test_{exercise.module}.py"
-    raise CheckNotRun(f"{exercise_name} has no check {name!r} in this copy of the kit; it lives in {where}")
+    raise CheckNotRun(f"{exercise_name} has no check {name!r} in this copy of the kit; it lives in "
+                      + ("grader/grading/hidden/ (the instructor's copy of the kit)" if name.startswith("check_")
+                         else f"exercises/{exercise_name}/test_{exercise.module}.py"))
 
 
 def _scale(scale: float | None) -> float:
@@ -66,9 +67,9 @@ def _run(found: Check, method: str, impl_root: Path, seed: int, scale: float,
     in the cell, as it is."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = run_one(found, method, impl_root=impl_root, seed=seed, scale=scale, rerun="run this cell again",
-                         fault=False, require_broker=False,  # no broker here: not checked, rather than failed
-                         language=languages)
+        result = run_one(found, method, impl_root=impl_root, seed=seed, scale=scale,
+                         rerun=Words("rerun", section="notebook"), language=languages,
+                         fault=False, require_broker=False)  # no broker here: not checked, rather than failed
     for warning in caught:  # stdout, not stderr: nbgrader scores a cell that wrote to stderr 0
         print(f"note: {warning.message}")
     return result.verdict.value, result.message
@@ -92,12 +93,14 @@ def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: fl
         start_methods: list[str] | None = None, languages: tuple[str, ...] = ("en",)) -> float | None:
     """``check`` for a Check already found (see there)."""
     __tracebackhide__ = True
+
+    def say(name: str, /, **params) -> str:  # the notebook's own words, in the course's first language
+        return mistakes.say("notebook", name, languages[0], **params)
+
     impl_root = Path(impl).resolve()
     module_file = found.exercise.module_file(impl_root)
     if not module_file.is_file():
-        raise CheckFailed(f"MISSING FILE: there is no {found.exercise.module}.py beside this notebook "
-                          f"({impl_root}). Run the %%writefile {found.exercise.module}.py cell above first: "
-                          "it writes your code to that module.") from None
+        raise CheckFailed(say("missing-file", module=found.exercise.module, folder=impl_root)) from None
     methods = start_methods or list(grading_plan()[found.hidden])
     scale = _scale(scale)
     failures, skips, passed = [], [], 0
@@ -107,7 +110,7 @@ def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: fl
         seconds = time.monotonic() - started
         if verdict == "passed":
             passed += 1
-            print(f"PASSED {found.title} [{method}] in {seconds:.1f} s")
+            print(say("passed", check=found.title, method=method, seconds=seconds))
         elif verdict == "skipped":
             skips.append(f"[{method}] {text}")
         else:
@@ -117,10 +120,9 @@ def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: fl
         return None
     report = "\n\n".join(failures + skips)
     if passed == 0 and not failures:
-        raise CheckNotRun(f"NOT CHECKED: {found.title} could not run here, so it earns no points "
-                          f"until it can:\n{report}") from None
+        raise CheckNotRun(f"{say('not-checked', check=found.title)}\n{report}") from None
     if passed == 0:
-        worth = f"{found.points} point{'s' if found.points != 1 else ''}"
-        raise CheckFailed(f"{found.title} ({worth}) failed:\n{report}") from None
-    print(f"PARTIAL: {found.title} passed under {passed} of {len(methods)} start methods:\n{report}")
+        worth = say("point" if found.points == 1 else "points", count=found.points)
+        raise CheckFailed(f"{say('failed', check=found.title, points=worth)}\n{report}") from None
+    print(f"{say('partial', check=found.title, passed=passed, methods=len(methods))}\n{report}")
     return round(found.points * passed / len(methods), 2)

@@ -261,11 +261,25 @@ class Watch:
 
     # -- the screen --------------------------------------------------------------------------------
     def _hints(self) -> list[tuple[str, str]]:
+        """The hint levels, one more per press of h: when the checks show a mistake the kit knows,
+        what went wrong and its own two steps; else the exercise's idea and where to look. Then the
+        shape of the code."""
         exercise, language = self.exercise, self.options.language
-        levels = list(exercise.levels(language).items())
+        key = self._mistake()
+        if key:
+            levels = [("mistake", f"{mistakes.title(key, language)}\n{mistakes.explanation(key, language)}"),
+                      *zip(("idea", "where"), mistakes.hints(key, language))]
+        else:
+            levels = list(exercise.levels(language).items())
         shape = "\n".join(f"{function}(): {exercise.hint(function, language)}"
                           for function in exercise.functions if exercise.hint(function, language))
         return levels + ([("shape", shape)] if shape else [])
+
+    def _mistake(self) -> str | None:
+        """The mistake the first failing cause of the last run shows, when the kit knows one."""
+        if self.result is None or self.result.passed or self.result.problem:
+            return None
+        return next((report.mistakes[0] for report, _ in self.result.causes() if report.mistakes), None)
 
     def _draw(self) -> None:
         self.console.clear()

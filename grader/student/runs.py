@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grader.checking import mistakes
 from grader.checking.results import CheckResult, Verdict
 from grader.checking.settings import REPORT_ENV
 from grader.checking.summary import check_outcomes
@@ -104,7 +105,8 @@ def run_exercise(exercise_folder: Path, *, impl: Path | None = None, start_metho
         reports = read_reports(report_file)
         problem = ""
         if not reports:
-            problem = _tail(output_file) or f"pytest ended with exit code {popen.returncode} and ran no check"
+            problem = _tail(output_file) or mistakes.say("screen", "watch-no-report", language or "en",
+                                                         code=popen.returncode)
         return Result(exercise_folder.name, reports, problem)
 
 
