@@ -94,8 +94,8 @@ def test_a_course_chooses_its_languages_never_the_machine(no_language):
             settings.course_languages(wrong)
 
 
-@pytest.mark.parametrize("command", [["grade", "nothing"], ["batch", "nothing", "--out", "x"], ["gradescope", "x.zip"],
-                                     ["nbgrader", "export", "course"]])
+@pytest.mark.parametrize("command", [["grade", "nothing"], ["batch", "nothing", "--out", "x"],
+                                     ["gradescope", "x.zip"], ["nbgrader", "export", "course"]])
 def test_every_instructor_command_takes_the_course_languages(command, capsys):
     from grader.__main__ import build_parser
 
@@ -145,7 +145,8 @@ def test_an_nbgrader_course_in_chinese_and_english(tmp_path):
     cells = {cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"])
              for cell in json.loads(written[0].read_text(encoding="utf-8"))["cells"]}
     folder = find("ex07_rabbitmq").folder
-    chinese, english = ((folder / name).read_text(encoding="utf-8").strip() for name in ("README.zh-CN.md", "README.md"))
+    chinese, english = ((folder / name).read_text(encoding="utf-8").strip()
+                        for name in ("README.zh-CN.md", "README.md"))
     assert cells["lesson"] == f"{chinese}\n\n---\n\n{english}"  # the course's first language first
     assert "这个笔记本怎么用" in cells["how-it-works"] and "How this notebook works" in cells["how-it-works"]
     assert "消息代理" in cells["broker"] and "## 检查（" in cells["checks"]

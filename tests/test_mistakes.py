@@ -187,8 +187,9 @@ def _said(path: Path):
             continue
         function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         for keyword in node.keywords:
-            if keyword.arg == "look_at" and isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
-                yield "words", keyword.value.value
+            value = keyword.value
+            if keyword.arg == "look_at" and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                yield "words", value.value
         literals = [a.value for a in node.args[:2] if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if not literals:
             continue
@@ -236,7 +237,8 @@ def _prose(path: Path):
             skip.add(id(body[0].value))  # a docstring
         if isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.In, ast.NotIn)):
             skip.add(id(node.left))  # Python's words, looked for in what a process printed
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", "") == "re":
+        function = node.func if isinstance(node, ast.Call) else None
+        if isinstance(function, ast.Attribute) and getattr(function.value, "id", "") == "re":
             skip.update(id(arg) for arg in node.args[:1])  # a pattern of Python's output
         if isinstance(node, ast.Raise) and node.exc is not None:
             skip.update(id(part) for part in ast.walk(node.exc))  # the kit's own errors, for whoever set it up

@@ -133,8 +133,8 @@ class Kit:
             outcome = run_check(
                 module_file=self.module_file, module=self.exercise.module,
                 scenario=f"grader.checking.scenarios.{self.exercise.name}:{scenario}", params=params,
-                start_method=self.start_method, budget=budget, action=mistakes.said(action, mistakes.DEFAULT_LANGUAGE),
-                isolation=self.isolation)
+                start_method=self.start_method, budget=budget, isolation=self.isolation,
+                action=mistakes.said(action, mistakes.DEFAULT_LANGUAGE))
         finally:
             if self._queues:  # every process of the check has ended: nothing uses them any more
                 amqp.delete_queues(amqp.url(), self._queues)
@@ -163,8 +163,9 @@ class Kit:
         """The key a mistake has in this exercise (`table`: by exercise number, "any" otherwise)."""
         return table.get(self.exercise.number, table["any"])
 
-    def fail(self, name: str, /, *, look_at: str | Words | None = None, mistake: str | tuple[str, ...] | None = None,
-             cause: str | None = None, advice: str | None = None, **params):
+    def fail(self, name: str, /, *, look_at: str | Words | None = None,
+             mistake: str | tuple[str, ...] | None = None, cause: str | None = None, advice: str | None = None,
+             **params):
         """Fail the check with the catalogue's report ``check.<name>``: its first line, then what was
         expected, what came, and what to look at (grader.checking.mistakes), filled from `params` (a
         param may be Words) and said in each language of the kit. `look_at` (a name of the
@@ -286,7 +287,8 @@ class Kit:
             file = Path(outcome.module_file).name
 
             def written(language: str) -> str:
-                text = mistakes.say("check", "stub-in-process", language, function=stub[1], message=stub[2], file=file)
+                text = mistakes.say("check", "stub-in-process", language, function=stub[1], message=stub[2],
+                                    file=file)
                 hint = self.exercise.hint(stub[1], language)
                 return text + (f"\n  {mistakes.say('report', 'hint', language)}{hint}" if hint else "")
 
@@ -364,7 +366,8 @@ class Kit:
         early = {name: n[0] for name, n in marks.items() if n[0]}
         if early:
             self.fail("task-done-early", names=", ".join(early),
-                      counts=Joined(tuple(Words("marked-done-first", name=name, count=n) for name, n in early.items())),
+                      counts=Joined(tuple(Words("marked-done-first", name=name, count=n)
+                                          for name, n in early.items())),
                       mistake="ex05.task-done-before-work")
 
     def expect_overlap(self, seen: dict, *, what) -> None:

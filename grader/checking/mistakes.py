@@ -98,7 +98,8 @@ def _joined_closely(template: str, values: dict) -> str:
         out += literal
         if field is None:
             continue
-        value = string.Formatter().format_field(string.Formatter().convert_field(values[field], conversion), spec or "")
+        formatter = string.Formatter()
+        value = formatter.format_field(formatter.convert_field(values[field], conversion), spec or "")
         if out.endswith(" ") and CJK.match(out.rstrip(" ")[-1:] or " ") and CJK.match(value[:1] or " "):
             out = out.rstrip(" ")
         out += value

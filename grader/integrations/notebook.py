@@ -76,7 +76,8 @@ def _run(found: Check, method: str, impl_root: Path, seed: int, scale: float,
 
 
 def check(exercise: str, name: str, *, impl: str | os.PathLike = ".", seed: int = 1,
-          scale: float | None = None, start_methods: list[str] | None = None, lang: str | None = None) -> float | None:
+          scale: float | None = None, start_methods: list[str] | None = None,
+          lang: str | None = None) -> float | None:
     """Run the check `name` of `exercise` against the module in the folder `impl`; its report in
     `lang` (the course's choice at export: "zh_CN", "en" or "zh_CN,en"; default English).
 
