@@ -21,7 +21,7 @@ from grader.checking import mistakes
 from grader.checking.results import CheckResult
 from grader.grading.checklist import Check
 
-FEEDBACK_CAP = 20_000  # characters of feedback.md
+FEEDBACK_CAP = 20_000  # characters of feedback.md, per language
 FAILURE_LINES = 12  # lines of one failure report quoted in feedback.md, per language
 
 
@@ -140,8 +140,9 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
     out += [f"- {note}" for note in layout_notes]
     if layout_notes:
         out.append("")
-    # Each exercise gets its share of the cap, so that a long one never hides the next.
-    share = FEEDBACK_CAP // max(1, len(exercises))
+    # Each exercise gets its share of the cap, so that a long one never hides the next; each
+    # language says the reports again, so the cap grows with them.
+    share = FEEDBACK_CAP * len(languages) // max(1, len(exercises))
     for exercise in exercises:
         score, most = scores[exercise.name]
         failed = [t for t in tests if t["tags"][0] == exercise.name and t["status"] != "passed"]
@@ -183,7 +184,8 @@ def _mistakes_shown(failed: list[dict], languages: tuple[str, ...]) -> list[str]
     lines = [f"**{_say('mistakes', languages)}**", ""]
     for key, _ in counts.most_common(MISTAKES_SHOWN):
         for language in languages:
-            lines.append(f"- **{mistakes.title(key, language)}** (`{key}`): {mistakes.explanation(key, language)}")
+            lines.append(mistakes.say("feedback", "mistake", language, key=key, title=mistakes.title(key, language),
+                                      explanation=mistakes.explanation(key, language)))
     return lines + [""]
 
 
