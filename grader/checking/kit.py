@@ -148,14 +148,16 @@ class Kit:
                 warnings.warn(note, stacklevel=2)
             else:  # run ahead of its test, in another thread: the test gives it to pytest
                 self.held_warnings.append(note)
-        problems = {language: explain(outcome, self.exercise, language, mistakes.said(action, language))
+        # Why it hung or leaked, found once: every language says the same causes.
+        found = _likely_causes(outcome, self.exercise) if outcome.status == Status.HANG or outcome.leaked else []
+        problems = {language: explain(outcome, self.exercise, language, mistakes.said(action, language), found)
                     for language in self.languages}
         problem = problems[self.language]
         if problem:
             prefix = mistakes.say("report", "likely", self.language)
             likely = [line.removeprefix(prefix) for line in problem.splitlines() if line.startswith(prefix)]
             self._fail(problems, cause=cause_of(outcome), advice=(likely or problem.splitlines())[0],
-                       mistake=mistakes_of(outcome, self.exercise))
+                       mistake=mistakes_of(outcome, self.exercise, found))
         return outcome
 
     # -- verdicts -------------------------------------------------------------------------------
@@ -506,8 +508,9 @@ def _likely_causes(outcome: Outcome, exercise: Exercise) -> list[Cause]:
     return from_output + seen if shared else seen + from_output  # the traceback names the cause: it goes first
 
 
-def mistakes_of(outcome: Outcome, exercise: Exercise) -> tuple[str, ...]:
-    """The keys of the mistakes an outcome that `explain` tells of shows, most telling first."""
+def mistakes_of(outcome: Outcome, exercise: Exercise, likely: list[Cause]) -> tuple[str, ...]:
+    """The keys of the mistakes an outcome that `explain` tells of shows, most telling first;
+    `likely` are its likely causes (_likely_causes)."""
     status = outcome.status
     found: list[str] = []
     if status == Status.STARTED_AT_IMPORT:
@@ -517,16 +520,19 @@ def mistakes_of(outcome: Outcome, exercise: Exercise) -> tuple[str, ...]:
             found.append("ex05.task-done-twice")
         found += [c.mistake for c in _stderr_causes(outcome, exercise) if c.mistake]
     elif status == Status.HANG or (status == Status.RETURNED and outcome.leaked):
-        found += [c.mistake for c in _likely_causes(outcome, exercise) if c.mistake]
+        found += [c.mistake for c in likely if c.mistake]
         if status != Status.HANG:
             found.append("any.process-left-running")
     return mistakes.first(found)
 
 
 def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAULT_LANGUAGE,
-            action: str | None = None) -> str | None:
+            action: str | None = None, likely: list[Cause] | None = None) -> str | None:
     """Why a check cannot go on, in words a student can act on (in `language`); None when it can.
-    `action` says what the check ran in that language (the outcome's own label otherwise)."""
+    `action` says what the check ran in that language (the outcome's own label otherwise), `likely`
+    its likely causes (_likely_causes, found here when not given)."""
+    if likely is None:
+        likely = _likely_causes(outcome, exercise)
     action = action or outcome.action
     def say(name: str, **params) -> str:
         return mistakes.say("report", name, language, **params)
@@ -572,7 +578,7 @@ def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAU
         ended = _ended(outcome)
         if ended:
             lines.append("  " + say("already-ended", names=ended))
-        lines += [say("likely") + cause.text(language, action) for cause in _likely_causes(outcome, exercise)]
+        lines += [say("likely") + cause.text(language, action) for cause in likely]
         return "\n".join(lines) + _with_output(outcome, language=language)
     if status == Status.CRASHED:
         code = error.get("returncode")
@@ -590,7 +596,7 @@ def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAU
         return say("inconsistent", action=action, message=error["message"])
     if outcome.leaked:
         lines = [say("leak", action=action, count=len(outcome.leaked)), _render(outcome, language)]
-        lines += [say("likely") + cause.text(language, action) for cause in _likely_causes(outcome, exercise)]
+        lines += [say("likely") + cause.text(language, action) for cause in likely]
         lines.append(say("leak-advice"))
         return "\n".join(lines) + _with_output(outcome, language=language)
     return None
