@@ -162,7 +162,9 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
                 continue
             if cause:
                 shown[cause] = test["name"]
-            section += ["```text", _first_lines(test["output"], FAILURE_LINES * len(languages) + 1), "```", ""]
+            # each language's lines, and the blank line between two languages
+            lines = FAILURE_LINES * len(languages) + len(languages) - 1
+            section += ["```text", _first_lines(test["output"], lines), "```", ""]
         text = "\n".join(section)
         if len(text) > share:
             cut = text[:share].rsplit("\n### ", 1)[0]  # whole failures only
