@@ -88,7 +88,7 @@ def test_one_producer_process_per_batch(kit):
         kit.fail("threads", what="run()", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if len(seen["processes"]) != len(batches) + 3:
         producers = [name for name in seen["processes"] if plays(name, PRODUCER)]
-        kit.fail("ex04.process-count", producers=len(batches), consumers=3, total=len(batches) + 3,
+        kit.fail("process-per-batch", producers=len(batches), consumers=3, total=len(batches) + 3,
                  count=len(seen["processes"]), names=", ".join(seen["processes"]),
                  mistake="ex04.single-producer" if len(producers) == 1 else None)
 

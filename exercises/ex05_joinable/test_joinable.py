@@ -167,7 +167,7 @@ def test_one_producer_process_per_batch(kit):
     if seen["threads"]:
         kit.fail("threads", what="run()", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
     if len(seen["processes"]) != len(batches) + 3:
-        kit.fail("ex05.process-count", producers=len(batches), consumers=3, total=len(batches) + 3,
+        kit.fail("process-per-batch", producers=len(batches), consumers=3, total=len(batches) + 3,
                  count=len(seen["processes"]), names=", ".join(seen["processes"]))
 
 

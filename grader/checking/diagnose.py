@@ -23,6 +23,7 @@ import psutil
 
 from grader.checking import compat, mistakes
 from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
+from grader.checking.exercise import number_of
 from grader.checking.roles import CONSUMER, PRODUCER, PUBLISHER, WORKER, plays
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
@@ -538,7 +539,7 @@ def causes(outcome, exercise: str = "") -> list[Cause]:
     reports = outcome.stuck or outcome.leaked
     if not reports:
         return []
-    number = exercise[:4]  # "ex04"
+    number = number_of(exercise)  # "ex04"
     file = Path(outcome.module_file).name
     main = next((r for r in reports if r.kind == "main"), None)
     processes = [e for e in outcome.registry if e["kind"] == "process"]

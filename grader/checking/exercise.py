@@ -57,6 +57,11 @@ class Budget:
         return scale * (self.margin + startup * processes + self.work_factor * work)
 
 
+def number_of(name: str) -> str:
+    """An exercise's number from its folder's name: "ex04" for "ex04_many"."""
+    return name.split("_", 1)[0]
+
+
 @dataclasses.dataclass(frozen=True)
 class Exercise:
     name: str  # folder name, e.g. "ex03_sentinel"
@@ -90,7 +95,7 @@ class Exercise:
     @property
     def number(self) -> str:
         """"ex04": how the catalogue's keys and words name the exercise."""
-        return self.name.split("_", 1)[0]
+        return number_of(self.name)
 
     @property
     def needs_broker(self) -> bool:
@@ -146,7 +151,7 @@ def load(folder: Path) -> Exercise:
     try:
         # An exercise's title is in the catalogue ([title.exNN]); a new one may give it here.
         title = (_take(data, "title", str, where) if "title" in data
-                 else mistakes.find("title", folder.name.split("_", 1)[0]))
+                 else mistakes.find("title", number_of(folder.name)))
         if title is None:
             raise KeyError("title")
         module = _take(data, "module", str, where)

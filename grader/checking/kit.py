@@ -181,34 +181,29 @@ class Kit:
         if isinstance(look_at, str):
             look_at = Words(look_at)
 
-        def lines(language: str) -> list[str]:
-            said = [mistakes.say("check", name, language, **params)]
-            for label, field in (("expected", "expected"), ("got", "got")):
-                if field in report:
-                    said.append(self._labelled(label, mistakes.say_field("check", name, field, language, **params),
-                                               language))
-            advice_text = self._advice(name, report, look_at, language, params)
+        def said_in(language: str) -> tuple[list[str], str]:
+            """The report's lines in `language`, and what it says to look at."""
+            if look_at is not None:
+                advice_text = look_at.say(language)
+            elif "look_at" in report:
+                advice_text = mistakes.say_field("check", name, "look_at", language, **params)
+            else:
+                advice_text = ""
+            lines = [mistakes.say("check", name, language, **params)]
+            lines += [_labelled(field, mistakes.say_field("check", name, field, language, **params), language)
+                      for field in ("expected", "got") if field in report]
             if advice_text:
-                said.append(self._labelled("look-at", advice_text, language))
-            return said
+                lines.append(_labelled("look-at", advice_text, language))
+            return lines, advice_text
 
-        english = lines(mistakes.DEFAULT_LANGUAGE)
-        english_advice = self._advice(name, report, look_at, mistakes.DEFAULT_LANGUAGE, params)
+        languages = dict.fromkeys((mistakes.DEFAULT_LANGUAGE, *self.languages))  # English: for the cause
+        said = {language: said_in(language) for language in languages}
+        english, english_advice = said[mistakes.DEFAULT_LANGUAGE]
         if cause is None:
-            cause = "\x1f".join(("fail", english[0], english_advice or ""))
-        advice = advice or self._advice(name, report, look_at, self.language, params) or lines(self.language)[0]
-        self._fail({language: "\n".join(lines(language)) for language in self.languages},
-                   cause=cause, advice=advice, mistake=mistake)
-
-    @staticmethod
-    def _advice(name: str, report: dict, look_at: Words | None, language: str, params: dict) -> str:
-        if look_at is not None:
-            return look_at.say(language)
-        return mistakes.say_field("check", name, "look_at", language, **params) if "look_at" in report else ""
-
-    @staticmethod
-    def _labelled(label: str, text: str, language: str) -> str:
-        return "  " + mistakes.say("report", label, language) + text
+            cause = "\x1f".join(("fail", english[0], english_advice))
+        own, own_advice = said[self.language]
+        self._fail({language: "\n".join(said[language][0]) for language in self.languages},
+                   cause=cause, advice=advice or own_advice or own[0], mistake=mistake)
 
     def _fail(self, texts: dict[str, str], *, cause: str, advice: str, mistake=None):
         """Fail the check with `texts` (its report, by language), followed in each by where a process
@@ -415,6 +410,11 @@ class Kit:
                       mistake="any.busy-wait")
 
 
+def _labelled(label: str, text: str, language: str) -> str:
+    """A line under a report's first: "  expected: ..." (`label` is a text of the catalogue's report)."""
+    return "  " + mistakes.say("report", label, language) + text
+
+
 def _exit_codes(codes: dict[str, int]) -> Joined:
     return Joined(tuple(Words("exit-code-of", name=name, code=code) for name, code in codes.items()))
 
@@ -526,13 +526,11 @@ def mistakes_of(outcome: Outcome, exercise: Exercise, likely: list[Cause]) -> tu
     return mistakes.first(found)
 
 
-def explain(outcome: Outcome, exercise: Exercise, language: str = mistakes.DEFAULT_LANGUAGE,
-            action: str | None = None, likely: list[Cause] | None = None) -> str | None:
+def explain(outcome: Outcome, exercise: Exercise, language: str, action: str | None,
+            likely: list[Cause]) -> str | None:
     """Why a check cannot go on, in words a student can act on (in `language`); None when it can.
     `action` says what the check ran in that language (the outcome's own label otherwise), `likely`
-    its likely causes (_likely_causes, found here when not given)."""
-    if likely is None:
-        likely = _likely_causes(outcome, exercise)
+    its likely causes when it hung or leaked (_likely_causes)."""
     action = action or outcome.action
     def say(name: str, **params) -> str:
         return mistakes.say("report", name, language, **params)

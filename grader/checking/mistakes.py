@@ -50,7 +50,7 @@ def keys() -> frozenset[str]:
 def entry(section: str, name: str, language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     """The table `name` of the catalogue's table `section`, in `language` (in English when that
     language lacks it). A name no language has is the kit's own bug: KeyError, where it was said."""
-    found = _find(catalogue(language), section, name) or _find(catalogue(DEFAULT_LANGUAGE), section, name)
+    found = _lookup(section, name, language)
     if found is None:
         raise KeyError(f"no [{section}.{name}] in {CATALOGUE / (DEFAULT_LANGUAGE + '.toml')}")
     return found
@@ -59,8 +59,12 @@ def entry(section: str, name: str, language: str = DEFAULT_LANGUAGE) -> dict[str
 def find(section: str, name: str, language: str = DEFAULT_LANGUAGE) -> str | None:
     """The text `name` of table `section` in `language` (else in English), or None when the
     catalogue has none: for words an exercise may also give itself (its hints)."""
-    found = _find(catalogue(language), section, name) or _find(catalogue(DEFAULT_LANGUAGE), section, name)
+    found = _lookup(section, name, language)
     return found["text"] if found else None
+
+
+def _lookup(section: str, name: str, language: str) -> dict | None:
+    return _find(catalogue(language), section, name) or _find(catalogue(DEFAULT_LANGUAGE), section, name)
 
 
 def _find(table: dict, section: str, name: str) -> dict | None:
@@ -91,14 +95,14 @@ def _joined_closely(template: str, values: dict) -> str:
     """`template` filled in, without the space the template put between a placeholder and Chinese
     text when the words filled in are Chinese too ("{what} 没有" with what = "结果队列"). Only the
     seams are touched: a space inside a value (a student's output) stays."""
+    formatter = string.Formatter()
     out = ""
-    for literal, field, spec, conversion in string.Formatter().parse(template):
+    for literal, field, spec, conversion in formatter.parse(template):
         if literal.startswith(" ") and out[-1:] and CJK.match(out[-1]) and CJK.match(literal.lstrip(" ")[:1] or " "):
             literal = literal.lstrip(" ")
         out += literal
         if field is None:
             continue
-        formatter = string.Formatter()
         value = formatter.format_field(formatter.convert_field(values[field], conversion), spec or "")
         if out.endswith(" ") and CJK.match(out.rstrip(" ")[-1:] or " ") and CJK.match(value[:1] or " "):
             out = out.rstrip(" ")

@@ -16,6 +16,7 @@ import re
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Callable
 
 from grader.checking import mistakes
 from grader.checking.results import CheckResult
@@ -122,7 +123,12 @@ def failure_causes(checks: list[Check], plan: dict, results: list[CheckResult]) 
 
 def _say(name: str, languages: tuple[str, ...], **params) -> str:
     """The feedback's own words `name` in each of `languages`, one after the other."""
-    return " · ".join(mistakes.say("feedback", name, language, **params) for language in languages)
+    return _in_each(languages, lambda language: mistakes.say("feedback", name, language, **params))
+
+
+def _in_each(languages: tuple[str, ...], words: Callable[[str], str]) -> str:
+    """`words(language)` for each of `languages`, on one line."""
+    return " · ".join(words(language) for language in languages)
 
 
 def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[str],
@@ -147,7 +153,7 @@ def feedback_md(student: str, tests: list[dict], exercises, layout_notes: list[s
         score, most = scores[exercise.name]
         failed = [t for t in tests if t["tags"][0] == exercise.name and t["status"] != "passed"]
         mark = "✅" if not failed else "❌"
-        title = " · ".join(exercise.title_in(language) for language in languages)
+        title = _in_each(languages, exercise.title_in)
         section = [f"## {mark} {exercise.name}: {title} ({score:g} / {most})", ""]
         if not failed:
             section += [_say("all-passed", languages), ""]

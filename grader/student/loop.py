@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader.checking import mistakes, settings
+from grader.checking import mistakes
 from grader.checking.exercise import EXERCISES_DIR, Exercise, all_exercises
 from grader.student import progress as progress_mod
 from grader.student.keys import KeyReader
@@ -72,7 +72,7 @@ class Watch:
 
     def _say(self, key: str, /, **params) -> str:
         """The screen's words `key` in the student's language (the catalogue's ``[screen]``)."""
-        return mistakes.say("screen", key, self.options.language, **params)
+        return progress_mod.say(key, self.options.language, **params)
 
     # -- the exercise ------------------------------------------------------------------------------
     @property
@@ -377,13 +377,13 @@ def _cut(text: str, lines: int, folder: str, language: str) -> str:
     kept = text.strip().splitlines()
     if len(kept) <= lines:
         return "\n".join(kept)
-    note = mistakes.say("screen", "watch-cut", language, more=len(kept) - lines, folder=f"exercises/{folder}")
+    note = progress_mod.say("watch-cut", language, more=len(kept) - lines, folder=f"exercises/{folder}")
     return "\n".join(kept[:lines] + [note])
 
 
 def main(args) -> int:
     options = Options(exercises_dir=find_exercises(), impl=args.impl.resolve() if args.impl else None,
-                      start_method=args.start_method, poll=args.poll, language=settings.language(args.lang))
+                      start_method=args.start_method, poll=args.poll, language=args.lang)
     return Watch(options).run()
 
 

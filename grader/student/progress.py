@@ -105,14 +105,15 @@ class Progress:
             else:
                 word = "started" if state.ran else "new"
             points = sum(exercise.points.values())
-            rows.append((str(number), exercise.name, exercise.title_in(language), _say(f"progress-{word}", language),
+            rows.append((str(number), exercise.name, exercise.title_in(language), say(f"progress-{word}", language),
                          f"{state.passed}/{state.checks or len(exercise.points)}" if state.ran else "-",
                          f"{state.points:g}/{points:g}" if state.ran else f"-/{points:g}"))
         return rows
 
 
-def _say(name: str, language: str) -> str:
-    return mistakes.say("screen", name, language)
+def say(key: str, language: str, /, **params) -> str:
+    """The words `key` of the student's screens (the catalogue's ``[screen]``) in `language`."""
+    return mistakes.say("screen", key, language, **params)
 
 
 def render_table(progress: Progress, exercises: list[Exercise], language: str = mistakes.DEFAULT_LANGUAGE):
@@ -120,9 +121,9 @@ def render_table(progress: Progress, exercises: list[Exercise], language: str = 
     from rich.table import Table
     from rich.text import Text
 
-    styles = {_say("progress-done", language): "green", _say("progress-current", language): "bold cyan"}
-    table = Table(title=_say("progress-title", language), title_justify="left")
-    for column in ("#", *(_say(f"progress-column-{name}", language)
+    styles = {say("progress-done", language): "green", say("progress-current", language): "bold cyan"}
+    table = Table(title=say("progress-title", language), title_justify="left")
+    for column in ("#", *(say(f"progress-column-{name}", language)
                           for name in ("exercise", "title", "state", "passed", "points"))):
         table.add_column(column, overflow="fold")
     for row in progress.rows(exercises, language):

@@ -3,7 +3,6 @@ rerunning anything; ``--check`` reruns every exercise's visible checks first and
 
 from __future__ import annotations
 
-from grader.checking import mistakes, settings
 from grader.checking.exercise import all_exercises
 from grader.student import progress as progress_mod
 from grader.student.runs import run_exercise
@@ -13,11 +12,7 @@ def main(args) -> int:
     from rich.console import Console
 
     console = Console(highlight=False)
-    language = settings.language(args.lang)
-
-    def say(key: str, /, **params) -> str:
-        return mistakes.say("screen", key, language, **params)
-
+    language = args.lang  # resolved by the command line (settings.language)
     exercises_dir = find_exercises()
     exercises = all_exercises(exercises_dir)
     impl = args.impl.resolve() if args.impl else None
@@ -26,7 +21,7 @@ def main(args) -> int:
         console.print(note.say(language), style="yellow")
     if args.check:
         for exercise in exercises:
-            console.print(say("status-checking", name=exercise.name), style="dim")
+            console.print(progress_mod.say("status-checking", language, name=exercise.name), style="dim")
             result = run_exercise(exercises_dir / exercise.name, impl=impl, start_method=args.start_method,
                                   language=language)
             checks = result.checks
@@ -39,7 +34,7 @@ def main(args) -> int:
         progress.current = progress.first_not_done(exercises)
     console.print(progress_mod.render_table(progress, exercises, language))
     if all(progress.state_of(e.name).done for e in exercises):
-        console.print(say("status-all-done"), style="green")
+        console.print(progress_mod.say("status-all-done", language), style="green")
     else:
-        console.print(say("status-next", name=progress.first_not_done(exercises)))
+        console.print(progress_mod.say("status-next", language, name=progress.first_not_done(exercises)))
     return 0
