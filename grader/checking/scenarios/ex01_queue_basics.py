@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.queues
+import os
 import queue
 import time
 
@@ -22,6 +23,99 @@ def kit_helper(q, out, count: int, delay: float, timeout: float) -> None:
             return
         time.sleep(delay)
         out.put(item)
+
+
+def _longest_wait(block: bool, timeout) -> float | None:
+    """How long a put or get called with (block, timeout) may wait: None for ever."""
+    if not block:
+        return 0.0
+    return None if timeout is None else max(0.0, timeout)
+
+
+class KitQueue(multiprocessing.queues.Queue):
+    """The kit's own queue for ex01's checks: it notes how long each put and get of the student's
+    may wait, and whether an item the kit has sent reaches a get follows from that get's call, not
+    from how busy the machine is.
+
+    `expect(n)`: n more items are on their way. With `patience` None they are in the queue already
+    (put by the kit before the student's call): every get takes one, even a get_nowait() that the
+    feeder thread of a busy process has not caught up with. With a `patience` they come from the
+    kit's late producer: a get that would wait at least `patience` seconds (the item's lateness)
+    takes one, waiting as long as the check has left; a get that waits less runs as called.
+    `asked` is released at each get (after the get when it waits less) and each empty(): the late
+    producer puts its next item only then, so a get that waits less never finds it there, however
+    the processes were scheduled, while a loop that polls still sees it come.
+
+    Only the process that made the queue keeps these notes: a copy in a kit helper (pickled, or
+    forked) is a plain queue."""
+
+    def __init__(self, maxsize: int = 0, *, remaining, patience: float | None = None, asked=None):
+        super().__init__(maxsize, ctx=multiprocessing.get_context())
+        self.calls: list[tuple[str, bool, object]] = []
+        self._owner = os.getpid()
+        self._remaining, self._patience, self._asked = remaining, patience, asked
+        self._coming = 0
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        self._owner = None
+
+    def _watched(self) -> bool:
+        return getattr(self, "_owner", None) == os.getpid()
+
+    def expect(self, count: int) -> None:
+        self._coming += count
+
+    def put(self, obj, block=True, timeout=None):
+        if self._watched():
+            self.calls.append(("put", block, timeout))
+        return super().put(obj, block, timeout)
+
+    def get(self, block=True, timeout=None):
+        if not self._watched():
+            return super().get(block, timeout)
+        self.calls.append(("get", block, timeout))
+        if self._coming > 0 and self._waits_long_enough(block, timeout):
+            self._ask()
+            item = super().get(True, max(0.0, self._remaining()))
+        else:
+            try:
+                item = super().get(block, timeout)
+            finally:
+                self._ask()
+        self._coming = max(0, self._coming - 1)
+        return item
+
+    def empty(self) -> bool:
+        if not self._watched():
+            return super().empty()
+        if self._coming > 0 and self._patience is None:
+            return False
+        try:
+            return super().empty()
+        finally:
+            self._ask()  # a loop that polls empty() asks for the next item too
+
+    def _waits_long_enough(self, block: bool, timeout) -> bool:
+        if self._patience is None:
+            return True
+        wait = _longest_wait(block, timeout)
+        return block and (wait is None or wait >= self._patience)
+
+    def _ask(self) -> None:
+        if self._asked is not None:
+            self._asked.release()
+
+    def waiting_call(self, since: int = 0) -> str | None:
+        """The call, from the `since`th on, that could wait longest, as code; None if every call
+        answered at once (a put or get that does not block, or one with timeout 0)."""
+        waits = [(_longest_wait(block, timeout), name, block, timeout)
+                 for name, block, timeout in self.calls[since:]]
+        waits = [w for w in waits if w[0] is None or w[0] > 0]
+        if not waits:
+            return None
+        _, name, block, timeout = max(waits, key=lambda w: float("inf") if w[0] is None else w[0])
+        return f"q.{name}(block={block!r}, timeout={timeout!r})"
 
 
 def _queue_or_none(q):
@@ -81,9 +175,10 @@ def put_all_waits(ctx, items, consumer_delay):
 
 
 def drain_fifo(ctx, items):
-    q = multiprocessing.Queue()
+    q = KitQueue(remaining=ctx.remaining)
     for item in items:
         q.put(item)
+    q.expect(len(items))
     drain = ctx.func("drain")
     first = drain(q, 3, timeout=1.0)
     rest = drain(q, len(items) - 3, timeout=1.0)
@@ -91,9 +186,10 @@ def drain_fifo(ctx, items):
 
 
 def drain_empty(ctx, items, timeout):
-    q = multiprocessing.Queue()
+    q = KitQueue(remaining=ctx.remaining)
     for item in items[:2]:
         q.put(item)
+    q.expect(2)
     started = time.monotonic()
     try:
         got = ctx.func("drain")(q, 3, timeout=timeout)
@@ -105,45 +201,55 @@ def drain_empty(ctx, items, timeout):
 
 def try_put(ctx, items):
     try_put = ctx.func("try_put")
-    q = multiprocessing.Queue(2)
+    q = KitQueue(2, remaining=ctx.remaining)
     first = try_put(q, items[0])
     falsy = try_put(q, 0)
-    full, quick = timed(try_put, q, items[1])
+    calls = len(q.calls)
+    full = try_put(q, items[1])
+    waiting_call = q.waiting_call(calls)
     full_waiting, waited = timed(try_put, q, items[2], timeout=WAIT)
-    return {"first": first, "falsy": falsy, "full": full, "quick": quick,
+    return {"first": first, "falsy": falsy, "full": full, "waiting_call": waiting_call,
             "full_waiting": full_waiting, "waited": waited, "got": collect(q, 2, ctx)}
 
 
 def try_get(ctx, items):
     try_get = ctx.func("try_get")
-    q = multiprocessing.Queue()
-    empty_default, quick = timed(try_get, q)
+    q = KitQueue(remaining=ctx.remaining)
+    empty_default = try_get(q)
+    waiting_call = q.waiting_call()
     empty_custom = try_get(q, default="nothing")
     for item in items:
         q.put(item)
+    q.expect(len(items))
     got = [try_get(q, timeout=1.0, default="<default>") for _ in items]
     after, waited = timed(try_get, q, timeout=WAIT, default="empty")
-    return {"empty_default": empty_default, "quick": quick, "empty_custom": empty_custom,
+    return {"empty_default": empty_default, "waiting_call": waiting_call, "empty_custom": empty_custom,
             "got": got, "after": after, "waited": waited}
 
 
-def kit_late_producer(q, items, gap: float, ready) -> None:
-    """A producer of the kit's own that puts each item `gap` seconds after the previous one."""
-    ready.set()  # the gaps start now, not when a loaded machine got round to starting us
+def kit_late_producer(q, items, gap: float, asked, done) -> None:
+    """A producer of the kit's own that puts each item `gap` seconds after a get asked for it."""
     for item in items:
+        asked.acquire()
+        if done.is_set():
+            return
         time.sleep(gap)
         q.put(item)
 
 
 def late_items(ctx, items, gap, call, timeout):
-    """drain(q, len(items)) or try_get(q) while a slow producer is still putting the items."""
-    q = multiprocessing.Queue()
-    ready = multiprocessing.Event()
+    """drain(q, len(items)) or try_get(q) while a slow producer is still putting the items.
+
+    Each item is put `gap` seconds after the get that asks for it: a get that waits at least that
+    long gets it (KitQueue), one that waits less finds nothing, whatever the machine's load."""
+    asked = multiprocessing.Semaphore(0)
+    done = multiprocessing.Event()
+    q = KitQueue(remaining=ctx.remaining, patience=gap, asked=asked)
+    q.expect(len(items))
     helper = multiprocessing.Process(target=kit_late_producer, name="kit-helper",
-                                     args=(q, items, gap, ready))
+                                     args=(q, items, gap, asked, done))
     start_kit_process(helper)
     try:
-        ready.wait(ctx.remaining())
         if call == "drain":
             try:
                 got = ctx.func("drain")(q, len(items), timeout=timeout)
@@ -152,6 +258,9 @@ def late_items(ctx, items, gap, call, timeout):
         else:
             got = [ctx.func("try_get")(q, timeout=timeout, default="<default>") for _ in items]
     finally:
+        done.set()
+        for _ in items:
+            asked.release()
         helper.join(ctx.remaining())
         if helper.is_alive():
             helper.kill()

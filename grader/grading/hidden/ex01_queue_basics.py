@@ -9,8 +9,8 @@ from grader.grading.hidden import points
 @points(2)
 def check_drain_waits_for_late_items(kit):
     items = kit.items(4, salt="late")
-    # The timeout is far above the gaps: a drain() that waits at all gets every item, even on a
-    # loaded machine; one that does not wait fails at once.
+    # Each item is put `gap` after drain() asks for it (scenarios.ex01_queue_basics.KitQueue): a get
+    # that waits at least that long gets it however busy the machine is; one that waits less fails.
     timeout = 3.0
     seen = kit.run("late_items", action=Words("ex01.drain-while-coming", count=len(items), timeout=timeout),
                    items=items, gap=0.1, call="drain", timeout=timeout, work=0.5, processes=1).value
