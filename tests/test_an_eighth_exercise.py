@@ -47,10 +47,12 @@ FILES = {
     f"exercises/{NEW}/test_square.py": '''
         """Visible checks for exercise 8."""
 
+        from grader.checking.scenarios.ex08_square import SQUARES
+
 
         def test_squares_come_back_in_order(kit):
             numbers = list(range(10))
-            seen = kit.run("squares", action="square_all(numbers)", numbers=numbers, processes=1).value
+            seen = kit.run(SQUARES, numbers=numbers).value
             kit.expect_items(seen["value"], [n * n for n in numbers], what="square_all()", ordered=True,
                              look_at="one-result-per-item-in-order")
         ''',
@@ -77,15 +79,19 @@ FILES = {
     f"grader/checking/scenarios/{NEW}.py": '''
         """Scenarios for ex08_square."""
 
-        from grader.checking.scenarios.common import as_list, started
+        from grader.checking.scenarios.common import Scenario, as_list, says, started
 
 
         def squares(ctx, numbers):
             return {"value": as_list(ctx.func("square_all")(numbers)), **started(ctx)}
+
+
+        SQUARES = Scenario("squares", says("square_all(numbers)"), processes=lambda **_: 1)
         ''',
     f"grader/grading/hidden/{NEW}.py": f'''
         """Hidden checks for ex08_square."""
 
+        from grader.checking.scenarios.ex08_square import SQUARES
         from grader.grading.hidden import points
 
         # {CANARY}: the kit's hidden checks
@@ -94,7 +100,7 @@ FILES = {
         @points(1)
         def check_many_squares(kit):
             numbers = list(range(200))
-            seen = kit.run("squares", action="square_all(numbers)", numbers=numbers, processes=1).value
+            seen = kit.run(SQUARES, numbers=numbers).value
             kit.expect_items(seen["value"], [n * n for n in numbers], what="square_all()", ordered=True,
                              look_at="one-result-per-item-in-order")
         ''',

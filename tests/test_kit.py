@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import subprocess
 import sys
@@ -58,3 +59,30 @@ def test_a_check_that_hung_is_told_from_one_that_failed(tmp_path):
                     "-p", "no:cacheprovider", "-k", "order", f"--junitxml={report}"], cwd=KIT_ROOT,
                    capture_output=True, check=False, timeout=120)
     assert check._count(report)[4] == [] and check._count(report)[1] >= 1
+
+
+def test_every_declared_scenario_names_a_function_of_its_module():
+    """A scenario's declaration (what the checks pass to kit.run) names a function its exercise's
+    module has, and plans a run from parameters: a typo is caught here, not in a student's run."""
+    from grader.checking.exercise import all_exercises
+    from grader.checking.scenarios.common import Scenario
+
+    declared = 0
+    for exercise in all_exercises():
+        module = importlib.import_module(f"grader.checking.scenarios.{exercise.name}")
+        for name, value in vars(module).items():
+            if isinstance(value, Scenario):
+                declared += 1
+                assert callable(getattr(module, value.name, None)), \
+                    f"{exercise.name}.{name} names {value.name!r}, which its module does not define"
+    assert declared >= len(all_exercises())
+
+
+def test_a_scenario_plans_its_budget_from_its_parameters():
+    from grader.checking.scenarios.ex04_many import RUN_BATCHES
+
+    action, work, processes = RUN_BATCHES.plan({"batches": [[1, 2, 3], [4]], "n_consumers": 3,
+                                                "producer_delay": 0.1, "consumer_delay": 0.5})
+    assert action == "run(batches, 3)"
+    assert work == pytest.approx(4 * 0.1 + 2 * 0.5)  # every put, then the busiest consumer's share
+    assert processes == 5

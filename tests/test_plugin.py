@@ -15,9 +15,12 @@ DEFAULT_METHOD = multiprocessing.get_start_method()
 EXPECTED_IDS = list(dict.fromkeys([DEFAULT_METHOD, "spawn"]))
 
 TEST_FILE = '''
+from grader.checking.scenarios.ex03_sentinel import RUN_ITEMS
+
+
 def test_run_keeps_order(kit):
     items = kit.items(6)
-    out = kit.run("run_items", action="run(items)", items=items, processes=2)
+    out = kit.run(RUN_ITEMS, items=items)
     kit.expect_items(out.value["value"], items, what="run()", ordered=True, look_at="join-producers-then-none")
 
 def test_plain():

@@ -1,16 +1,15 @@
 """Visible checks for exercise 2. Run: pytest exercises/ex02_producer_consumer"""
 
 from grader.checking.mistakes import Words
-from grader.checking.scenarios.ex02_producer_consumer import lost_results
+from grader.checking.scenarios.ex02_producer_consumer import DELIVER, lost_results
 
 LINGER = 0.5  # a consumer that asks to wait longer than this for the next item (or forever) keeps waiting
 
 
 def _deliver(kit, items, *, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
     """start(items, ...): the outcome, whose value is everything observed about the two processes."""
-    work = len(items) * (producer_delay + consumer_delay) + linger
-    outcome = kit.run("deliver", action="start(items)", items=items, producer_delay=producer_delay,
-                      consumer_delay=consumer_delay, linger=linger, work=work, processes=2)
+    outcome = kit.run(DELIVER, items=items, producer_delay=producer_delay, consumer_delay=consumer_delay,
+                      linger=linger)
     seen = outcome.value
     if seen["threads"]:
         kit.fail("ex02.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")

@@ -2,6 +2,7 @@
 
 from grader.checking.mistakes import Words
 from grader.checking.payloads import FALSY_ITEMS, short
+from grader.checking.scenarios.ex03_sentinel import CONSUMER_STOPS, PRODUCER_ONLY_ITEMS, RUN_ITEMS
 
 # What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
 LOOK_AT_SENTINEL = "ex03.sentinel-after-join"
@@ -12,9 +13,7 @@ BEHIND_THE_NONE = "after the sentinel"
 def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
     """run(items, ...) in a fresh process tree; the outcome's value holds what it returned and
     which processes it started."""
-    work = len(items) * (producer_delay + consumer_delay)
-    outcome = kit.run("run_items", action="run(items)", items=items, producer_delay=producer_delay,
-                      consumer_delay=consumer_delay, work=work, processes=2)
+    outcome = kit.run(RUN_ITEMS, items=items, producer_delay=producer_delay, consumer_delay=consumer_delay)
     seen = outcome.value
     if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
         if items:
@@ -79,7 +78,7 @@ def test_large_items_pass_through(kit):
 
 def test_consumer_returns_at_the_sentinel(kit):
     items = kit.items(6)
-    seen = kit.run("consumer_stops", action=Words("ex03.consumer-with-none-and-more"), items=items).value
+    seen = kit.run(CONSUMER_STOPS, items=items).value
     kit.expect_items(seen["got"], items, what=Words("ex03.what-consumer-forwarded"), ordered=True,
                      look_at="ex03.forward-before-none",
                      mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen["got"], items) else None)
@@ -92,7 +91,7 @@ def test_consumer_returns_at_the_sentinel(kit):
 
 def test_producer_puts_only_the_items(kit):
     items = kit.items(6)
-    seen = kit.run("producer_only_items", action="producer(q, items)", items=items).value
+    seen = kit.run(PRODUCER_ONLY_ITEMS, items=items).value
     kit.expect_items(seen["got"], items, what=Words("ex03.what-producer-put"), ordered=True,
                      look_at="ex03.put-every-item")
     if seen["extra"]:

@@ -2,6 +2,7 @@
 
 from grader.checking.mistakes import Words
 from grader.checking.roles import PRODUCER, plays
+from grader.checking.scenarios.ex04_many import RUN_BATCHES
 
 # What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
 LOOK_AT_COUNT = "ex04.count"
@@ -11,10 +12,8 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
     """run(batches, n_consumers, ...) in a fresh process tree."""
     total = sum(len(b) for b in batches)
     longest = max((len(b) for b in batches), default=0)
-    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
-    outcome = kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
-                      n_consumers=n_consumers, producer_delay=producer_delay,
-                      consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers)
+    outcome = kit.run(RUN_BATCHES, batches=batches, n_consumers=n_consumers, producer_delay=producer_delay,
+                      consumer_delay=consumer_delay)
     seen = outcome.value
     if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
         if total:

@@ -1,6 +1,7 @@
 """Visible checks for exercise 5. Run: pytest exercises/ex05_joinable"""
 
 from grader.checking.mistakes import Joined, Words
+from grader.checking.scenarios.ex05_joinable import CONSUMER_ACKS, RUN_JOINABLE
 
 # What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
 LOOK_AT_TASK_DONE = "ex05.task-done-once-after-result"
@@ -12,11 +13,8 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, a
     ends as a real one would (daemon children terminated, the others joined)."""
     total = sum(len(b) for b in batches)
     longest = max((len(b) for b in batches), default=0)
-    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
-    outcome = kit.run("run_joinable", action=f"run(batches, {n_consumers})", batches=batches,
-                      n_consumers=n_consumers, producer_delay=producer_delay,
-                      consumer_delay=consumer_delay, at_exit=at_exit, work=work,
-                      processes=len(batches) + n_consumers)
+    outcome = kit.run(RUN_JOINABLE, batches=batches, n_consumers=n_consumers, producer_delay=producer_delay,
+                      consumer_delay=consumer_delay, at_exit=at_exit)
     seen = outcome.value
     kit.expect_no_crash(outcome, seen["exitcodes"], what=Words("during-run"))
     if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
@@ -58,9 +56,7 @@ def _every_item(kit, batches, seen, look_at):
 
 def _acks(kit, items, *, delay=0.0, n_consumers=1):
     """consumer(q, results, delay) alone, in daemon processes the check starts and feeds."""
-    outcome = kit.run("consumer_acks", action=f"consumer(q, results, delay={delay})", items=items,
-                      delay=delay, n_consumers=n_consumers, work=len(items) * delay / n_consumers,
-                      processes=n_consumers)
+    outcome = kit.run(CONSUMER_ACKS, items=items, delay=delay, n_consumers=n_consumers)
     seen = outcome.value
     kit.expect_no_crash(outcome, {f"consumer-{i}": code for i, code in enumerate(seen["exitcodes"], 1)},
                         what=Words("ex05.while-consuming"))

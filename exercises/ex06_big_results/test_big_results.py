@@ -7,20 +7,15 @@ the first result arrive after another one in every run, and with a single worker
 """
 
 from grader.checking.mistakes import Words
+from grader.checking.scenarios.ex06_big_results import MAP_ITEMS, MB
 
-MB = 1_000_000
 # What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
 LOOK_AT_ORDER = "ex06.order"
 
 
 def _map(kit, items, n_workers, *, size=0, staged=False):
     """parallel_map(func, items, n_workers) in a fresh process tree."""
-    megabytes = len(items) * size / MB
-    # The work: moving the results through the pipes, and (staged) the time a held task may wait.
-    work = 0.05 * megabytes + (1.0 if staged else 0.0)
-    outcome = kit.run("map_items", action=f"parallel_map(func, items, n_workers={n_workers})",
-                      items=items, n_workers=n_workers, size=size, staged=staged, work=work,
-                      processes=n_workers)
+    outcome = kit.run(MAP_ITEMS, items=items, n_workers=n_workers, size=size, staged=staged)
     seen = outcome.value
     if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
         kit.expect_clean_shutdown(seen, what="parallel_map()")

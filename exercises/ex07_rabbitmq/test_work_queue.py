@@ -5,27 +5,26 @@ that message. Every check works on a queue of its own, deleted afterwards.
 """
 
 from grader.checking.mistakes import Words
+from grader.checking.scenarios.ex07_rabbitmq import (PUBLISH_ONLY, RUN_WORK_QUEUE, WORKER_KILLED_MID_MESSAGE,
+                                                   WORKER_UNTIL_STOP)
 
 HOLD = 5.0  # seconds a worker would spend on one message in the kill checks (it is killed long before)
 WINDOW = 0.5  # how long the check watches a worker that works on its first message
 BEHIND = "behind-STOP"  # the body of the message the check publishes behind STOP
-WAIT_BEHIND = 1.5  # seconds the check may wait for the broker to give back the message behind STOP
 # What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
 LOOK_AT_STOP = "ex07.stop-per-worker"
 
 
 def _publish(kit, items):
     url, name = kit.broker_url(), kit.queue_name("publish")
-    return kit.run("publish_only", action=f"publish(url, {name!r}, items)", url=url, queue_name=name,
-                   items=items).value
+    return kit.run(PUBLISH_ONLY, url=url, queue_name=name, items=items).value
 
 
 def _worker_killed(kit, count=6):
     url, name = kit.broker_url(), kit.queue_name("kill")
     items = kit.texts(count, salt="kill")
-    seen = kit.run("worker_killed_mid_message", action=f"worker(url, {name!r}, results, delay={HOLD})",
-                   url=url, queue_name=name, items=items, hold=HOLD, window=WINDOW,
-                   work=WINDOW + 2.0, processes=1).value
+    seen = kit.run(WORKER_KILLED_MID_MESSAGE, url=url, queue_name=name, items=items, hold=HOLD,
+                   window=WINDOW).value
     if not seen["took"]:
         kit.fail("ex07.took-nothing", count=count, ready=seen["lowest"])
     return seen, count
@@ -35,11 +34,8 @@ def _run(kit, batches, n_workers, *, producer_delay=0.0, worker_delay=0.0):
     url, name = kit.broker_url(), kit.queue_name("run")
     total = sum(len(b) for b in batches)
     longest = max((len(b) for b in batches), default=0)
-    work = kit.pipeline_work(batches, n_workers, producer_delay, worker_delay)
-    outcome = kit.run("run_work_queue", action=f"run(url, {name!r}, batches, {n_workers})", url=url,
-                      queue_name=name, batches=batches, n_workers=n_workers,
-                      producer_delay=producer_delay, worker_delay=worker_delay, work=work,
-                      processes=len(batches) + n_workers + 1)
+    outcome = kit.run(RUN_WORK_QUEUE, url=url, queue_name=name, batches=batches, n_workers=n_workers,
+                      producer_delay=producer_delay, worker_delay=worker_delay)
     seen = outcome.value
     expected = [item for batch in batches for item in batch]
     if isinstance(seen["value"], list):
@@ -89,8 +85,7 @@ def test_publish_makes_a_durable_queue_of_persistent_messages(kit):
 def test_worker_hands_on_every_message_until_stop(kit):
     url, name = kit.broker_url(), kit.queue_name("worker")
     items = kit.texts(7)
-    seen = kit.run("worker_until_stop", action=f"worker(url, {name!r}, results)", url=url,
-                   queue_name=name, items=items, behind=BEHIND, processes=1, work=WAIT_BEHIND).value
+    seen = kit.run(WORKER_UNTIL_STOP, url=url, queue_name=name, items=items, behind=BEHIND).value
     if "bad_stop" in seen:
         kit.fail("ex07.bad-stop", stop=seen["bad_stop"], mistake="ex07.stop-never-matches")
     kit.expect_items(seen["got"], items, what=Words("ex07.worker-results"), ordered=True,

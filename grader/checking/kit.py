@@ -4,11 +4,11 @@ what happened into a failure that teaches (what was expected, what happened, wha
 
 from __future__ import annotations
 
-import math
 import re
 import shlex
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +18,9 @@ from grader.checking.exercise import Exercise
 from grader.checking.harness import Isolation, Outcome, Status, load_factor, run_check
 from grader.checking.mistakes import Joined, Later, Words
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
+
+if TYPE_CHECKING:
+    from grader.checking.scenarios.common import Scenario
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
 
@@ -89,15 +92,6 @@ class Kit:
         return payloads.text_batches(self.seed, sizes, salt=self.exercise.name)
 
     # -- the broker (exercise 7) ----------------------------------------------------------------
-    @staticmethod
-    def pipeline_work(batches: list[list], takers: int, put_delay: float, take_delay: float) -> float:
-        """Seconds a run of many producers and `takers` consumers (or workers) asks for: every
-        batch's puts, one producer after the other (the producers of a multiprocessing queue take
-        turns: grader.checking.driver._take_turn), then each taker's share of the items, rounded up
-        (the `work` of ``run``)."""
-        total = sum(len(batch) for batch in batches)
-        return total * put_delay + math.ceil(total / max(1, takers)) * take_delay
-
     def broker_url(self) -> str:
         """The RabbitMQ URL the check uses; without a broker the check is skipped, with the way to
         start one (or fails, when a broker is required: --require-broker, and always in grading)."""
@@ -118,21 +112,26 @@ class Kit:
         return name
 
     # -- running --------------------------------------------------------------------------------
-    def run(self, scenario: str, *, action: str | Words, work: float = 0.0, processes: int = 0,
-            **params) -> Outcome:
-        """Run ``grader.checking.scenarios.<exercise>:<scenario>`` and fail unless it returned cleanly.
+    def run(self, scenario: Scenario, *, action: str | Words | None = None, **params) -> Outcome:
+        """Run a scenario of this exercise's (``grader.checking.scenarios.<exercise>``) with
+        `params` and fail unless it returned cleanly.
 
-        `action` is what a report calls the run: a call (``f"run(batches, {n})"``), or Words when it
-        says more than code. `work` is the time the check asks for (items times delays) and
-        `processes` how many processes it starts; the budget grows with both.
+        The scenario's declaration gives what a report calls the run, the time it asks for (items
+        times delays) and how many processes it starts, from `params`; the budget grows with the
+        last two. `action` says the run in the check's own words instead.
         """
+        if isinstance(scenario, str):
+            raise TypeError(f"kit.run({scenario!r}, ...): pass the scenario's declaration "
+                            "(a grader.checking.scenarios.common.Scenario), not its name")
+        planned_action, work, processes = scenario.plan(params)
+        action = planned_action if action is None else action
         budget = self.exercise.budget.seconds(
             work=work, processes=processes, start_method=self.start_method,
             scale=self.scale * load_factor())
         try:
             outcome = run_check(
                 module_file=self.module_file, module=self.exercise.module,
-                scenario=f"grader.checking.scenarios.{self.exercise.name}:{scenario}", params=params,
+                scenario=f"grader.checking.scenarios.{self.exercise.name}:{scenario.name}", params=params,
                 start_method=self.start_method, budget=budget, isolation=self.isolation,
                 action=mistakes.said(action, mistakes.DEFAULT_LANGUAGE))
         finally:

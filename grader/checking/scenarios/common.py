@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import multiprocessing.process
 import queue
@@ -13,6 +14,59 @@ from grader.checking import compat
 from grader.checking.driver import INTERNAL_ROLES, observed, start_kit_process
 from grader.checking.plain import NotPlain, plain_get
 from grader.checking.roles import CONSUMER, PRODUCER, plays
+
+
+def _no_work(**_) -> float:
+    return 0.0
+
+
+def _no_processes(**_) -> int:
+    return 0
+
+
+class Scenario:
+    """A scenario as the checks name it: ``kit.run(RUN_BATCHES, batches=b, n_consumers=3)``.
+
+    `name` is the function of the exercise's scenario module that the driver runs. The others
+    follow from the run's parameters, the same for every check that runs it, visible or hidden:
+    `action`, what a report calls the run (a call, or the catalogue's words: `words`); `work`, the
+    seconds the run asks for when the code is right (items times delays); `processes`, how many
+    processes it starts. The check's time budget grows with both
+    (grader.checking.exercise.Budget). A check may still say the action in its own words:
+    ``kit.run(LATE_ITEMS, action=Words(...), ...)``."""
+
+    __slots__ = ("name", "action", "work", "processes")
+
+    def __init__(self, name: str, action: Callable[..., object], *, work: Callable[..., float] = _no_work,
+                 processes: Callable[..., int] = _no_processes):
+        self.name, self.action, self.work, self.processes = name, action, work, processes
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r})"
+
+    def plan(self, params: dict) -> tuple[object, float, int]:
+        """(action, work, processes) of a run with `params`."""
+        return self.action(**params), float(self.work(**params)), int(self.processes(**params))
+
+
+def says(text: str) -> Callable[..., str]:
+    """An action that is the same text whatever the parameters."""
+    return lambda **_: text
+
+
+def words(name: str, **params):
+    """The catalogue's words `name` (grader.checking.mistakes.Words), for an action."""
+    from grader.checking.mistakes import Words  # only where a check runs: the driver says nothing
+
+    return Words(name, **params)
+
+
+def pipeline_work(batches: list[list], takers: int, put_delay: float = 0.0, take_delay: float = 0.0) -> float:
+    """Seconds a run of many producers and `takers` consumers (or workers) asks for: every batch's
+    puts, one producer after the other (the producers of a multiprocessing queue take turns:
+    grader.checking.driver._take_turn), then each taker's share of the items, rounded up."""
+    total = sum(len(batch) for batch in batches)
+    return total * put_delay + math.ceil(total / max(1, takers)) * take_delay
 
 
 def collect(q, count: int, ctx) -> list:
@@ -230,3 +284,13 @@ def producer_only_items(ctx, items, delay=0.0):
     got = collect_plain(q, len(items), ctx)
     ctx.join_hosts()
     return {"got": got, "extra": _plain(q, 0.1)}
+
+
+# -- the shared scenarios as the checks name them ------------------------------------------------
+
+RUN_ITEMS = Scenario(
+    "run_items", says("run(items)"),
+    work=lambda items, producer_delay=0.0, consumer_delay=0.0, **_: len(items) * (producer_delay + consumer_delay),
+    processes=lambda **_: 2)
+CONSUMER_STOPS = Scenario("consumer_stops", lambda **_: words("ex03.consumer-with-none-and-more"))
+PRODUCER_ONLY_ITEMS = Scenario("producer_only_items", says("producer(q, items)"))

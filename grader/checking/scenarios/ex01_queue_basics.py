@@ -9,7 +9,7 @@ import queue
 import time
 
 from grader.checking.driver import start_kit_process
-from grader.checking.scenarios.common import collect, describe, timed
+from grader.checking.scenarios.common import Scenario, collect, describe, says, timed, words
 
 WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
 
@@ -266,3 +266,27 @@ def late_items(ctx, items, gap, call, timeout):
             helper.kill()
             helper.join()
     return {"got": got}
+
+
+# -- the scenarios as the checks name them -------------------------------------------------------
+
+def _late_action(items, call, timeout, **_):
+    if call == "drain":
+        return words("ex01.drain-while-on-way", count=len(items), timeout=timeout)
+    return words("ex01.try-get-while-on-way", timeout=timeout)
+
+
+BOUNDED = Scenario("bounded", says("make_queue(3)"))
+UNBOUNDED = Scenario("unbounded", says("make_queue()"))
+PUT_ALL_ORDER = Scenario("put_all_order", says("put_all(q, items)"))
+PUT_ALL_WAITS = Scenario(
+    "put_all_waits", says("put_all(Queue(2), items)"),
+    work=lambda items, consumer_delay, **_: max(WAIT, len(items) * consumer_delay), processes=lambda **_: 1)
+DRAIN_FIFO = Scenario("drain_fifo", says("drain(q, 3)"))
+DRAIN_EMPTY = Scenario("drain_empty", lambda timeout, **_: words("ex01.drain-with-two-queued", timeout=timeout),
+                       work=lambda timeout, **_: timeout)
+TRY_PUT = Scenario("try_put", says("try_put(q, item)"), work=lambda **_: WAIT)
+TRY_GET = Scenario("try_get", says("try_get(q)"), work=lambda **_: WAIT)
+# Each item comes `gap` after the get that asks for it: one gap per item, and one to spare.
+LATE_ITEMS = Scenario("late_items", _late_action, work=lambda items, gap, **_: (len(items) + 1) * gap,
+                      processes=lambda **_: 1)

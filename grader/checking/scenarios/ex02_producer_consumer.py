@@ -5,7 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import time
 
-from grader.checking.scenarios.common import collect, describe, is_process, keeps_waiting, started, stop
+from grader.checking.scenarios.common import (Scenario, collect, describe, is_process, keeps_waiting, says, started,
+                                              stop)
 
 
 def lost_results(got) -> str:
@@ -42,3 +43,12 @@ def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
         return seen
     finally:
         stop(*multiprocessing.active_children())  # this demo's consumer never ends by itself
+
+
+# -- the scenarios as the checks name them -------------------------------------------------------
+
+DELIVER = Scenario(
+    "deliver", says("start(items)"),
+    work=lambda items, producer_delay=0.0, consumer_delay=0.0, linger=0.0, **_:
+        len(items) * (producer_delay + consumer_delay) + linger,
+    processes=lambda **_: 2)

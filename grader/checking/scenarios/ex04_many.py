@@ -1,9 +1,16 @@
 """Scenarios for ex04_many: many producers, many consumers, one sentinel per consumer."""
 
 from grader.checking.scenarios import common
-from grader.checking.scenarios.common import consumer_stops, producer_only_items  # noqa: F401
+from grader.checking.scenarios.common import CONSUMER_STOPS, PRODUCER_ONLY_ITEMS, consumer_stops, producer_only_items  # noqa: F401
 
 
 def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
     """common.run_batches; the results are complete once every consumer has ended at its sentinel."""
     return common.run_batches(ctx, batches, n_consumers, producer_delay, consumer_delay, late=True)
+
+
+RUN_BATCHES = common.Scenario(
+    "run_batches", lambda n_consumers, **_: f"run(batches, {n_consumers})",
+    work=lambda batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, **_:
+        common.pipeline_work(batches, n_consumers, producer_delay, consumer_delay),
+    processes=lambda batches, n_consumers, **_: len(batches) + n_consumers)

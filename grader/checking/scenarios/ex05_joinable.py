@@ -32,7 +32,8 @@ from typing import Callable
 from grader.checking import compat
 from grader.checking.driver import observed
 from grader.checking.roles import CONSUMER, plays
-from grader.checking.scenarios.common import as_list, overlap, patch_here, plain_item, started, stop, timed
+from grader.checking.scenarios.common import (Scenario, as_list, overlap, patch_here, pipeline_work, plain_item, started,
+                                              stop, timed, words)
 
 
 SETTLE = 1.0  # seconds: at most this long for the consumers to be done with their items
@@ -193,3 +194,22 @@ def consumer_acks(ctx, items, delay=0.0, n_consumers=1):
                 "puts_at_join": puts_at_join, "late": late, "got": got, "exitcodes": exitcodes}
     finally:
         stop(*procs)
+
+
+# -- the scenarios as the checks name them -------------------------------------------------------
+
+def _acks_action(delay, n_consumers=1, **_):
+    if n_consumers == 1:
+        return f"consumer(q, results, delay={delay})"
+    return words("ex05.consumer-in-processes", delay=delay, count=n_consumers)
+
+
+RUN_JOINABLE = Scenario(
+    "run_joinable", lambda n_consumers, **_: f"run(batches, {n_consumers})",
+    work=lambda batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, **_:
+        pipeline_work(batches, n_consumers, producer_delay, consumer_delay),
+    processes=lambda batches, n_consumers, **_: len(batches) + n_consumers)
+CONSUMER_ACKS = Scenario(
+    "consumer_acks", _acks_action,
+    work=lambda items, delay=0.0, n_consumers=1, **_: len(items) * delay / n_consumers,
+    processes=lambda n_consumers=1, **_: n_consumers)

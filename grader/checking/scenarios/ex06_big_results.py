@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-from grader.checking.scenarios.common import as_list, started, timed
+from grader.checking.scenarios.common import Scenario, as_list, started, timed
 
 MARKER_POLL = 0.005  # seconds between two looks for a marker file while a task is held back
 RELEASED, RECEIVED = "released", "received"  # marker files in the check's folder (see kit_work)
@@ -126,3 +126,14 @@ def map_items(ctx, items, n_workers, size=0, staged=False, hold_share=0.6):
     seen["pids"] = sorted({r["pid"] for r in good})
     seen["held_waited"] = next((r["waited"] for r in good if r.get("waited") is not None), None)
     return seen
+
+
+# -- the scenarios as the checks name them -------------------------------------------------------
+
+MB = 1_000_000
+
+# The work: moving the results through the pipes, and (staged) the time a held task may wait.
+MAP_ITEMS = Scenario(
+    "map_items", lambda n_workers, **_: f"parallel_map(func, items, n_workers={n_workers})",
+    work=lambda items, size=0, staged=False, **_: 0.05 * len(items) * size / MB + (1.0 if staged else 0.0),
+    processes=lambda n_workers, **_: n_workers)

@@ -21,7 +21,7 @@ from typing import Callable
 from grader.checking import compat
 from grader.checking.driver import start_kit_process
 from grader.checking.roles import WORKER, plays
-from grader.checking.scenarios.common import as_list, patch_here, started, timed
+from grader.checking.scenarios.common import Scenario, as_list, patch_here, pipeline_work, started, timed
 
 WATCH_STEP = 0.02  # seconds between two looks at a queue's message count (the broker cannot push it)
 SUBSCRIBE_WAIT = 1.0  # seconds the first STOP may be held for workers still subscribing
@@ -367,3 +367,22 @@ def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0,
         observer.close()
     seen["left"] = [body for body, _ in left]
     return seen
+
+
+# -- the scenarios as the checks name them -------------------------------------------------------
+
+WAIT_BEHIND = 1.5  # seconds a check may wait for the broker to give back the message behind STOP
+
+PUBLISH_ONLY = Scenario("publish_only", lambda queue_name, **_: f"publish(url, {queue_name!r}, items)")
+WORKER_UNTIL_STOP = Scenario(
+    "worker_until_stop", lambda queue_name, **_: f"worker(url, {queue_name!r}, results)",
+    work=lambda **_: WAIT_BEHIND, processes=lambda **_: 1)
+# The worker is killed once the window is over; the rest is the broker's to give the message back.
+WORKER_KILLED_MID_MESSAGE = Scenario(
+    "worker_killed_mid_message", lambda queue_name, hold, **_: f"worker(url, {queue_name!r}, results, delay={hold})",
+    work=lambda window, **_: window + 2.0, processes=lambda **_: 1)
+RUN_WORK_QUEUE = Scenario(
+    "run_work_queue", lambda queue_name, n_workers, **_: f"run(url, {queue_name!r}, batches, {n_workers})",
+    work=lambda batches, n_workers, producer_delay=0.0, worker_delay=0.0, **_:
+        pipeline_work(batches, n_workers, producer_delay, worker_delay),
+    processes=lambda batches, n_workers, **_: len(batches) + n_workers + 1)

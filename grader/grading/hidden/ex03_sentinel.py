@@ -1,15 +1,14 @@
 """Hidden checks for ex03_sentinel."""
 
 from grader.checking.mistakes import Words
+from grader.checking.scenarios.ex03_sentinel import RUN_ITEMS
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
 def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
-    work = len(items) * (producer_delay + consumer_delay)
-    seen = kit.run("run_items", action="run(items)", items=items, producer_delay=producer_delay,
-                   consumer_delay=consumer_delay, work=work, processes=2).value
+    seen = kit.run(RUN_ITEMS, items=items, producer_delay=producer_delay, consumer_delay=consumer_delay).value
     if items and not isinstance(seen["value"], dict):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_sentinels_after_producers(seen, what="run()")

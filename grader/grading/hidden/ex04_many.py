@@ -1,15 +1,14 @@
 """Hidden checks for ex04_many."""
 
+from grader.checking.scenarios.ex04_many import RUN_BATCHES
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
 def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
-    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
-    seen = kit.run("run_batches", action=f"run(batches, {n_consumers})", batches=batches,
-                   n_consumers=n_consumers, producer_delay=producer_delay,
-                   consumer_delay=consumer_delay, work=work, processes=len(batches) + n_consumers).value
+    seen = kit.run(RUN_BATCHES, batches=batches, n_consumers=n_consumers, producer_delay=producer_delay,
+                   consumer_delay=consumer_delay).value
     expected = [item for batch in batches for item in batch]
     if expected and not isinstance(seen["value"], dict):
         kit.expect_processes(seen, at_least=2, what="run()")

@@ -1,6 +1,7 @@
 """Hidden checks for ex05_joinable."""
 
 from grader.checking.mistakes import Words
+from grader.checking.scenarios.ex05_joinable import CONSUMER_ACKS, RUN_JOINABLE
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
@@ -11,11 +12,8 @@ LOOK_AT = "ex05.join-producers-then-queue"
 
 
 def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_exit=False):
-    work = kit.pipeline_work(batches, n_consumers, producer_delay, consumer_delay)
-    outcome = kit.run("run_joinable", action=f"run(batches, {n_consumers})", batches=batches,
-                      n_consumers=n_consumers, producer_delay=producer_delay,
-                      consumer_delay=consumer_delay, at_exit=at_exit, work=work,
-                      processes=len(batches) + n_consumers)
+    outcome = kit.run(RUN_JOINABLE, batches=batches, n_consumers=n_consumers, producer_delay=producer_delay,
+                      consumer_delay=consumer_delay, at_exit=at_exit)
     seen = outcome.value
     kit.expect_no_crash(outcome, seen["exitcodes"], what=Words("during-run"))
     expected = [item for batch in batches for item in batch]
@@ -31,8 +29,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
 def check_task_done_with_several_consumers(kit):
     """Three consumers share the items: each must mark exactly its own items done, after the work."""
     items = kit.items(12, salt="acks")
-    outcome = kit.run("consumer_acks", action=Words("ex05.consumer-in-processes", delay=0.02, count=3),
-                      items=items, delay=0.02, n_consumers=3, work=len(items) * 0.02 / 3, processes=3)
+    outcome = kit.run(CONSUMER_ACKS, items=items, delay=0.02, n_consumers=3)
     seen = outcome.value
     kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen["exitcodes"], 1)},
                         what=Words("ex05.while-consuming"))

@@ -1,19 +1,16 @@
 """Hidden checks for ex06_big_results."""
 
+from grader.checking.scenarios.ex06_big_results import MAP_ITEMS, MB
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
-MB = 1_000_000
 # What a failure says to look at is a name of the words in grader/checking/catalogue/<language>.toml.
 LOOK_AT = "ex06.take-then-index"
 
 
 def _map(kit, items, n_workers, *, size=0, staged=False):
-    work = 0.05 * len(items) * size / MB + (1.0 if staged else 0.0)
-    seen = kit.run("map_items", action=f"parallel_map(func, items, n_workers={n_workers})",
-                   items=items, n_workers=n_workers, size=size, staged=staged, work=work,
-                   processes=n_workers).value
+    seen = kit.run(MAP_ITEMS, items=items, n_workers=n_workers, size=size, staged=staged).value
     if not isinstance(seen["value"], dict):
         kit.expect_clean_shutdown(seen, what="parallel_map()")
     # The order of several workers' results is judged only where staging fixes it (see the visible

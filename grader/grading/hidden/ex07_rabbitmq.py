@@ -1,6 +1,7 @@
 """Hidden checks for ex07_rabbitmq (they need the broker, like the visible ones)."""
 
 from grader.checking.mistakes import Words
+from grader.checking.scenarios.ex07_rabbitmq import RUN_WORK_QUEUE, WORKER_UNTIL_STOP
 from grader.grading.hidden import points
 
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
@@ -8,11 +9,8 @@ from grader.grading.hidden import points
 
 def _run(kit, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
     url, name = kit.broker_url(), kit.queue_name("hidden")
-    work = kit.pipeline_work(batches, n_workers, producer_delay, worker_delay)
-    seen = kit.run("run_work_queue", action=f"run(url, {name!r}, batches, {n_workers})", url=url,
-                   queue_name=name, batches=batches, n_workers=n_workers,
-                   producer_delay=producer_delay, worker_delay=worker_delay, work=work,
-                   processes=len(batches) + n_workers + 1).value
+    seen = kit.run(RUN_WORK_QUEUE, url=url, queue_name=name, batches=batches, n_workers=n_workers,
+                   producer_delay=producer_delay, worker_delay=worker_delay).value
     expected = [item for batch in batches for item in batch]
     if isinstance(seen["value"], list):
         kit.expect_sentinels_after_producers(seen, what="run()", sentinel=Words("a-stop"),
@@ -40,8 +38,7 @@ def check_slow_workers_and_unicode(kit):
 def check_worker_with_empty_and_unicode_bodies(kit):
     url, name = kit.broker_url(), kit.queue_name("hidden-worker")
     items = ["", "0", "🥟 包子", "None", *kit.texts(4, salt="hidden")]
-    seen = kit.run("worker_until_stop", action=f"worker(url, {name!r}, results)", url=url,
-                   queue_name=name, items=items, behind="behind", processes=1, work=1.5).value
+    seen = kit.run(WORKER_UNTIL_STOP, url=url, queue_name=name, items=items, behind="behind").value
     if "bad_stop" in seen:
         kit.fail("ex07.bad-stop-briefly", stop=seen["bad_stop"], mistake="ex07.stop-never-matches")
     kit.expect_items(seen["got"], items, what=Words("ex07.worker-results"), ordered=True,
