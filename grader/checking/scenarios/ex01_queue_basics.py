@@ -12,6 +12,7 @@ from grader.checking.driver import start_kit_process
 from grader.checking.scenarios.common import Scenario, collect, describe, says, timed, words
 
 WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
+AT_ONCE = 0.2  # a put or get that may wait at most this long still answers "at once"
 
 
 def kit_helper(q, out, count: int, delay: float, timeout: float) -> None:
@@ -108,10 +109,10 @@ class KitQueue(multiprocessing.queues.Queue):
 
     def waiting_call(self, since: int = 0) -> str | None:
         """The call, from the `since`th on, that could wait longest, as code; None if every call
-        answered at once (a put or get that does not block, or one with timeout 0)."""
+        answers at once (does not block, or may wait AT_ONCE at most)."""
         waits = [(_longest_wait(block, timeout), name, block, timeout)
                  for name, block, timeout in self.calls[since:]]
-        waits = [w for w in waits if w[0] is None or w[0] > 0]
+        waits = [w for w in waits if w[0] is None or w[0] > AT_ONCE]
         if not waits:
             return None
         _, name, block, timeout = max(waits, key=lambda w: float("inf") if w[0] is None else w[0])
