@@ -53,7 +53,7 @@ FILES = {
         def test_squares_come_back_in_order(kit):
             numbers = list(range(10))
             seen = kit.run(SQUARES, numbers=numbers).value
-            kit.expect_items(seen["value"], [n * n for n in numbers], what="square_all()", ordered=True,
+            kit.expect_items(seen.value, [n * n for n in numbers], what="square_all()", ordered=True,
                              look_at="one-result-per-item-in-order")
         ''',
     f"solutions/{NEW}/square.py": '''
@@ -79,14 +79,18 @@ FILES = {
     f"grader/checking/scenarios/{NEW}.py": '''
         """Scenarios for ex08_square."""
 
-        from grader.checking.scenarios.common import Scenario, as_list, says, started
+        from grader.checking.scenarios.common import Scenario, StartedSeen, as_list, says, started
 
 
         def squares(ctx, numbers):
             return {"value": as_list(ctx.func("square_all")(numbers)), **started(ctx)}
 
 
-        SQUARES = Scenario("squares", says("square_all(numbers)"), processes=lambda **_: 1)
+        class SquaresSeen(StartedSeen):
+            value: list | dict  # what square_all returned, or {"not_a_list": what it was}
+
+
+        SQUARES = Scenario("squares", says("square_all(numbers)"), seen=SquaresSeen, processes=lambda **_: 1)
         ''',
     f"grader/grading/hidden/{NEW}.py": f'''
         """Hidden checks for ex08_square."""
@@ -101,7 +105,7 @@ FILES = {
         def check_many_squares(kit):
             numbers = list(range(200))
             seen = kit.run(SQUARES, numbers=numbers).value
-            kit.expect_items(seen["value"], [n * n for n in numbers], what="square_all()", ordered=True,
+            kit.expect_items(seen.value, [n * n for n in numbers], what="square_all()", ordered=True,
                              look_at="one-result-per-item-in-order")
         ''',
     f"tests/cases/{NEW}/squares_twice/case.toml": """

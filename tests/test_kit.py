@@ -86,3 +86,24 @@ def test_a_scenario_plans_its_budget_from_its_parameters():
     assert action == "run(batches, 3)"
     assert work == pytest.approx(4 * 0.1 + 2 * 0.5)  # every put, then the busiest consumer's share
     assert processes == 5
+
+
+def test_an_observation_is_read_as_its_scenarios_class_and_nothing_else():
+    """What a scenario answered becomes its Seen class; an answer with a field the scenario never
+    returns (a forged one) or that is not a dict of fields is not the account of this run."""
+    from grader.checking.harness import Outcome, Status, read_observation
+    from grader.checking.scenarios.common import RunSeen
+    from grader.checking.scenarios.ex03_sentinel import RUN_ITEMS
+
+    def answered(value) -> Outcome:
+        outcome = Outcome(Status.RETURNED, "run(items)", 1.0, 0.1, "spawn", "sentinel.py", value=value)
+        read_observation(outcome, RUN_ITEMS.seen)
+        return outcome
+
+    read = answered({"value": [1, 2], "seconds": 0.1, "processes": ["producer", "consumer"]})
+    assert read.status == Status.RETURNED and isinstance(read.value, RunSeen)
+    assert (read.value.value, read.value.processes, read.value.gets) == ([1, 2], ["producer", "consumer"], None)
+    for forged in ({"value": [1, 2], "verdict": "passed"}, [1, 2], {1: "not a field name"}):
+        outcome = answered(forged)
+        assert outcome.status == Status.INCONSISTENT, forged
+        assert "not a RunSeen" in outcome.error["message"]

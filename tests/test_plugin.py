@@ -21,7 +21,7 @@ from grader.checking.scenarios.ex03_sentinel import RUN_ITEMS
 def test_run_keeps_order(kit):
     items = kit.items(6)
     out = kit.run(RUN_ITEMS, items=items)
-    kit.expect_items(out.value["value"], items, what="run()", ordered=True, look_at="join-producers-then-none")
+    kit.expect_items(out.value.value, items, what="run()", ordered=True, look_at="join-producers-then-none")
 
 def test_plain():
     assert True

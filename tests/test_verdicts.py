@@ -6,6 +6,7 @@ import pytest
 
 from grader.checking.exercise import all_exercises
 from grader.checking.kit import Kit
+from grader.checking.scenarios.common import RunSeen
 
 EX03 = next(e for e in all_exercises() if e.name == "ex03_sentinel")
 
@@ -18,21 +19,21 @@ def kit() -> Kit:
 def test_sleeps_of_nothing_fail_a_call_that_took_long_enough_only_under_load():
     """Under heavy load a run that ignored its delays can still last long enough; the seconds its
     code asked of time.sleep show the delay was not passed on."""
-    seen = {"seconds": 0.5, "slept": {"calls": 20, "seconds": 0.0}}
+    seen = RunSeen(seconds=0.5, slept={"calls": 20, "seconds": 0.0})
     with pytest.raises(pytest.fail.Exception, match="slept too little for the delays it was given"):
         kit().expect_took_at_least(seen, 0.3, what="run()", why="10 items, producer_delay=0.03")
 
 
 def test_code_that_never_calls_sleep_is_judged_by_the_length_of_the_call():
-    kit().expect_took_at_least({"seconds": 0.5, "slept": {"calls": 0, "seconds": 0.0}}, 0.3,
+    kit().expect_took_at_least(RunSeen(seconds=0.5, slept={"calls": 0, "seconds": 0.0}), 0.3,
                                what="run()", why="10 items, producer_delay=0.03")
     with pytest.raises(pytest.fail.Exception, match="finished too fast"):
-        kit().expect_took_at_least({"seconds": 0.1, "slept": {"calls": 0, "seconds": 0.0}}, 0.3,
+        kit().expect_took_at_least(RunSeen(seconds=0.1, slept={"calls": 0, "seconds": 0.0}), 0.3,
                                    what="run()", why="10 items, producer_delay=0.03")
 
 
 def test_enough_sleep_in_a_long_enough_call_passes():
-    kit().expect_took_at_least({"seconds": 0.35, "slept": {"calls": 20, "seconds": 0.3}}, 0.3,
+    kit().expect_took_at_least(RunSeen(seconds=0.35, slept={"calls": 20, "seconds": 0.3}), 0.3,
                                what="run()", why="10 items, producer_delay=0.03")
 
 
@@ -43,7 +44,7 @@ SPANS = [{"role": "producer", "puts": 10, "span": 0.002}, {"role": "consumer", "
 def test_puts_bunched_together_fail_a_call_that_took_long_enough_only_under_load():
     """A producer that never sleeps puts its items within milliseconds, however long the
     processes took to start."""
-    seen = {"seconds": 0.5, "slept": {"calls": 0, "seconds": 0.0}, "put_spans": SPANS}
+    seen = RunSeen(seconds=0.5, slept={"calls": 0, "seconds": 0.0}, put_spans=SPANS)
     with pytest.raises(pytest.fail.Exception, match="the producers put their items too close together"):
         kit().expect_took_at_least(seen, 0.3, what="run()", why="10 items, producer_delay=0.03",
                                    delay=0.03, by="producer")
@@ -51,7 +52,7 @@ def test_puts_bunched_together_fail_a_call_that_took_long_enough_only_under_load
 
 def test_puts_spread_by_the_delay_pass():
     spans = [{"role": "producer", "puts": 10, "span": 0.28}, *SPANS[1:]]
-    kit().expect_took_at_least({"seconds": 0.5, "slept": {"calls": 10, "seconds": 0.3}, "put_spans": spans},
+    kit().expect_took_at_least(RunSeen(seconds=0.5, slept={"calls": 10, "seconds": 0.3}, put_spans=spans),
                                0.3, what="run()", why="10 items, producer_delay=0.03", delay=0.03,
                                by="producer")
 
@@ -59,6 +60,6 @@ def test_puts_spread_by_the_delay_pass():
 def test_without_puts_of_that_kind_the_spans_say_nothing():
     """A consumer that hands its results over some other way (a Manager's queue) has no puts: the
     bunched producer's puts must not fail a check of the consumer's delay."""
-    seen = {"seconds": 0.5, "slept": {"calls": 0, "seconds": 0.0}, "put_spans": SPANS[:1]}
+    seen = RunSeen(seconds=0.5, slept={"calls": 0, "seconds": 0.0}, put_spans=SPANS[:1])
     kit().expect_took_at_least(seen, 0.2, what="run()", why="10 items, consumer_delay=0.02",
                                delay=0.02, by="consumer")

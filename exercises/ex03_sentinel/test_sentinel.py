@@ -15,7 +15,7 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
     which processes it started."""
     outcome = kit.run(RUN_ITEMS, items=items, producer_delay=producer_delay, consumer_delay=consumer_delay)
     seen = outcome.value
-    if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
+    if not isinstance(seen.value, dict):  # a list came back: now check how it was made and ended
         if items:
             kit.expect_processes(seen, at_least=2, what="run()")
         kit.expect_clean_shutdown(seen, what="run()")
@@ -43,73 +43,73 @@ def _stopped_at_falsy(got, items) -> bool:
 def test_run_returns_every_item_in_order(kit):
     items = kit.items(12)
     seen = _run(kit, items).value
-    kit.expect_items(seen["value"], items, what="run()", ordered=True,
+    kit.expect_items(seen.value, items, what="run()", ordered=True,
                      look_at="ex03.len-items-results")
 
 
 def test_run_waits_for_a_slow_producer(kit):
     items = kit.items(10)
     seen = _run(kit, items, producer_delay=0.03).value
-    kit.expect_items(seen["value"], items, what=Words("ex03.run-slow-producer"), ordered=True,
+    kit.expect_items(seen.value, items, what=Words("ex03.run-slow-producer"), ordered=True,
                      look_at="ex03.sentinel-after-join-not-empty")
 
 
 def test_run_with_a_slow_consumer(kit):
     items = kit.items(10)
     seen = _run(kit, items, consumer_delay=0.03).value
-    kit.expect_items(seen["value"], items, what=Words("ex03.run-slow-consumer"), ordered=True,
+    kit.expect_items(seen.value, items, what=Words("ex03.run-slow-consumer"), ordered=True,
                      look_at="wait-for-every-result")
 
 
 def test_falsy_items_are_items_not_sentinels(kit):
     items = [*FALSY_ITEMS, *kit.items(3, edge=False)]
     seen = _run(kit, items).value
-    kit.expect_items(seen["value"], items, what=Words("ex03.run-falsy-items"), ordered=True,
+    kit.expect_items(seen.value, items, what=Words("ex03.run-falsy-items"), ordered=True,
                      look_at="ex03.is-none-not-falsy",
-                     mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen["value"], items) else None)
+                     mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen.value, items) else None)
 
 
 def test_large_items_pass_through(kit):
     items = kit.items(6, large=3)
     seen = _run(kit, items).value
-    kit.expect_items(seen["value"], items, what=Words("ex03.run-large-items"), ordered=True,
+    kit.expect_items(seen.value, items, what=Words("ex03.run-large-items"), ordered=True,
                      look_at="ex03.take-before-join")
 
 
 def test_consumer_returns_at_the_sentinel(kit):
     items = kit.items(6)
     seen = kit.run(CONSUMER_STOPS, items=items).value
-    kit.expect_items(seen["got"], items, what=Words("ex03.what-consumer-forwarded"), ordered=True,
+    kit.expect_items(seen.got, items, what=Words("ex03.what-consumer-forwarded"), ordered=True,
                      look_at="ex03.forward-before-none",
-                     mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen["got"], items) else None)
-    if seen["extra"]:
-        kit.fail("ex03.sentinel-forwarded", extra=short(seen["extra"][0]),
+                     mistake="ex03.falsy-item-taken-for-sentinel" if _stopped_at_falsy(seen.got, items) else None)
+    if seen.extra:
+        kit.fail("ex03.sentinel-forwarded", extra=short(seen.extra[0]),
                  mistake="ex03.sentinel-forwarded")
-    if seen["behind"] != BEHIND_THE_NONE:
-        kit.fail("ex03.stop-at-none", behind=short(seen["behind"]))
+    if seen.behind != BEHIND_THE_NONE:
+        kit.fail("ex03.stop-at-none", behind=short(seen.behind))
 
 
 def test_producer_puts_only_the_items(kit):
     items = kit.items(6)
     seen = kit.run(PRODUCER_ONLY_ITEMS, items=items).value
-    kit.expect_items(seen["got"], items, what=Words("ex03.what-producer-put"), ordered=True,
+    kit.expect_items(seen.got, items, what=Words("ex03.what-producer-put"), ordered=True,
                      look_at="ex03.put-every-item")
-    if seen["extra"]:
-        kit.fail("ex03.producer-put-more", extra=short(seen["extra"][0]),
+    if seen.extra:
+        kit.fail("ex03.producer-put-more", extra=short(seen.extra[0]),
                  mistake="ex03.producer-puts-sentinel")
 
 
 def test_run_starts_one_producer_and_one_consumer_process(kit):
     seen = _run(kit, kit.items(4)).value
-    if seen["threads"]:
-        kit.fail("threads", what="run()", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
-    if len(seen["processes"]) != 2:
-        kit.fail("ex03.process-count", count=len(seen["processes"]), names=", ".join(seen["processes"]))
+    if seen.threads:
+        kit.fail("threads", what="run()", threads=", ".join(seen.threads), mistake="any.threads-not-processes")
+    if len(seen.processes) != 2:
+        kit.fail("ex03.process-count", count=len(seen.processes), names=", ".join(seen.processes))
 
 
 def test_consumer_blocks_instead_of_spinning(kit):
     items = kit.items(14)
     outcome = _run(kit, items, producer_delay=0.05)
-    kit.expect_items(outcome.value["value"], items, what=Words("ex03.run-slow-producer"), ordered=True,
+    kit.expect_items(outcome.value.value, items, what=Words("ex03.run-slow-producer"), ordered=True,
                      look_at=LOOK_AT_SENTINEL)
     kit.expect_no_spin(outcome, while_=Words("waiting-for-slow-producer"))

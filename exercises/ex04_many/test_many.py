@@ -15,7 +15,7 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
     outcome = kit.run(RUN_BATCHES, batches=batches, n_consumers=n_consumers, producer_delay=producer_delay,
                       consumer_delay=consumer_delay)
     seen = outcome.value
-    if not isinstance(seen["value"], dict):  # a list came back: now check how it was made and ended
+    if not isinstance(seen.value, dict):  # a list came back: now check how it was made and ended
         if total:
             kit.expect_processes(seen, at_least=2, what="run()")
         kit.expect_clean_shutdown(seen, what="run()")
@@ -36,7 +36,7 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0):
 
 def _every_item(kit, batches, seen, look_at):
     expected = [item for batch in batches for item in batch]
-    kit.expect_items(seen["value"], expected, what="run()", ordered=False, look_at=look_at)
+    kit.expect_items(seen.value, expected, what="run()", ordered=False, look_at=look_at)
 
 
 def test_every_item_consumed_exactly_once(kit):
@@ -83,12 +83,12 @@ def test_slow_consumers(kit):
 def test_one_producer_process_per_batch(kit):
     batches = kit.batches([3, 3])
     seen = _run(kit, batches, 3).value
-    if seen["threads"]:
-        kit.fail("threads", what="run()", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
-    if len(seen["processes"]) != len(batches) + 3:
-        producers = [name for name in seen["processes"] if plays(name, PRODUCER)]
+    if seen.threads:
+        kit.fail("threads", what="run()", threads=", ".join(seen.threads), mistake="any.threads-not-processes")
+    if len(seen.processes) != len(batches) + 3:
+        producers = [name for name in seen.processes if plays(name, PRODUCER)]
         kit.fail("process-per-batch", producers=len(batches), consumers=3, total=len(batches) + 3,
-                 count=len(seen["processes"]), names=", ".join(seen["processes"]),
+                 count=len(seen.processes), names=", ".join(seen.processes),
                  mistake="ex04.single-producer" if len(producers) == 1 else None)
 
 

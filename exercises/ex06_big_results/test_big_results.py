@@ -17,7 +17,7 @@ def _map(kit, items, n_workers, *, size=0, staged=False):
     """parallel_map(func, items, n_workers) in a fresh process tree."""
     outcome = kit.run(MAP_ITEMS, items=items, n_workers=n_workers, size=size, staged=staged)
     seen = outcome.value
-    if not isinstance(seen["value"], dict):  # a list came back: now check how it ended
+    if not isinstance(seen.value, dict):  # a list came back: now check how it ended
         kit.expect_clean_shutdown(seen, what="parallel_map()")
     return seen
 
@@ -26,7 +26,7 @@ def _same(kit, seen, items, look_at=LOOK_AT_ORDER, *, ordered=False):
     """Every result, once each; in the items' order too when `ordered`. Unstaged, results of several
     workers may arrive in the items' order or not, as the scheduler decides: only the staged checks
     judge the order of several workers."""
-    kit.expect_items(seen["value"], items, what="parallel_map()", ordered=ordered, look_at=look_at,
+    kit.expect_items(seen.value, items, what="parallel_map()", ordered=ordered, look_at=look_at,
                      order_mistake="ex06.completion-order")
 
 
@@ -46,8 +46,8 @@ def test_workers_run_at_the_same_time(kit):
     items = kit.items(5)
     seen = _map(kit, items, 2, staged=True)
     _same(kit, seen, items, ordered=True)
-    if seen["held_waited"] is False:
-        kit.fail("ex06.not-parallel", count=len(seen["pids"]), mistake="ex06.workers-not-parallel")
+    if seen.held_waited is False:
+        kit.fail("ex06.not-parallel", count=len(seen.pids), mistake="ex06.workers-not-parallel")
 
 
 def test_big_results_are_collected_before_joining(kit):
@@ -59,15 +59,15 @@ def test_big_results_are_collected_before_joining(kit):
 def test_n_worker_processes(kit):
     items = kit.items(6)
     seen = _map(kit, items, 3)
-    if seen["threads"]:
-        kit.fail("threads", what="parallel_map()", threads=", ".join(seen["threads"]),
+    if seen.threads:
+        kit.fail("threads", what="parallel_map()", threads=", ".join(seen.threads),
                  mistake="any.threads-not-processes")
-    if seen.get("pids") and seen["main_pid"] in seen["pids"]:
+    if seen.pids and seen.main_pid in seen.pids:
         kit.fail("ex06.func-in-main")
-    if len(seen["processes"]) != 3:
-        kit.fail("ex06.process-count", n_workers=3, count=len(seen["processes"]),
-                 names=", ".join(seen["processes"]) or Words("ex06.none"),
-                 mistake="ex06.pool-instead-of-processes" if not seen["processes"] else None)
+    if len(seen.processes) != 3:
+        kit.fail("ex06.process-count", n_workers=3, count=len(seen.processes),
+                 names=", ".join(seen.processes) or Words("ex06.none"),
+                 mistake="ex06.pool-instead-of-processes" if not seen.processes else None)
     _same(kit, seen, items)
 
 

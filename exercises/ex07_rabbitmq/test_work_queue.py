@@ -25,8 +25,8 @@ def _worker_killed(kit, count=6):
     items = kit.texts(count, salt="kill")
     seen = kit.run(WORKER_KILLED_MID_MESSAGE, url=url, queue_name=name, items=items, hold=HOLD,
                    window=WINDOW).value
-    if not seen["took"]:
-        kit.fail("ex07.took-nothing", count=count, ready=seen["lowest"])
+    if not seen.took:
+        kit.fail("ex07.took-nothing", count=count, ready=seen.lowest)
     return seen, count
 
 
@@ -38,22 +38,22 @@ def _run(kit, batches, n_workers, *, producer_delay=0.0, worker_delay=0.0):
                       producer_delay=producer_delay, worker_delay=worker_delay)
     seen = outcome.value
     expected = [item for batch in batches for item in batch]
-    if isinstance(seen["value"], list):
+    if isinstance(seen.value, list):
         kit.expect_sentinels_after_producers(seen, what="run()", sentinel=Words("a-stop"),
                                              look_at="join-publishers-then-stops")
-        left_items = [body for body in seen["left"] if body in set(expected)]
+        left_items = [body for body in seen.left if body in set(expected)]
         if left_items:
-            kit.fail("ex07.items-left", count=len(left_items), total=total, handled=len(seen["value"]),
+            kit.fail("ex07.items-left", count=len(left_items), total=total, handled=len(seen.value),
                      queued=", ".join(map(repr, left_items[:3])), mistake="ex07.stop-before-publishers-ended")
         kit.expect_every_result_taken(seen, what="run()")
-        kit.expect_items(seen["value"], expected, what="run()", ordered=False,
+        kit.expect_items(seen.value, expected, what="run()", ordered=False,
                          look_at="ex07.one-result-per-item")
         kit.expect_clean_shutdown(seen, what="run()")
-        if seen["left"]:
-            kit.fail("ex07.messages-left", count=len(seen["left"]),
-                     bodies=", ".join(repr(body) for body in seen["left"][:3]))
+        if seen.left:
+            kit.fail("ex07.messages-left", count=len(seen.left),
+                     bodies=", ".join(repr(body) for body in seen.left[:3]))
     else:
-        kit.expect_items(seen["value"], expected, what="run()", ordered=False, look_at=LOOK_AT_STOP)
+        kit.expect_items(seen.value, expected, what="run()", ordered=False, look_at=LOOK_AT_STOP)
     if producer_delay:
         kit.expect_took_at_least(seen, longest * producer_delay, what="run()",
                                  why=Words("longest-batch", longest=longest, delay=producer_delay))
@@ -63,49 +63,49 @@ def _run(kit, batches, n_workers, *, producer_delay=0.0, worker_delay=0.0):
 def test_publish_makes_a_durable_queue_of_persistent_messages(kit):
     items = kit.texts(6)
     seen = _publish(kit, items)
-    if not seen["exists"]:
+    if not seen.exists:
         kit.fail("ex07.no-queue")
-    if seen["value"] != len(items):
-        kit.fail("ex07.publish-count", count=len(items), value=repr(seen["value"]))
-    if not seen["durable"]:
+    if seen.value != len(items):
+        kit.fail("ex07.publish-count", count=len(items), value=repr(seen.value))
+    if not seen.durable:
         kit.fail("ex07.transient-queue", mistake="ex07.queue-not-durable")
-    bodies = seen["bodies"]
+    bodies = seen.bodies
     # The first messages there and the last ones missing: they were still on their way when the
     # publisher's process ended without closing its connection.
     cut_short = isinstance(bodies, list) and len(bodies) < len(items) and bodies == items[:len(bodies)]
     kit.expect_items(bodies, items, what=Words("ex07.queue-after-publish"), ordered=True,
                      look_at="ex07.publish-in-order",
                      mistake="ex07.publisher-not-closed" if cut_short else None)
-    transient = sum(1 for mode in seen["modes"] if mode != 2)
+    transient = sum(1 for mode in seen.modes if mode != 2)
     if transient:
         kit.fail("ex07.not-persistent", transient=transient, count=len(items),
-                 modes=sorted(set(seen["modes"]), key=str), mistake="ex07.message-not-persistent")
+                 modes=sorted(set(seen.modes), key=str), mistake="ex07.message-not-persistent")
 
 
 def test_worker_hands_on_every_message_until_stop(kit):
     url, name = kit.broker_url(), kit.queue_name("worker")
     items = kit.texts(7)
     seen = kit.run(WORKER_UNTIL_STOP, url=url, queue_name=name, items=items, behind=BEHIND).value
-    if "bad_stop" in seen:
-        kit.fail("ex07.bad-stop", stop=seen["bad_stop"], mistake="ex07.stop-never-matches")
-    kit.expect_items(seen["got"], items, what=Words("ex07.worker-results"), ordered=True,
+    if seen.bad_stop is not None:
+        kit.fail("ex07.bad-stop", stop=seen.bad_stop, mistake="ex07.stop-never-matches")
+    kit.expect_items(seen.got, items, what=Words("ex07.worker-results"), ordered=True,
                      look_at="ex07.put-then-ack")
-    if seen["extra"]:
-        kit.fail("ex07.forwarded-stop", extra=repr(seen["extra"][0]), mistake="ex07.stop-forwarded")
-    if seen["answer"] != ("returned", len(items)):
-        got = (Words("ex07.returned", value=repr(seen["answer"][1])) if seen["answer"][0] == "returned"
-               else Words("ex07.no-answer", code=seen["exitcode"]))
+    if seen.extra:
+        kit.fail("ex07.forwarded-stop", extra=repr(seen.extra[0]), mistake="ex07.stop-forwarded")
+    if seen.answer != ("returned", len(items)):
+        got = (Words("ex07.returned", value=repr(seen.answer[1])) if seen.answer[0] == "returned"
+               else Words("ex07.no-answer", code=seen.exitcode))
         kit.fail("ex07.worker-count", count=len(items), got=got)
-    if seen["left"] != [BEHIND]:
-        stops = seen["left"].count(seen["stop"])
-        kit.fail("ex07.left-after-stop", behind=repr([BEHIND]), left=repr(seen["left"][:4]),
+    if seen.left != [BEHIND]:
+        stops = seen.left.count(seen.stop)
+        kit.fail("ex07.left-after-stop", behind=repr([BEHIND]), left=repr(seen.left[:4]),
                  stops=Words("ex07.stops-left", count=stops) if stops else "",
                  mistake="ex07.stop-not-acked" if stops else None)
 
 
 def test_worker_takes_one_message_at_a_time(kit):
     seen, count = _worker_killed(kit)
-    held = count - seen["lowest"]
+    held = count - seen.lowest
     if held > 1:
         kit.fail("ex07.held-many", held=held, count=count, window=WINDOW,
                  mistake="ex07.auto-ack" if _lost(seen, count) > 2 else "ex07.no-prefetch")
@@ -123,7 +123,7 @@ def test_killed_worker_loses_nothing(kit):
 
 def _lost(seen, count) -> int:
     """How many messages the broker forgot when the worker was killed (it redelivers the others)."""
-    return count - (seen["after_kill"] if seen["after_kill"] is not None else 0)
+    return count - (seen.after_kill if seen.after_kill is not None else 0)
 
 
 def test_every_item_handled_exactly_once(kit):
@@ -141,8 +141,8 @@ def test_stops_wait_for_every_publisher(kit):
 def test_one_connection_per_process(kit):
     batches = kit.text_batches([3, 3])
     seen = _run(kit, batches, 2, worker_delay=0.01).value
-    if seen["threads"]:
-        kit.fail("ex07.threads", threads=", ".join(seen["threads"]), mistake="any.threads-not-processes")
-    if len(seen["processes"]) < len(batches) + 2:
+    if seen.threads:
+        kit.fail("ex07.threads", threads=", ".join(seen.threads), mistake="any.threads-not-processes")
+    if len(seen.processes) < len(batches) + 2:
         kit.fail("ex07.process-count", publishers=len(batches), workers=2, total=len(batches) + 2,
-                 count=len(seen["processes"]), names=", ".join(seen["processes"]))
+                 count=len(seen.processes), names=", ".join(seen.processes))

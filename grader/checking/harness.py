@@ -990,6 +990,20 @@ def _cross_check(outcome: Outcome, tree: _Tree, roles: diagnose.Roles) -> None:
         outcome.flags.append(f"processes ran that its answer does not name (pids {unnamed[:5]})")
 
 
+def read_observation(outcome: Outcome, kind: type) -> None:
+    """A returned run's observation as `kind`, the Seen class of its scenario, in `outcome.value`.
+    An answer with a field its scenario does not return, or none of fields at all, is not the
+    account of this run (right code cannot cause it): the run is inconsistent, as when its account
+    of the processes differs from the kit's (_cross_check)."""
+    if outcome.status != Status.RETURNED:
+        return
+    try:
+        outcome.value = kind(**outcome.value)
+    except (TypeError, ValueError) as problem:  # not a dict of fields, or a field it does not have
+        outcome.status = Status.INCONSISTENT
+        outcome.error = {"message": f"its observation is not a {kind.__name__} ({problem})"}
+
+
 def _kill(procs) -> None:
     for proc in procs:
         try:

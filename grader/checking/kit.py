@@ -15,12 +15,14 @@ import pytest
 from grader.checking import amqp, mistakes, payloads
 from grader.checking.diagnose import Cause, causes, parse_dump, render_processes
 from grader.checking.exercise import Exercise
-from grader.checking.harness import Isolation, Outcome, Status, load_factor, run_check
+from grader.checking.harness import Isolation, Outcome, Status, load_factor, read_observation, run_check
 from grader.checking.mistakes import Joined, Later, Words
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
 
 if TYPE_CHECKING:
-    from grader.checking.scenarios.common import Scenario
+    from grader.checking.scenarios.common import RunSeen, Scenario, TreeSeen
+    from grader.checking.scenarios.ex02_producer_consumer import DeliverSeen
+    from grader.checking.scenarios.ex05_joinable import JoinableRunSeen
 
 PICKLE_WORDS = ("pickle", "Can't get attribute", "local object")
 
@@ -138,6 +140,7 @@ class Kit:
             if self._queues:  # every process of the check has ended: nothing uses them any more
                 amqp.delete_queues(amqp.url(), self._queues)
                 self._queues.clear()
+        read_observation(outcome, scenario.seen)
         self.flags += outcome.flags
         self._last_outcome = outcome
         if "fork-with-threads" in outcome.notes:
@@ -236,35 +239,35 @@ class Kit:
             self.fail("items-out-of-order", what=what, index=first, expected=payloads.short(expected[first]),
                       got=payloads.short(got[first]), look_at=look_at, mistake=order_mistake)
 
-    def expect_clean_shutdown(self, seen: dict, *, what) -> None:
+    def expect_clean_shutdown(self, seen: TreeSeen, *, what) -> None:
         """Every process the call started was joined and ended on its own, with exit code 0."""
-        if seen["unjoined"]:
-            self.fail("not-joined", what=what, names=", ".join(seen["unjoined"]),
-                      running=Words("still-running") if seen["running"] else "",
+        if seen.unjoined:
+            self.fail("not-joined", what=what, names=", ".join(seen.unjoined),
+                      running=Words("still-running") if seen.running else "",
                       mistake="any.process-left-running")
-        bad = {name: code for name, code in seen["exitcodes"].items() if code != 0}
+        bad = {name: code for name, code in (seen.exitcodes or {}).items() if code != 0}
         if bad:
             name, code = next(iter(bad.items()))
             how = Words("killed-by-signal", signal=-code) if code < 0 else Words("exited-with-code", code=code)
             self.fail("bad-exit-code", name=name, how=how, codes=_exit_codes(bad),
                       mistake="ex03.terminate-instead-of-sentinel" if code < 0 else None)
 
-    def expect_processes(self, seen: dict, *, at_least: int, what) -> None:
+    def expect_processes(self, seen: RunSeen, *, at_least: int, what) -> None:
         """The work went through processes: the call started at least `at_least` of them (the kit
         saw each one: grader.checking.harness checks the account against the process tree)."""
-        started = seen.get("processes") or []
+        started = seen.processes or []
         if len(started) < at_least:
             self.fail("too-few-processes", what=what, count=len(started), at_least=at_least,
                       started=", ".join(started) or Words("no-process"),
-                      value=payloads.short(seen.get("value"), 80), mistake="any.result-not-through-queues")
+                      value=payloads.short(seen.value, 80), mistake="any.result-not-through-queues")
         self._expect_items_through_queues(seen, what=what)
 
-    def _expect_items_through_queues(self, seen: dict, *, what) -> None:
+    def _expect_items_through_queues(self, seen: RunSeen, *, what) -> None:
         """Each value the call returned went through queues: counted from the calls the student's
         code made (put_spans, gets), the processes it started put at least as many values on
         queues and took at least as many from them, and the call took at least as many itself.
         Processes that run but do no work, beside a call that returns the list it was given, fail."""
-        value = seen.get("value")
+        value = seen.value
         count = len(value) if isinstance(value, list) else 0
         _, put, taken, collected = _queue_calls(seen)
         if min(put, taken, collected) >= count:
@@ -296,29 +299,33 @@ class Kit:
                   output=Later(lambda language: _with_output(outcome, language=language)),
                   mistake=mistakes.first(c.mistake for c in found if c.mistake))
 
-    def expect_sentinels_after_producers(self, seen: dict, *, what, sentinel: Words | None = None,
+    def expect_sentinels_after_producers(self, seen: RunSeen, *, what, sentinel: Words | None = None,
                                          look_at: str = "join-producers-then-none") -> None:
         """Each sentinel was sent once every producer was known to have ended (joined). Judged by
         the order of the calls, not by luck: such a sentinel loses items only when it overtakes one.
         `sentinel` names it (Words: "the sentinel None"), `look_at` (a name of the catalogue's
         words) says what to do first."""
-        for unjoined in seen.get("sentinels") or []:
+        for unjoined in seen.sentinels or []:
             producers = [name for name in unjoined if plays(name, PRODUCER, PUBLISHER)]
             if producers:
                 self.fail("sentinel-before-join", what=what, sentinel=sentinel or Words("the-sentinel-none"),
                           producers=", ".join(producers), first=Words(look_at),
                           mistake=self._by_exercise(SENTINEL_TOO_EARLY))
 
-    def expect_results_awaited(self, seen: dict, expected: list, *, what,
+    def expect_results_awaited(self, seen: RunSeen | DeliverSeen, expected: list, *, what,
                                look_at: str | Words | None = None) -> None:
         """Items are missing after the code asked a queue that a running process held whether it
         was empty: run() about its consumers' results, or a consumer about its producer's items.
         The kit answers such a question (every other empty(), qsize() or get_nowait(), and the first
         short timed get() of each process) as the slowest schedule would: nothing there yet
         (driver._answer_late). So this mistake loses items in every run, not only when the other
-        side happens to be slow; here it is named. `seen` holds the answers ("late")
-        and what came out ("value", or "got"); `look_at` replaces the advice to `what`."""
-        late, got = seen.get("late") or [], seen.get("value", seen.get("got"))
+        side happens to be slow; here it is named. `seen` holds the answers (`late`)
+        and what came out (run()'s `value`, or start()'s results, `got`); `look_at` replaces the
+        advice to `what`."""
+        from grader.checking.scenarios.common import RunSeen
+
+        late = seen.late or []
+        got = seen.value if isinstance(seen, RunSeen) else seen.got
         if not late or not isinstance(got, list):
             return
         missing, _, _ = payloads.compare(expected, got)
@@ -336,7 +343,7 @@ class Kit:
         self.fail("run-gave-up", what=what, running=running, count=len(expected), taken=len(got), call=call,
                   look_at=look_at, mistake="any.empty-taken-for-end")
 
-    def expect_every_result_taken(self, seen: dict, *, what, results: str = "results") -> None:
+    def expect_every_result_taken(self, seen: RunSeen, *, what, results: str = "results") -> None:
         """`what` took every value the other processes put on queues (counted from the calls:
         "put_spans", "gets"). With two or more of them putting, their values arrive in any order,
         so a value left unread (a forwarded STOP, a second result) could have arrived before an
@@ -348,12 +355,12 @@ class Kit:
         self.fail("results-unread", what=what, left=put - taken, results=results, put=put, taken=taken,
                   mistake=self._by_exercise(SENTINEL_FORWARDED))
 
-    def expect_task_done_after_the_work(self, seen: dict) -> None:
+    def expect_task_done_after_the_work(self, seen: JoinableRunSeen) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by
         the order and count of the calls: an item marked done too early is lost only if the
         program ends before its result is put, and one marked twice breaks q.join() only when the
         count happens to reach zero at the wrong moment; both are luck."""
-        marks = seen.get("early_task_done") or {}
+        marks = seen.early_task_done or {}
         extra = {name: n[1] for name, n in marks.items() if n[1]}
         if extra:
             self.fail("task-done-too-often", names=", ".join(extra),
@@ -366,12 +373,12 @@ class Kit:
                                           for name, n in early.items())),
                       mistake="ex05.task-done-before-work")
 
-    def expect_overlap(self, seen: dict, *, what) -> None:
+    def expect_overlap(self, seen: RunSeen, *, what) -> None:
         """The consumers ran while the producers were still producing."""
-        if seen.get("overlap") is False:
+        if seen.overlap is False:
             self.fail("consumers-started-late", what=what, mistake="any.consumers-started-late")
 
-    def expect_took_at_least(self, seen: dict, seconds: float, *, what, why: Words,
+    def expect_took_at_least(self, seen: RunSeen | DeliverSeen, seconds: float, *, what, why: Words,
                              delay: float = 0.0, by: str | None = None) -> None:
         """The call lasted as long as its delays demand: `seconds`, for the items of the busiest
         process of kind `by` ("producer" or "consumer"), each `delay` apart; `why` says how the
@@ -386,14 +393,14 @@ class Kit:
           and last puts were: items `delay` apart spread over `seconds - delay` at least.
         Code that does neither is judged by the length of the call alone.
         """
-        if seen["seconds"] < 0.9 * seconds:
-            self.fail("too-fast", what=what, seconds=seconds, why=why, took=seen["seconds"],
+        if seen.seconds < 0.9 * seconds:
+            self.fail("too-fast", what=what, seconds=seconds, why=why, took=seen.seconds,
                       mistake="any.delay-ignored")
-        slept = seen.get("slept") or {}
+        slept = seen.slept or {}
         if slept.get("calls") and slept["seconds"] < 0.9 * seconds:
             self.fail("slept-too-little", what=what, seconds=seconds, why=why, calls=slept["calls"],
                       slept=slept["seconds"], mistake="any.delay-ignored")
-        spans = [s for s in seen.get("put_spans", [])
+        spans = [s for s in seen.put_spans or []
                  if by and s["puts"] >= 2 and plays(s["role"], by)]
         if delay and spans:
             widest = max(spans, key=lambda s: s["span"])
@@ -418,12 +425,12 @@ def _exit_codes(codes: dict[str, int]) -> Joined:
     return Joined(tuple(Words("exit-code-of", name=name, code=code) for name, code in codes.items()))
 
 
-def _queue_calls(seen: dict) -> tuple[int, int, int, int]:
-    """From an observation's counts of the student's queue calls ("put_spans", "gets"): how many of
+def _queue_calls(seen: RunSeen) -> tuple[int, int, int, int]:
+    """From an observation's counts of the student's queue calls (`put_spans`, `gets`): how many of
     the processes it started put, how many values they put, how many they took, and how many the
     call itself ("main") took."""
-    putters = [span for span in seen.get("put_spans") or [] if span["role"] != "main"]
-    gets = seen.get("gets") or {}
+    putters = [span for span in seen.put_spans or [] if span["role"] != "main"]
+    gets = seen.gets or {}
     return (len(putters), sum(span["puts"] for span in putters),
             sum(n for role, n in gets.items() if role != "main"), gets.get("main", 0))
 

@@ -10,8 +10,9 @@ harness checks against what it saw. Scenarios start their own helper processes
 (``start_kit_process``) before they put anything on a queue, so that fork never copies a process
 that has a queue feeder thread running.
 
-Each module ends with its scenarios as the checks name them (``common.Scenario``): what a report
-calls the run, and the work and the processes its budget follows from, each from the run's
-parameters, so that a visible check and a hidden one that run the same scenario get the same
-budget for the same parameters: ``kit.run(RUN_BATCHES, batches=b, n_consumers=3)``.
+Each module ends with its scenarios as the checks name them (``common.Scenario``): the class of
+its observation (a ``common.Seen``, whose fields the checks read: ``kit.run(...).value.got``),
+what a report calls the run, and the work and the processes its budget follows from, each from the
+run's parameters, so that a visible check and a hidden one that run the same scenario get the
+same budget for the same parameters: ``kit.run(RUN_BATCHES, batches=b, n_consumers=3)``.
 """

@@ -24,22 +24,84 @@ def _no_processes(**_) -> int:
     return 0
 
 
+class Seen:
+    """What a scenario observed, as its checks read it: one subclass per scenario, its fields
+    annotated on the class (a default beside each, else None), a base class's fields first.
+
+    A check gets it from ``kit.run(...).value``, built from the plain data the scenario returned:
+    a key the class does not declare is refused (ValueError), a field the scenario left out has
+    its default. Plain classes, not dataclasses: every driver and host of a check imports the
+    scenario modules, and dataclasses would cost each of them the import of ``inspect``."""
+
+    _fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            names += [name for name in vars(klass).get("__annotations__", {}) if name not in names]
+        cls._fields = tuple(names)
+
+    def __init__(self, **values) -> None:
+        unknown = sorted(set(values) - set(self._fields))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no field {', '.join(unknown)}")
+        for name in self._fields:
+            setattr(self, name, values[name] if name in values else getattr(type(self), name, None))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self._fields)
+
+
+class StartedSeen(Seen):
+    """The processes and threads the student's code started (`started`)."""
+
+    processes: list | None  # the roles of the processes it started, in order
+    daemons: list | None  # whether each was a daemon
+    threads: list | None  # the roles of the threads it started
+
+
+class TreeSeen(StartedSeen):
+    """And how it left them once the call returned (Context.audit)."""
+
+    unjoined: list | None  # the processes it never joined
+    running: list | None  # the processes still running
+    exitcodes: dict | None  # process name -> exit code
+
+
+class RunSeen(TreeSeen):
+    """A call of the student's run() that starts producers and consumers (Context's tallies)."""
+
+    value: list | dict | None  # what it returned: a list, or {"not_a_list": what it was}
+    seconds: float | None  # how long the call took
+    slept: dict | None  # the time.sleep calls: {"calls", "seconds"}
+    put_spans: list | None  # each process that put: {"role", "puts", "span"}
+    gets: dict | None  # role -> items taken
+    overlap: bool | None  # did the consumers start while a producer was at work (None: no telling)
+    sentinels: list | None  # for each None put: the processes not yet seen to end then
+    late: list | None  # the questions about the results answered late (Context.answer_late)
+
+
 class Scenario:
     """A scenario as the checks name it: ``kit.run(RUN_BATCHES, batches=b, n_consumers=3)``.
 
-    `name` is the function of the exercise's scenario module that the driver runs. The others
-    follow from the run's parameters, the same for every check that runs it, visible or hidden:
+    `name` is the function of the exercise's scenario module that the driver runs, and `seen` the
+    class of what it observed (a Seen). The others follow from the run's parameters, the same for
+    every check that runs it, visible or hidden:
     `action`, what a report calls the run (a call, or the catalogue's words: `words`); `work`, the
     seconds the run asks for when the code is right (items times delays); `processes`, how many
     processes it starts. The check's time budget grows with both
     (grader.checking.exercise.Budget). A check may still say the action in its own words:
     ``kit.run(LATE_ITEMS, action=Words(...), ...)``."""
 
-    __slots__ = ("name", "action", "work", "processes")
+    __slots__ = ("name", "action", "seen", "work", "processes")
 
-    def __init__(self, name: str, action: Callable[..., object], *, work: Callable[..., float] = _no_work,
-                 processes: Callable[..., int] = _no_processes):
-        self.name, self.action, self.work, self.processes = name, action, work, processes
+    def __init__(self, name: str, action: Callable[..., object], *, seen: type[Seen],
+                 work: Callable[..., float] = _no_work, processes: Callable[..., int] = _no_processes):
+        self.name, self.action, self.seen, self.work, self.processes = name, action, seen, work, processes
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r})"
@@ -288,9 +350,21 @@ def producer_only_items(ctx, items, delay=0.0):
 
 # -- the shared scenarios as the checks name them ------------------------------------------------
 
+class ConsumerStopsSeen(Seen):
+    got: list | None  # what the consumer forwarded to `results`
+    extra: list | None  # anything more on `results` (a forwarded None)
+    behind: object  # the item left behind the None on `q`
+
+
+class ProducerOnlySeen(Seen):
+    got: list | None  # what the producer put
+    extra: list | None  # anything more (a None it should not put)
+
+
 RUN_ITEMS = Scenario(
-    "run_items", says("run(items)"),
+    "run_items", says("run(items)"), seen=RunSeen,
     work=lambda items, producer_delay=0.0, consumer_delay=0.0, **_: len(items) * (producer_delay + consumer_delay),
     processes=lambda **_: 2)
-CONSUMER_STOPS = Scenario("consumer_stops", lambda **_: words("ex03.consumer-with-none-and-more"))
-PRODUCER_ONLY_ITEMS = Scenario("producer_only_items", says("producer(q, items)"))
+CONSUMER_STOPS = Scenario("consumer_stops", lambda **_: words("ex03.consumer-with-none-and-more"),
+                          seen=ConsumerStopsSeen)
+PRODUCER_ONLY_ITEMS = Scenario("producer_only_items", says("producer(q, items)"), seen=ProducerOnlySeen)

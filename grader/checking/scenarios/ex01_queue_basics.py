@@ -9,7 +9,7 @@ import queue
 import time
 
 from grader.checking.driver import start_kit_process
-from grader.checking.scenarios.common import Scenario, collect, describe, says, timed, words
+from grader.checking.scenarios.common import Scenario, Seen, collect, describe, says, timed, words
 
 WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
 AT_ONCE = 0.2  # a put or get that may wait at most this long still answers "at once"
@@ -277,17 +277,68 @@ def _late_action(items, call, timeout, **_):
     return words("ex01.try-get-while-on-way", timeout=timeout)
 
 
-BOUNDED = Scenario("bounded", says("make_queue(3)"))
-UNBOUNDED = Scenario("unbounded", says("make_queue()"))
-PUT_ALL_ORDER = Scenario("put_all_order", says("put_all(q, items)"))
+class BoundedSeen(Seen):
+    kind: str  # "ok", or the kind of queue make_queue(3) returned
+    stored: list | None  # whether each of four puts was stored
+    full: bool | None  # q.full() after them
+    got: list | None  # what the queue gave back
+
+
+class UnboundedSeen(Seen):
+    kinds: list  # for make_queue() and make_queue(0): "ok", or the kind returned
+    stored: list  # how many items each stored
+
+
+class PutAllSeen(Seen):
+    count: object  # what put_all returned
+    got: list  # what the queue gave back
+
+
+class DrainFifoSeen(Seen):
+    first: list  # drain(q, 3)
+    rest: list  # the next drain
+
+
+class DrainEmptySeen(Seen):
+    raised: str | None  # "Empty" if drain raised queue.Empty
+    got: list | None  # what it returned instead
+    elapsed: float  # seconds
+
+
+class TryPutSeen(Seen):
+    first: object  # try_put of a first item
+    falsy: object  # try_put of a falsy item
+    full: object  # try_put on the full queue
+    waiting_call: str | None  # the call of that try_put that may wait (KitQueue.waiting_call)
+    full_waiting: object  # try_put on the full queue with a timeout
+    waited: float  # how long that one took
+    got: list  # what the queue gave back
+
+
+class TryGetSeen(Seen):
+    empty_default: object  # try_get on an empty queue
+    waiting_call: str | None  # the call of that try_get that may wait
+    empty_custom: object  # try_get on an empty queue with a default
+    got: list  # try_get of each item put
+    after: object  # try_get with a timeout on the empty queue
+    waited: float  # how long that one took
+
+
+class LateItemsSeen(Seen):
+    got: list | str  # what drain() or try_get() gave, or "raised queue.Empty"
+
+
+BOUNDED = Scenario("bounded", says("make_queue(3)"), seen=BoundedSeen)
+UNBOUNDED = Scenario("unbounded", says("make_queue()"), seen=UnboundedSeen)
+PUT_ALL_ORDER = Scenario("put_all_order", says("put_all(q, items)"), seen=PutAllSeen)
 PUT_ALL_WAITS = Scenario(
-    "put_all_waits", says("put_all(Queue(2), items)"),
+    "put_all_waits", says("put_all(Queue(2), items)"), seen=PutAllSeen,
     work=lambda items, consumer_delay, **_: max(WAIT, len(items) * consumer_delay), processes=lambda **_: 1)
-DRAIN_FIFO = Scenario("drain_fifo", says("drain(q, 3)"))
+DRAIN_FIFO = Scenario("drain_fifo", says("drain(q, 3)"), seen=DrainFifoSeen)
 DRAIN_EMPTY = Scenario("drain_empty", lambda timeout, **_: words("ex01.drain-with-two-queued", timeout=timeout),
-                       work=lambda timeout, **_: timeout)
-TRY_PUT = Scenario("try_put", says("try_put(q, item)"), work=lambda **_: WAIT)
-TRY_GET = Scenario("try_get", says("try_get(q)"), work=lambda **_: WAIT)
+                       seen=DrainEmptySeen, work=lambda timeout, **_: timeout)
+TRY_PUT = Scenario("try_put", says("try_put(q, item)"), seen=TryPutSeen, work=lambda **_: WAIT)
+TRY_GET = Scenario("try_get", says("try_get(q)"), seen=TryGetSeen, work=lambda **_: WAIT)
 # Each item comes `gap` after the get that asks for it: one gap per item, and one to spare.
-LATE_ITEMS = Scenario("late_items", _late_action, work=lambda items, gap, **_: (len(items) + 1) * gap,
-                      processes=lambda **_: 1)
+LATE_ITEMS = Scenario("late_items", _late_action, seen=LateItemsSeen,
+                      work=lambda items, gap, **_: (len(items) + 1) * gap, processes=lambda **_: 1)

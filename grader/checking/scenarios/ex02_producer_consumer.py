@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import time
 
-from grader.checking.scenarios.common import (Scenario, collect, describe, is_process, keeps_waiting, says, started,
-                                              stop)
+from grader.checking.scenarios.common import (Scenario, StartedSeen, collect, describe, is_process, keeps_waiting,
+                                              says, started, stop)
 
 
 def lost_results(got) -> str:
@@ -47,8 +47,23 @@ def deliver(ctx, items, producer_delay=0.0, consumer_delay=0.0, linger=0.0):
 
 # -- the scenarios as the checks name them -------------------------------------------------------
 
+class DeliverSeen(StartedSeen):
+    shape: str  # "ok", or the kind start() returned
+    kinds: list | None  # the kinds of the four things it returned
+    started: bool | None  # both processes started
+    distinct: bool | None  # two processes, not one
+    got: list | None  # the results
+    late: list | None  # the questions about them answered late
+    seconds: float | None  # until the last result arrived
+    slept: dict | None  # the time.sleep calls
+    put_spans: list | None  # each process that put
+    producer_exitcode: int | None
+    consumer_alive: bool | None  # the consumer keeps waiting for more (common.keeps_waiting)
+    consumer_exitcode: int | None
+
+
 DELIVER = Scenario(
-    "deliver", says("start(items)"),
+    "deliver", says("start(items)"), seen=DeliverSeen,
     work=lambda items, producer_delay=0.0, consumer_delay=0.0, linger=0.0, **_:
         len(items) * (producer_delay + consumer_delay) + linger,
     processes=lambda **_: 2)

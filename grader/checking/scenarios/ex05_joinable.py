@@ -32,8 +32,8 @@ from typing import Callable
 from grader.checking import compat
 from grader.checking.driver import observed
 from grader.checking.roles import CONSUMER, plays
-from grader.checking.scenarios.common import (Scenario, as_list, overlap, patch_here, pipeline_work, plain_item, started,
-                                              stop, timed, words)
+from grader.checking.scenarios.common import (RunSeen, Scenario, Seen, as_list, overlap, patch_here, pipeline_work,
+                                              plain_item, started, stop, timed, words)
 
 
 SETTLE = 1.0  # seconds: at most this long for the consumers to be done with their items
@@ -204,12 +204,30 @@ def _acks_action(delay, n_consumers=1, **_):
     return words("ex05.consumer-in-processes", delay=delay, count=n_consumers)
 
 
+class JoinableRunSeen(RunSeen):
+    joins: list | None  # the q.join() calls of run(), in order
+    queue_joins: dict | None  # process name -> JoinableQueue.join() calls that returned
+    early_task_done: dict | None  # process name -> [task_done() before the result, beyond what it took]
+    consumer_daemons: list | None  # whether each consumer was a daemon
+    after_exit: list | None  # with at_exit: the processes still running after the program's end
+
+
+class ConsumerAcksSeen(Seen):
+    joined: bool  # q.join() returned within the budget
+    slow: bool  # it returned only a little later
+    join_seconds: float
+    puts_at_join: int  # results put when q.join() returned
+    late: int  # results put after it
+    got: list  # the results
+    exitcodes: list  # of each consumer, None if it still ran
+
+
 RUN_JOINABLE = Scenario(
-    "run_joinable", lambda n_consumers, **_: f"run(batches, {n_consumers})",
+    "run_joinable", lambda n_consumers, **_: f"run(batches, {n_consumers})", seen=JoinableRunSeen,
     work=lambda batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, **_:
         pipeline_work(batches, n_consumers, producer_delay, consumer_delay),
     processes=lambda batches, n_consumers, **_: len(batches) + n_consumers)
 CONSUMER_ACKS = Scenario(
-    "consumer_acks", _acks_action,
+    "consumer_acks", _acks_action, seen=ConsumerAcksSeen,
     work=lambda items, delay=0.0, n_consumers=1, **_: len(items) * delay / n_consumers,
     processes=lambda n_consumers=1, **_: n_consumers)

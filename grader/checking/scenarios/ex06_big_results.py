@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-from grader.checking.scenarios.common import Scenario, as_list, started, timed
+from grader.checking.scenarios.common import Scenario, TreeSeen, as_list, started, timed
 
 MARKER_POLL = 0.005  # seconds between two looks for a marker file while a task is held back
 RELEASED, RECEIVED = "released", "received"  # marker files in the check's folder (see kit_work)
@@ -133,7 +133,15 @@ def map_items(ctx, items, n_workers, size=0, staged=False, hold_share=0.6):
 MB = 1_000_000
 
 # The work: moving the results through the pipes, and (staged) the time a held task may wait.
+class MapItemsSeen(TreeSeen):
+    value: list | dict | None  # a summary of each result (_summary), or {"not_a_list": what it was}
+    seconds: float | None
+    main_pid: int | None  # the process that called parallel_map
+    pids: list | None  # the processes the results were computed in
+    held_waited: bool | None  # whether the held task was released (staged): the workers overlapped
+
+
 MAP_ITEMS = Scenario(
-    "map_items", lambda n_workers, **_: f"parallel_map(func, items, n_workers={n_workers})",
+    "map_items", lambda n_workers, **_: f"parallel_map(func, items, n_workers={n_workers})", seen=MapItemsSeen,
     work=lambda items, size=0, staged=False, **_: 0.05 * len(items) * size / MB + (1.0 if staged else 0.0),
     processes=lambda n_workers, **_: n_workers)

@@ -21,7 +21,8 @@ from typing import Callable
 from grader.checking import compat
 from grader.checking.driver import start_kit_process
 from grader.checking.roles import WORKER, plays
-from grader.checking.scenarios.common import Scenario, as_list, patch_here, pipeline_work, started, timed
+from grader.checking.scenarios.common import (RunSeen, Scenario, Seen, StartedSeen, as_list, patch_here, pipeline_work,
+                                              started, timed)
 
 WATCH_STEP = 0.02  # seconds between two looks at a queue's message count (the broker cannot push it)
 SUBSCRIBE_WAIT = 1.0  # seconds the first STOP may be held for workers still subscribing
@@ -373,16 +374,48 @@ def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0,
 
 WAIT_BEHIND = 1.5  # seconds a check may wait for the broker to give back the message behind STOP
 
-PUBLISH_ONLY = Scenario("publish_only", lambda queue_name, **_: f"publish(url, {queue_name!r}, items)")
+class PublishSeen(StartedSeen):
+    value: object  # what publish() returned
+    seconds: float
+    exists: bool  # the queue exists
+    ready: int | None  # messages ready in it
+    durable: bool | None
+    bodies: list | None  # the messages' bodies, in order
+    modes: list | None  # their delivery modes (2: persistent)
+
+
+class WorkerUntilStopSeen(Seen):
+    bad_stop: str | None  # STOP, when it is missing, not a str, or one of the items
+    got: list | None  # the results the worker put
+    extra: list | None  # anything more (a forwarded STOP)
+    answer: tuple | list | None  # ("returned", value), or why there was no answer
+    exitcode: int | None
+    stop: str | None  # the module's STOP
+    left: list | None  # the messages left in the queue
+
+
+class WorkerKilledSeen(Seen):
+    took: bool  # the worker took a message before the check gave up waiting
+    lowest: int | None  # the fewest messages ready while it worked on its first
+    after_kill: int | None  # messages ready once it was killed
+
+
+class WorkQueueRunSeen(RunSeen):
+    left: list | None  # the messages left in the queue
+
+
+PUBLISH_ONLY = Scenario("publish_only", lambda queue_name, **_: f"publish(url, {queue_name!r}, items)",
+                        seen=PublishSeen)
 WORKER_UNTIL_STOP = Scenario(
-    "worker_until_stop", lambda queue_name, **_: f"worker(url, {queue_name!r}, results)",
+    "worker_until_stop", lambda queue_name, **_: f"worker(url, {queue_name!r}, results)", seen=WorkerUntilStopSeen,
     work=lambda **_: WAIT_BEHIND, processes=lambda **_: 1)
 # The worker is killed once the window is over; the rest is the broker's to give the message back.
 WORKER_KILLED_MID_MESSAGE = Scenario(
     "worker_killed_mid_message", lambda queue_name, hold, **_: f"worker(url, {queue_name!r}, results, delay={hold})",
-    work=lambda window, **_: window + 2.0, processes=lambda **_: 1)
+    seen=WorkerKilledSeen, work=lambda window, **_: window + 2.0, processes=lambda **_: 1)
 RUN_WORK_QUEUE = Scenario(
     "run_work_queue", lambda queue_name, n_workers, **_: f"run(url, {queue_name!r}, batches, {n_workers})",
+    seen=WorkQueueRunSeen,
     work=lambda batches, n_workers, producer_delay=0.0, worker_delay=0.0, **_:
         pipeline_work(batches, n_workers, producer_delay, worker_delay),
     processes=lambda batches, n_workers, **_: len(batches) + n_workers + 1)

@@ -9,8 +9,8 @@ from grader.grading.hidden import points
 
 def _deliver(kit, items, **options):
     seen = kit.run(DELIVER, items=items, **options).value
-    if seen["shape"] != "ok":
-        kit.fail("ex02.wrong-return-kinds", kinds=", ".join(seen.get("kinds", [])) or seen["shape"])
+    if seen.shape != "ok":
+        kit.fail("ex02.wrong-return-kinds", kinds=", ".join(seen.kinds or []) or seen.shape)
     kit.expect_results_awaited(seen, items, what=Words("ex02.the-consumer"))
     return seen
 
@@ -19,20 +19,20 @@ def _deliver(kit, items, **options):
 def check_many_items_both_slow(kit):
     items = kit.items(30, salt="many")
     seen = _deliver(kit, items, producer_delay=0.005, consumer_delay=0.005)
-    kit.expect_items(seen["got"], items, what=Words("the-results-queue"), ordered=True,
-                     look_at="ex02.forward-in-order", mistake=lost_results(seen["got"]))
+    kit.expect_items(seen.got, items, what=Words("the-results-queue"), ordered=True,
+                     look_at="ex02.forward-in-order", mistake=lost_results(seen.got))
 
 
 @points(1)
 def check_large_items(kit):
     items = kit.items(6, large=3, salt="large")
     seen = _deliver(kit, items)
-    kit.expect_items(seen["got"], items, what=Words("ex02.results-large-items"), ordered=True,
-                     look_at="ex02.forward-in-order", mistake=lost_results(seen["got"]))
+    kit.expect_items(seen.got, items, what=Words("ex02.results-large-items"), ordered=True,
+                     look_at="ex02.forward-in-order", mistake=lost_results(seen.got))
 
 
 @points(2)
 def check_consumer_keeps_waiting_for_a_second(kit):
     seen = _deliver(kit, kit.items(4, salt="idle"), linger=1.0)
-    if not seen["consumer_alive"]:
-        kit.fail("ex02.consumer-gave-up-idle", code=seen["consumer_exitcode"], mistake="ex02.consumer-gives-up")
+    if not seen.consumer_alive:
+        kit.fail("ex02.consumer-gave-up-idle", code=seen.consumer_exitcode, mistake="ex02.consumer-gives-up")

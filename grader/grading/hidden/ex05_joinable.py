@@ -15,13 +15,13 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
     outcome = kit.run(RUN_JOINABLE, batches=batches, n_consumers=n_consumers, producer_delay=producer_delay,
                       consumer_delay=consumer_delay, at_exit=at_exit)
     seen = outcome.value
-    kit.expect_no_crash(outcome, seen["exitcodes"], what=Words("during-run"))
+    kit.expect_no_crash(outcome, seen.exitcodes, what=Words("during-run"))
     expected = [item for batch in batches for item in batch]
-    if expected and not isinstance(seen["value"], dict):
+    if expected and not isinstance(seen.value, dict):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_task_done_after_the_work(seen)
     kit.expect_results_awaited(seen, expected, what="run()")
-    kit.expect_items(seen["value"], expected, what="run()", ordered=False, look_at=LOOK_AT)
+    kit.expect_items(seen.value, expected, what="run()", ordered=False, look_at=LOOK_AT)
     return seen
 
 
@@ -31,21 +31,21 @@ def check_task_done_with_several_consumers(kit):
     items = kit.items(12, salt="acks")
     outcome = kit.run(CONSUMER_ACKS, items=items, delay=0.02, n_consumers=3)
     seen = outcome.value
-    kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen["exitcodes"], 1)},
+    kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen.exitcodes, 1)},
                         what=Words("ex05.while-consuming"))
-    if not seen["joined"]:
-        kit.fail("ex05.three-join-late" if seen["slow"] else "ex05.three-join-missing",
-                 count=len(items), got=len(seen["got"]))
-    if seen["late"]:
-        kit.fail("ex05.consumer-done-before-put", late=seen["late"], mistake="ex05.task-done-before-work")
-    kit.expect_items(seen["got"], items, what=Words("ex05.what-consumers-put"), ordered=False,
+    if not seen.joined:
+        kit.fail("ex05.three-join-late" if seen.slow else "ex05.three-join-missing",
+                 count=len(items), got=len(seen.got))
+    if seen.late:
+        kit.fail("ex05.consumer-done-before-put", late=seen.late, mistake="ex05.task-done-before-work")
+    kit.expect_items(seen.got, items, what=Words("ex05.what-consumers-put"), ordered=False,
                      look_at="ex05.forward-once")
 
 
 @points(2)
 def check_staggered_producers_and_slow_consumers(kit):
     seen = _run(kit, kit.batches([1, 12, 3]), 3, producer_delay=0.02, consumer_delay=0.01)
-    early = [call["running"] for call in seen["joins"] if call["running"]]
+    early = [call["running"] for call in seen.joins if call["running"]]
     if early:
         kit.fail("ex05.queue-join-before-joins", running=", ".join(early[0]),
                  mistake="ex05.queue-join-before-producers")
@@ -54,8 +54,8 @@ def check_staggered_producers_and_slow_consumers(kit):
 @points(1)
 def check_the_program_ends_after_slow_work(kit):
     seen = _run(kit, kit.batches([4, 4, 4]), 2, consumer_delay=0.02, at_exit=True)
-    if seen["after_exit"]:
-        kit.fail("ex05.outlived-slow-work", names=", ".join(seen["after_exit"]),
+    if seen.after_exit:
+        kit.fail("ex05.outlived-slow-work", names=", ".join(seen.after_exit),
                  mistake="ex05.consumers-not-daemon")
 
 

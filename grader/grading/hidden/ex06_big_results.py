@@ -11,11 +11,11 @@ LOOK_AT = "ex06.take-then-index"
 
 def _map(kit, items, n_workers, *, size=0, staged=False):
     seen = kit.run(MAP_ITEMS, items=items, n_workers=n_workers, size=size, staged=staged).value
-    if not isinstance(seen["value"], dict):
+    if not isinstance(seen.value, dict):
         kit.expect_clean_shutdown(seen, what="parallel_map()")
     # The order of several workers' results is judged only where staging fixes it (see the visible
     # checks' _same).
-    kit.expect_items(seen["value"], items, what="parallel_map()", ordered=staged or n_workers == 1,
+    kit.expect_items(seen.value, items, what="parallel_map()", ordered=staged or n_workers == 1,
                      look_at=LOOK_AT)
     return seen
 
@@ -28,7 +28,7 @@ def check_many_big_results_three_workers(kit):
 @points(1)
 def check_order_with_three_workers(kit):
     seen = _map(kit, kit.items(9, salt="order"), 3, staged=True)
-    if seen["held_waited"] is False:
+    if seen.held_waited is False:
         kit.fail("ex06.not-parallel-briefly", mistake="ex06.workers-not-parallel")
 
 

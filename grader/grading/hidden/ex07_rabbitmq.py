@@ -12,16 +12,16 @@ def _run(kit, batches, n_workers, producer_delay=0.0, worker_delay=0.0):
     seen = kit.run(RUN_WORK_QUEUE, url=url, queue_name=name, batches=batches, n_workers=n_workers,
                    producer_delay=producer_delay, worker_delay=worker_delay).value
     expected = [item for batch in batches for item in batch]
-    if isinstance(seen["value"], list):
+    if isinstance(seen.value, list):
         kit.expect_sentinels_after_producers(seen, what="run()", sentinel=Words("a-stop"),
                                              look_at="join-publishers-then-stops")
         kit.expect_every_result_taken(seen, what="run()")
-    kit.expect_items(seen["value"], expected, what="run()", ordered=False,
+    kit.expect_items(seen.value, expected, what="run()", ordered=False,
                      look_at="ex07.stop-per-worker-after-joins")
     kit.expect_clean_shutdown(seen, what="run()")
-    if seen["left"]:
-        kit.fail("ex07.messages-left-briefly", count=len(seen["left"]),
-                 bodies=", ".join(repr(b) for b in seen["left"][:3]))
+    if seen.left:
+        kit.fail("ex07.messages-left-briefly", count=len(seen.left),
+                 bodies=", ".join(repr(b) for b in seen.left[:3]))
 
 
 @points(2)
@@ -39,9 +39,9 @@ def check_worker_with_empty_and_unicode_bodies(kit):
     url, name = kit.broker_url(), kit.queue_name("hidden-worker")
     items = ["", "0", "🥟 包子", "None", *kit.texts(4, salt="hidden")]
     seen = kit.run(WORKER_UNTIL_STOP, url=url, queue_name=name, items=items, behind="behind").value
-    if "bad_stop" in seen:
-        kit.fail("ex07.bad-stop-briefly", stop=seen["bad_stop"], mistake="ex07.stop-never-matches")
-    kit.expect_items(seen["got"], items, what=Words("ex07.worker-results"), ordered=True,
+    if seen.bad_stop is not None:
+        kit.fail("ex07.bad-stop-briefly", stop=seen.bad_stop, mistake="ex07.stop-never-matches")
+    kit.expect_items(seen.got, items, what=Words("ex07.worker-results"), ordered=True,
                      look_at="ex07.empty-body")
-    if seen["answer"] != ("returned", len(items)):
-        kit.fail("ex07.worker-count-briefly", count=len(items), answer=repr(seen["answer"]))
+    if seen.answer != ("returned", len(items)):
+        kit.fail("ex07.worker-count-briefly", count=len(items), answer=repr(seen.answer))
