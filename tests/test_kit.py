@@ -107,3 +107,19 @@ def test_an_observation_is_read_as_its_scenarios_class_and_nothing_else():
         outcome = answered(forged)
         assert outcome.status == Status.INCONSISTENT, forged
         assert "not a RunSeen" in outcome.error["message"]
+
+
+def test_each_exercise_names_its_own_mistakes_with_known_keys():
+    """An exercise's own rules (DIAGNOSIS beside its scenarios) give keys the catalogue knows."""
+    from grader.checking import mistakes
+    from grader.checking.diagnose import rules_of
+    from grader.checking.exercise import all_exercises
+    from grader.checking.scenarios.common import Diagnosis
+
+    own = {exercise.name: rules_of(exercise.name).keys for exercise in all_exercises()}
+    assert own["ex03_sentinel"]["sentinel-too-early"] == "ex03.sentinel-before-producer-ended"
+    for name, keys in own.items():
+        for key in keys.values():
+            assert key in mistakes.keys(), f"{name}: {key} is not a mistake key of the catalogue"
+    with pytest.raises(ValueError, match="no general rule is called sentinel-too-late"):
+        Diagnosis(keys={"sentinel-too-late": "ex03.sentinel-before-producer-ended"})

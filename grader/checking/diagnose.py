@@ -23,7 +23,6 @@ import psutil
 
 from grader.checking import compat, mistakes
 from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
-from grader.checking.exercise import number_of
 from grader.checking.roles import CONSUMER, PRODUCER, PUBLISHER, WORKER, plays
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
@@ -520,6 +519,7 @@ class Cause:
     message: str
     params: dict = dataclasses.field(default_factory=dict)
     mistake: str | None = None
+    decisive: bool = False  # read from the output, it tells the whole story: it goes first
 
     def text(self, language: str = mistakes.DEFAULT_LANGUAGE, action: str | None = None) -> str:
         """The cause in `language`; `action` names the check's run in that language (the run's own
@@ -533,13 +533,40 @@ def hints(outcome, exercise: str = "", language: str = mistakes.DEFAULT_LANGUAGE
     return [cause.text(language) for cause in causes(outcome, exercise)]
 
 
+@functools.lru_cache(maxsize=None)
+def rules_of(exercise: str):
+    """The exercise's own rules (``DIAGNOSIS`` beside its scenarios, a
+    grader.checking.scenarios.common.Diagnosis), or rules that add nothing to the general ones."""
+    import importlib
+
+    from grader.checking.scenarios.common import Diagnosis
+
+    try:
+        module = importlib.import_module(f"grader.checking.scenarios.{exercise}")
+    except ImportError:
+        return Diagnosis()
+    return getattr(module, "DIAGNOSIS", None) or Diagnosis()
+
+
+@dataclasses.dataclass(frozen=True)
+class Hang:
+    """What the rules of an exercise (Diagnosis) see of a hang or a leak."""
+
+    main: ProcReport | None  # the process that ran the student's function
+    reports: list  # every process stuck or left running
+    waiting: list  # the consumers and workers among them that wait in get()
+    consumers: list  # the registry's consumers and workers
+    producers: list  # the registry's producers and publishers
+    at_main: dict  # the action, file and line of the main process, for a cause's params
+
+
 def causes(outcome, exercise: str = "") -> list[Cause]:
     """The likely causes of a hang or a leak, most likely first, each with its mistake. `exercise`
-    (its folder name) picks the rules that only one exercise's programs need."""
+    (its folder name) brings the rules that only its programs need (rules_of)."""
     reports = outcome.stuck or outcome.leaked
     if not reports:
         return []
-    number = number_of(exercise)  # "ex04"
+    rules = rules_of(exercise)
     file = Path(outcome.module_file).name
     main = next((r for r in reports if r.kind == "main"), None)
     processes = [e for e in outcome.registry if e["kind"] == "process"]
@@ -547,6 +574,12 @@ def causes(outcome, exercise: str = "") -> list[Cause]:
     producers = [e for e in processes if plays(e["role"], PRODUCER, PUBLISHER)]
     waiting = [r for r in reports if plays(r.kind, CONSUMER, WORKER) and r.waits_for == "get"]
     at_main = {"action": outcome.action, "file": file, "line": main.line if main else 0}
+    hang = Hang(main, reports, waiting, consumers, producers, at_main)
+    own_join = own_waiting = None  # what the exercise's own rules make of a join, of idle consumers
+    if main is not None and main.waits_for == "join" and rules.when_main_joins:
+        own_join = rules.when_main_joins(hang)
+    if waiting and rules.when_consumers_wait:
+        own_waiting = rules.when_consumers_wait(hang)
     found = []
     for r in reports:
         if r.state != "exiting":
@@ -559,9 +592,8 @@ def causes(outcome, exercise: str = "") -> list[Cause]:
     consuming = [r for r in reports if r.waits_for == "consume"]
     if consuming:
         found.append(_stop_hint(consuming, consumers))
-    if main is not None and main.waits_for == "join" and number == "ex02":
-        # The demo's consumer never ends by design, so start() must not wait for it.
-        found.append(Cause("start-joins", {**at_main, "call": main.call or "join()"}, "ex02.start-joins"))
+    if own_join is not None:
+        found.append(Cause(*own_join))
     elif main is not None and main.waits_for == "exit-join":
         # Exercise 5: the program ends, and its exit handler joins children that never end.
         daemon = {e["pid"]: e["daemon"] for e in processes}
@@ -579,17 +611,8 @@ def causes(outcome, exercise: str = "") -> list[Cause]:
                                "ex05.task-done-missing"))
         else:
             found.append(Cause("queue-join-consumers-ended", params))
-    elif waiting and number == "ex05":
-        # Exercise 5's consumers wait in get() by design: the run waits for items marked done.
-        found.append(Cause("consumers-idle-items-not-done", {"get": waiting[0].call or "q.get()"},
-                           "ex05.task-done-missing"))
-    elif waiting and number == "ex06":
-        # Workers fed by a task queue stop at a stop value, one each.
-        total = max(len(consumers), len(waiting))
-        told = total - len(waiting)
-        params = {"total": total, "told": told, "waiting": len(waiting), "call": waiting[0].call or "tasks.get()"}
-        found.append(Cause("no-worker-stopped", params, "ex06.workers-never-stop") if not told
-                     else Cause("some-workers-stopped", params, "ex06.one-stop-for-many-workers"))
+    elif own_waiting is not None:
+        found.append(Cause(*own_waiting))
     elif waiting and (main is None or main.waits_for in ("join", "get")):
         total = max(len(consumers), len(waiting))
         told = total - len(waiting)
@@ -613,16 +636,15 @@ def causes(outcome, exercise: str = "") -> list[Cause]:
         others = [r for r in reports if r is not main]
         if main.waits_for == "get" and not others and processes and outcome.early_sentinels:
             found.append(Cause("sentinel-too-early", {**at_main, "call": main.call or "get()"},
-                               "ex03.sentinel-before-producer-ended" if number == "ex03"
-                               else "ex04.sentinels-before-every-producer-ended"))
+                               rules.key("sentinel-too-early", "ex04.sentinels-before-every-producer-ended")))
         elif main.waits_for == "get" and not others and processes:
             found.append(Cause("consumer-stopped-early", {**at_main, "call": main.call or "get()"}))
         elif main.waits_for == "get" and not others:
             found.append(Cause("get-waits-forever", {**at_main, "call": main.call or "q.get()"},
-                               "ex01.drain-waits-forever" if number == "ex01" else None))
+                               rules.key("get-waits-forever", None)))
         elif main.waits_for == "put" and not others:
             found.append(Cause("put-waits-forever", {**at_main, "call": main.call or "q.put()"},
-                               "ex01.try-put-blocks" if number == "ex01" else None))
+                               rules.key("put-waits-forever", None)))
         elif main.waits_for == "join":
             found.append(Cause("join-waits", {**at_main, "call": main.call or "join()"}))
         elif main.waits_for == "get":

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from grader.checking import amqp, mistakes, payloads
-from grader.checking.diagnose import Cause, causes, parse_dump, render_processes
+from grader.checking.diagnose import Cause, causes, parse_dump, render_processes, rules_of
 from grader.checking.exercise import Exercise
 from grader.checking.harness import Isolation, Outcome, Status, load_factor, read_observation, run_check
 from grader.checking.mistakes import Joined, Later, Words
@@ -42,13 +42,6 @@ class CheckFailed(pytest.fail.Exception):
         self.baozi_cause = cause
         self.baozi_advice = advice
         self.baozi_mistakes = mistakes
-
-
-# Mistakes that more than one exercise can make, each exercise with its own key (see Kit._by_exercise).
-SENTINEL_TOO_EARLY = {"ex03": "ex03.sentinel-before-producer-ended", "ex07": "ex07.stop-before-publishers-ended",
-                      "any": "ex04.sentinels-before-every-producer-ended"}
-SENTINEL_FORWARDED = {"ex07": "ex07.stop-forwarded", "any": "ex03.sentinel-forwarded"}
-CONSUMER_GIVES_UP = {"ex02": "ex02.consumer-gives-up", "any": "any.empty-taken-for-end"}
 
 
 class ForkWithThreadsNote(UserWarning):
@@ -163,9 +156,9 @@ class Kit:
         return outcome
 
     # -- verdicts -------------------------------------------------------------------------------
-    def _by_exercise(self, table: dict[str, str]) -> str:
-        """The key a mistake has in this exercise (`table`: by exercise number, "any" otherwise)."""
-        return table.get(self.exercise.number, table["any"])
+    def _key(self, rule: str, default: str) -> str:
+        """The key the mistake `rule` finds has in this exercise (its Diagnosis), else `default`."""
+        return rules_of(self.exercise.name).key(rule, default)
 
     def fail(self, name: str, /, *, look_at: str | Words | None = None,
              mistake: str | tuple[str, ...] | None = None, cause: str | None = None, advice: str | None = None,
@@ -310,7 +303,7 @@ class Kit:
             if producers:
                 self.fail("sentinel-before-join", what=what, sentinel=sentinel or Words("the-sentinel-none"),
                           producers=", ".join(producers), first=Words(look_at),
-                          mistake=self._by_exercise(SENTINEL_TOO_EARLY))
+                          mistake=self._key("sentinel-before-join", "ex04.sentinels-before-every-producer-ended"))
 
     def expect_results_awaited(self, seen: RunSeen | DeliverSeen, expected: list, *, what,
                                look_at: str | Words | None = None) -> None:
@@ -339,7 +332,7 @@ class Kit:
             timed = call.startswith("get(timeout=")
             self.fail("consumer-gave-up", asker=asker, running=running, count=len(expected), taken=len(got),
                       call=call, look_at="timed-get-is-not-the-end" if timed else "empty-is-not-the-end",
-                      mistake=self._by_exercise(CONSUMER_GIVES_UP))
+                      mistake=self._key("consumer-gave-up", "any.empty-taken-for-end"))
         self.fail("run-gave-up", what=what, running=running, count=len(expected), taken=len(got), call=call,
                   look_at=look_at, mistake="any.empty-taken-for-end")
 
@@ -353,7 +346,7 @@ class Kit:
         if putters < 2 or put <= taken:
             return
         self.fail("results-unread", what=what, left=put - taken, results=results, put=put, taken=taken,
-                  mistake=self._by_exercise(SENTINEL_FORWARDED))
+                  mistake=self._key("results-unread", "ex03.sentinel-forwarded"))
 
     def expect_task_done_after_the_work(self, seen: JoinableRunSeen) -> None:
         """Each consumer marked each item it took done once, after its result was out. Judged by
@@ -481,15 +474,13 @@ def _indent(text: str, width: int = 25) -> str:
 def _stderr_causes(outcome: Outcome, exercise: Exercise | None = None) -> list[Cause]:
     """Causes read from what the student's processes printed on stderr, each with its mistake."""
     text = outcome.stderr
-    found = []
     message = (outcome.error or {}).get("message") or ""
     pickling = any(word in text for word in PICKLE_WORDS) or any(word in message for word in PICKLE_WORDS)
-    if "SharedConnectionError" in text or "SharedConnectionError" in (outcome.error or {}).get("type", "") or (
-            pickling and exercise is not None and exercise.needs_broker
-            and any(word in text + message for word in ("epoll", "socket", "select", "pika"))):
-        return [Cause("shared-connection", {}, "ex07.shared-connection")]
-    if "PRECONDITION_FAILED" in text + message and "inequivalent arg" in text + message:
-        found.append(Cause("queue-declared-differently", {}, "ex07.queue-not-durable"))
+    own = rules_of(exercise.name).from_output if exercise is not None else None
+    found, whole = own(text + message, (outcome.error or {}).get("type", ""), pickling) if own else ([], False)
+    found = [Cause(*cause, decisive=whole) for cause in found]
+    if whole:
+        return found
     if pickling:
         # A child that could not unpickle its target also fails to open the queues sent with it:
         # the FileNotFoundError that follows is a consequence, not a second cause.
@@ -510,8 +501,8 @@ def _likely_causes(outcome: Outcome, exercise: Exercise) -> list[Cause]:
     seen = causes(outcome, exercise.name)
     if outcome.status != Status.HANG:
         return seen
-    shared = any(cause.mistake == "ex07.shared-connection" for cause in from_output)
-    return from_output + seen if shared else seen + from_output  # the traceback names the cause: it goes first
+    decisive = any(cause.decisive for cause in from_output)
+    return from_output + seen if decisive else seen + from_output  # the traceback names the cause: it goes first
 
 
 def mistakes_of(outcome: Outcome, exercise: Exercise, likely: list[Cause]) -> tuple[str, ...]:

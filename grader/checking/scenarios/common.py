@@ -85,6 +85,40 @@ class RunSeen(TreeSeen):
     late: list | None  # the questions about the results answered late (Context.answer_late)
 
 
+class Diagnosis:
+    """An exercise's own rules for telling its mistakes, declared beside its scenarios as
+    ``DIAGNOSIS``. The kit's general rules (grader.checking.diagnose.causes, and the checks of
+    grader.checking.kit) ask them where this exercise's programs differ from the others'.
+
+    `keys`: the key a mistake that several exercises make has in this one, by the name of the
+    general rule that finds it (RULES).
+    `when_main_joins(hang)` and `when_consumers_wait(hang)` tell a hang in this exercise's terms
+    (`hang`: a grader.checking.diagnose.Hang) before the general rules do: each returns a cause as
+    (message of the catalogue's [cause] table, params, mistake key), or None.
+    `from_output(output, error_type, pickling)` reads what only this exercise's programs print (a
+    traceback of its library), as such causes, and whether they tell the whole story (no other
+    cause is read then).
+    Each returns plain tuples: the scenario modules load in every child of a check, which has no
+    use for diagnose."""
+
+    RULES = frozenset({"sentinel-before-join", "sentinel-too-early", "results-unread", "consumer-gave-up",
+                       "get-waits-forever", "put-waits-forever"})
+    __slots__ = ("keys", "when_main_joins", "when_consumers_wait", "from_output")
+
+    def __init__(self, *, keys: dict[str, str] | None = None, when_main_joins: Callable | None = None,
+                 when_consumers_wait: Callable | None = None, from_output: Callable | None = None):
+        unknown = sorted(set(keys or {}) - self.RULES)
+        if unknown:  # a typo would leave the general key in place, silently
+            raise ValueError(f"no general rule is called {', '.join(unknown)} (Diagnosis.RULES)")
+        self.keys = dict(keys or {})
+        self.when_main_joins, self.when_consumers_wait = when_main_joins, when_consumers_wait
+        self.from_output = from_output
+
+    def key(self, rule: str, default: str | None) -> str | None:
+        """The key of the mistake general rule `rule` finds, in this exercise."""
+        return self.keys.get(rule, default)
+
+
 class Scenario:
     """A scenario as the checks name it: ``kit.run(RUN_BATCHES, batches=b, n_consumers=3)``.
 

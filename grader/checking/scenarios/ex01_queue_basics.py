@@ -9,7 +9,7 @@ import queue
 import time
 
 from grader.checking.driver import start_kit_process
-from grader.checking.scenarios.common import Scenario, Seen, collect, describe, says, timed, words
+from grader.checking.scenarios.common import Diagnosis, Scenario, Seen, collect, describe, says, timed, words
 
 WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
 AT_ONCE = 0.2  # a put or get that may wait at most this long still answers "at once"
@@ -342,3 +342,6 @@ TRY_GET = Scenario("try_get", says("try_get(q)"), seen=TryGetSeen, work=lambda *
 # Each item comes `gap` after the get that asks for it: one gap per item, and one to spare.
 LATE_ITEMS = Scenario("late_items", _late_action, seen=LateItemsSeen,
                       work=lambda items, gap, **_: (len(items) + 1) * gap, processes=lambda **_: 1)
+
+# A call of the main process that waits for ever: here, in drain() or in try_put().
+DIAGNOSIS = Diagnosis(keys={"get-waits-forever": "ex01.drain-waits-forever", "put-waits-forever": "ex01.try-put-blocks"})

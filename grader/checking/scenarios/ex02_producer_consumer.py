@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import time
 
-from grader.checking.scenarios.common import (Scenario, StartedSeen, collect, describe, is_process, keeps_waiting,
-                                              says, started, stop)
+from grader.checking.scenarios.common import (Diagnosis, Scenario, StartedSeen, collect, describe, is_process,
+                                              keeps_waiting, says, started, stop)
 
 
 def lost_results(got) -> str:
@@ -67,3 +67,11 @@ DELIVER = Scenario(
     work=lambda items, producer_delay=0.0, consumer_delay=0.0, linger=0.0, **_:
         len(items) * (producer_delay + consumer_delay) + linger,
     processes=lambda **_: 2)
+
+
+def _start_joins(hang):
+    """The demo's consumer never ends by design, so start() must not wait for it."""
+    return "start-joins", {**hang.at_main, "call": hang.main.call or "join()"}, "ex02.start-joins"
+
+
+DIAGNOSIS = Diagnosis(keys={"consumer-gave-up": "ex02.consumer-gives-up"}, when_main_joins=_start_joins)

@@ -32,8 +32,8 @@ from typing import Callable
 from grader.checking import compat
 from grader.checking.driver import observed
 from grader.checking.roles import CONSUMER, plays
-from grader.checking.scenarios.common import (RunSeen, Scenario, Seen, as_list, overlap, patch_here, pipeline_work,
-                                              plain_item, started, stop, timed, words)
+from grader.checking.scenarios.common import (Diagnosis, RunSeen, Scenario, Seen, as_list, overlap, patch_here,
+                                              pipeline_work, plain_item, started, stop, timed, words)
 
 
 SETTLE = 1.0  # seconds: at most this long for the consumers to be done with their items
@@ -231,3 +231,11 @@ CONSUMER_ACKS = Scenario(
     "consumer_acks", _acks_action, seen=ConsumerAcksSeen,
     work=lambda items, delay=0.0, n_consumers=1, **_: len(items) * delay / n_consumers,
     processes=lambda n_consumers=1, **_: n_consumers)
+
+
+def _consumers_idle(hang):
+    """The consumers wait in get() by design: the run waits for items marked done."""
+    return ("consumers-idle-items-not-done", {"get": hang.waiting[0].call or "q.get()"}, "ex05.task-done-missing")
+
+
+DIAGNOSIS = Diagnosis(when_consumers_wait=_consumers_idle)

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-from grader.checking.scenarios.common import Scenario, TreeSeen, as_list, started, timed
+from grader.checking.scenarios.common import Diagnosis, Scenario, TreeSeen, as_list, started, timed
 
 MARKER_POLL = 0.005  # seconds between two looks for a marker file while a task is held back
 RELEASED, RECEIVED = "released", "received"  # marker files in the check's folder (see kit_work)
@@ -145,3 +145,17 @@ MAP_ITEMS = Scenario(
     "map_items", lambda n_workers, **_: f"parallel_map(func, items, n_workers={n_workers})", seen=MapItemsSeen,
     work=lambda items, size=0, staged=False, **_: 0.05 * len(items) * size / MB + (1.0 if staged else 0.0),
     processes=lambda n_workers, **_: n_workers)
+
+
+def _workers_waiting(hang):
+    """Workers fed by a task queue stop at a stop value, one each."""
+    total = max(len(hang.consumers), len(hang.waiting))
+    told = total - len(hang.waiting)
+    params = {"total": total, "told": told, "waiting": len(hang.waiting),
+              "call": hang.waiting[0].call or "tasks.get()"}
+    if not told:
+        return "no-worker-stopped", params, "ex06.workers-never-stop"
+    return "some-workers-stopped", params, "ex06.one-stop-for-many-workers"
+
+
+DIAGNOSIS = Diagnosis(when_consumers_wait=_workers_waiting)

@@ -21,8 +21,8 @@ from typing import Callable
 from grader.checking import compat
 from grader.checking.driver import start_kit_process
 from grader.checking.roles import WORKER, plays
-from grader.checking.scenarios.common import (RunSeen, Scenario, Seen, StartedSeen, as_list, patch_here, pipeline_work,
-                                              started, timed)
+from grader.checking.scenarios.common import (Diagnosis, RunSeen, Scenario, Seen, StartedSeen, as_list, patch_here,
+                                              pipeline_work, started, timed)
 
 WATCH_STEP = 0.02  # seconds between two looks at a queue's message count (the broker cannot push it)
 SUBSCRIBE_WAIT = 1.0  # seconds the first STOP may be held for workers still subscribing
@@ -419,3 +419,20 @@ RUN_WORK_QUEUE = Scenario(
     work=lambda batches, n_workers, producer_delay=0.0, worker_delay=0.0, **_:
         pipeline_work(batches, n_workers, producer_delay, worker_delay),
     processes=lambda batches, n_workers, **_: len(batches) + n_workers + 1)
+
+
+def _from_output(output: str, error_type: str, pickling: bool):
+    """What pika says when the code misuses it (`output`: what the processes printed, and the
+    error's message): one connection shared by processes (that tells the whole story: the rest of
+    the traceback follows from it), or a queue declared otherwise than the broker has it."""
+    if "SharedConnectionError" in output or "SharedConnectionError" in error_type or (
+            pickling and any(word in output for word in ("epoll", "socket", "select", "pika"))):
+        return [("shared-connection", {}, "ex07.shared-connection")], True
+    if "PRECONDITION_FAILED" in output and "inequivalent arg" in output:
+        return [("queue-declared-differently", {}, "ex07.queue-not-durable")], False
+    return [], False
+
+
+DIAGNOSIS = Diagnosis(keys={"sentinel-before-join": "ex07.stop-before-publishers-ended",
+                            "results-unread": "ex07.stop-forwarded"},
+                      from_output=_from_output)
