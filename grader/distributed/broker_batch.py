@@ -82,7 +82,7 @@ class Collector:
         self.kit = pipeline.fingerprint()
         self.grading_key = pipeline.grading_key(options, self.exercises)
         self.sources = discover(submissions)
-        self.ids = batch._unique_ids(self.sources)
+        self.ids = batch.unique_ids(self.sources)
         self.progress = progress or BrokerProgress(len(self.sources))
         self.graded: dict[str, pipeline.Graded] = {}
         self.pending: dict[str, Pending] = {}

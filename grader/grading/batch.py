@@ -69,7 +69,7 @@ class Progress:
             self._bar.stop()
 
 
-def _unique_ids(sources: list[Path]) -> dict[Path, str]:
+def unique_ids(sources: list[Path]) -> dict[Path, str]:
     """Student ids from names; two names that clean up alike get a suffix instead of colliding."""
     ids, seen = {}, {}
     for source in sources:
@@ -109,7 +109,7 @@ def run_batch(submissions: Path, out: Path, options: pipeline.Options, workers: 
     done) if Ctrl-C came."""
     exercises = all_exercises()
     sources = discover(submissions)
-    ids = _unique_ids(sources)
+    ids = unique_ids(sources)
     progress = progress or Progress(len(sources))
     progress.say(options.sandbox.description)
     out.mkdir(parents=True, exist_ok=True)
