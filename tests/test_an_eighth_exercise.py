@@ -79,7 +79,7 @@ FILES = {
     f"grader/checking/scenarios/{NEW}.py": '''
         """Scenarios for ex08_square."""
 
-        from grader.checking.scenarios.common import Scenario, StartedSeen, as_list, says, started
+        from grader.checking.scenarios.common import NotAList, Scenario, StartedSeen, as_list, says, started
 
 
         def squares(ctx, numbers):
@@ -87,7 +87,7 @@ FILES = {
 
 
         class SquaresSeen(StartedSeen):
-            value: list | dict  # what square_all returned, or {"not_a_list": what it was}
+            value: list | NotAList  # what square_all returned
 
 
         SQUARES = Scenario("squares", says("square_all(numbers)"), seen=SquaresSeen, processes=lambda **_: 1)

@@ -15,7 +15,7 @@ def _run(kit, items, *, producer_delay=0.0, consumer_delay=0.0):
     which processes it started."""
     outcome = kit.run(RUN_ITEMS, items=items, producer_delay=producer_delay, consumer_delay=consumer_delay)
     seen = outcome.value
-    if not isinstance(seen.value, dict):  # a list came back: now check how it was made and ended
+    if isinstance(seen.value, list):  # a list came back: now check how it was made and ended
         if items:
             kit.expect_processes(seen, at_least=2, what="run()")
         kit.expect_clean_shutdown(seen, what="run()")

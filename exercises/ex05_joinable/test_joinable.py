@@ -18,7 +18,7 @@ def _run(kit, batches, n_consumers, *, producer_delay=0.0, consumer_delay=0.0, a
                       consumer_delay=consumer_delay, at_exit=at_exit)
     seen = outcome.value
     kit.expect_no_crash(outcome, seen.exitcodes, what=Words("during-run"))
-    if not isinstance(seen.value, dict):  # a list came back: now check how it was made and ended
+    if isinstance(seen.value, list):  # a list came back: now check how it was made and ended
         if total:
             kit.expect_processes(seen, at_least=2, what="run()")
         _expect_producers_joined(kit, seen)

@@ -17,7 +17,7 @@ def _map(kit, items, n_workers, *, size=0, staged=False):
     """parallel_map(func, items, n_workers) in a fresh process tree."""
     outcome = kit.run(MAP_ITEMS, items=items, n_workers=n_workers, size=size, staged=staged)
     seen = outcome.value
-    if not isinstance(seen.value, dict):  # a list came back: now check how it ended
+    if isinstance(seen.value, list):  # a list came back: now check how it ended
         kit.expect_clean_shutdown(seen, what="parallel_map()")
     return seen
 

@@ -19,8 +19,10 @@ from grader.checking.harness import Isolation, Outcome, Status, load_factor, rea
 from grader.checking.mistakes import Joined, Later, Words
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
 
+from grader.checking.scenarios.common import NotAList, RunSeen
+
 if TYPE_CHECKING:
-    from grader.checking.scenarios.common import RunSeen, Scenario, TreeSeen
+    from grader.checking.scenarios.common import Scenario, TreeSeen
     from grader.checking.scenarios.ex02_producer_consumer import DeliverSeen
     from grader.checking.scenarios.ex05_joinable import JoinableRunSeen
 
@@ -220,6 +222,9 @@ class Kit:
                      mistake: str | None = None, order_mistake: str | None = None) -> None:
         """`got` holds exactly the `expected` items (as a multiset), in order if `ordered`.
         `mistake` is what a wrong set of items shows, `order_mistake` what a wrong order shows."""
+        if isinstance(got, NotAList):
+            self.fail("not-a-list", what=what, count=len(expected), type=got.kind.removeprefix("builtins."),
+                      value=got.shown, look_at=look_at, mistake=mistake)
         if not isinstance(got, list):
             self.fail("not-a-list", what=what, count=len(expected), type=type(got).__name__,
                       value=payloads.short(got, 80), look_at=look_at, mistake=mistake)
@@ -315,8 +320,6 @@ class Kit:
         side happens to be slow; here it is named. `seen` holds the answers (`late`)
         and what came out (run()'s `value`, or start()'s results, `got`); `look_at` replaces the
         advice to `what`."""
-        from grader.checking.scenarios.common import RunSeen
-
         late = seen.late or []
         got = seen.value if isinstance(seen, RunSeen) else seen.got
         if not late or not isinstance(got, list):

@@ -6,6 +6,7 @@ import math
 import multiprocessing
 import multiprocessing.process
 import queue
+import reprlib
 import threading
 import time
 from typing import Callable
@@ -30,30 +31,46 @@ class Seen:
 
     A check gets it from ``kit.run(...).value``, built from the plain data the scenario returned:
     a key the class does not declare is refused (ValueError), a field the scenario left out has
-    its default. Plain classes, not dataclasses: every driver and host of a check imports the
+    its default, and a field annotated ``... | NotAList`` holds as_list's description of what was
+    not a list as a NotAList. Plain classes, not dataclasses: every driver and host of a check imports the
     scenario modules, and dataclasses would cost each of them the import of ``inspect``."""
 
     _fields: tuple[str, ...] = ()
+    _may_not_be_lists: frozenset[str] = frozenset()  # fields annotated `... | NotAList`
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        names: list[str] = []
+        annotations: dict[str, object] = {}
         for klass in reversed(cls.__mro__):
-            names += [name for name in vars(klass).get("__annotations__", {}) if name not in names]
-        cls._fields = tuple(names)
+            annotations.update(vars(klass).get("__annotations__", {}))
+        cls._fields = tuple(annotations)
+        cls._may_not_be_lists = frozenset(name for name, kind in annotations.items() if "NotAList" in str(kind))
 
     def __init__(self, **values) -> None:
         unknown = sorted(set(values) - set(self._fields))
         if unknown:
             raise ValueError(f"{type(self).__name__} has no field {', '.join(unknown)}")
         for name in self._fields:
-            setattr(self, name, values[name] if name in values else getattr(type(self), name, None))
+            value = values[name] if name in values else getattr(type(self), name, None)
+            if name in self._may_not_be_lists and isinstance(value, dict) and NOT_A_LIST in value:
+                value = NotAList(kind=str(value[NOT_A_LIST]), shown=str(value.get("shown", "")))
+            setattr(self, name, value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self._fields)
+
+
+NOT_A_LIST = "not_a_list"
+
+
+class NotAList(Seen):
+    """What a call returned where a list was due (as_list)."""
+
+    kind: str  # its type, e.g. "builtins.NoneType"
+    shown: str  # a short repr of it
 
 
 class StartedSeen(Seen):
@@ -75,7 +92,7 @@ class TreeSeen(StartedSeen):
 class RunSeen(TreeSeen):
     """A call of the student's run() that starts producers and consumers (Context's tallies)."""
 
-    value: list | dict | None  # what it returned: a list, or {"not_a_list": what it was}
+    value: list | NotAList | None  # what it returned
     seconds: float | None  # how long the call took
     slept: dict | None  # the time.sleep calls: {"calls", "seconds"}
     put_spans: list | None  # each process that put: {"role", "puts", "span"}
@@ -273,10 +290,11 @@ def started(ctx) -> dict:
 
 
 def as_list(value):
-    """A returned sequence as a list; anything else is described instead (and then fails)."""
+    """A returned sequence as a list; anything else is described instead (and then fails): its
+    kind and a short repr, read as a NotAList by the checks."""
     if isinstance(value, (list, tuple)):
         return list(value)
-    return {"not_a_list": describe(value)}
+    return {NOT_A_LIST: describe(value), "shown": reprlib.repr(value)[:80]}
 
 
 def overlap(ctx) -> bool | None:

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-from grader.checking.scenarios.common import Diagnosis, Scenario, TreeSeen, as_list, started, timed
+from grader.checking.scenarios.common import Diagnosis, NotAList, Scenario, TreeSeen, as_list, started, timed
 
 MARKER_POLL = 0.005  # seconds between two looks for a marker file while a task is held back
 RELEASED, RECEIVED = "released", "received"  # marker files in the check's folder (see kit_work)
@@ -134,7 +134,7 @@ MB = 1_000_000
 
 # The work: moving the results through the pipes, and (staged) the time a held task may wait.
 class MapItemsSeen(TreeSeen):
-    value: list | dict | None  # a summary of each result (_summary), or {"not_a_list": what it was}
+    value: list | NotAList | None  # a summary of each result (_summary)
     seconds: float | None
     main_pid: int | None  # the process that called parallel_map
     pids: list | None  # the processes the results were computed in

@@ -9,7 +9,7 @@ from grader.grading.hidden import points
 
 def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
     seen = kit.run(RUN_ITEMS, items=items, producer_delay=producer_delay, consumer_delay=consumer_delay).value
-    if items and not isinstance(seen.value, dict):
+    if items and isinstance(seen.value, list):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_sentinels_after_producers(seen, what="run()")
     kit.expect_results_awaited(seen, items, what="run()")

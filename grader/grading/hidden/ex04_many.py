@@ -10,7 +10,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
     seen = kit.run(RUN_BATCHES, batches=batches, n_consumers=n_consumers, producer_delay=producer_delay,
                    consumer_delay=consumer_delay).value
     expected = [item for batch in batches for item in batch]
-    if expected and not isinstance(seen.value, dict):
+    if expected and isinstance(seen.value, list):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_sentinels_after_producers(seen, what="run()")
     kit.expect_results_awaited(seen, expected, what="run()")

@@ -17,7 +17,7 @@ def _run(kit, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, at_e
     seen = outcome.value
     kit.expect_no_crash(outcome, seen.exitcodes, what=Words("during-run"))
     expected = [item for batch in batches for item in batch]
-    if expected and not isinstance(seen.value, dict):
+    if expected and isinstance(seen.value, list):
         kit.expect_processes(seen, at_least=2, what="run()")
     kit.expect_task_done_after_the_work(seen)
     kit.expect_results_awaited(seen, expected, what="run()")

@@ -11,7 +11,7 @@ LOOK_AT = "ex06.take-then-index"
 
 def _map(kit, items, n_workers, *, size=0, staged=False):
     seen = kit.run(MAP_ITEMS, items=items, n_workers=n_workers, size=size, staged=staged).value
-    if not isinstance(seen.value, dict):
+    if isinstance(seen.value, list):
         kit.expect_clean_shutdown(seen, what="parallel_map()")
     # The order of several workers' results is judged only where staging fixes it (see the visible
     # checks' _same).
