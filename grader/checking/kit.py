@@ -222,9 +222,9 @@ class Kit:
                      mistake: str | None = None, order_mistake: str | None = None) -> None:
         """`got` holds exactly the `expected` items (as a multiset), in order if `ordered`.
         `mistake` is what a wrong set of items shows, `order_mistake` what a wrong order shows."""
-        if isinstance(got, NotAList):
+        if isinstance(got, NotAList):  # what the student's function returned
             self.fail("not-a-list", what=what, count=len(expected), type=got.kind.removeprefix("builtins."),
-                      value=got.shown, look_at=look_at, mistake=mistake)
+                      value=got.shown, look_at=look_at, mistake="any.no-list-returned")
         if not isinstance(got, list):
             self.fail("not-a-list", what=what, count=len(expected), type=type(got).__name__,
                       value=payloads.short(got, 80), look_at=look_at, mistake=mistake)
