@@ -32,8 +32,10 @@ class Seen:
     A check gets it from ``kit.run(...).value``, built from the plain data the scenario returned:
     a key the class does not declare is refused (ValueError), a field the scenario left out has
     its default, and a field annotated ``... | NotAList`` holds as_list's description of what was
-    not a list as a NotAList. Plain classes, not dataclasses: every driver and host of a check imports the
-    scenario modules, and dataclasses would cost each of them the import of ``inspect``."""
+    not a list as a NotAList.
+
+    Plain classes, not dataclasses: every driver and host of a check imports the scenario modules,
+    and dataclasses would cost each of them the import of ``inspect``."""
 
     _fields: tuple[str, ...] = ()
     _may_not_be_lists: frozenset[str] = frozenset()  # fields annotated `... | NotAList`

@@ -344,4 +344,5 @@ LATE_ITEMS = Scenario("late_items", _late_action, seen=LateItemsSeen,
                       work=lambda items, gap, **_: (len(items) + 1) * gap, processes=lambda **_: 1)
 
 # A call of the main process that waits for ever: here, in drain() or in try_put().
-DIAGNOSIS = Diagnosis(keys={"get-waits-forever": "ex01.drain-waits-forever", "put-waits-forever": "ex01.try-put-blocks"})
+DIAGNOSIS = Diagnosis(keys={"get-waits-forever": "ex01.drain-waits-forever",
+                            "put-waits-forever": "ex01.try-put-blocks"})

@@ -1,7 +1,8 @@
 """Scenarios for ex04_many: many producers, many consumers, one sentinel per consumer."""
 
 from grader.checking.scenarios import common
-from grader.checking.scenarios.common import CONSUMER_STOPS, PRODUCER_ONLY_ITEMS, consumer_stops, producer_only_items  # noqa: F401
+from grader.checking.scenarios.common import (  # noqa: F401
+    CONSUMER_STOPS, PRODUCER_ONLY_ITEMS, consumer_stops, producer_only_items)
 
 
 def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.0):
