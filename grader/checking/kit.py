@@ -18,11 +18,9 @@ from grader.checking.exercise import Exercise
 from grader.checking.harness import Isolation, Outcome, Status, load_factor, read_observation, run_check
 from grader.checking.mistakes import Joined, Later, Words
 from grader.checking.roles import PRODUCER, PUBLISHER, plays
-
-from grader.checking.scenarios.common import NotAList, RunSeen
+from grader.checking.scenarios.common import NotAList, RunSeen, Scenario, TreeSeen
 
 if TYPE_CHECKING:
-    from grader.checking.scenarios.common import Scenario, TreeSeen
     from grader.checking.scenarios.ex02_producer_consumer import DeliverSeen
     from grader.checking.scenarios.ex05_joinable import JoinableRunSeen
 

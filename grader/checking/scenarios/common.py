@@ -184,6 +184,16 @@ def pipeline_work(batches: list[list], takers: int, put_delay: float = 0.0, take
     return total * put_delay + math.ceil(total / max(1, takers)) * take_delay
 
 
+def batches_run(name: str, seen: type[Seen]) -> Scenario:
+    """The declaration of run(batches, n_consumers, ...) (ex04, ex05: common.run_batches): every
+    batch a producer, `n_consumers` consumers, the work pipeline_work."""
+    return Scenario(
+        name, lambda n_consumers, **_: f"run(batches, {n_consumers})", seen=seen,
+        work=lambda batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, **_:
+            pipeline_work(batches, n_consumers, producer_delay, consumer_delay),
+        processes=lambda batches, n_consumers, **_: len(batches) + n_consumers)
+
+
 def collect(q, count: int, ctx) -> list:
     """Up to `count` items from `q`, stopping at the check's deadline, or at once when no process is
     left that could put more (partial results are data)."""

@@ -10,8 +10,4 @@ def run_batches(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0.
     return common.run_batches(ctx, batches, n_consumers, producer_delay, consumer_delay, late=True)
 
 
-RUN_BATCHES = common.Scenario(
-    "run_batches", lambda n_consumers, **_: f"run(batches, {n_consumers})", seen=common.RunSeen,
-    work=lambda batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, **_:
-        common.pipeline_work(batches, n_consumers, producer_delay, consumer_delay),
-    processes=lambda batches, n_consumers, **_: len(batches) + n_consumers)
+RUN_BATCHES = common.batches_run("run_batches", common.RunSeen)

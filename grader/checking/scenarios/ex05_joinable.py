@@ -32,8 +32,8 @@ from typing import Callable
 from grader.checking import compat
 from grader.checking.driver import observed
 from grader.checking.roles import CONSUMER, plays
-from grader.checking.scenarios.common import (Diagnosis, RunSeen, Scenario, Seen, as_list, overlap, patch_here,
-                                              pipeline_work, plain_item, started, stop, timed, words)
+from grader.checking.scenarios.common import (Diagnosis, RunSeen, Scenario, Seen, as_list, batches_run, overlap,
+                                              patch_here, plain_item, started, stop, timed, words)
 
 
 SETTLE = 1.0  # seconds: at most this long for the consumers to be done with their items
@@ -222,11 +222,7 @@ class ConsumerAcksSeen(Seen):
     exitcodes: list  # of each consumer, None if it still ran
 
 
-RUN_JOINABLE = Scenario(
-    "run_joinable", lambda n_consumers, **_: f"run(batches, {n_consumers})", seen=JoinableRunSeen,
-    work=lambda batches, n_consumers, producer_delay=0.0, consumer_delay=0.0, **_:
-        pipeline_work(batches, n_consumers, producer_delay, consumer_delay),
-    processes=lambda batches, n_consumers, **_: len(batches) + n_consumers)
+RUN_JOINABLE = batches_run("run_joinable", JoinableRunSeen)
 CONSUMER_ACKS = Scenario(
     "consumer_acks", _acks_action, seen=ConsumerAcksSeen,
     work=lambda items, delay=0.0, n_consumers=1, **_: len(items) * delay / n_consumers,

@@ -132,7 +132,7 @@ def map_items(ctx, items, n_workers, size=0, staged=False, hold_share=0.6):
 
 MB = 1_000_000
 
-# The work: moving the results through the pipes, and (staged) the time a held task may wait.
+
 class MapItemsSeen(TreeSeen):
     value: list | NotAList | None  # a summary of each result (_summary)
     seconds: float | None
@@ -141,6 +141,7 @@ class MapItemsSeen(TreeSeen):
     held_waited: bool | None  # whether the held task was released (staged): the workers overlapped
 
 
+# The work: moving the results through the pipes, and (staged) the time a held task may wait.
 MAP_ITEMS = Scenario(
     "map_items", lambda n_workers, **_: f"parallel_map(func, items, n_workers={n_workers})", seen=MapItemsSeen,
     work=lambda items, size=0, staged=False, **_: 0.05 * len(items) * size / MB + (1.0 if staged else 0.0),

@@ -374,6 +374,7 @@ def run_work_queue(ctx, url, queue_name, batches, n_workers, producer_delay=0.0,
 
 WAIT_BEHIND = 1.5  # seconds a check may wait for the broker to give back the message behind STOP
 
+
 class PublishSeen(StartedSeen):
     value: object  # what publish() returned
     seconds: float
