@@ -424,12 +424,11 @@ def test_a_poison_submission_is_dead_lettered_and_recorded_with_its_reason(broke
 
 def _records(exercise: str, passed: bool, message: str) -> list[dict]:
     """Runner records for every check of `exercise` (as a worker would send them)."""
-    plan = grading_plan()
     exercise = next(e for e in EXERCISES if e.name == exercise)
     return [{"type": "result", "exercise": exercise.name, "check": check.name, "hidden": check.hidden,
              "points": check.points, "start_method": method, "seed": 1,
              "verdict": "passed" if passed else "failed", "message": "" if passed else message, "seconds": 0.1}
-            for check in checks_for(exercise) for method in plan[check.hidden]]
+            for check, method in grading_plan().runs(checks_for(exercise))]
 
 
 def test_a_duplicate_or_stale_result_never_doubles_a_row_or_overwrites_a_grade(broker, tmp_path, procs):
@@ -462,7 +461,7 @@ def test_a_duplicate_or_stale_result_never_doubles_a_row_or_overwrites_a_grade(b
         def answer(student: str, digest: str, records: list[dict], key: str = RESULTS_KEY) -> None:
             _, reply_to, job = taken[student]
             body = jobs.signed({"format": jobs.RESULT, "batch": job["batch"], "student": student,
-                                "digest": digest, "worker": "test", "plan": jobs.plan_to_json(grading_plan()),
+                                "digest": digest, "worker": "test", "plan": grading_plan().to_json(),
                                 "results": records, "why": "", "seconds": 0.1}, key.encode())
             channel.basic_publish("", reply_to, body, jobs.properties(jobs.RESULT, batch=job["batch"],
                                                                        student=student, digest=digest),

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -41,7 +42,7 @@ import pytest
 from grader.checking.exercise import KIT_ROOT, all_exercises, find
 from grader.checking.results import CheckResult, Verdict
 from grader.grading import report
-from grader.grading.checklist import Check, max_score
+from grader.grading.checklist import Check, Plan, checks_for, grading_plan, max_score
 from grader.grading.sandbox import STUDENT_UID_BASE
 from grader.grading.submission import MAX_MODULE_BYTES, lay_out, student_id
 
@@ -670,34 +671,60 @@ def _result(check: Check, method: str, passed: bool, message: str = "") -> Check
 
 
 def test_score_checks_counts_a_missing_run_as_a_failure():
-    plan = {False: ("fork",), True: ("spawn", "forkserver")}
+    plan = Plan(visible=("fork", "spawn"), hidden=("spawn", "forkserver"))
     visible = _check("ex03_sentinel", "test_run_returns_every_item_in_order", 2, hidden=False)
     hidden = _check("ex03_sentinel", "check_a_long_stream", 3, hidden=True)
     never = _check("ex04_many", "test_no_items_at_all", 1, hidden=False)
-    results = [_result(visible, "fork", True), _result(hidden, "spawn", True)]  # forkserver never came
+    results = [_result(visible, "fork", True), _result(hidden, "spawn", True)]  # spawn never came
     tests = report.score_checks([visible, hidden, never], plan, results, "the runner was killed")
 
     assert [t["name"] for t in tests] == ["ex03_sentinel: run returns every item in order",
                                           "ex03_sentinel: a long stream (hidden)",
                                           "ex04_many: no items at all"]
     first, second, third = tests
-    assert (first["score"], first["max_score"], first["status"], first["output"]) == (2, 2, "passed", "")
+    assert (first["score"], first["max_score"], first["status"]) == (1, 2, "failed")
+    assert first["output"] == "[spawn] not run: the runner was killed"
     assert first["visibility"] == "visible" and first["tags"] == ["ex03_sentinel"]
-    assert (second["score"], second["max_score"], second["status"]) == (1.5, 3, "failed")
-    assert second["output"] == "[forkserver] not run: the runner was killed"
+    assert (second["score"], second["max_score"], second["status"], second["output"]) == (3, 3, "passed", "")
     assert second["visibility"] == "after_published"
     assert (third["score"], third["status"]) == (0, "failed")
-    assert third["output"] == "[fork] not run: the runner was killed"
+    assert third["output"] == "[fork] not run: the runner was killed\n\n[spawn] not run: the runner was killed"
 
 
 def test_score_checks_quotes_each_failure_with_its_start_method():
-    plan = {False: ("fork",), True: ("spawn", "forkserver")}
-    hidden = _check("ex04_many", "check_large_items_with_many_consumers", 1, hidden=True)
-    results = [_result(hidden, "spawn", False, "HANG: run(batches, 3)"),
-               _result(hidden, "forkserver", False, "LEAK")]
-    (test,) = report.score_checks([hidden], plan, results, "unused")
+    plan = Plan(visible=("spawn", "forkserver"), hidden=("spawn",))
+    visible = _check("ex04_many", "test_no_items_at_all", 1, hidden=False)
+    results = [_result(visible, "spawn", False, "HANG: run(batches, 3)"),
+               _result(visible, "forkserver", False, "LEAK")]
+    (test,) = report.score_checks([visible], plan, results, "unused")
     assert test["score"] == 0 and test["status"] == "failed"
     assert test["output"] == "[spawn] HANG: run(batches, 3)\n\n[forkserver] LEAK"
+
+
+def test_the_hidden_checks_of_each_exercise_take_turns_over_the_other_start_methods():
+    """Each hidden check runs once, and each exercise still runs under every start method there is."""
+    plan = grading_plan()
+    everywhere = set(plan.visible + plan.hidden)
+    assert everywhere == set(multiprocessing.get_all_start_methods())
+    for exercise in all_exercises():
+        checks = checks_for(exercise)
+        assert {method for _, method in plan.runs(checks)} == everywhere, exercise.name
+        hidden = [check for check in checks if check.hidden]
+        assert all(len(plan.methods(check)) == 1 for check in hidden)
+        assert [plan.methods(check)[0] for check in hidden[:len(plan.hidden)]] == list(plan.hidden)
+        assert all(plan.methods(check) == plan.visible for check in checks if not check.hidden)
+    # where the default is spawn (macOS), fork and forkserver take turns
+    mac = Plan(visible=("spawn",), hidden=("fork", "forkserver"))
+    hidden = [check for check in checks_for(find("ex05_joinable")) if check.hidden]
+    assert [mac.methods(check) for check in hidden] == [("fork",), ("forkserver",), ("fork",), ("forkserver",)]
+
+
+@pytest.mark.parametrize("data", [None, [], {"visible": ["fork"]}, {"visible": ["fork"], "hidden": [3]},
+                                  {"visible": "fork", "hidden": ["spawn"]}, {"visible": ["fork"], "hidden": []}])
+def test_a_plan_sent_by_another_process_must_name_its_start_methods(data):
+    with pytest.raises(ValueError):
+        Plan.from_json(data)
+    assert Plan.from_json(grading_plan().to_json()) == grading_plan()
 
 
 def _tests(*rows) -> list[dict]:
@@ -784,4 +811,4 @@ def test_the_cause_of_a_check_is_that_of_its_first_failed_run():
     results = [_result(checks[0], "fork", True), dataclasses.replace(_result(checks[0], "spawn", False), cause="a"),
                dataclasses.replace(_result(checks[0], "forkserver", False), cause="b"),
                _result(checks[1], "fork", True)]
-    assert report.failure_causes(checks, {}, results) == {checks[0].title: "a", checks[1].title: ""}
+    assert report.failure_causes(checks, results) == {checks[0].title: "a", checks[1].title: ""}

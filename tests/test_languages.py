@@ -112,7 +112,7 @@ def test_a_report_in_two_languages_says_each_in_turn_and_feedback_md_too(tmp_pat
     feedback.md's own words in both; test names and keys as in English."""
     from grader.checking.exercise import find
     from grader.grading import report
-    from grader.grading.checklist import checks_for, run_one
+    from grader.grading.checklist import Plan, checks_for, run_one
 
     exercise = find("ex04_many")
     shutil.copytree(CASES / "ex04_many" / "single_producer", tmp_path / "ex04_many")
@@ -123,7 +123,7 @@ def test_a_report_in_two_languages_says_each_in_turn_and_feedback_md_too(tmp_pat
     assert chinese < english and "应该是：" in result.message and "expected: " in result.message
     assert result.mistakes == ("ex04.single-producer",) and "只重跑这一项" in result.message
 
-    plan = {False: ("spawn",), True: ("spawn",)}
+    plan = Plan(visible=("spawn",), hidden=("spawn",))
     tests = report.score_checks([check], plan, [result], "not reported")
     assert tests[0]["name"] == "ex04_many: one producer process per batch"
     assert tests[0]["tags"] == ["ex04_many", "ex04.single-producer"]

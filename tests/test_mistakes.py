@@ -14,7 +14,7 @@ from grader.checking import mistakes
 from grader.checking.exercise import KIT_ROOT, all_exercises, find
 from grader.checking.results import CheckResult, Verdict
 from grader.grading import report
-from grader.grading.checklist import Check
+from grader.grading.checklist import Check, Plan
 
 # The contract's minimum ("Mistake keys" in the kit's contract): renaming one of them is a contract change.
 CONTRACT_KEYS = """
@@ -113,7 +113,7 @@ def _check(name: str) -> Check:
 
 
 def test_results_json_tags_a_failed_check_with_its_mistakes_after_the_exercise():
-    plan = {False: ("fork", "spawn"), True: ("spawn",)}
+    plan = Plan(visible=("fork", "spawn"), hidden=("spawn",))
     failed, passed = _check("test_one_sentinel_per_consumer"), _check("test_no_items_at_all")
 
     def result(check, method, verdict, keys=()):

@@ -35,6 +35,7 @@ from grader.checking import amqp
 from grader.checking.exercise import all_exercises
 from grader.checking.results import CheckResult
 from grader.grading import batch, pipeline, report, review
+from grader.grading.checklist import Plan
 from grader.grading.submission import discover, lay_out
 from grader.distributed import jobs
 
@@ -246,7 +247,7 @@ class Collector:
         pending = self.pending[student]
         try:
             results = [_record(r) for r in message.get("results") or []]
-            plan = jobs.plan_from_json(message.get("plan"))
+            plan = Plan.from_json(message["plan"]) if message.get("plan") else None
             seconds = float(message.get("seconds") or 0.0)
         except (TypeError, ValueError, KeyError) as exc:
             self._write_ungraded(student, f"could not be graded: the result from worker "

@@ -130,19 +130,6 @@ def unpack(job: dict, exercises: list[Exercise], workdir: Path) -> Layout:
     return layout
 
 
-def plan_to_json(plan: dict[bool, tuple[str, ...]]) -> dict:
-    return {"visible": list(plan[False]), "hidden": list(plan[True])}
-
-
-def plan_from_json(data: dict | None) -> dict[bool, tuple[str, ...]] | None:
-    if not data:
-        return None
-    plan = {False: tuple(data["visible"]), True: tuple(data["hidden"])}
-    if not all(plan.values()) or not all(isinstance(m, str) for methods in plan.values() for m in methods):
-        raise ValueError("a grading plan needs start methods for visible and hidden checks")
-    return plan
-
-
 # --------------------------------------------------------------------------- the broker
 
 

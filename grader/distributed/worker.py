@@ -66,7 +66,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.exercises = all_exercises()
         self.kit = pipeline.fingerprint()
-        self.plan = jobs.plan_to_json(grading_plan())
+        self.plan = grading_plan().to_json()
         self.max_jobs = max_jobs
         self.graded = 0
         self._log = log or (lambda text: print(text, file=sys.stderr, flush=True))

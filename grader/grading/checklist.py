@@ -31,6 +31,7 @@ class Check:
     func: Callable
     points: int
     hidden: bool
+    turn: int = 0  # a hidden check's place among its exercise's hidden checks (Plan.methods)
 
     @property
     def title(self) -> str:
@@ -42,19 +43,51 @@ class Check:
         return f"{self.exercise.name}::{self.name}"
 
 
-def grading_plan() -> dict[bool, tuple[str, ...]]:
-    """Start methods per kind of check (hidden: bool), together covering every available one.
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Under which start methods each check runs, together covering every available one.
 
-    Visible checks run once, under the platform's default method (the student ran them under it
-    and spawn already). Hidden checks run under every other available method: spawn and
-    forkserver send the target to a fresh process by name, so they catch the code that only works
-    under fork (a lambda target, a queue collected too early). Each extra method costs every check
-    a fresh interpreter or two, which is why the visible checks do not run under all of them.
+    Visible checks run under `visible`, the platform's default method (the student ran them under
+    it, and under spawn too). The hidden checks of an exercise take turns over `hidden`, the other
+    methods: the first runs under the first, the second under the second, and so on round. Spawn and
+    forkserver both send the target to a fresh process by name, so either one catches the code that
+    only works under fork (a lambda target, a queue collected too early), and every exercise, with
+    at least as many hidden checks as there are other methods, is still run under each of them. A
+    check under one method costs its interpreters once, not once per method.
     """
+
+    visible: tuple[str, ...]
+    hidden: tuple[str, ...]
+
+    def methods(self, check: Check) -> tuple[str, ...]:
+        if not check.hidden:
+            return self.visible
+        return (self.hidden[check.turn % len(self.hidden)],)
+
+    def runs(self, checks) -> list[tuple[Check, str]]:
+        """Every (check, start method) the plan runs, in the checks' order."""
+        return [(check, method) for check in checks for method in self.methods(check)]
+
+    def to_json(self) -> dict:
+        return {"visible": list(self.visible), "hidden": list(self.hidden)}
+
+    @classmethod
+    def from_json(cls, data) -> Plan:
+        """A plan another process sent (a remote worker's): ValueError unless it names methods."""
+        lists = [data.get(kind) for kind in ("visible", "hidden")] if isinstance(data, dict) else []
+        if not lists or not all(isinstance(methods, list) and methods and all(isinstance(m, str) for m in methods)
+                                for methods in lists):
+            raise ValueError("a grading plan needs start methods for visible and hidden checks")
+        return cls(*(tuple(methods) for methods in lists))
+
+
+def grading_plan() -> Plan:
+    """This machine's plan: visible checks under its default start method, hidden ones taking
+    turns over every other available method (the default alone where it is the only one)."""
     available = multiprocessing.get_all_start_methods()
     default = multiprocessing.get_start_method(allow_none=True) or available[0]
     others = tuple(m for m in available if m != default) or (default,)
-    return {False: (default,), True: others}
+    return Plan(visible=(default,), hidden=others)
 
 
 def _functions(module, prefix: str) -> dict[str, Callable]:
@@ -90,7 +123,8 @@ def checks_for(exercise: Exercise) -> list[Check]:
     if unscored:
         raise MetadataError(f"grader/grading/hidden/{exercise.name}.py: no points for {', '.join(unscored)} "
                             "(@points(N) on the line above each)")
-    return found + [Check(exercise, name, check, check.points, hidden=True) for name, check in hidden.items()]
+    return found + [Check(exercise, name, check, check.points, hidden=True, turn=turn)
+                    for turn, (name, check) in enumerate(hidden.items())]
 
 
 def max_score(exercise: Exercise) -> int:

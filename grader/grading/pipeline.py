@@ -31,7 +31,7 @@ from grader.checking.exercise import Exercise, all_exercises, find, kit_fingerpr
 from grader.checking.harness import compile_kit, session_options
 from grader.checking.results import CheckResult, Verdict
 from grader.grading import relay, report, review
-from grader.grading.checklist import checks_for, grading_plan
+from grader.grading.checklist import Plan, checks_for, grading_plan
 from grader.grading.sandbox import HIDDEN_DIR, LIMITS, Sandbox, kit_secrets
 from grader.grading.submission import Layout, lay_out, student_id
 
@@ -56,7 +56,7 @@ def grading_key(options: Options, exercises: list[Exercise]) -> str:
     again what it had graded."""
     plan = grading_plan()
     identity = {"kit": fingerprint(), "seed": options.seed, "scale": options.scale,
-                "languages": list(options.languages), "exercises": [e.name for e in exercises], "plan": {str(k): list(v) for k, v in plan.items()}}
+                "languages": list(options.languages), "exercises": [e.name for e in exercises], "plan": plan.to_json()}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -273,7 +273,7 @@ def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
     """
     plan = grading_plan()
     checks = [check for exercise in exercises for check in checks_for(exercise)]
-    jobs = sum(len(plan[c.hidden]) for c in checks)
+    jobs = len(plan.runs(checks))
     budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, options.concurrency)
     runnable = [e.name for e in exercises if e.name not in layout.problems]
     if not runnable:
@@ -284,7 +284,7 @@ def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
 def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exercise],
                 results: list[dict], *, key: str = "", why: str = "", not_run: dict[str, str] | None = None,
                 notes: list[str] | None = None, seconds: float = 0.0,
-                plan: dict[bool, tuple[str, ...]] | None = None, review: list[str] | None = None,
+                plan: Plan | None = None, review: list[str] | None = None,
                 languages: tuple[str, ...] = ("en",)) -> Graded:
     """Steps 5-6: score the results (a missing one is a failed check with `why`) and write
     ``results.json`` and ``feedback.md`` atomically. `plan` is the grading plan the results were
@@ -305,7 +305,7 @@ def write_grade(out_dir: Path, student: str, digest: str, exercises: list[Exerci
     payload = json.loads(report.results_json(tests, seconds=seconds, summary=summary))
     payload["extra_data"] = {"student": student, "digest": digest, "key": key,
                              "exercises": {k: list(v) for k, v in scores.items()}, "review": list(review or [])}
-    causes = report.failure_causes(checks, plan, results)
+    causes = report.failure_causes(checks, results)
     feedback = report.feedback_md(student, tests, exercises, notes, causes, languages)
     report.atomic_write(out_dir / FEEDBACK_FILE, feedback)
     report.atomic_write(out_dir / RESULT_FILE, json.dumps(payload, indent=2, ensure_ascii=False))
@@ -317,12 +317,12 @@ TWICE = ("This check was reported twice under one start method: something other 
          "to its results. The check failed.")
 
 
-def accept_records(results: list, checks: list, plan: dict) -> tuple[list[CheckResult], list[str]]:
+def accept_records(results: list, checks: list, plan: Plan) -> tuple[list[CheckResult], list[str]]:
     """The records that stand for a planned (check, start method), read as CheckResults (field by
     field, capped); and a review line for each one refused. The runner writes one record per planned
     run, so a second record for the same run means the stream was written to by someone else: that
     run fails. The points are the check's own, whatever the record says."""
-    planned = {(c.exercise.name, c.name, method): c for c in checks for method in plan[c.hidden]}
+    planned = {(c.exercise.name, c.name, method): c for c, method in plan.runs(checks)}
     kept: dict[tuple, CheckResult] = {}
     refused = []
     for record in results:

@@ -20,7 +20,7 @@ from typing import Callable
 
 from grader.checking import mistakes
 from grader.checking.results import CheckResult
-from grader.grading.checklist import Check
+from grader.grading.checklist import Check, Plan
 
 FEEDBACK_CAP = 20_000  # characters of feedback.md, per language
 FAILURE_LINES = 12  # lines of one failure report quoted in feedback.md, per language
@@ -41,7 +41,7 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def score_checks(checks: list[Check], plan: dict, results: list[CheckResult], missing_reason: str,
+def score_checks(checks: list[Check], plan: Plan, results: list[CheckResult], missing_reason: str,
                  not_run: dict[str, str] | None = None) -> list[dict]:
     """One Gradescope test per check, scored from its results under every planned start method.
 
@@ -54,7 +54,7 @@ def score_checks(checks: list[Check], plan: dict, results: list[CheckResult], mi
     tests = []
     for check in checks:
         runs = by_key.get((check.exercise.name, check.name), {})
-        methods = plan[check.hidden]
+        methods = plan.methods(check)
         outputs, passed, keys = [], 0, []
         for method in methods:
             run = runs.get(method)
@@ -110,7 +110,7 @@ def _first_lines(text: str, count: int = FAILURE_LINES) -> str:
     return "\n".join(kept)
 
 
-def failure_causes(checks: list[Check], plan: dict, results: list[CheckResult]) -> dict[str, str]:
+def failure_causes(checks: list[Check], results: list[CheckResult]) -> dict[str, str]:
     """Each failed check's cause (by its test name): the cause of its first failed run, "" when
     none is known. Two checks of an exercise with one cause get one report in feedback.md."""
     first: dict[tuple[str, str], str] = {}

@@ -29,12 +29,11 @@ from grader.checking.exercise import all_exercises
 from grader.checking.harness import Isolation
 from grader.checking.settings import course_languages
 from grader.grading import relay
-from grader.grading.checklist import Check, checks_for, grading_plan, run_one
+from grader.grading.checklist import Check, Plan, checks_for, grading_plan, run_one
 
 
-def jobs(exercises, plan) -> list[tuple[Check, str]]:
-    return [(check, method) for exercise in exercises for check in checks_for(exercise)
-            for method in plan[check.hidden]]
+def jobs(exercises, plan: Plan) -> list[tuple[Check, str]]:
+    return plan.runs(check for exercise in exercises for check in checks_for(exercise))
 
 
 def end_user_processes(uid: int) -> None:

@@ -102,7 +102,7 @@ def run(found: Check, *, impl: str | os.PathLike = ".", seed: int = 1, scale: fl
     module_file = found.exercise.module_file(impl_root)
     if not module_file.is_file():
         raise CheckFailed(say("missing-file", module=found.exercise.module, folder=impl_root)) from None
-    methods = start_methods or list(grading_plan()[found.hidden])
+    methods = start_methods or list(grading_plan().methods(found))
     scale = _scale(scale)
     failures, skips, passed = [], [], 0
     for method in methods:
