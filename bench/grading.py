@@ -1,25 +1,29 @@
 """Timings of the batch grader, run by hand (never in a timed test):
 
-    python bench/grading.py [--copies N] [--concurrency K]
+    python bench/grading.py [--copies N] [--class-size N] [--concurrency K]
 
 Targets on a quiet 2-core machine, bubblewrap as root (the issue on the cost of grading):
 1. a correct submission is graded by `python -m grader grade` in at most 7 s and 12 CPU-s;
 2. a submission that hangs in every exercise costs at most 2 times a correct one;
-3. 200 correct submissions in at most 15 minutes with the default options (extrapolated from the
-   batch below);
-4. Ctrl-C stops a batch promptly, exit status 130.
+3. 200 correct submissions in at most 15 minutes with the default options (extrapolated from a
+   class of --class-size correct ones, graded by `python -m grader batch` with its defaults);
+4. Ctrl-C stops a batch of that class promptly, exit status 130.
 
 CPU-seconds are those of the grading process tree (CpuMeter says how they were counted).
 
 It grades the reference solutions, a generated submission whose every function blocks forever, and
-a folder of N copies of both, through the same code as `python -m grader batch`; then it stops a
-`python -m grader batch` of that folder with Ctrl-C (SIGINT to its process group) once its first
-runner is at work, and reports how long the batch took to exit, with its exit status.
+a folder of N copies of both, through the same code as `python -m grader batch` with one worker and
+with two; then a class of correct submissions with `python -m grader batch` as an instructor runs
+it; then it stops a batch of that class with Ctrl-C (SIGINT to its process group) once its first
+runner is at work, and reports how long the batch took to exit, with its exit status. Without
+--concurrency, each run takes the grader's default for its number of workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
 import io
 import json
 import os
@@ -36,6 +40,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, all_exercises  # noqa: E402
+from grader.checking.settings import grading_concurrency  # noqa: E402
 from grader.grading import batch, pipeline  # noqa: E402
 from grader.grading.sandbox import choose  # noqa: E402
 
@@ -94,11 +99,15 @@ class CpuMeter:
             self.group.rmdir()  # empty again: every process of the measured runs has ended
 
 
-def time_grade(source: Path, out: Path, meter: CpuMeter, concurrency: int) -> tuple[float, float, float]:
+def _concurrency(concurrency: int | None) -> list[str]:
+    return ["--concurrency", str(concurrency)] if concurrency else []
+
+
+def time_grade(source: Path, out: Path, meter: CpuMeter, concurrency: int | None) -> tuple[float, float, float]:
     """Wall seconds, CPU-seconds (CpuMeter) and score of `python -m grader grade source`."""
     started, cpu = time.monotonic(), meter.seconds()
     subprocess.run([sys.executable, "-m", "grader", "grade", str(source), "--out", str(out),
-                    "--concurrency", str(concurrency)], cwd=KIT_ROOT, stdin=subprocess.DEVNULL,
+                    *_concurrency(concurrency)], cwd=KIT_ROOT, stdin=subprocess.DEVNULL,
                    capture_output=True, check=True, preexec_fn=meter.join)
     wall, used = time.monotonic() - started, meter.seconds() - cpu
     graded = json.loads(next(out.glob("*/results.json")).read_text(encoding="utf-8"))
@@ -107,9 +116,26 @@ def time_grade(source: Path, out: Path, meter: CpuMeter, concurrency: int) -> tu
 
 def time_batch(folder: Path, out: Path, options: pipeline.Options, workers: int) -> float:
     quiet = batch.Progress(0, stream=io.StringIO())
+    options = dataclasses.replace(options, concurrency=options.concurrency or grading_concurrency(workers))
     started = time.monotonic()
     batch.run_batch(folder, out, options, workers, progress=quiet)
     return time.monotonic() - started
+
+
+def time_class(folder: Path, out: Path, concurrency: int | None) -> float:
+    """Wall seconds of `python -m grader batch folder` with the default options (all of them, but
+    --concurrency when given); every submission must get full marks."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out),
+                    *_concurrency(concurrency)], cwd=KIT_ROOT, stdin=subprocess.DEVNULL,
+                   capture_output=True, check=True)
+    seconds = time.monotonic() - started
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    wrong = {row["student"]: row["total"] for row in rows if float(row["total"]) != float(row["max_score"])}
+    if len(rows) != len(list(folder.iterdir())) or wrong:
+        raise SystemExit(f"the class was not graded right: {len(rows)} rows, not full marks: {wrong}")
+    return seconds
 
 
 def time_ctrl_c(folder: Path, out: Path) -> tuple[float, int]:
@@ -137,7 +163,8 @@ def time_ctrl_c(folder: Path, out: Path) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4, help="copies of each submission in the batch")
-    parser.add_argument("--concurrency", type=int, default=pipeline.Options.concurrency)
+    parser.add_argument("--class-size", type=int, default=20, help="correct submissions in the class")
+    parser.add_argument("--concurrency", type=int, default=None, help="default: the grader's own")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "grading.json")
     args = parser.parse_args()
     options = pipeline.Options(sandbox=choose(), concurrency=args.concurrency)
@@ -157,7 +184,11 @@ def main() -> None:
             shutil.copytree(hang, folder / f"hang-{i}")
         one = time_batch(folder, tmp / "out-1", options, workers=1)
         two = time_batch(folder, tmp / "out-2", options, workers=2)
-        ctrl_c_s, ctrl_c_status = time_ctrl_c(folder, tmp / "out-ctrl-c")
+        klass = tmp / "correct-class"
+        for i in range(args.class_size):
+            shutil.copytree(SOLUTIONS_DIR, klass / f"student-{i:03d}")
+        class_s = time_class(klass, tmp / "out-class", args.concurrency)
+        ctrl_c_s, ctrl_c_status = time_ctrl_c(klass, tmp / "out-ctrl-c")
     figures = {
         "correct_submission_s": round(correct_s, 2), "correct_cpu_s": round(correct_cpu, 2),
         "correct_score": correct_score,
@@ -165,8 +196,12 @@ def main() -> None:
         "hang_over_correct": round(hang_s / correct_s, 2),
         "batch_submissions": 2 * args.copies,
         "workers_1_s": round(one, 1), "workers_2_s": round(two, 1), "speedup": round(one / two, 2),
+        "class_size": args.class_size, "class_s": round(class_s, 1),
+        "class_of_200_min": round(class_s * 200 / args.class_size / 60, 1),
         "ctrl_c_to_exit_s": round(ctrl_c_s, 2), "ctrl_c_exit_status": ctrl_c_status,
-        "concurrency": args.concurrency, "sandbox": options.sandbox.kind, "cpu_counted_by": meter.how,
+        "concurrency": args.concurrency or f"default (grade: {grading_concurrency(1)}, two workers: "
+                                           f"{grading_concurrency(2)} each)",
+        "sandbox": options.sandbox.kind, "cpu_counted_by": meter.how,
     }
     for key, value in figures.items():
         print(f"{key:<22} {value}")

@@ -28,8 +28,9 @@ def _language_option(parser: argparse.ArgumentParser) -> None:
 def _grading_options(parser: argparse.ArgumentParser) -> None:
     _language_option(parser)
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated items (default 1)")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="checks of one submission run at once (default 4)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="checks of one submission run at once (default: 4 per core, shared among "
+                             "the submissions graded at once, at most 16)")
     parser.add_argument("--budget-scale", type=float, default=1.0,
                         help="multiply every check's time budget (a slow or busy machine)")
     parser.add_argument("--sandbox", choices=["auto", "bubblewrap", "session"], default="auto",

@@ -719,6 +719,34 @@ def test_the_hidden_checks_of_each_exercise_take_turns_over_the_other_start_meth
     assert [mac.methods(check) for check in hidden] == [("fork",), ("forkserver",), ("fork",), ("forkserver",)]
 
 
+@pytest.mark.parametrize("cores, quota, workers, expected", [
+    (2, None, 1, 8), (2, None, 2, 4), (2, None, 16, 1), (64, None, 1, 16),  # 4 per core, shared, at most 16
+    (8, 2.5, 1, 8), (8, 0.5, 1, 4),  # a container's CPU limit: 2 cores, then (half a core) 1
+])
+def test_the_grader_runs_four_checks_per_usable_core_shared_among_its_submissions(
+        monkeypatch, cores, quota, workers, expected):
+    from grader.checking import settings
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(settings, "_cgroup_cpu_quota", lambda: quota)
+    assert settings.grading_concurrency(workers) == expected
+
+
+@pytest.mark.parametrize("files, quota", [
+    ({"cpu.max": "150000 100000\n"}, 1.5), ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu.max": "garbled\n"}, None), ({}, None),
+])
+def test_a_cgroups_cpu_quota_is_read_from_either_version(tmp_path, files, quota):
+    from grader.checking import settings
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert settings._cgroup_cpu_quota(str(tmp_path)) == quota
+
+
 @pytest.mark.parametrize("data", [None, [], {"visible": ["fork"]}, {"visible": ["fork"], "hidden": [3]},
                                   {"visible": "fork", "hidden": ["spawn"]}, {"visible": ["fork"], "hidden": []}])
 def test_a_plan_sent_by_another_process_must_name_its_start_methods(data):

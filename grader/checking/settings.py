@@ -41,6 +41,58 @@ def checks_at_once() -> int:
     return int(text)
 
 
+# Checks of submissions graded at once, per usable core, by default. A right submission's check
+# uses about half a CPU while it runs (its processes start, then mostly sleep through its delays),
+# and a hanging one almost none until its deadlock is confirmed; on two cores, four checks per
+# core graded the reference solutions as fast as two per core did, and a submission that hangs
+# everywhere 30% faster (bench/grading.py). The budgets grow with the load (the harness's
+# load_factor) and a check still at work when its budget runs out gets overtime, so a busy
+# machine slows a check down without changing its verdict.
+CHECKS_PER_CORE = 4
+MAX_CONCURRENCY = 16  # a many-core machine grades more submissions at once, not one faster
+
+
+def usable_cores() -> int:
+    """The CPUs this process may use: the ones it may run on (where the platform says), fewer where
+    its cgroup's CPU quota is lower (a container started with a CPU limit, as Gradescope's are);
+    at least one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, int(quota)))
+    return max(1, cores)
+
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _cgroup_cpu_quota(root: str = CGROUP_ROOT) -> float | None:
+    """CPUs' worth of time the cgroup may use: cgroup v2's ``cpu.max`` ("QUOTA PERIOD"), else v1's
+    CFS quota and period; None without a limit, or where there are no such files (not Linux)."""
+    def read(name: str) -> str:
+        with open(os.path.join(root, name)) as handle:
+            return handle.read().strip()
+
+    for reading in (lambda: read("cpu.max").split()[:2],
+                    lambda: [read("cpu/cpu.cfs_quota_us"), read("cpu/cpu.cfs_period_us")]):
+        try:
+            quota, period = reading()
+            return None if quota in ("max", "-1") else int(quota) / int(period)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def grading_concurrency(workers: int = 1) -> int:
+    """How many checks of one submission the grader runs at once, by default, while `workers`
+    submissions are graded at once on this machine: CHECKS_PER_CORE per usable core, shared among
+    them, between 1 and MAX_CONCURRENCY."""
+    return max(1, min(MAX_CONCURRENCY, CHECKS_PER_CORE * usable_cores() // max(1, workers)))
+
+
 LANG_ENV = "BAOZI_LANG"
 
 

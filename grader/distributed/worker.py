@@ -34,7 +34,7 @@ from pathlib import Path
 from grader.checking import amqp
 from grader.checking.exercise import all_exercises
 from grader.checking.results import Verdict
-from grader.checking.settings import course_languages
+from grader.checking.settings import course_languages, grading_concurrency
 from grader.grading import pipeline, slots
 from grader.grading.checklist import grading_plan
 from grader.grading.sandbox import UIDS_PER_SLOT
@@ -174,7 +174,8 @@ class Worker:
             options = job.get("options") or {}
             # the batch's settings, within bounds: a job must not make this machine run 1000 checks
             options = pipeline.Options(sandbox=self.sandbox, seed=int(options.get("seed", 1)),
-                                      concurrency=min(UIDS_PER_SLOT, max(1, int(options.get("concurrency", 4)))),
+                                      concurrency=min(UIDS_PER_SLOT, max(1, int(options.get("concurrency")
+                                                                                  or grading_concurrency()))),
                                       scale=min(MAX_SCALE, max(0.1, float(options.get("scale", 1.0)))),
                                       languages=_languages(options.get("languages")))
             with tempfile.TemporaryDirectory(prefix="baozi-job-") as tmp:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.checking.exercise import all_exercises
+from grader.checking.settings import grading_concurrency, usable_cores
 from grader.grading import checklist, pipeline, report, slots
 from grader.grading.submission import discover, lay_out, student_id
 
@@ -193,7 +194,8 @@ def write_gradebook(out: Path, graded: dict[str, pipeline.Graded], exercises) ->
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    """Submissions graded at once: one per usable core (each runs grading_concurrency checks)."""
+    return usable_cores()
 
 
 def main(args, then: Callable[[list[pipeline.Graded]], None] | None = None) -> int:
@@ -210,12 +212,13 @@ def main(args, then: Callable[[list[pipeline.Graded]], None] | None = None) -> i
     if refused:
         print(refused, file=sys.stderr)
         return 2
+    workers = args.workers or default_workers()
     options = pipeline.Options(sandbox=sandbox, seed=args.seed,
-                              concurrency=args.concurrency, scale=args.budget_scale,
+                              concurrency=args.concurrency or grading_concurrency(workers), scale=args.budget_scale,
                               hide=(args.submissions.resolve(), args.out.resolve()), languages=args.lang)
     started = time.monotonic()
     try:
-        results = run_batch(args.submissions, args.out, options, args.workers or default_workers())
+        results = run_batch(args.submissions, args.out, options, workers)
     except Stopped as stop:
         print(f"{stop}, kept in {args.out / 'grades.csv'}: run the same command again to grade the rest",
               file=sys.stderr)

@@ -30,12 +30,14 @@ from grader.checking import amqp
 from grader.checking.exercise import Exercise, all_exercises, find, kit_fingerprint
 from grader.checking.harness import compile_kit, session_options
 from grader.checking.results import CheckResult, Verdict
+from grader.checking.settings import grading_concurrency
 from grader.grading import relay, report, review
 from grader.grading.checklist import Plan, checks_for, grading_plan
 from grader.grading.sandbox import HIDDEN_DIR, LIMITS, Sandbox, kit_secrets
 from grader.grading.submission import Layout, lay_out, student_id
 
 RUNNER_SLACK = 60.0  # seconds a runner may take beyond its checks' budgets before it is ended
+RUNNER_PARALLEL = 4  # runs that share a runner's budget at most, whatever its concurrency (run_checks)
 RESULT_FILE = "results.json"
 FEEDBACK_FILE = "feedback.md"
 
@@ -44,10 +46,16 @@ FEEDBACK_FILE = "feedback.md"
 class Options:
     sandbox: Sandbox
     seed: int = 1
-    concurrency: int = 4
+    concurrency: int | None = None  # checks at once; None: this machine's default (checks_at_once)
     scale: float = 1.0
     hide: tuple[Path, ...] = ()  # more folders the submission must not see (submissions, output)
     languages: tuple[str, ...] = ("en",)  # of the feedback: each report in each (settings.course_languages)
+
+
+def checks_at_once(options: Options) -> int:
+    """How many checks of a submission run at once: the options', else as many as this machine
+    grades well one submission at a time with (settings.grading_concurrency)."""
+    return options.concurrency or grading_concurrency()
 
 
 def grading_key(options: Options, exercises: list[Exercise]) -> str:
@@ -130,9 +138,9 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
                    budget: float, exercises: list[str]) -> tuple[list[dict], str]:
     """Run the checks; return the results and, if the runner did not finish, why not."""
     compile_kit()  # here: the runner sees the kit's folder read-only
-    uids = options.sandbox.student_uids(slot, options.concurrency)
+    uids = options.sandbox.student_uids(slot, checks_at_once(options))
     argv = [sys.executable, "-m", "grader.grading.runner", "--impl", str(layout.impl_root),
-            "--seed", str(options.seed), "--concurrency", str(options.concurrency),
+            "--seed", str(options.seed), "--concurrency", str(checks_at_once(options)),
             "--scale", str(options.scale), "--only", ",".join(exercises), "--lang", ",".join(options.languages),
             "--limits", json.dumps(LIMITS if uids else {"FSIZE": LIMITS["FSIZE"]})]
     if uids:
@@ -274,7 +282,9 @@ def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
     plan = grading_plan()
     checks = [check for exercise in exercises for check in checks_for(exercise)]
     jobs = len(plan.runs(checks))
-    budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, options.concurrency)
+    # 8 s a run, however many run at once beyond RUNNER_PARALLEL: more at once on the same cores
+    # does not make each one take less.
+    budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, min(RUNNER_PARALLEL, checks_at_once(options)))
     runnable = [e.name for e in exercises if e.name not in layout.problems]
     if not runnable:
         return [], ""
