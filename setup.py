@@ -24,7 +24,9 @@ for folder in filter(lambda name: Path(name).is_dir(), BUNDLED):
     packages += [f"grader.{folder}", *inside]
     package_data.update({name: DATA for name in inside})
 
-# The catalogue of mistakes, one file per language (grader.checking.mistakes).
-package_data["grader.checking"] = ["catalogue/*.toml"]
+# The catalogue of mistakes, one file per language (grader.checking.mistakes): a package of data
+# files, named as one so that setuptools takes its folder without warning.
+packages.append("grader.checking.catalogue")
+package_data["grader.checking.catalogue"] = ["*.toml"]
 
 setup(packages=packages, package_dir=package_dir, package_data=package_data)
