@@ -100,3 +100,33 @@ def test_ctrl_c_keeps_what_is_graded_ends_the_rest_and_a_rerun_finishes(tmp_path
     assert again.returncode == 0, again.stderr[-3000:]
     assert "a_nothing: already graded" in again.stderr
     assert _rows(out) == ["a_nothing", "b_hangs", "c_queue"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_grade_writes_nothing_and_ends_the_checks(tmp_path):
+    """`grade` stopped while its runner is at work: exit status 130, no results.json or feedback.md
+    half-written, and none of the runner's processes left."""
+    submission = tmp_path / "b_hangs"
+    submission.mkdir()
+    shutil.copy(HANGS, submission)
+    out = tmp_path / "out"
+    log = (tmp_path / "grade.log").open("w+")
+    grade = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out)],
+                             cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        _wait_for(lambda: _runners(grade), "runner of b_hangs", grade)
+        at_work = [proc for runner in _runners(grade) for proc in [runner, *runner.children(recursive=True)]]
+        os.killpg(grade.pid, signal.SIGINT)
+        status = grade.wait(WAIT)
+    finally:
+        if grade.poll() is None:
+            os.killpg(grade.pid, signal.SIGKILL)
+            grade.wait()
+    log.seek(0)
+    said = log.read()
+    assert status == 130, said[-3000:]
+    assert "stopped: the submission was not graded" in said, said[-3000:]
+    assert not list(out.glob("**/results.json")) and not list(out.glob("**/feedback.md")), list(out.rglob("*"))
+    gone, alive = psutil.wait_procs(at_work, timeout=30)
+    assert not alive, f"processes of the stopped checks still run: {alive}"

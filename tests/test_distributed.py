@@ -383,6 +383,46 @@ def test_a_killed_batch_resumes_collecting_without_grading_again(broker, tmp_pat
     assert not (out / STATE_FILE).exists()
 
 
+def _runners_below(pid: int) -> list[psutil.Process]:
+    """The sandboxed runners below `pid`, with their own processes."""
+    found = []
+    try:
+        below = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    for proc in below:
+        try:
+            if "grader.grading.runner" in " ".join(proc.cmdline()):
+                found += [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_ctrl_c_on_a_worker_ends_its_checks_and_gives_its_job_back(broker, tmp_path, procs):
+    """A worker stopped with Ctrl-C while it grades leaves with exit status 130, ends its runner's
+    processes, and the job it held goes back to the queue: the next worker grades it, once."""
+    folder = tmp_path / "submissions"
+    _copy([CASES / "grading" / "hang_everywhere" / "queue_basics.py"], folder / "hangs")
+    queue = unique_name("jobs")
+    out = tmp_path / "out"
+    first = procs.worker(broker.url, queue, "first")
+    batch = procs.batch(folder, out, broker.url, queue)
+    first.wait_until(lambda lines: _runners_below(first.popen.pid), BATCH_TIMEOUT, "a runner at work")
+    at_work = _runners_below(first.popen.pid)
+    first.signal(signal.SIGINT)
+    assert first.wait(60) == 130, first.text()[-3000:]
+    assert first.matches(r"stopped \(Ctrl-C\); a job in hand goes back to the queue"), first.text()[-3000:]
+    gone, alive = psutil.wait_procs(at_work, timeout=30)
+    assert not alive, f"processes of the stopped checks still run: {alive}"
+    assert not (out / "hangs").exists()
+
+    second = procs.worker(broker.url, queue, "second")
+    assert batch.wait(BATCH_TIMEOUT) == 0, batch.text()[-4000:]
+    assert [row["student"] for row in rows(out)] == ["hangs"]
+    assert [m.group(1) for m in second.matches(r"took (\S+) \(")] == ["hangs"], second.text()
+
+
 def test_a_poison_submission_is_dead_lettered_and_recorded_with_its_reason(broker, tmp_path, procs):
     """A submission whose worker dies every time it takes it (the sandbox keeps student code from
     killing its grader, so this test plays the part of a submission that takes its machine down:
