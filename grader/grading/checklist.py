@@ -49,11 +49,12 @@ class Plan:
 
     Visible checks run under `visible`, the platform's default method (the student ran them under
     it, and under spawn too). The hidden checks of an exercise take turns over `hidden`, the other
-    methods: the first runs under the first, the second under the second, and so on round. Spawn and
-    forkserver both send the target to a fresh process by name, so either one catches the code that
-    only works under fork (a lambda target, a queue collected too early), and every exercise, with
-    at least as many hidden checks as there are other methods, is still run under each of them. A
-    check under one method costs its interpreters once, not once per method.
+    methods: the first under the first, the second under the second, and so on, starting over when
+    the methods run out. Spawn and forkserver both send the target to a fresh process by name, so
+    either one catches the code that only works under fork (a lambda target, a queue collected too
+    early), and every exercise, with at least as many hidden checks as there are other methods, is
+    still run under each of them. A check under one method costs its interpreters once, not once
+    per method.
     """
 
     visible: tuple[str, ...]
