@@ -81,9 +81,11 @@ def check(exercise: str, name: str, *, impl: str | os.PathLike = ".", seed: int 
     """Run the check `name` of `exercise` against the module in the folder `impl`; its report in
     `lang` (the course's choice at export: "zh_CN", "en" or "zh_CN,en"; default English).
 
-    Visible checks run under the platform's default start method, hidden ones under every other
-    (as ``python -m grader grade`` runs them). Returns None when every run passed, the share of the
-    points earned when some did; raises ``CheckFailed`` when none did.
+    Each check runs under its start methods of the grading plan, as ``python -m grader grade`` runs
+    it: a visible one under the platform's default, a hidden one under the other method whose turn
+    it is (``grader.grading.checklist.Plan``); `start_methods` chooses others. Returns None when
+    every run passed, the share of the points earned when some did; raises ``CheckFailed`` when
+    none did.
     """
     __tracebackhide__ = True  # IPython and pytest: show the report, not the kit's frames
     return run(_find_check(exercise, name), impl=impl, seed=seed, scale=scale, start_methods=start_methods,
