@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -1248,22 +1249,28 @@ def run(items, producer_delay=0, consumer_delay=0):
         f.write(f"{{os.getpid()}} {{p.pid}}")
     p.join()
 """), encoding="utf-8")
+    # The check's folder, which a killed harness cannot remove: a short one of the test's own.
+    own_tmp = Path(tempfile.mkdtemp(prefix="baozi-test-"))
     harness = subprocess.Popen([sys.executable, "-c", f"""
 from grader.checking.harness import run_check
 run_check(module_file={str(module)!r}, module="sentinel", scenario="grader.checking.scenarios.ex03_sentinel:run_items",
           params={{"items": [1]}}, start_method="spawn", budget=60.0, action="run(items)")
-"""], cwd=KIT_ROOT)
+"""], cwd=KIT_ROOT, env={**os.environ, "TMPDIR": str(own_tmp)})
     try:
-        start = time.monotonic()
-        while not (pids.exists() and len(pids.read_text().split()) == 2):
-            assert time.monotonic() - start < 60 and harness.poll() is None, "the check never started"
-            time.sleep(0.05)
-        left = [psutil.Process(int(pid)) for pid in pids.read_text().split()]
+        try:
+            start = time.monotonic()
+            while not (pids.exists() and len(pids.read_text().split()) == 2):
+                assert time.monotonic() - start < 60 and harness.poll() is None, "the check never started"
+                time.sleep(0.05)
+            left = [psutil.Process(int(pid)) for pid in pids.read_text().split()]
+        finally:
+            harness.kill()
+            harness.wait()
+        gone, alive = psutil.wait_procs(left, timeout=30)
+        assert not alive, f"still running after their harness was killed: {alive}"
+        assert any(p.name.startswith("baozi-check-") for p in own_tmp.iterdir())  # the check ran there
     finally:
-        harness.kill()
-        harness.wait()
-    gone, alive = psutil.wait_procs(left, timeout=30)
-    assert not alive, f"still running after their harness was killed: {alive}"
+        shutil.rmtree(own_tmp, ignore_errors=True)
 
 
 def test_checks_get_the_same_verdicts_from_a_driver_started_without_the_fork_server(tmp_path, monkeypatch):
