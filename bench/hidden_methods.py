@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR, find  # noqa: E402
 from grader.grading.checklist import checks_for, grading_plan, run_one  # noqa: E402
+from grader.grading.submission import lay_out  # noqa: E402
 
 CASES_DIR = KIT_ROOT / "tests" / "cases"
 
@@ -43,15 +45,20 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="runs at once (each in a thread)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "hidden_methods.json")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="baozi-hidden-methods-") as tmp:
+        return _compare(args, Path(tmp))
+
+
+def _compare(args, tmp: Path) -> int:
     plan = grading_plan()
     runs = []
-    for case, exercise, folder in submissions():
-        for check in checks_for(find(exercise)):
-            if check.hidden:
-                # a golden case's folder holds its module flat; run_one looks in <impl>/<exercise>/
-                impl = folder if folder == SOLUTIONS_DIR else _laid_out(folder, exercise)
-                runs += [(case, check, method, impl) for method in plan.hidden]
-    print(f"{len(runs)} runs: every hidden check of {len(submissions())} submissions under {', '.join(plan.hidden)}")
+    found = submissions()
+    for number, (case, exercise, folder) in enumerate(found):
+        # a golden case's folder holds its module flat, as a submission does: laid out as the grader does
+        impl = folder if folder == SOLUTIONS_DIR else lay_out(folder, [find(exercise)], tmp / str(number)).impl_root
+        runs += [(case, check, method, impl) for check in checks_for(find(exercise)) if check.hidden
+                 for method in plan.hidden]
+    print(f"{len(runs)} runs: every hidden check of {len(found)} submissions under {', '.join(plan.hidden)}")
 
     def run(job):
         case, check, method, impl = job
@@ -89,26 +96,5 @@ def main() -> int:
     return 1 if changed else 0
 
 
-_LAID_OUT: dict[Path, Path] = {}
-
-
-def _laid_out(folder: Path, exercise: str) -> Path:
-    """A folder with the case's module where run_one looks for it (<impl>/<exercise>/<module>.py)."""
-    import shutil
-    import tempfile
-
-    if folder not in _LAID_OUT:
-        root = Path(tempfile.mkdtemp(prefix="baozi-hidden-methods-"))
-        shutil.copytree(folder, root / exercise)
-        _LAID_OUT[folder] = root
-    return _LAID_OUT[folder]
-
-
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        import shutil
-
-        for root in _LAID_OUT.values():
-            shutil.rmtree(root, ignore_errors=True)
+    sys.exit(main())
