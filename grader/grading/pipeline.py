@@ -138,9 +138,9 @@ def _run_sandboxed(layout: Layout, workdir: Path, options: Options, slot: int, j
                    budget: float, exercises: list[str]) -> tuple[list[dict], str]:
     """Run the checks; return the results and, if the runner did not finish, why not."""
     compile_kit()  # here: the runner sees the kit's folder read-only
-    uids = options.sandbox.student_uids(slot, checks_at_once(options))
+    uids = options.sandbox.student_uids(slot, options.concurrency)
     argv = [sys.executable, "-m", "grader.grading.runner", "--impl", str(layout.impl_root),
-            "--seed", str(options.seed), "--concurrency", str(checks_at_once(options)),
+            "--seed", str(options.seed), "--concurrency", str(options.concurrency),
             "--scale", str(options.scale), "--only", ",".join(exercises), "--lang", ",".join(options.languages),
             "--limits", json.dumps(LIMITS if uids else {"FSIZE": LIMITS["FSIZE"]})]
     if uids:
@@ -282,9 +282,10 @@ def run_checks(layout: Layout, workdir: Path, options: Options, slot: int,
     plan = grading_plan()
     checks = [check for exercise in exercises for check in checks_for(exercise)]
     jobs = len(plan.runs(checks))
+    options = dataclasses.replace(options, concurrency=checks_at_once(options))  # resolved once, here
     # 8 s a run, however many run at once beyond RUNNER_PARALLEL: more at once on the same cores
     # does not make each one take less.
-    budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, min(RUNNER_PARALLEL, checks_at_once(options)))
+    budget = RUNNER_SLACK + options.scale * jobs * 8.0 / max(1, min(RUNNER_PARALLEL, options.concurrency))
     runnable = [e.name for e in exercises if e.name not in layout.problems]
     if not runnable:
         return [], ""
