@@ -52,6 +52,26 @@ def _runners(batch: subprocess.Popen) -> list[psutil.Process]:
     return found
 
 
+def _ctrl_c(command: list[str], log_path, ready, what: str) -> tuple[int, str, list[psutil.Process]]:
+    """Run `command` in a process group of its own and, once `ready(process)`, send SIGINT to the
+    group as a terminal does. Returns its exit status, its output, and the processes of the runners
+    that were at work then."""
+    with log_path.open("w+") as log:
+        process = subprocess.Popen(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_for(lambda: ready(process), what, process)
+            at_work = [proc for runner in _runners(process) for proc in [runner, *runner.children(recursive=True)]]
+            os.killpg(process.pid, signal.SIGINT)
+            status = process.wait(WAIT)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.seek(0)
+        return status, log.read(), at_work
+
+
 def _rows(out) -> list[str]:
     text = (out / "grades.csv").read_text(encoding="utf-8")
     return sorted(row["student"] for row in csv.DictReader(io.StringIO(text)))
@@ -70,22 +90,9 @@ def test_ctrl_c_keeps_what_is_graded_ends_the_rest_and_a_rerun_finishes(tmp_path
     shutil.copy(SOLUTIONS_DIR / "ex01_queue_basics" / "queue_basics.py", folder / "c_queue")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--workers", "1"]
-    log = (tmp_path / "batch.log").open("w+")
-    batch = subprocess.Popen(command, cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
-    try:
-        _wait_for(lambda: (out / "a_nothing" / "results.json").exists() and _runners(batch),
-                  "grade of a_nothing and runner of b_hangs", batch)
-        at_work = [batch_proc for runner in _runners(batch)
-                   for batch_proc in [runner, *runner.children(recursive=True)]]
-        os.killpg(batch.pid, signal.SIGINT)
-        status = batch.wait(WAIT)
-    finally:
-        if batch.poll() is None:
-            os.killpg(batch.pid, signal.SIGKILL)
-            batch.wait()
-    log.seek(0)
-    said = log.read()
+    status, said, at_work = _ctrl_c(command, tmp_path / "batch.log",
+                                    lambda batch: (out / "a_nothing" / "results.json").exists() and _runners(batch),
+                                    "grade of a_nothing and runner of b_hangs")
     assert status == 130, said[-3000:]
     assert "stopped with 1 of 3 submissions graded" in said, said[-3000:]
     # what was graded is kept; the submission at work and the one after it left nothing behind
@@ -110,21 +117,8 @@ def test_ctrl_c_on_grade_writes_nothing_and_ends_the_checks(tmp_path):
     submission.mkdir()
     shutil.copy(HANGS, submission)
     out = tmp_path / "out"
-    log = (tmp_path / "grade.log").open("w+")
-    grade = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out)],
-                             cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
-    try:
-        _wait_for(lambda: _runners(grade), "runner of b_hangs", grade)
-        at_work = [proc for runner in _runners(grade) for proc in [runner, *runner.children(recursive=True)]]
-        os.killpg(grade.pid, signal.SIGINT)
-        status = grade.wait(WAIT)
-    finally:
-        if grade.poll() is None:
-            os.killpg(grade.pid, signal.SIGKILL)
-            grade.wait()
-    log.seek(0)
-    said = log.read()
+    status, said, at_work = _ctrl_c([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out)],
+                                    tmp_path / "grade.log", _runners, "runner of b_hangs")
     assert status == 130, said[-3000:]
     assert "stopped: the submission was not graded" in said, said[-3000:]
     assert not list(out.glob("**/results.json")) and not list(out.glob("**/feedback.md")), list(out.rglob("*"))
