@@ -12,9 +12,9 @@ user), and prints for each one its wall time and CPU-seconds, split in two:
 - ``tree``: the check's own processes: the driver (forked by the fork server where there is one),
   the interpreters its start method starts, their imports and the student's work.
 
-Then the totals per start method and per exercise. CPU-seconds come from a cgroup of this process
-(cgroup v1 cpuacct, as root on Linux), which every process it starts joins; elsewhere only the
-watch is counted, and the tree column is empty.
+Then the totals per start method and per exercise. CPU-seconds come from a cgroup (bench/grading.py's
+CpuMeter: cgroup v1 cpuacct, as root on Linux) that the measuring process, a child of this one, and
+everything it starts join; elsewhere only the watch is counted, and the tree column is empty.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,54 +34,21 @@ from grader.checking.exercise import SOLUTIONS_DIR, all_exercises  # noqa: E402
 from grader.grading.checklist import grading_plan, run_one  # noqa: E402
 from grader.grading.runner import jobs  # noqa: E402
 
-from grading import hanging_submission  # noqa: E402  (bench/grading.py, beside this script)
+from grading import CpuMeter, hanging_submission  # noqa: E402  (bench/grading.py, beside this script)
 
 
-class TreeMeter:
-    """CPU-seconds of this process and everything it starts (cgroup v1 cpuacct), or None."""
-
-    CPUACCT = Path("/sys/fs/cgroup/cpuacct")
-
-    def __init__(self):
-        self.group = self.CPUACCT / f"baozi-checks-{os.getpid()}"
-        try:
-            self.group.mkdir()
-            (self.group / "cgroup.procs").write_text(str(os.getpid()))
-        except OSError:
-            self.group = None
-
-    def seconds(self) -> float | None:
-        if self.group is None:
-            return None
-        return int((self.group / "cpuacct.usage").read_text()) / 1e9
-
-    def close(self) -> None:
-        if self.group is None:
-            return
-        (self.CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
-        for _ in range(50):  # the last processes of the last check may still be on their way out
-            try:
-                self.group.rmdir()
-                return
-            except OSError:
-                time.sleep(0.1)
-
-
-def measure(impl: Path, only: list[str] | None, seed: int) -> list[dict]:
+def measure(impl: Path, only: list[str] | None, seed: int, group: Path | None) -> list[dict]:
+    """Every run, in this process; `group`: the cgroup this process is in, or None."""
     exercises = [e for e in all_exercises() if only is None or e.name in only]
-    meter = TreeMeter()
     rows = []
-    try:
-        for check, method in jobs(exercises, grading_plan()):
-            wall, own, tree = time.monotonic(), time.process_time(), meter.seconds()
-            result = run_one(check, method, impl_root=impl, seed=seed, scale=1.0)
-            wall, own = time.monotonic() - wall, time.process_time() - own
-            total = None if tree is None else meter.seconds() - tree
-            rows.append({"exercise": check.exercise.name, "check": check.name, "method": method,
-                         "passed": result.passed, "wall_s": round(wall, 3), "watch_cpu_s": round(own, 3),
-                         "tree_cpu_s": None if total is None else round(max(0.0, total - own), 3)})
-    finally:
-        meter.close()
+    for check, method in jobs(exercises, grading_plan()):
+        wall, own, tree = time.monotonic(), time.process_time(), group and CpuMeter.usage(group)
+        result = run_one(check, method, impl_root=impl, seed=seed, scale=1.0)
+        wall, own = time.monotonic() - wall, time.process_time() - own
+        total = group and CpuMeter.usage(group) - tree
+        rows.append({"exercise": check.exercise.name, "check": check.name, "method": method,
+                     "passed": result.passed, "wall_s": round(wall, 3), "watch_cpu_s": round(own, 3),
+                     "tree_cpu_s": round(max(0.0, total - own), 3) if group else None})
     return rows
 
 
@@ -114,14 +81,25 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated exercises (default: all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "checks.json")
+    parser.add_argument("--in-group", default=None, help=argparse.SUPPRESS)  # the measuring child's
     args = parser.parse_args()
-    only = args.only.split(",") if args.only else None
-    with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
-        impl = hanging_submission(Path(tmp)) if args.hanging else SOLUTIONS_DIR
-        rows = measure(impl, only, args.seed)
-    print_table(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
+    if args.in_group is not None:  # the measuring child: its cgroup ("" for none) holds all it starts
+        only = args.only.split(",") if args.only else None
+        with tempfile.TemporaryDirectory(prefix="baozi-bench-") as tmp:
+            impl = hanging_submission(Path(tmp)) if args.hanging else SOLUTIONS_DIR
+            rows = measure(impl, only, args.seed, Path(args.in_group) if args.in_group else None)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2))
+        return
+    # The runs go into a child, so that the group is empty again (the fork server of drivers too)
+    # and can be removed once it has ended.
+    meter = CpuMeter()
+    try:
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--in-group", str(meter.group or "")],
+                       check=True, preexec_fn=meter.join)
+    finally:
+        meter.close()
+    print_table(json.loads(args.out.read_text()))
 
 
 if __name__ == "__main__":

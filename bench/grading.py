@@ -89,14 +89,26 @@ class CpuMeter:
 
     def seconds(self) -> float:
         if self.group is not None:
-            return int((self.group / "cpuacct.usage").read_text()) / 1e9
+            return self.usage(self.group)
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
         user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[:7])
         return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
+    @staticmethod
+    def usage(group: Path) -> float:
+        """CPU-seconds the processes of `group` have used (readable from inside it too)."""
+        return int((group / "cpuacct.usage").read_text()) / 1e9
+
     def close(self) -> None:
-        if self.group is not None:
-            self.group.rmdir()  # empty again: every process of the measured runs has ended
+        """Remove the group once the last process of the measured runs has left it (a fork server
+        of drivers ends a moment after the process that used it). A group left behind stays
+        until the machine restarts."""
+        if self.group is None:
+            return
+        deadline = time.monotonic() + 30
+        while (self.group / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.group.rmdir()
 
 
 def _concurrency(concurrency: int | None) -> list[str]:
