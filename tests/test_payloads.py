@@ -1,4 +1,6 @@
 import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from grader.checking import payloads
 
@@ -12,6 +14,25 @@ def test_items_are_seeded_distinct_and_hold_the_edge_values():
     for edge in (0, "", [], False, 0.0):
         assert any(payloads.key(x) == payloads.key(edge) for x in first)
     assert any(isinstance(x, str) and any("\u4e00" <= ch <= "\u9fff" for ch in x) for x in first)
+
+
+def test_a_seed_gives_the_same_items_when_many_threads_draw_at_once():
+    """The grader's runner makes each check's items in a thread of its own, several at once: a seed
+    must give the same items there as alone (the --seed of a report replays them)."""
+    calls = [(seed, 20 + seed % 7, f"check-{seed}") for seed in range(48)]
+    alone = [payloads.items(seed, count, salt=salt) for seed, count, salt in calls]
+    start = threading.Barrier(8)
+
+    def draw(call):
+        seed, count, salt = call
+        if seed < 8:
+            start.wait(timeout=30)  # the first eight start together
+        return payloads.items(seed, count, salt=salt)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(draw, calls))
+    differ = [seed for (seed, _, _), a, b in zip(calls, alone, together) if a != b]
+    assert not differ, f"these seeds gave other items in threads: {differ}"
 
 
 def test_large_items_are_large():
