@@ -1,5 +1,7 @@
 """A fork server of drivers: one interpreter that has imported ``grader.checking.driver`` forks a driver
-for each check, instead of each check starting an interpreter and importing it again (POSIX).
+for each check, instead of each check starting an interpreter and importing it again (POSIX). It also
+imports what drivers import once they run (``PRELOAD``), so that no driver, host or fork child of a
+check pays for it again.
 
 The harness starts one server per process and set of interpreter settings (``Zygotes``) and talks to it
 over a Unix socket pair: it sends a check's command line, folder, environment and user with the driver's
@@ -15,8 +17,10 @@ cannot be had.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
+import pkgutil
 import runpy
 import selectors
 import signal
@@ -28,6 +32,11 @@ import warnings
 
 from grader.checking import wire
 
+# What a driver imports as it runs a check, besides grader.checking.driver: its main's modules, every
+# exercise's scenarios (grader.checking.scenarios.*), and the libraries a check may need in a driver
+# or in its fork children (psutil: a producer that waits for its turn; pika: the RabbitMQ exercise).
+# A library that cannot be imported here is imported, and fails, where it is used, as without a server.
+PRELOAD = ("traceback", "grader.checking.wire", "grader.checking.plain", "psutil", "pika.adapters.blocking_connection")
 MAX_MESSAGE = 64 * 1024  # a request carries the check's environment; a bigger one is not forked
 FDS = 3  # stdin, stdout, stderr of the driver
 START_WAIT = 30.0  # seconds for the server to say a driver started
@@ -38,6 +47,10 @@ START_WAIT = 30.0  # seconds for the server to say a driver started
 def serve(sock: socket.socket) -> None:
     """Answer requests until the harness closes its end; reap every driver and say how it ended."""
     importlib.import_module("grader.checking.driver")  # what every driver needs, imported once here
+    _preload()
+    # Out of the collector's sight: a driver's collections then never walk (and so never copy) the
+    # pages of what it shares with this server.
+    gc.freeze()
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -61,6 +74,18 @@ def serve(sock: socket.socket) -> None:
                 return
             _handle(wire.decode(data, MAX_MESSAGE), fds, sock, children, (wake_r, wake_w))
         _reap(sock, children)
+
+
+def _preload() -> None:
+    """Import PRELOAD and every scenario module. The server runs none of their code but their
+    imports: a scenario module only defines its scenarios."""
+    scenarios = importlib.import_module("grader.checking.scenarios")
+    names = [*PRELOAD, *(f"{scenarios.__name__}.{module.name}" for module in pkgutil.iter_modules(scenarios.__path__))]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def _handle(message: dict, fds: list[int], sock, children: set[int], own_fds) -> None:
