@@ -966,23 +966,38 @@ def _kept_pid(token: str) -> int | None:
 class _Holder:
     """The producer whose turn it is, as the next one sees it: moving on while its tallies change
     (a put, a sleep, a queue call), while it uses CPU or waits for a CPU; stalled after TURN_STALL
-    of none of these."""
+    of none of these. Its CPU and state are asked of the system (psutil, imported then) only once
+    its tallies have held still for TALLY_QUIET, and that first look starts the count: a producer
+    that keeps putting or sleeping costs the one waiting for it no import, and a stalled one is given
+    up TALLY_QUIET later at most, never sooner."""
 
     TALLIES = ("puts", "sleep", "gets", "idle", "polls", "qjoins")
+    TALLY_QUIET = 0.5  # seconds
 
     def __init__(self, pid: int):
-        self.pid, self.reader = pid, _Reader(pid)
-        self.last, self.since = None, time.monotonic()
+        self.pid, self._reader = pid, None
+        self.tallies, self.cpu, self.since = None, None, time.monotonic()
+
+    @property
+    def reader(self) -> _Reader:
+        if self._reader is None:
+            self._reader = _Reader(self.pid)
+        return self._reader
 
     def stalled(self) -> bool:
-        reader, now = self.reader, time.monotonic()
+        now, tallies = time.monotonic(), self._tallies()
+        if tallies != self.tallies:
+            self.tallies, self.cpu, self.since = tallies, None, now
+            return False
+        if self.cpu is None and now - self.since < self.TALLY_QUIET:
+            return False
+        reader = self.reader
         try:
-            status, cpu = reader.process.status(), sum(reader.process.cpu_times()[:2])
+            status, cpu = reader.process.status(), round(sum(reader.process.cpu_times()[:2]) / HOLD_CPU)
         except (AttributeError, reader.psutil.Error):
             return True  # gone: its turn has ended, or ends as it is reaped
-        look = (self._tallies(), round(cpu / HOLD_CPU))
-        if look != self.last or status not in WAITING_STATES:
-            self.last, self.since = look, now
+        if cpu != self.cpu or status not in WAITING_STATES:
+            self.cpu, self.since = cpu, now
         return now - self.since >= TURN_STALL
 
     def _tallies(self) -> tuple:
