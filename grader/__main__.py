@@ -29,7 +29,7 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
     _language_option(parser)
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated items (default 1)")
     parser.add_argument("--concurrency", type=int, default=None,
-                        help="checks of one submission run at once (default: 4 per core, shared among "
+                        help="checks of one submission run at once (default: 6 per core, shared among "
                              "the submissions graded at once, at most 16)")
     parser.add_argument("--budget-scale", type=float, default=1.0,
                         help="multiply every check's time budget (a slow or busy machine)")

@@ -720,10 +720,10 @@ def test_the_hidden_checks_of_each_exercise_take_turns_over_the_other_start_meth
 
 
 @pytest.mark.parametrize("cores, quota, workers, expected", [
-    (2, None, 1, 8), (2, None, 2, 4), (2, None, 16, 1), (64, None, 1, 16),  # 4 per core, shared, at most 16
-    (8, 2.5, 1, 8), (8, 0.5, 1, 4),  # a container's CPU limit: 2 cores, then (half a core) 1
+    (2, None, 1, 12), (2, None, 2, 6), (2, None, 16, 1), (64, None, 1, 16),  # 6 per core, shared, at most 16
+    (8, 2.5, 1, 12), (8, 0.5, 1, 6),  # a container's CPU limit: 2 cores, then (half a core) 1
 ])
-def test_the_grader_runs_four_checks_per_usable_core_shared_among_its_submissions(
+def test_the_grader_runs_six_checks_per_usable_core_shared_among_its_submissions(
         monkeypatch, cores, quota, workers, expected):
     from grader.checking import settings
 

@@ -43,12 +43,12 @@ def checks_at_once() -> int:
 
 # Checks of submissions graded at once, per usable core, by default. A right submission's check
 # uses about half a CPU while it runs (its processes start, then mostly sleep through its delays),
-# and a hanging one almost none until its deadlock is confirmed: four per core keep the cores busy
-# on right submissions and let a hanging one's checks wait side by side (bench/grading.py measures
-# both). The budgets grow with the load (the harness's load_factor) and a check still at work when
-# its budget runs out gets overtime, so a busy machine slows a check down without changing its
-# verdict.
-CHECKS_PER_CORE = 4
+# and a hanging one almost none while it waits for its deadlock to be confirmed or its budget to run
+# out: six per core keep the cores busy on right submissions and let a hanging one's checks wait
+# side by side (bench/grading.py measures both). The budgets grow with the load (the harness's
+# load_factor) and a check still at work when its budget runs out gets overtime, so a busy machine
+# slows a check down without changing its verdict.
+CHECKS_PER_CORE = 6
 MAX_CONCURRENCY = 16  # a many-core machine grades more submissions at once, not one faster
 
 
