@@ -1212,6 +1212,30 @@ def test_the_kit_is_compiled_for_the_checks_but_never_its_hidden_checks(tmp_path
     assert not [name for name in made if "/hidden/" in name], "byte-code of the hidden checks was made"
 
 
+def test_checks_started_together_compile_the_kit_once(tmp_path, monkeypatch):
+    """The grader's runner starts several checks at once, each in a thread that calls compile_kit."""
+    from grader.checking import harness
+
+    calls, start = [], threading.Barrier(8)
+
+    def compile_dir(*args, **kwargs):  # as slow as a real one: the other threads arrive meanwhile
+        calls.append(args)
+        threading.Event().wait(0.3)
+
+    monkeypatch.setattr(harness.compileall, "compile_dir", compile_dir)
+
+    def compile_together():
+        start.wait(timeout=30)
+        compile_kit(tmp_path)
+
+    threads = [threading.Thread(target=compile_together) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(calls) == 1, f"compiled {len(calls)} times"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork")
 def test_a_forked_driver_runs_in_the_checks_folder_session_and_environment(tmp_path):
     facts = tmp_path / "facts.txt"

@@ -18,7 +18,6 @@ import collections
 import compileall
 import dataclasses
 import enum
-import functools
 import os
 import re
 import shutil
@@ -639,7 +638,10 @@ def _site_paths() -> list[str]:
 _HIDDEN_PATH = re.compile(r"[/\\](hidden|solutions)([/\\]|$)")
 
 
-@functools.lru_cache(maxsize=None)
+_compiled: set[Path] = set()
+_compiling = threading.Lock()  # the grader's runner starts several checks at once, in threads
+
+
 def compile_kit(root: Path = KIT_ROOT) -> None:
     """Compile the kit's own modules into their ``__pycache__``, once per process, where the kit's
     folder can be written (it is up to date after that: a few stats). Every check starts
@@ -647,10 +649,14 @@ def compile_kit(root: Path = KIT_ROOT) -> None:
     machines often set it too), which reads byte-code but never writes it: without this each of
     them would compile the driver again, most of the CPU a short check costs. The hidden checks
     are left out: no byte-code of them is made for the sandbox to show."""
-    try:
-        compileall.compile_dir(str(root / PACKAGE_DIR.name), quiet=2, rx=_HIDDEN_PATH)
-    except OSError:
-        pass  # a read-only kit (an installed copy, the sandbox): each interpreter compiles it
+    with _compiling:
+        if root in _compiled:
+            return
+        try:
+            compileall.compile_dir(str(root / PACKAGE_DIR.name), quiet=2, rx=_HIDDEN_PATH)
+        except OSError:
+            pass  # a read-only kit (an installed copy, the sandbox): each interpreter compiles it
+        _compiled.add(root)
 
 
 def _start_driver(workdir: Path, env: dict, stderr, isolation: Isolation):
