@@ -123,6 +123,9 @@ def time_grade(source: Path, out: Path, meter: CpuMeter, concurrency: int | None
                    capture_output=True, check=True, preexec_fn=meter.join)
     wall, used = time.monotonic() - started, meter.seconds() - cpu
     graded = json.loads(next(out.glob("*/results.json")).read_text(encoding="utf-8"))
+    for test in graded["tests"]:
+        if test["status"] != "passed" and source == SOLUTIONS_DIR:  # a right answer failed: say where
+            print(f"the solutions failed {test['name']}:\n{test['output']}", file=sys.stderr)
     return wall, used, sum(score for score, _ in graded["extra_data"]["exercises"].values())
 
 
