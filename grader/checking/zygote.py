@@ -32,11 +32,12 @@ import warnings
 
 from grader.checking import wire
 
-# What a driver imports as it runs a check, besides grader.checking.driver: its main's modules, every
-# exercise's scenarios (grader.checking.scenarios.*), and the libraries a check may need in a driver
-# or in its fork children (psutil: a producer that waits for its turn; pika: the RabbitMQ exercise).
-# A library that cannot be imported here is imported, and fails, where it is used, as without a server.
-PRELOAD = ("traceback", "grader.checking.wire", "grader.checking.plain", "psutil", "pika.adapters.blocking_connection")
+# What a driver imports as it runs a check, besides grader.checking.driver and the wire format (this
+# module's own): its main's modules, every exercise's scenarios (grader.checking.scenarios.*), and the
+# libraries a check may need in a driver or in its fork children (psutil: a producer that waits for
+# its turn; pika: the RabbitMQ exercise). A library that cannot be imported here is imported, and
+# fails, where it is used, as without a server.
+PRELOAD = ("traceback", "grader.checking.plain", "psutil", "pika.adapters.blocking_connection")
 MAX_MESSAGE = 64 * 1024  # a request carries the check's environment; a bigger one is not forked
 FDS = 3  # stdin, stdout, stderr of the driver
 START_WAIT = 30.0  # seconds for the server to say a driver started
