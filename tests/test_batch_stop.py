@@ -16,11 +16,15 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from grader.checking.exercise import KIT_ROOT, SOLUTIONS_DIR
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runners import runners_below  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group (POSIX)")
 
@@ -36,22 +40,6 @@ def _wait_for(condition, what: str, batch: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
-def _runners(batch: subprocess.Popen) -> list[psutil.Process]:
-    """The sandboxed runners the batch has started (their own sessions, below the batch's pid)."""
-    try:
-        below = psutil.Process(batch.pid).children(recursive=True)
-    except psutil.Error:
-        return []
-    found = []
-    for proc in below:
-        try:
-            if "grader.grading.runner" in " ".join(proc.cmdline()):
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
 def _ctrl_c(command: list[str], log_path, ready, what: str) -> tuple[int, str, list[psutil.Process]]:
     """Run `command` in a process group of its own and, once `ready(process)`, send SIGINT to the
     group as a terminal does. Returns its exit status, its output, and the processes of the runners
@@ -61,7 +49,7 @@ def _ctrl_c(command: list[str], log_path, ready, what: str) -> tuple[int, str, l
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_for(lambda: ready(process), what, process)
-            at_work = [proc for runner in _runners(process) for proc in [runner, *runner.children(recursive=True)]]
+            at_work = runners_below(process.pid)
             os.killpg(process.pid, signal.SIGINT)
             status = process.wait(WAIT)
         finally:
@@ -91,7 +79,8 @@ def test_ctrl_c_keeps_what_is_graded_ends_the_rest_and_a_rerun_finishes(tmp_path
     out = tmp_path / "out"
     command = [sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--workers", "1"]
     status, said, at_work = _ctrl_c(command, tmp_path / "batch.log",
-                                    lambda batch: (out / "a_nothing" / "results.json").exists() and _runners(batch),
+                                    lambda batch: ((out / "a_nothing" / "results.json").exists()
+                                                   and runners_below(batch.pid)),
                                     "grade of a_nothing and runner of b_hangs")
     assert status == 130, said[-3000:]
     assert "stopped with 1 of 3 submissions graded" in said, said[-3000:]
@@ -118,7 +107,7 @@ def test_ctrl_c_on_grade_writes_nothing_and_ends_the_checks(tmp_path):
     shutil.copy(HANGS, submission)
     out = tmp_path / "out"
     status, said, at_work = _ctrl_c([sys.executable, "-m", "grader", "grade", str(submission), "--out", str(out)],
-                                    tmp_path / "grade.log", _runners, "runner of b_hangs")
+                                    tmp_path / "grade.log", lambda grade: runners_below(grade.pid), "runner of b_hangs")
     assert status == 130, said[-3000:]
     assert "stopped: the submission was not graded" in said, said[-3000:]
     assert not list(out.glob("**/results.json")) and not list(out.glob("**/feedback.md")), list(out.rglob("*"))

@@ -39,6 +39,7 @@ from grader.distributed.jobs import RESULTS_KEY_ENV
 
 sys.path.insert(0, str(Path(__file__).parent))
 from broker import PrivateBroker  # noqa: E402
+from runners import runners_below  # noqa: E402
 
 EXERCISES = all_exercises()
 FULL = {e.name: max_score(e) for e in EXERCISES}
@@ -383,22 +384,6 @@ def test_a_killed_batch_resumes_collecting_without_grading_again(broker, tmp_pat
     assert not (out / STATE_FILE).exists()
 
 
-def _runners_below(pid: int) -> list[psutil.Process]:
-    """The sandboxed runners below `pid`, with their own processes."""
-    found = []
-    try:
-        below = psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-    for proc in below:
-        try:
-            if "grader.grading.runner" in " ".join(proc.cmdline()):
-                found += [proc, *proc.children(recursive=True)]
-        except psutil.Error:
-            continue
-    return found
-
-
 def test_ctrl_c_on_a_worker_ends_its_checks_and_gives_its_job_back(broker, tmp_path, procs):
     """A worker stopped with Ctrl-C while it grades leaves with exit status 130, ends its runner's
     processes, and the job it held goes back to the queue: the next worker grades it, once."""
@@ -408,8 +393,8 @@ def test_ctrl_c_on_a_worker_ends_its_checks_and_gives_its_job_back(broker, tmp_p
     out = tmp_path / "out"
     first = procs.worker(broker.url, queue, "first")
     batch = procs.batch(folder, out, broker.url, queue)
-    first.wait_until(lambda lines: _runners_below(first.popen.pid), BATCH_TIMEOUT, "a runner at work")
-    at_work = _runners_below(first.popen.pid)
+    first.wait_until(lambda lines: runners_below(first.popen.pid), BATCH_TIMEOUT, "a runner at work")
+    at_work = runners_below(first.popen.pid)
     first.signal(signal.SIGINT)
     assert first.wait(60) == 130, first.text()[-3000:]
     assert first.matches(r"stopped \(Ctrl-C\); a job in hand goes back to the queue"), first.text()[-3000:]
