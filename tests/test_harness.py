@@ -24,7 +24,7 @@ import pytest
 
 from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS
 from grader.checking.exercise import KIT_ROOT
-from grader.checking.harness import BUSY_FRACTION, compile_kit, run_check, signal_deaths
+from grader.checking.harness import BUSY_FRACTION, OVERTIME, compile_kit, run_check, signal_deaths
 from grader.checking.kit import crash_stack
 
 METHODS = multiprocessing.get_all_start_methods()
@@ -200,6 +200,35 @@ def run(items, producer_delay=0, consumer_delay=0):
 """, method=method, budget=1.0)
     assert out.status == "returned" and out.value["value"] == list(range(24)), (out.status, out.elapsed, out.stuck)
     assert out.elapsed > 1.0
+
+
+CONSUMER = HEADER + """
+def consumer(q, results, delay):
+    while True:
+        item = q.get()
+        time.sleep(delay)
+        results.put(item)
+        {done}
+"""
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("marks_done", [True, False], ids=["task-done", "no-task-done"])
+def test_a_scenario_waits_past_its_deadline_while_the_work_moves_and_no_longer(tmp_path, method, marks_done):
+    """ex05's consumer_acks waits for q.join() as long as the check has time. The consumer's delays
+    (1.2 s) outlast the budget (1 s): a consumer that still puts results gets the wait the harness's
+    overtime allows, and its q.join() returns. One that never marks its items done is judged once
+    its results stop coming, not at the end of the overtime: every result in, q.join() never
+    returned."""
+    items = list(range(24))
+    out = check(tmp_path, CONSUMER.format(done="q.task_done()" if marks_done else "pass"), method=method,
+                budget=1.0, scenario="ex05_joinable:consumer_acks",
+                params={"items": items, "delay": 0.05, "n_consumers": 1})
+    assert out.status == "returned", (out.status, out.elapsed, out.stuck)
+    seen = out.value
+    assert seen["got"] == items and seen["joined"] is marks_done and not seen["slow"] and not seen["late"]
+    if not marks_done:
+        assert out.elapsed < 1.0 * (1 + OVERTIME), out.elapsed
 
 
 @pytest.mark.parametrize("body", [

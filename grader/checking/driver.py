@@ -357,6 +357,19 @@ def _all_kept(registry_path: str, kind: str) -> dict[int, str]:
     return found
 
 
+# A check whose budget has run out while the student's code still does its work gets overtime (the
+# harness, OVERTIME). "Its work" is putting items on queues and taking them off (these tallies): a
+# loop that sleeps or polls an empty queue makes no such call.
+WORK_TALLIES = ("puts", "gets")
+# Past its deadline a scenario waits on while the work moved in the last MOVING_LOOK seconds (or one
+# of its processes waits for a CPU): shorter than the harness's own look, so that the scenario
+# gives up, and answers, before the harness would.
+MOVING_LOOK = 0.3
+# ...and says so in ``<registry>.overtime.<pid>`` at each slice: the harness then gives it a moment
+# to answer once the work stops (ANSWER_GRACE).
+OVERTIME_MARK = "overtime"
+
+
 def rewritten_within(registry_path: str, kinds: tuple[str, ...], seconds: float) -> bool:
     """Whether a process rewrote its tally of one of `kinds` in the last `seconds`, that is made
     such a call lately (each call rewrites the file: _Tally). Read from the files' times only."""
@@ -1259,6 +1272,8 @@ class Context:
         self.module = module
         self.module_file = job["module_file"]
         self.deadline = deadline  # time.monotonic() by which the scenario should have its answer
+        # ...unless the student's code is still at work then (remaining): at most until this
+        self.last_deadline = max(deadline, job.get("last_deadline", deadline))
         self._registry_path = job["registry"]
         self.hosts: list = []  # hosts of StudentCalls made from here, for join_hosts()
         self.claims: list[dict] = []  # what those hosts said about themselves (registry, notes)
@@ -1278,26 +1293,26 @@ class Context:
 
     def settle(self, within: float) -> None:
         """Wait until every process the student's code started here has ended or is back waiting
-        for items (Context.idle), at most `within` seconds and never past the deadline: what each
-        did with the items it took is then in its tallies, however late the scheduler let it get
-        there. Reaps none of them."""
+        for items (Context.idle), at most `within` seconds and never past the check's time
+        (remaining): what each did with the items it took is then in its tallies, however late the
+        scheduler let it get there. Reaps none of them."""
         self._wait_while(lambda: [proc for _, entry, proc in _named_handles()
                                   if _runs(proc) and not any(self.idle(entry["pid"]).values())], within)
 
     def wait_for_end(self, names, within: float) -> None:
         """Wait until each of the processes `names` (as not_joined() names them) started here has
-        ended, at most `within` seconds and never past the deadline. Reaps none of them, and is not
-        the code's wait for them: not_joined() still lists them."""
+        ended, at most `within` seconds and never past the check's time (remaining). Reaps none of
+        them, and is not the code's wait for them: not_joined() still lists them."""
         self._wait_while(lambda: [proc for name, _, proc in _named_handles() if name in names and _runs(proc)],
                          within)
 
     def _wait_while(self, waiting: Callable[[], list], within: float) -> None:
         """Wait while `waiting()` lists processes, waking when one of them ends or every 20 ms, at
-        most `within` seconds and never past the deadline."""
-        until = min(self.deadline, time.monotonic() + within)
+        most `within` seconds and never past the check's time (remaining)."""
+        until = time.monotonic() + within
         while True:
             procs = waiting()
-            left = until - time.monotonic()
+            left = min(until - time.monotonic(), self.remaining(floor=0))
             if not procs or left <= 0:
                 return
             try:
@@ -1364,7 +1379,35 @@ class Context:
         return [host.exitcode for host in self.hosts]
 
     def remaining(self, floor: float = 0.05) -> float:
-        return max(floor, self.deadline - time.monotonic())
+        """Seconds left to wait. Past the deadline, while the student's code is still at work
+        (moving), a short while more, up to the last deadline: a loop that waits in slices of
+        remaining() waits as long as the work goes on, as the harness does, however slowly a busy
+        machine runs it. Code that is idle, blocked or spinning gets no more."""
+        now = time.monotonic()
+        left = self.deadline - now
+        if left <= 0 and now < self.last_deadline and self.moving():
+            left = min(MOVING_LOOK, self.last_deadline - now)
+            _keep(self._registry_path, OVERTIME_MARK, os.getpid(), "")
+        return max(floor, left)
+
+    def moving(self) -> bool:
+        """Whether the student's code put or took an item in the last MOVING_LOOK seconds, or a
+        process below this one waits for a CPU without spinning on an empty queue (Context.idle)."""
+        if rewritten_within(self._registry_path, WORK_TALLIES, MOVING_LOOK):
+            return True
+        import psutil  # only past the deadline: most checks never ask
+
+        try:
+            below = psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return False
+        for proc in below:
+            try:
+                if proc.status() == psutil.STATUS_RUNNING and not self.idle(proc.pid)["spinning"]:
+                    return True
+            except psutil.Error:
+                continue
+        return False
 
     def started(self, kind: str = "process") -> list[dict]:
         """Processes (or threads) the student's code has started in this process so far."""
@@ -1787,7 +1830,8 @@ def run(request: dict, channel: int) -> None:
     watch_student(request["registry"], module_file)
     job = {"module_file": module_file, "module": request["module"], "registry": request["registry"],
            "scenario": request["scenario"], "params": request["params"], "start_method": request["start_method"],
-           "deadline": started + request["deadline"]}
+           "deadline": started + request["deadline"],
+           "last_deadline": started + request.get("last_deadline", request["deadline"])}
     result = _run_scenario(job)
     result["elapsed"] = time.monotonic() - started
     _send(channel, result)

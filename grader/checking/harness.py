@@ -36,7 +36,7 @@ import psutil
 
 from grader.checking import diagnose, wire, zygote
 from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES,
-                                    rewritten_within, tallies)
+                                    OVERTIME_MARK, WORK_TALLIES, rewritten_within, tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -83,10 +83,12 @@ MAX_LOAD_SCALE = 4.0
 OVERTIME = 2.0
 PROGRESS_WINDOW = 0.5  # seconds: "still using the CPU" means in the last this many seconds
 PROGRESS_CPU = 0.05  # seconds of CPU the whole tree used in that window
-# ...or the student's code put an item on a queue or took one in that window (its tallies,
-# grader.checking.driver): a program that works through the delays it was given uses almost no CPU,
-# however busy the machine. Sleeping alone is no progress: a loop that polls and sleeps never ends.
-WORK_TALLIES = ("puts", "gets")
+# ...or the student's code put an item on a queue or took one in that window (WORK_TALLIES): a
+# program that works through the delays it was given uses almost no CPU, however busy the machine.
+# Sleeping alone is no progress: a loop that polls and sleeps never ends.
+# A scenario waits on past its own deadline while the work moves (driver.Context.remaining), and
+# marks it (OVERTIME_MARK): once the work stops, it has this long to answer.
+ANSWER_GRACE = 1.0
 
 
 def load_factor() -> float:
@@ -833,6 +835,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         "params": params,
         "start_method": start_method,
         "deadline": budget * 0.8,  # leave the scenario time to report partial results
+        "last_deadline": budget * 0.8 * (1 + OVERTIME),  # the same, for a check still at work
         "registry": str(workdir / "registry.jsonl"),
         "stdout": str(workdir / "stdout.log"),
         "limits": isolation.limits,
@@ -871,7 +874,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
             age = time.monotonic() - started
             if age > budget and not (age < budget * (1 + OVERTIME) and (
                     tree.progressing(lambda p: not roles.is_infrastructure(p))
-                    or rewritten_within(request["registry"], WORK_TALLIES, PROGRESS_WINDOW))):
+                    or rewritten_within(request["registry"], WORK_TALLIES, PROGRESS_WINDOW)
+                    or rewritten_within(request["registry"], (OVERTIME_MARK,), ANSWER_GRACE))):
                 break
             if deadlocked(age):
                 outcome.deadlock = True

@@ -71,18 +71,23 @@ class CountingQueue(multiprocessing.queues.Queue):
             return self._puts.value, self._late.value
 
 
-def _bounded_join(q, timeout: float, procs) -> bool:
-    """JoinableQueue.join() with a timeout (the library's has none): True if it returned. It gives
-    up early once every consumer has ended: nobody is left to mark an item done."""
-    deadline = time.monotonic() + timeout
+def _bounded_join(q, procs, left: Callable[[], float]) -> bool:
+    """JoinableQueue.join() with a timeout (the library's has none): True if it returned. It waits
+    while `left()` gives seconds, and gives up early once every consumer has ended: nobody is left to
+    mark an item done."""
     all_done = compat.all_done_condition(q)
     with all_done:
         while not compat.no_task_unfinished(q):
-            left = deadline - time.monotonic()
-            if left <= 0 or not any(p.is_alive() for p in procs):
+            wait = left()
+            if wait <= 0 or not any(p.is_alive() for p in procs):
                 return False
-            all_done.wait(min(left, 0.1))  # a bounded wait; task_done() wakes it at once
+            all_done.wait(min(wait, 0.1))  # a bounded wait; task_done() wakes it at once
     return True
+
+
+def _for(seconds: float) -> Callable[[], float]:
+    until = time.monotonic() + seconds
+    return lambda: until - time.monotonic()
 
 
 def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
@@ -150,13 +155,16 @@ def run_joinable(ctx, batches, n_consumers, producer_delay=0.0, consumer_delay=0
 
 
 def _collect_while_alive(results, count: int, procs, ctx) -> list:
-    """Up to `count` results, read as plain data; gives up early once every consumer has ended and
-    nothing came."""
+    """Up to `count` results, read as plain data, while the check has time (Context.remaining: past
+    the deadline, while the consumers still work), then whatever is already on its way. Gives up
+    early once every consumer has ended and nothing came."""
     got = []
-    while len(got) < count and ctx.remaining(0) > 0:
+    while len(got) < count:
         try:
             got.append(plain_item(results, min(0.1, ctx.remaining())))
         except queue.Empty:
+            if ctx.remaining(0) <= 0:
+                break
             if not any(p.is_alive() for p in procs):
                 try:
                     got.append(plain_item(results, 0.2))  # the last flush of an ended consumer
@@ -180,14 +188,15 @@ def consumer_acks(ctx, items, delay=0.0, n_consumers=1):
         began = time.monotonic()
         for item in items:
             q.put(item)
-        joined = _bounded_join(q, ctx.remaining() - 0.25, procs)  # what the budget leaves
+        # Until the deadline, and on while the consumers still put results (Context.remaining):
+        # a right consumer is never cut short because a busy machine ran it slowly.
+        joined = _bounded_join(q, procs, lambda: ctx.remaining(0))
         join_seconds = time.monotonic() - began
         puts_at_join = results.counts()[0]
         got = _collect_while_alive(results, len(items), procs, ctx)
         # Every result in but q.join() timed out: slow, or never marked done? A consumer that
         # marks its items done does so right after its last put, so a short look tells.
-        slow = (not joined and len(got) == len(items)
-                and _bounded_join(q, max(0.05, min(0.5, ctx.remaining(0) - 0.05)), procs))
+        slow = not joined and len(got) == len(items) and _bounded_join(q, procs, _for(0.2))
         exitcodes = [p.exitcode if not p.is_alive() else None for p in procs]
         late = results.counts()[1]  # the last result of a consumer that acked first comes after join
         return {"joined": joined, "slow": slow, "join_seconds": join_seconds,
