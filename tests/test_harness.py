@@ -1406,6 +1406,39 @@ def test_a_producer_waits_for_its_consumer_as_long_as_the_machine_holds_the_cons
     wait_for("raise SystemExit(1)", until=lambda reader: driver._Reader(reader.pid).ended())
 
 
+@POSIX_ONLY
+def test_a_producer_does_not_wait_for_a_holder_whose_target_has_returned(tmp_path, monkeypatch):
+    """A producer that had nothing to put returns at once, and stays a zombie until its starter
+    joins it, which may be after the other producers have ended: as it ends, it says that it makes
+    no queue call any more (driver._leave), and they do not wait for one. The holder here is
+    stopped once it has said so: nothing else would end the wait (a stopped process is waited for,
+    as a starved one is)."""
+    from grader.checking import driver
+
+    registry, dumps = tmp_path / "registry", tmp_path / "dumps"
+    dumps.mkdir()
+    monkeypatch.setattr(driver, "_registry", driver._Registry(str(registry)))
+    monkeypatch.setenv(driver.DUMP_DIR_ENV, str(dumps))
+    code = ("import os, signal, sys; sys.path.insert(0, sys.argv[3]); from grader.checking import driver; "
+            "open(os.path.join(sys.argv[2], f'{os.getpid()}.running'), 'w').close(); "
+            "driver._install_registry(sys.argv[1]); driver._leave(); os.kill(os.getpid(), signal.SIGSTOP)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(registry), str(dumps), str(KIT_ROOT)])
+    waiting = threading.Thread(target=driver._await_first_call, args=(holder.pid, time.monotonic()))
+    try:
+        process, start = psutil.Process(holder.pid), time.monotonic()
+        while process.status() != psutil.STATUS_STOPPED:
+            assert holder.poll() is None and time.monotonic() - start < 30, "the holder never stopped"
+            time.sleep(0.01)
+        waiting.start()
+        waiting.join(timeout=10 * driver.HOLD_MAX)
+        assert not waiting.is_alive(), "the producer waited for a holder that had said it was leaving"
+    finally:
+        holder.kill()
+        holder.wait()
+        if waiting.ident is not None:
+            waiting.join(timeout=30)
+
+
 def test_the_environment_is_copied_whole_while_another_thread_changes_it(monkeypatch):
     """Checks run ahead in threads while pytest sets and deletes PYTEST_CURRENT_TEST for each test."""
     from grader.checking.harness import _environment

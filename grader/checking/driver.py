@@ -799,7 +799,8 @@ def _late_if_held(q, call: str) -> bool:
 # the wait is judged by what the reader does: it lasts while the reader starts up, and after it
 # began its target (its RUNNING_SUFFIX mark), HOLD_MAX and then for as long as the reader only waits
 # for a CPU (runnable, and less than HOLD_CPU of CPU since). A reader that sleeps or blocks
-# elsewhere, or used the CPU for something else, is waited for no more; nor is one that died. The
+# elsewhere, or used the CPU for something else, is waited for no more; nor is one that died or whose
+# target has returned (a producer that had nothing to put, a zombie until it is joined). The
 # check's own budget ends the wait if none of this ever happens. Where a start-up's end cannot be
 # seen (no dump folder), the wait is bounded by START_MAX; where the system cannot tell a sleeping
 # process from a running one, by HOLD_MAX. A right program pays only its consumers' start-up.
@@ -828,7 +829,7 @@ def _used(q, put: bool = False) -> None:
 def _hold_for_readers() -> None:
     """As a process that put on queues ends: wait until every other process that holds one of them
     and still runs has made a queue call (_used), within the limits above. A holder that has ended,
-    or whose end its starter has seen, is not waited for."""
+    whose target has returned (_leave), or whose end its starter has seen, is not waited for."""
     if _use.pid != os.getpid() or not _use.on or not _use.put_on or _registry.path == os.devnull:
         return
     began = time.monotonic()
@@ -837,13 +838,23 @@ def _hold_for_readers() -> None:
             _await_first_call(pid, began)
 
 
+def _leave() -> None:
+    """As a process of the check ends (its target has returned or raised): leave the mark
+    "leaving", since it makes no queue call from now on. Another process holding for its readers
+    waits for it no more: a producer that put nothing ends before the others, and stays a zombie
+    until its starter joins it, which may be after theirs."""
+    if _registry.path != os.devnull:
+        _mark("leaving", os.getpid())
+
+
 def _await_first_call(pid: int, began: float) -> None:
-    """Wait until the reader `pid` has made a queue call or ended, on the terms above."""
+    """Wait until the reader `pid` has made a queue call, is leaving or has ended, on the terms
+    above."""
     folder = os.environ.get(DUMP_DIR_ENV)
     ready = os.path.join(folder or os.devnull, f"{pid}{RUNNING_SUFFIX}")
     pause, ready_at, reader = 0.001, None, None
-    while (not os.path.exists(f"{_registry.path}.used.{pid}")
-           and not os.path.exists(f"{_registry.path}.ended.{pid}") and _exists(pid)):
+    while (not any(os.path.exists(f"{_registry.path}.{kind}.{pid}") for kind in ("used", "leaving", "ended"))
+           and _exists(pid)):
         now = time.monotonic()
         if ready_at is None and os.path.exists(ready):
             ready_at = now
@@ -1596,6 +1607,7 @@ def _enter_child(_=None) -> None:
     machine made the start-up."""
     compat.Finalize(None, _wait_seen, exitpriority=100)  # not on os._exit() or a signal
     compat.Finalize(None, _hold_for_readers, exitpriority=101)  # (the higher runs first)
+    compat.Finalize(None, _leave, exitpriority=102)
     _enter_turns()
     _watch_proxies()  # a spawn child has unpickled its arguments by now: a Manager's proxies too
     folder = os.environ.get(DUMP_DIR_ENV)
