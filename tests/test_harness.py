@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -1229,6 +1230,26 @@ def run(items, producer_delay=0, consumer_delay=0):
     return list(items)
 """)
     assert any("more after its reply" in flag for flag in out.flags), (out.status, out.flags)
+
+
+def test_an_answer_on_its_way_is_seen_coming_before_it_has_all_come():
+    """Once the driver has begun to answer, the student's part is over: the watch waits for the
+    rest however slowly this process, busy with other checks, reads it (up to the overtime)."""
+    from grader.checking import wire
+    from grader.checking.harness import _Answer
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as stream:
+        answer = _Answer(stream, threading.Event())
+        answer.start()
+        try:
+            frame = wire.encode({"status": "returned", "value": [1, 2, 3]})
+            os.write(write_end, struct.pack("!Q", len(frame)))
+            assert answer.coming.wait(timeout=30) and not answer.done.is_set()
+            os.write(write_end, frame)
+        finally:
+            os.close(write_end)
+        assert answer.done.wait(timeout=30) and not answer.problem
 
 
 def test_the_kit_is_compiled_for_the_checks_but_never_its_hidden_checks(tmp_path):

@@ -365,8 +365,9 @@ WORK_TALLIES = ("puts", "gets")
 # of its processes waits for a CPU): shorter than the harness's own look, so that the scenario
 # gives up, and answers, before the harness would.
 MOVING_LOOK = 0.3
-# ...and says so in ``<registry>.overtime.<pid>`` at each slice: the harness then gives it a moment
-# to answer once the work stops (ANSWER_GRACE).
+# ...and says so in ``<registry>.overtime.<pid>`` at each slice, and once more as it begins to
+# answer: the harness then gives it a moment to answer, however long a busy machine makes the
+# scenario's last steps (ANSWER_GRACE).
 OVERTIME_MARK = "overtime"
 
 
@@ -1845,6 +1846,7 @@ def run(request: dict, channel: int) -> None:
            "deadline": started + request["deadline"],
            "last_deadline": started + request.get("last_deadline", request["deadline"])}
     result = _run_scenario(job)
+    _keep(request["registry"], OVERTIME_MARK, os.getpid(), "")  # the student's part is over: answering
     result["elapsed"] = time.monotonic() - started
     _send(channel, result)
 

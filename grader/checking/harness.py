@@ -87,7 +87,8 @@ PROGRESS_CPU = 0.05  # seconds of CPU the whole tree used in that window
 # program that works through the delays it was given uses almost no CPU, however busy the machine.
 # Sleeping alone is no progress: a loop that polls and sleeps never ends.
 # A scenario waits on past its own deadline while the work moves (driver.Context.remaining), and
-# marks it (OVERTIME_MARK): once the work stops, it has this long to answer.
+# marks it (OVERTIME_MARK), as it does when it begins to answer: it then has this long to answer.
+# Once the answer's first bytes have come, the rest is waited for (up to the overtime).
 ANSWER_GRACE = 1.0
 
 
@@ -531,6 +532,7 @@ class _Answer(threading.Thread):
         self.wake = wake  # set with done: the watch loop looks at once
         self.payload: dict | None = None
         self.problem = ""  # why an answer that came could not be taken
+        self.coming = threading.Event()  # its first bytes have come: the driver is done
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -538,6 +540,7 @@ class _Answer(threading.Thread):
             header = self.stream.read(8)
             if len(header) != 8:
                 return  # no answer: the driver crashed
+            self.coming.set()
             (size,) = struct.unpack("!Q", header)
             if size > wire.MAX_ANSWER_BYTES:
                 self.problem = f"an answer of {size} bytes, more than the {wire.MAX_ANSWER_BYTES} allowed"
@@ -873,7 +876,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
                 break
             age = time.monotonic() - started
             if age > budget and not (age < budget * (1 + OVERTIME) and (
-                    tree.progressing(lambda p: not roles.is_infrastructure(p))
+                    answer.coming.is_set()  # only this process's own pace is left
+                    or tree.progressing(lambda p: not roles.is_infrastructure(p))
                     or rewritten_within(request["registry"], WORK_TALLIES, PROGRESS_WINDOW)
                     or rewritten_within(request["registry"], (OVERTIME_MARK,), ANSWER_GRACE))):
                 break
