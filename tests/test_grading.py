@@ -719,31 +719,6 @@ def test_the_hidden_checks_of_each_exercise_take_turns_over_the_other_start_meth
     assert [mac.methods(check) for check in hidden] == [("fork",), ("forkserver",), ("fork",), ("forkserver",)]
 
 
-def test_the_runner_starts_the_runs_with_the_longest_budgets_first():
-    """A submission that hangs waits out its budgets: the broker exercise's (the longest) start
-    first, then the runs under a start method that starts processes more slowly, each group in the
-    plan's order; every run of the plan is there once."""
-    from grader.grading.runner import jobs
-
-    def least_budget(run):
-        check, method = run
-        return check.exercise.budget.seconds(work=0.0, processes=1, start_method=method)
-
-    def named(runs):
-        return [(check.exercise.name, check.name, method, least_budget((check, method))) for check, method in runs]
-
-    plan = grading_plan()
-    exercises = all_exercises()
-    runs = named(jobs(exercises, plan))
-    planned = named(plan.runs(check for exercise in exercises for check in checks_for(exercise)))
-    assert sorted(runs) == sorted(planned) and len(set(runs)) == len(runs)
-    budgets = [budget for *_, budget in runs]
-    assert budgets == sorted(budgets, reverse=True)
-    assert runs[0][0] == "ex07_rabbitmq" and budgets[0] > budgets[-1]
-    for budget in set(budgets):  # among equals, the plan's order
-        assert [run for run in runs if run[3] == budget] == [run for run in planned if run[3] == budget]
-
-
 @pytest.mark.parametrize("cores, quota, workers, expected", [
     (2, None, 1, 12), (2, None, 2, 6), (2, None, 16, 1), (64, None, 1, 16),  # 6 per core, shared, at most 16
     (8, 2.5, 1, 12), (8, 0.5, 1, 6),  # a container's CPU limit: 2 cores, then (half a core) 1

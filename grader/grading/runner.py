@@ -33,12 +33,7 @@ from grader.grading.checklist import Check, Plan, checks_for, grading_plan, run_
 
 
 def jobs(exercises, plan: Plan) -> list[tuple[Check, str]]:
-    """Every run of the plan, those with the longest least budget first (an exercise's margin and
-    one process started under the run's method: ``Budget.seconds``), else in the plan's order. A
-    submission that hangs waits out its budgets: the longest ones, started last, would keep one
-    worker busy while the others have nothing left to do."""
-    runs = plan.runs(check for exercise in exercises for check in checks_for(exercise))
-    return sorted(runs, key=lambda run: -run[0].exercise.budget.seconds(work=0.0, processes=1, start_method=run[1]))
+    return plan.runs(check for exercise in exercises for check in checks_for(exercise))
 
 
 def end_user_processes(uid: int) -> None:
