@@ -1286,6 +1286,7 @@ class Context:
         self.deadline = deadline  # time.monotonic() by which the scenario should have its answer
         # ...unless the student's code is still at work then (remaining): at most until this
         self.last_deadline = max(deadline, job.get("last_deadline", deadline))
+        self._granted = deadline  # the end of the last slice of overtime remaining() gave
         self._registry_path = job["registry"]
         self.hosts: list = []  # hosts of StudentCalls made from here, for join_hosts()
         self.claims: list[dict] = []  # what those hosts said about themselves (registry, notes)
@@ -1394,13 +1395,13 @@ class Context:
         """Seconds left to wait. Past the deadline, while the student's code is still at work
         (moving), a short while more, up to the last deadline: a loop that waits in slices of
         remaining() waits as long as the work goes on, as the harness does, however slowly a busy
-        machine runs it. Code that is idle, blocked or spinning gets no more."""
+        machine runs it. Code that is idle, blocked or spinning gets no more. Whether it moves is
+        asked once per slice, however often a waiting loop calls this."""
         now = time.monotonic()
-        left = self.deadline - now
-        if left <= 0 and now < self.last_deadline and self.moving():
-            left = min(MOVING_LOOK, self.last_deadline - now)
+        if self._granted <= now < self.last_deadline and self.moving():
+            self._granted = min(now + MOVING_LOOK, self.last_deadline)
             _keep(self._registry_path, OVERTIME_MARK, os.getpid(), "")
-        return max(floor, left)
+        return max(floor, max(self.deadline, self._granted) - now)
 
     def moving(self) -> bool:
         """Whether the student's code put or took an item in the last MOVING_LOOK seconds, or a
