@@ -232,6 +232,66 @@ def test_a_scenario_waits_past_its_deadline_while_the_work_moves_and_no_longer(t
         assert out.elapsed < 1.0 * (1 + OVERTIME), out.elapsed
 
 
+FOREVER = HEADER + """
+import threading
+
+def put_all(q, items):
+    threading.Event().wait()
+
+def drain(q, n, timeout=None):
+    threading.Event().wait()
+"""
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("scenario, params", [
+    ("put_all_waits", {"items": [1, 2, 3], "consumer_delay": 0.05}),  # the kit's consumer in q.get()
+    ("late_items", {"items": [1, 2], "gap": 0.3, "call": "drain", "timeout": 3.0}),  # its producer
+], ids=["kit-consumer-waits", "kit-producer-waits"])
+def test_a_kit_helper_waiting_for_the_student_does_not_hide_a_deadlock(tmp_path, method, scenario, params):
+    """The kit's helper waits for the student's next put or get (driver.awaiting_student), which never
+    comes: the check is deadlocked, and said to be long before its budget."""
+    out = check(tmp_path, FOREVER, method=method, budget=5.0, scenario=f"ex01_queue_basics:{scenario}",
+                params=params)
+    assert out.status == "hang" and out.deadlock, (out.status, out.elapsed)
+    assert out.elapsed < 3.0, out.elapsed
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_student_blocked_on_a_full_queue_beside_a_sleeping_kit_consumer_is_no_deadlock(tmp_path, method):
+    """put_all() waits in q.put() without a timeout while the kit's consumer sleeps between its gets:
+    the consumer will make room, so the watch must not call it a deadlock."""
+    out = check(tmp_path, HEADER + """
+def put_all(q, items):
+    for item in items:
+        q.put(item)
+    return len(items)
+""", method=method, budget=6.0, scenario="ex01_queue_basics:put_all_waits",
+                params={"items": list(range(6)), "consumer_delay": 0.6})
+    assert out.status == "returned", (out.status, out.elapsed, out.stuck)
+    assert out.value["got"] == list(range(6))
+
+
+def test_a_wait_for_the_brokers_messages_counts_only_while_the_kit_waits_on_queues(tmp_path):
+    """While the kit waits for the student through RabbitMQ, a worker in channel.start_consuming() may
+    just be waiting for the broker to deliver: that is no place of a deadlock. A threading wait is."""
+    from grader.checking.harness import _place
+
+    module = tmp_path / "work_queue.py"
+    module.write_text("import threading\n\ndef worker(channel):\n    channel.start_consuming()\n"
+                      "\ndef stuck():\n    threading.Event().wait()\n", encoding="utf-8")
+
+    def dump(line: int, func: str, inner: str) -> str:
+        return (f"Current thread 0x00007f0000000001 (most recent call first):\n"
+                f'  File "/usr/lib/python3/site-packages/lib.py", line 10 in {inner}\n'
+                f'  File "{module}", line {line} in {func}\n')
+
+    consuming, waiting = dump(4, "worker", "start_consuming"), dump(7, "stuck", "wait")
+    assert _place(consuming, str(module), broker_awaited=False) is not None
+    assert _place(consuming, str(module), broker_awaited=True) is None
+    assert _place(waiting, str(module), broker_awaited=True) is not None
+
+
 @pytest.mark.parametrize("body", [
     "    while True:\n        time.sleep(0.05)\n",  # sleeping: it may still do something
     "    q = multiprocessing.Queue()\n    while True:\n        try:\n            q.get(timeout=0.05)\n"

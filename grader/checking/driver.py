@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import faulthandler
 import functools
 import importlib
@@ -1803,6 +1804,34 @@ def start_kit_process(proc):
     proc._baozi_kit = True
     proc.start()
     return proc
+
+
+# A process of the kit's that waits for the student's processes alone, and when its wait times out
+# only answers or ends (never wakes one of them), says so while it waits: ``<registry>.awaits.<pid>``
+# names what stands between ("queues", or "broker" where the student's processes are reached
+# through RabbitMQ), and is emptied after. The deadlock watch counts such a process as one more
+# that waits forever, however much CPU its looks take (grader.checking.harness._DeadlockWatch).
+AWAITS_MARK = "awaits"
+AWAITS_THROUGH = ("queues", "broker")
+
+
+def awaiting(registry_path: str) -> dict[int, str]:
+    """The processes that say they wait for the student's alone, now (AWAITS_MARK): pid -> through."""
+    return {pid: text for pid, text in _all_kept(registry_path, AWAITS_MARK).items() if text in AWAITS_THROUGH}
+
+
+@contextlib.contextmanager
+def awaiting_student(through: str = "queues"):
+    """Around a wait of the kit's, in any process of the check, that only the student's processes can
+    end early (see AWAITS_MARK)."""
+    registry = os.environ.get(REGISTRY_ENV)  # the check's, in every process of it
+    if registry:
+        _keep(registry, AWAITS_MARK, os.getpid(), through)
+    try:
+        yield
+    finally:
+        if registry:
+            _keep(registry, AWAITS_MARK, os.getpid(), "")
 
 
 class _ObserverFds:

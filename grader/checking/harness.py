@@ -36,7 +36,7 @@ import psutil
 
 from grader.checking import diagnose, wire, zygote
 from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES,
-                                    OVERTIME_MARK, WORK_TALLIES, rewritten_within, tallies)
+                                    OVERTIME_MARK, WORK_TALLIES, awaiting, rewritten_within, tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -424,16 +424,27 @@ class _DeadlockWatch:
     process can wake another. Two looks at the stacks must agree before it says so, and from the
     first look on no thread of the tree may run or wait for a CPU and no byte may pass through any
     of its pipes: a starved pipeline shows the same lines twice while its items still move. Until
-    then, and wherever stacks cannot be had (Windows), the budget decides. A scenario that has just
-    left an overtime mark is deciding by its own rules (driver.Context.remaining) and answers within
-    ANSWER_GRACE: the watch lets it, as the budget does, however little CPU its last look took.
+    then, and wherever stacks cannot be had (Windows), the budget decides.
+
+    A process of the kit's that says it waits for the student's processes alone
+    (driver.awaiting_student: a helper in ``q.get()``, a scenario watching the broker's counts)
+    counts as one more that waits forever, whatever CPU and bytes its looks take. While the kit
+    waits through the broker, a student's wait for its messages does not count: the broker, outside
+    the tree, may be slow to deliver them.
+
+    A scenario that has just left an overtime mark is deciding by its own rules
+    (driver.Context.remaining) and answers within ANSWER_GRACE: the watch lets it, as the budget
+    does, however little CPU its last look took.
     """
 
-    def __init__(self, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks, module_file: str):
+    def __init__(self, tree: _Tree, roles: diagnose.Roles, stacks: diagnose.Stacks, module_file: str,
+                 registry: str):
         self.tree, self.roles, self.stacks = tree, roles, stacks
         self.module_file = str(module_file)
-        # Since the first look: (when, where each process waits, the bytes each had moved).
-        self.candidate: tuple[float, dict, dict] | None = None
+        self.registry = registry
+        # Since the first look: (when, where each process waits, the bytes each had moved, the
+        # processes of the kit's that wait for the student's).
+        self.candidate: tuple[float, dict, dict, dict] | None = None
         self.next_look = 0.0
 
     def __call__(self, age: float) -> bool:
@@ -443,26 +454,43 @@ class _DeadlockWatch:
         if self.candidate is None and now < self.next_look:
             return False
         tracked = [t for t in self.tree.seen.values() if _is_alive(t.proc)]
-        if (not tracked or not all(t.quiet_for(DEADLOCK_QUIET, now) for t in tracked)
+        # A process of the kit's that waits for the student's alone (driver.awaiting_student) may
+        # look around as it waits: its CPU and bytes say nothing of the student's.
+        awaits = {pid: through for pid, through in awaiting(self.registry).items()
+                  if any(t.proc.pid == pid for t in tracked)}
+        active = [t for t in tracked if t.proc.pid not in awaits]
+        if (not tracked or not all(t.quiet_for(DEADLOCK_QUIET, now) for t in active)
                 or any(_may_run(t.proc) for t in tracked)):
             self.candidate = None
             return False
         if now < self.next_look:
             return False
         self.next_look = now + DEADLOCK_CONFIRM
-        moved = _bytes_moved(tracked)
+        moved = _bytes_moved(active)
         watched = [t.proc for t in tracked if not self.roles.is_infrastructure(t.proc)
                    and self.roles.name(t.proc.pid)[1] not in INTERNAL_ROLES]
-        stacks = self.stacks.request(watched, freeze=False, wait=0.2)
-        places = {p.pid: diagnose.waits_forever(stacks.get(p.pid, ""), self.module_file) for p in watched}
+        stacks = self.stacks.request([p for p in watched if p.pid not in awaits], freeze=False, wait=0.2)
+        places = {p.pid: ("awaits",) if p.pid in awaits else
+                  _place(stacks.get(p.pid, ""), self.module_file, "broker" in awaits.values())
+                  for p in watched}
         if not watched or None in places.values():
             self.candidate = None
             return False
-        if self.candidate is None or self.candidate[1:] != (places, moved):
+        if self.candidate is None or self.candidate[1:] != (places, moved, awaits):
             # Read after the stacks, so that the next look counts no byte of their dumps.
-            self.candidate = (now, places, _bytes_moved(tracked))
+            self.candidate = (now, places, _bytes_moved(active), awaits)
             return False
         return now - self.candidate[0] >= DEADLOCK_CONFIRM
+
+
+def _place(stack: str, module_file: str, broker_awaited: bool) -> tuple | None:
+    """Where a student's process waits forever (diagnose.waits_forever). While the kit waits for
+    the student through the broker, a wait for the broker's messages is not one: the broker, which
+    the watch cannot see, may be slow to deliver them."""
+    place = diagnose.waits_forever(stack, module_file)
+    if place is not None and broker_awaited and len(place) > 1 and place[1] in diagnose.PIKA_WAITS:
+        return None
+    return place
 
 
 def _may_run(proc: psutil.Process) -> bool:
@@ -865,7 +893,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     tree = _Tree(driver.pid, lambda pid: stacks.running(pid) or (pid == driver.pid and stacks.armed(pid)),
                  seen_dir)
     roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
-    deadlocked = _DeadlockWatch(tree, roles, stacks, module_file)
+    deadlocked = _DeadlockWatch(tree, roles, stacks, module_file, request["registry"])
     try:
         while True:
             tree.sample(fresh=poked.take())

@@ -8,7 +8,7 @@ import os
 import queue
 import time
 
-from grader.checking.driver import start_kit_process
+from grader.checking.driver import awaiting_student, start_kit_process
 from grader.checking.scenarios.common import Diagnosis, Scenario, Seen, collect, describe, says, timed, words
 
 WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
@@ -19,7 +19,8 @@ def kit_helper(q, out, count: int, delay: float, timeout: float) -> None:
     """A slow consumer of the kit's own: takes `count` items from `q` and passes them to `out`."""
     for _ in range(count):
         try:
-            item = q.get(timeout=timeout)
+            with awaiting_student():  # for the student's next put; at the timeout it only ends
+                item = q.get(timeout=timeout)
         except queue.Empty:
             return
         time.sleep(delay)
@@ -230,7 +231,8 @@ def try_get(ctx, items):
 def kit_late_producer(q, items, gap: float, asked, done) -> None:
     """A producer of the kit's own that puts each item `gap` seconds after a get asked for it."""
     for item in items:
-        asked.acquire()
+        with awaiting_student():  # for the student's next get
+            asked.acquire()
         if done.is_set():
             return
         time.sleep(gap)

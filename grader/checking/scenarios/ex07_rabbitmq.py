@@ -19,7 +19,7 @@ import time
 from typing import Callable
 
 from grader.checking import compat
-from grader.checking.driver import start_kit_process
+from grader.checking.driver import awaiting_student, start_kit_process
 from grader.checking.roles import WORKER, plays
 from grader.checking.scenarios.common import (Diagnosis, RunSeen, Scenario, Seen, StartedSeen, as_list, patch_here,
                                               pipeline_work, started, timed)
@@ -270,8 +270,9 @@ def worker_killed_mid_message(ctx, url, queue_name, items, hold, window):
         observer.publish(queue_name, items)
         worker = _Worker(ctx, url, queue_name, hold)
         total = len(items)
-        first = observer.wait_count(queue_name, lambda n: (n is not None and n < total) or worker.ended(),
-                                    _until(ctx, 10.0))
+        with awaiting_student("broker"):  # for the worker's first take; at the deadline it answers
+            first = observer.wait_count(queue_name, lambda n: (n is not None and n < total) or worker.ended(),
+                                        _until(ctx, 10.0))
         worker.raise_if_failed()
         seen = {"took": first is not None and first < total, "lowest": first}
         if seen["took"]:
