@@ -232,6 +232,66 @@ def test_a_scenario_waits_past_its_deadline_while_the_work_moves_and_no_longer(t
         assert out.elapsed < 1.0 * (1 + OVERTIME), out.elapsed
 
 
+def _started_its_host(folder: Path) -> list[int]:
+    """Pids of the drivers of checks whose folder is in `folder` that have started a host (the
+    processes of a check work in its folder)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "ppid", "cwd"]):
+        cwd = proc.info["cwd"] or ""
+        if Path(cwd).parent == folder and Path(cwd).name.startswith("baozi-check-"):
+            try:
+                parent = psutil.Process(proc.info["ppid"])
+                if parent.cwd() == cwd:
+                    found.append(parent.pid)
+            except psutil.Error:
+                continue
+    return found
+
+
+@POSIX_ONLY
+def test_a_scenario_whose_host_has_replied_waits_for_a_starved_driver(tmp_path, monkeypatch):
+    """The host that ran run() has replied; the driver, which reads the reply and answers, is kept
+    from the CPU past the budget (stopped here, as a busy machine would starve it). The program was
+    right, so the check must wait for the kit's own last steps, not call it a hang."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the check's folder goes
+    gate = tmp_path / "gate"
+    source = (KIT_ROOT / "solutions" / "ex03_sentinel" / "sentinel.py").read_text(encoding="utf-8")
+    source = source.replace("\ndef run(", f"""
+import os as _os, time as _time
+
+def run(*args, **kwargs):  # a right run(), once the driver is stopped
+    while not _os.path.exists({str(gate)!r}):
+        _time.sleep(0.01)
+    return _right_run(*args, **kwargs)
+
+def _right_run(""", 1)
+    budget, result = 1.0, {}
+    runner = threading.Thread(target=lambda: result.update(out=check(tmp_path, source, method="fork",
+                                                                      budget=budget, params={"items": [1, 2, 3]})))
+    started = time.monotonic()
+    runner.start()
+    driver = None
+    while driver is None and runner.is_alive():  # the driver, once it has started its host
+        driver = next(iter(_started_its_host(tmp_path)), None)
+        runner.join(0.005)
+    assert driver is not None, "no driver with a host was seen"
+    os.kill(driver, signal.SIGSTOP)
+    gate.touch()
+    try:
+        while runner.is_alive() and not list(tmp_path.glob("baozi-check-*/registry.jsonl.replied.*")):
+            runner.join(0.005)
+        runner.join(budget + 1.5 - (time.monotonic() - started))  # well past the budget and the grace
+    finally:
+        try:
+            os.kill(driver, signal.SIGCONT)
+        except ProcessLookupError:
+            pass  # the check has ended it
+    runner.join(30)
+    out = result["out"]
+    assert out.status == "returned", (out.status, out.elapsed)
+    assert out.elapsed > budget
+
+
 FOREVER = HEADER + """
 import threading
 

@@ -370,6 +370,10 @@ MOVING_LOOK = 0.3
 # answer: the harness then gives it a moment to answer, however long a busy machine makes the
 # scenario's last steps (ANSWER_GRACE).
 OVERTIME_MARK = "overtime"
+# The host that ran a whole scenario leaves this as it replies: all that is left is the observer's
+# to do, reading the reply and answering, and the harness waits for it (up to the overtime) however
+# long a busy machine keeps it from a CPU.
+REPLIED_MARK = "replied"
 
 
 def rewritten_within(registry_path: str, kinds: tuple[str, ...], seconds: float) -> bool:
@@ -2071,6 +2075,8 @@ def _host_scenario(job: dict, writer, release) -> None:
                 reply = {"status": "missing_function", "error": {"message": str(exc)}}
             except BaseException as exc:  # the student's code raised (or called sys.exit): report it
                 reply = {"status": "raised", "error": _describe_exception(exc, job["module_file"])}
+    # The scenario is over: the observer's steps follow, which a busy machine may keep from a CPU.
+    _keep(job["registry"], REPLIED_MARK, os.getpid(), "")
     _reply(writer, reply, caught)
     try:
         release.recv_bytes(1)  # never sent: returns (EOFError) when the observer has ended

@@ -36,7 +36,8 @@ import psutil
 
 from grader.checking import diagnose, wire, zygote
 from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES,
-                                    OVERTIME_MARK, WORK_TALLIES, awaiting, rewritten_within, tallies)
+                                    OVERTIME_MARK, REPLIED_MARK, WORK_TALLIES, awaiting, rewritten_within,
+                                    tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -88,7 +89,8 @@ PROGRESS_CPU = 0.05  # seconds of CPU the whole tree used in that window
 # Sleeping alone is no progress: a loop that polls and sleeps never ends.
 # A scenario waits on past its own deadline while the work moves (driver.Context.remaining), and
 # marks it (OVERTIME_MARK), as it does when it begins to answer: it then has this long to answer.
-# Once the answer's first bytes have come, the rest is waited for (up to the overtime).
+# Once the answer's first bytes have come, the rest is waited for (up to the overtime), and so is
+# the answer of a scenario whose host has replied (REPLIED_MARK): only the kit's steps are left.
 ANSWER_GRACE = 1.0
 
 
@@ -909,7 +911,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
                     answer.coming.is_set()  # only this process's own pace is left
                     or tree.progressing(lambda p: not roles.is_infrastructure(p))
                     or rewritten_within(request["registry"], WORK_TALLIES, PROGRESS_WINDOW)
-                    or rewritten_within(request["registry"], (OVERTIME_MARK,), ANSWER_GRACE))):
+                    or rewritten_within(request["registry"], (OVERTIME_MARK,), ANSWER_GRACE)
+                    or rewritten_within(request["registry"], (REPLIED_MARK,), age))):
                 break
             if deadlocked(age) and not rewritten_within(request["registry"], (OVERTIME_MARK,), ANSWER_GRACE):
                 outcome.deadlock = True
