@@ -458,8 +458,8 @@ class _DeadlockWatch:
         tracked = [t for t in self.tree.seen.values() if _is_alive(t.proc)]
         # A process of the kit's that waits for the student's alone (driver.awaiting_student) may
         # look around as it waits: its CPU and bytes say nothing of the student's.
-        awaits = {pid: through for pid, through in awaiting(self.registry).items()
-                  if any(t.proc.pid == pid for t in tracked)}
+        alive = {t.proc.pid for t in tracked}
+        awaits = {pid: through for pid, through in awaiting(self.registry).items() if pid in alive}
         active = [t for t in tracked if t.proc.pid not in awaits]
         if (not tracked or not all(t.quiet_for(DEADLOCK_QUIET, now) for t in active)
                 or any(_may_run(t.proc) for t in tracked)):
@@ -482,7 +482,10 @@ class _DeadlockWatch:
             # Read after the stacks, so that the next look counts no byte of their dumps.
             self.candidate = (now, places, _bytes_moved(active), awaits)
             return False
-        return now - self.candidate[0] >= DEADLOCK_CONFIRM
+        if now - self.candidate[0] < DEADLOCK_CONFIRM:
+            return False
+        # A scenario deciding in overtime answers within ANSWER_GRACE: it has the last word.
+        return not rewritten_within(self.registry, (OVERTIME_MARK,), ANSWER_GRACE)
 
 
 def _place(stack: str, module_file: str, broker_awaited: bool) -> tuple | None:
@@ -914,7 +917,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
                     or rewritten_within(request["registry"], (OVERTIME_MARK,), ANSWER_GRACE)
                     or rewritten_within(request["registry"], (REPLIED_MARK,), age))):
                 break
-            if deadlocked(age) and not rewritten_within(request["registry"], (OVERTIME_MARK,), ANSWER_GRACE):
+            if deadlocked(age):
                 outcome.deadlock = True
                 break
         outcome.elapsed = time.monotonic() - started
