@@ -1239,6 +1239,48 @@ def test_the_students_sleeps_and_puts_are_tallied_in_every_process(tmp_path, met
     assert set(spans) == {"producer", "consumer", "main"}
     assert spans["producer"]["puts"] == spans["consumer"]["puts"] == 4 and spans["main"]["puts"] == 1
     assert spans["producer"]["span"] >= 3 * 0.01 and spans["consumer"]["span"] >= 3 * 0.02
+    assert spans["producer"]["own"] >= 3 * 0.01 and spans["consumer"]["own"] >= 3 * 0.02
+
+
+LATE_CONSUMER = HEADER + """
+import select
+
+
+def producer(q, items, delay=0.0):
+    for item in items:
+        q.put(item)
+
+
+def consumer(q, results, delay=0.0):
+    for item in iter(q.get, None):
+        select.select([], [], [], 0.05)  # kept off the CPU, as a loaded machine would keep it
+        results.put(item)
+
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(1), multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=producer, args=(q, items, producer_delay)),
+             multiprocessing.Process(target=consumer, args=(q, results, consumer_delay))]
+    for p in procs:
+        p.start()
+    procs[0].join()
+    q.put(None)
+    out = [results.get() for _ in items]
+    procs[1].join()
+    return out
+"""
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_producers_waits_for_room_are_not_its_own_time(tmp_path, method):
+    """A producer that never sleeps, on a queue of one beside a consumer that is slow in no way
+    the kit tallies: its puts spread over the consumer's time, all of it spent waiting in put()."""
+    out = check(tmp_path, LATE_CONSUMER, method=method, budget=10.0,
+                params={"items": [1, 2, 3, 4, 5, 6], "producer_delay": 0.03})
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3, 4, 5, 6]
+    producer = next(s for s in out.value["put_spans"] if s["role"] == "producer")
+    assert producer["puts"] == 6 and producer["span"] >= 4 * 0.05
+    assert producer["own"] < 0.5 * producer["span"]
 
 
 def test_a_delay_not_passed_on_shows_as_sleeps_of_nothing(tmp_path):

@@ -50,8 +50,18 @@ def test_puts_bunched_together_fail_a_call_that_took_long_enough_only_under_load
                                    delay=0.03, by="producer")
 
 
+def test_puts_spread_only_by_waits_for_room_fail():
+    """A producer that never sleeps, on a full queue beside a consumer kept off the CPU: its puts
+    spread as far as the consumer was late, but that time was spent waiting in put()."""
+    spans = [{"role": "producer", "puts": 10, "span": 0.6, "own": 0.003}, *SPANS[1:]]
+    seen = RunSeen(seconds=0.9, slept={"calls": 0, "seconds": 0.0}, put_spans=spans)
+    with pytest.raises(pytest.fail.Exception, match="the producers put their items too close together"):
+        kit().expect_took_at_least(seen, 0.3, what="run()", why="10 items, producer_delay=0.03",
+                                   delay=0.03, by="producer")
+
+
 def test_puts_spread_by_the_delay_pass():
-    spans = [{"role": "producer", "puts": 10, "span": 0.28}, *SPANS[1:]]
+    spans = [{"role": "producer", "puts": 10, "span": 0.4, "own": 0.28}, *SPANS[1:]]
     kit().expect_took_at_least(RunSeen(seconds=0.5, slept={"calls": 10, "seconds": 0.3}, put_spans=spans),
                                0.3, what="run()", why="10 items, producer_delay=0.03", delay=0.03,
                                by="producer")

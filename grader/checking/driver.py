@@ -444,8 +444,9 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     - ``time.sleep``: how often, and the seconds asked for (tally "sleep");
     - ``multiprocessing`` queues' ``put`` (``SimpleQueue`` and a Manager's queues too): how often,
-      and when the first and the last returned (tally "puts"); their ``get`` and ``get_nowait``: how
-      many items they returned (tally "gets");
+      when the first and the last returned, and how long the putting thread had waited in puts and
+      gets by then (tally "puts", see ``_QueueWaits``); their ``get`` and ``get_nowait``: how many
+      items they returned (tally "gets");
     - their ``get``, ``get_nowait``, ``empty`` and ``qsize``: the longest run of calls that found
       nothing without waiting (tally "polls", see ``_Polls``);
     - ``JoinableQueue.join``: how often it was called and how often it returned (tally "qjoins"),
@@ -469,7 +470,10 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     A check that a delay was honoured used to time the whole call only, and under heavy load starting
     the processes alone can take longer than the delays. Neither tally grows with the load: the
     seconds asked of ``time.sleep`` are what the code asked, and a producer that sleeps between its
-    puts spreads them at least that far apart however slow the machine is.
+    puts spreads them at least that far apart however slow the machine is. The time a put waited
+    for room, or a get for an item, is left out of that spread: it grows with the load (a producer
+    that never sleeps waits in put() on a full queue for as long as the consumer is kept off the
+    CPU), and it is the other side's time, not this process's.
 
     Runs in the driver before the student's module is imported (fork children inherit it, and
     ``from time import sleep`` takes the counted one), and in spawn and forkserver children, which
@@ -490,11 +494,18 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     Simple = multiprocessing.queues.SimpleQueue
     simple_put, simple_get = Simple.put, Simple.get
     work = _Work()
+    waits = _watching.waits = _QueueWaits()
 
     def count_put(obj) -> None:
-        """One put of the student's code has returned."""
-        now = time.monotonic()
-        puts.add(lambda v: [v[0] + 1, v[1], now] if v else [1, now, now])
+        """One put of the student's code has returned: [puts, first, last, waited by the first,
+        waited by the last, the thread that put] (0 for the thread once a second thread has put)."""
+        now, waited, thread = time.monotonic(), round(waits.seconds, 4), threading.get_native_id()
+
+        def update(v):
+            if not v:
+                return [1, now, now, waited, waited, thread]
+            return [v[0] + 1, v[1], now, v[3], waited, thread if v[5] == thread else 0]
+        puts.add(update)
         if obj is None:
             unjoined = _not_joined()
             sentinels.append(unjoined)
@@ -517,24 +528,30 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
 
     def clocked(put):
         def _clocked_put(self, obj, block=True, timeout=None):
+            start = time.monotonic()
             _used(self, put=True)
             _take_turn(self)
             done = put(self, obj, block, timeout)
             work.put()  # a result is out (through a queue of the kit's too): the work is done
             if _called_by_student(module_file):
+                waits.since(start)
                 count_put(obj)
             return done
         return _clocked_put
 
     def _counted_simple_put(self, obj):
+        start = time.monotonic()
         done = simple_put(self, obj)
         if _called_by_student(module_file):
+            waits.since(start)
             count_put(obj)
         return done
 
     def _counted_simple_get(self):
+        start = time.monotonic()
         item = simple_get(self)
         if _called_by_student(module_file):
+            waits.since(start)
             count_get()
         return item
 
@@ -548,6 +565,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         else:
             late = not asks and _answer_timed_late(self, timeout)
         _used(self)  # once the answer is decided (see _hold_for_readers)
+        start = time.monotonic()
         blocks = block and timeout is None and _nothing_ready(self)
         if blocks:
             idle.blocking(True)
@@ -570,6 +588,7 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
         polls.waited()
         idle.took()
         if student:
+            waits.since(start)  # a get that timed out is left out: it may stand for a sleep
             count_get()
         if isinstance(self, Joinable) and item is not None:  # (a None asks for no result)
             work.took()
@@ -632,6 +651,17 @@ def watch_student(registry_path: str | None = None, module_file: str | None = No
     Simple.put, Simple.get = _counted_simple_put, _counted_simple_get
 
 
+class _QueueWaits(threading.local):
+    """The seconds this thread has spent in the student's queue calls that put or took an item:
+    waiting for room, for an item, for the kit's turn or for a Manager, all time the other side
+    decides. A producer's delays are what is left of the time between its puts."""
+
+    seconds = 0.0
+
+    def since(self, start: float) -> None:
+        self.seconds += time.monotonic() - start
+
+
 def _nothing_ready(q) -> bool:
     """Whether a get() on `q` would wait now: nothing is in its pipe."""
     try:
@@ -641,7 +671,8 @@ def _nothing_ready(q) -> bool:
 
 
 # What watch_student set up in this process, for the wrappers installed later (_watch_proxies).
-_watching = types.SimpleNamespace(idle=None, polls=None, count_put=None, count_get=None, module_file=None)
+_watching = types.SimpleNamespace(idle=None, polls=None, count_put=None, count_get=None, module_file=None,
+                                  waits=None)
 QUEUE_PROXIES = ("Queue", "JoinableQueue")  # typeids of a Manager's queues
 
 
@@ -660,8 +691,10 @@ def _watch_proxies() -> None:
         if compat.proxy_typeid(self) not in QUEUE_PROXIES:
             return call(self, methodname, args, kwds)
         if methodname in ("put", "put_nowait", "get_nowait"):
-            student = _called_by_student(module_file)
+            student, start = _called_by_student(module_file), time.monotonic()
             result = call(self, methodname, args, kwds)
+            if student:
+                _watching.waits.since(start)
             if student and methodname == "get_nowait":
                 _watching.count_get()
             elif student:
@@ -669,7 +702,7 @@ def _watch_proxies() -> None:
             return result
         if methodname != "get":
             return call(self, methodname, args, kwds)
-        student = _called_by_student(module_file)
+        student, start = _called_by_student(module_file), time.monotonic()
         block, timeout = (*args, True, None)[:2]
         block, timeout = kwds.get("block", block), kwds.get("timeout", timeout)
         blocks = block and timeout is None
@@ -686,6 +719,7 @@ def _watch_proxies() -> None:
                 idle.blocking(False)
         idle.took()
         if student:
+            _watching.waits.since(start)
             _watching.count_get()
         return item
 
@@ -1444,10 +1478,19 @@ class Context:
 
     def put_spans(self) -> list[dict]:
         """For each process that put on a queue from the student's code: its role, how many puts,
-        and the seconds between its first and its last (watch_student)."""
+        the seconds between its first and its last ("span"), and of those the seconds it spent
+        outside its queue calls ("own"; the whole span where several threads put; watch_student)."""
         roles = self._roles()
-        return [{"role": roles.get(pid, "?"), "puts": int(count), "span": round(last - first, 4)}
-                for pid, (count, first, last) in sorted(tallies(self._registry_path, "puts").items())]
+        spans = []
+        for pid, values in sorted(tallies(self._registry_path, "puts").items()):
+            if len(values) != 6:
+                continue
+            count, first, last, waited_first, waited_last, thread = values
+            span = last - first
+            own = span - (waited_last - waited_first) if thread else span
+            spans.append({"role": roles.get(pid, "?"), "puts": int(count), "span": round(span, 4),
+                          "own": round(max(0.0, own), 4)})
+        return spans
 
     def _roles(self) -> dict[int, str]:
         """Each process of the check by role; "main" for the process that ran the student's function

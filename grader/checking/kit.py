@@ -384,7 +384,9 @@ class Kit:
         - the seconds asked of time.sleep, in every process: code that sleeps must ask for at least
           `seconds` (a delay not passed on sleeps 0 s);
         - when the processes of kind `by` put on multiprocessing queues, how far apart their first
-          and last puts were: items `delay` apart spread over `seconds - delay` at least.
+          and last puts were, less the time they waited in puts and gets (for room, or for an item:
+          the other side's time, which grows with the load): items `delay` apart spread over
+          `seconds - delay` at least.
         Code that does neither is judged by the length of the call alone.
         """
         if seen.seconds < 0.9 * seconds:
@@ -397,10 +399,10 @@ class Kit:
         spans = [s for s in seen.put_spans or []
                  if by and s["puts"] >= 2 and plays(s["role"], by)]
         if delay and spans:
-            widest = max(spans, key=lambda s: s["span"])
-            if widest["span"] < 0.9 * (seconds - delay):
+            widest = max(spans, key=_own_span)
+            if _own_span(widest) < 0.9 * (seconds - delay):
                 self.fail("puts-too-close", what=what, by=by, seconds=seconds - delay, why=why,
-                          span=widest["span"], puts=widest["puts"], mistake="any.delay-ignored")
+                          span=_own_span(widest), puts=widest["puts"], mistake="any.delay-ignored")
 
     def expect_no_spin(self, outcome: Outcome, *, while_: Words) -> None:
         """No student process kept a CPU busy while it should have been waiting (`while_`: Words)."""
@@ -417,6 +419,12 @@ def _labelled(label: str, text: str, language: str) -> str:
 
 def _exit_codes(codes: dict[str, int]) -> Joined:
     return Joined(tuple(Words("exit-code-of", name=name, code=code) for name, code in codes.items()))
+
+
+def _own_span(span: dict) -> float:
+    """The seconds between a process's first and last put that it spent outside its queue calls."""
+    own = span.get("own", span.get("span"))
+    return float(own) if isinstance(own, (int, float)) and not isinstance(own, bool) else 0.0
 
 
 def _queue_calls(seen: RunSeen) -> tuple[int, int, int, int]:

@@ -97,7 +97,7 @@ class RunSeen(TreeSeen):
     value: list | NotAList | None  # what it returned
     seconds: float | None  # how long the call took
     slept: dict | None  # the time.sleep calls: {"calls", "seconds"}
-    put_spans: list | None  # each process that put: {"role", "puts", "span"}
+    put_spans: list | None  # each process that put: {"role", "puts", "span", "own"}
     gets: dict | None  # role -> items taken
     overlap: bool | None  # did the consumers start while a producer was at work (None: no telling)
     sentinels: list | None  # for each None put: the processes not yet seen to end then
