@@ -176,6 +176,49 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert throttle.cycles > 0, "the consumer was never stopped"
 
 
+# The Linux system call that ends one thread, not the whole process (ending a process's main
+# thread first leaves a zombie that is still ending, as a busy machine can show one for a while).
+THREAD_EXIT = {"x86_64": 60, "aarch64": 93}.get(os.uname().machine if hasattr(os, "uname") else "")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or THREAD_EXIT is None,
+                    reason="ends a thread alone with a Linux system call")
+@pytest.mark.parametrize("method", METHODS)
+def test_a_producer_whose_main_thread_ended_first_is_no_deadlock(tmp_path, method):
+    """A producer whose main thread has ended while another thread of it still sleeps: a zombie
+    the parent's join() waits for. The parent in join() and the consumer in q.get() wait, but the
+    producer has not ended yet, and ends on its own."""
+    out = check(tmp_path, HEADER + f"""
+import ctypes, threading
+
+def produce(q, items):
+    for item in items:
+        q.put(item)
+    q.close()
+    q.join_thread()  # flushed: the rest of the producer's life is its ending
+    threading.Thread(target=time.sleep, args=(1.5,)).start()
+    ctypes.CDLL(None).syscall({THREAD_EXIT}, 0)
+
+def consume(q, results):
+    for item in iter(q.get, None):
+        results.put(item)
+
+def run(items, producer_delay=0, consumer_delay=0):
+    q, results = multiprocessing.Queue(), multiprocessing.Queue()
+    producer = multiprocessing.Process(target=produce, args=(q, items))
+    consumer = multiprocessing.Process(target=consume, args=(q, results))
+    producer.start()
+    consumer.start()
+    producer.join()
+    q.put(None)
+    got = [results.get() for _ in items]
+    consumer.join()
+    return got
+""", method=method, budget=10.0)
+    assert out.status == "returned" and not out.deadlock, (out.status, out.elapsed, out.stuck)
+    assert out.value["value"] == [1, 2, 3]
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_a_check_whose_items_still_move_when_its_budget_runs_out_gets_overtime(tmp_path, method):
     """Its work is delays: it uses almost no CPU and is rarely runnable, as a right program starved

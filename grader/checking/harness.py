@@ -456,6 +456,9 @@ class _DeadlockWatch:
         if self.candidate is None and now < self.next_look:
             return False
         tracked = [t for t in self.tree.seen.values() if _is_alive(t.proc)]
+        if any(_ending(t.proc) for t in self.tree.seen.values()):
+            self.candidate = None  # its join still waits, and its last threads may yet run
+            return False
         # A process of the kit's that waits for the student's alone (driver.awaiting_student) may
         # look around as it waits: its CPU and bytes say nothing of the student's.
         alive = {t.proc.pid for t in tracked}
@@ -536,9 +539,20 @@ def _runnable(proc: psutil.Process) -> bool:
 
 
 def _is_alive(proc: psutil.Process) -> bool:
-    """Running, sleeping or stopped; not ended (a zombie has ended, its parent just hasn't looked)."""
+    """Running, sleeping or stopped; not ended (a zombie has ended, its parent just hasn't looked,
+    or it is ending: see _ending)."""
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _ending(proc: psutil.Process) -> bool:
+    """A zombie whose other threads have not all ended: its main thread is gone, but the process
+    is not over (its parent's join still waits) until the last of them is. An ending process on a
+    busy machine can show that way for as long as those threads wait for a CPU."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE and proc.num_threads() > 1
     except psutil.Error:
         return False
 
