@@ -219,6 +219,33 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert out.value["value"] == [1, 2, 3]
 
 
+@pytest.mark.skipif("forkserver" not in METHODS, reason="no forkserver here")
+def test_a_fork_server_loads_the_students_libraries_but_not_its_module(tmp_path):
+    """Under forkserver, pika, which the student's module imports, is loaded once by the fork
+    server, not again in every child; the module itself is still imported in each child, so its
+    top-level code runs there as forkserver runs it."""
+    out = check(tmp_path, HEADER + """
+PIKA_BEFORE_ME = "pika" in sys.modules  # in a child: whether its fork server had loaded pika
+PID_AT_IMPORT = os.getpid()
+import pika
+
+def report(results):
+    results.put((PIKA_BEFORE_ME, PID_AT_IMPORT == os.getpid()))
+
+def run(items, producer_delay=0, consumer_delay=0):
+    results = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=report, args=(results,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    got = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return got
+""", method="forkserver", budget=10.0)
+    assert out.value["value"] == [(True, True), (True, True)], (out.status, out.error)
+    assert out.stderr == "", out.stderr  # the kit's preloading says nothing in the student's output
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_a_check_whose_items_still_move_when_its_budget_runs_out_gets_overtime(tmp_path, method):
     """Its work is delays: it uses almost no CPU and is rarely runnable, as a right program starved
