@@ -1,9 +1,11 @@
-"""Whether taking turns over the start methods changes an exercise's verdict, run by hand:
+"""Whether running each hidden check under one start method changes an exercise's verdict, run by
+hand:
 
     python bench/hidden_methods.py [--concurrency K] [--out FILE]
 
-The grading plan runs each hidden check under one non-default start method, in turns per exercise
-(``grader.grading.checklist.Plan``), where it used to run each one under every such method. This
+The grading plan runs each hidden check under one non-default start method, the first of each
+exercise under the dearest and the rest under the cheapest (``grader.grading.checklist.Plan``),
+where it used to run each one under every such method. This
 runs every hidden check of every golden case (``tests/cases/<exercise>/<case>/``) and of the
 reference solutions under every non-default method, and compares, for each case, the exercise's
 hidden verdict (every hidden check passes) both ways: under every method, and under the plan's one

@@ -42,7 +42,7 @@ import pytest
 from grader.checking.exercise import KIT_ROOT, all_exercises, find
 from grader.checking.results import CheckResult, Verdict
 from grader.grading import report
-from grader.grading.checklist import Check, Plan, checks_for, grading_plan, max_score
+from grader.grading.checklist import BY_COST, Check, Plan, checks_for, grading_plan, max_score
 from grader.grading.sandbox import STUDENT_UID_BASE
 from grader.grading.submission import MAX_MODULE_BYTES, lay_out, student_id
 
@@ -671,7 +671,7 @@ def _result(check: Check, method: str, passed: bool, message: str = "") -> Check
 
 
 def test_score_checks_counts_a_missing_run_as_a_failure():
-    plan = Plan(visible=("fork", "spawn"), hidden=("spawn", "forkserver"))
+    plan = Plan(visible=("fork", "spawn"), hidden=("forkserver", "spawn"))
     visible = _check("ex03_sentinel", "test_run_returns_every_item_in_order", 2, hidden=False)
     hidden = _check("ex03_sentinel", "check_a_long_stream", 3, hidden=True)
     never = _check("ex04_many", "test_no_items_at_all", 1, hidden=False)
@@ -701,22 +701,28 @@ def test_score_checks_quotes_each_failure_with_its_start_method():
     assert test["output"] == "[spawn] HANG: run(batches, 3)\n\n[forkserver] LEAK"
 
 
-def test_the_hidden_checks_of_each_exercise_take_turns_over_the_other_start_methods():
-    """Each hidden check runs once, and each exercise still runs under every start method there is."""
+def test_the_first_hidden_checks_take_the_dearer_start_methods_and_the_rest_the_cheapest():
+    """Each hidden check runs once, and each exercise still runs under every start method there is:
+    its first hidden checks under the dearer methods, one each, the rest under the cheapest."""
     plan = grading_plan()
     everywhere = set(plan.visible + plan.hidden)
     assert everywhere == set(multiprocessing.get_all_start_methods())
+    assert list(plan.hidden) == sorted(plan.hidden, key=BY_COST.index)
     for exercise in all_exercises():
         checks = checks_for(exercise)
         assert {method for _, method in plan.runs(checks)} == everywhere, exercise.name
         hidden = [check for check in checks if check.hidden]
         assert all(len(plan.methods(check)) == 1 for check in hidden)
-        assert [plan.methods(check)[0] for check in hidden[:len(plan.hidden)]] == list(plan.hidden)
+        dearer = len(plan.hidden) - 1
+        assert [plan.methods(check)[0] for check in hidden[:dearer]] == list(plan.hidden[1:])
+        assert all(plan.methods(check) == plan.hidden[:1] for check in hidden[dearer:])
         assert all(plan.methods(check) == plan.visible for check in checks if not check.hidden)
-    # where the default is spawn (macOS), fork and forkserver take turns
-    mac = Plan(visible=("spawn",), hidden=("fork", "forkserver"))
+    linux = Plan(visible=("fork",), hidden=("forkserver", "spawn"))
     hidden = [check for check in checks_for(find("ex05_joinable")) if check.hidden]
-    assert [mac.methods(check) for check in hidden] == [("fork",), ("forkserver",), ("fork",), ("forkserver",)]
+    assert [linux.methods(check) for check in hidden] == [("spawn",), ("forkserver",), ("forkserver",), ("forkserver",)]
+    # where the default is spawn (macOS), one check runs under forkserver, the rest under fork
+    mac = Plan(visible=("spawn",), hidden=("fork", "forkserver"))
+    assert [mac.methods(check) for check in hidden] == [("forkserver",), ("fork",), ("fork",), ("fork",)]
 
 
 @pytest.mark.parametrize("cores, quota, workers, expected", [

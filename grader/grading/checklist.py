@@ -48,13 +48,14 @@ class Plan:
     """Under which start methods each check runs, together covering every available one.
 
     Visible checks run under `visible`, the platform's default method (the student ran them under
-    it, and under spawn too). The hidden checks of an exercise take turns over `hidden`, the other
-    methods: the first under the first, the second under the second, and so on, starting over when
-    the methods run out. Spawn and forkserver both send the target to a fresh process by name, so
-    either one catches the code that only works under fork (a lambda target, a queue collected too
-    early), and every exercise, with at least as many hidden checks as there are other methods, is
-    still run under each of them. A check under one method costs its interpreters once, not once
-    per method.
+    it, and under spawn too). The hidden checks run under `hidden`, the other methods, from the
+    cheapest to the dearest (BY_COST): in each exercise, its first hidden checks take the dearer
+    methods, one each, and the rest run under the cheapest. Spawn and forkserver both send the
+    target to a fresh process by name, so either one catches the code that only works under fork
+    (a lambda target, a queue collected too early), and every exercise, with at least as many
+    hidden checks as there are other methods, is still run under each of them. A check under one
+    method costs its interpreters once, not once per method; the hidden modules put first the
+    check that starts the fewest processes.
     """
 
     visible: tuple[str, ...]
@@ -63,7 +64,8 @@ class Plan:
     def methods(self, check: Check) -> tuple[str, ...]:
         if not check.hidden:
             return self.visible
-        return (self.hidden[check.turn % len(self.hidden)],)
+        cheapest, dearer = self.hidden[0], self.hidden[1:]
+        return (dearer[check.turn] if check.turn < len(dearer) else cheapest,)
 
     def runs(self, checks) -> list[tuple[Check, str]]:
         """Every (check, start method) the plan runs, in the checks' order."""
@@ -82,13 +84,23 @@ class Plan:
         return cls(*(tuple(methods) for methods in lists))
 
 
+# The start methods from the cheapest to the dearest for a check that starts several processes:
+# fork copies the parent; a fork server loads the kit and the student's libraries once for all of
+# a check's processes (grader.checking.driver._preload_for_forkserver); spawn loads them in each.
+BY_COST = ("fork", "forkserver", "spawn")
+
+
 def grading_plan() -> Plan:
-    """This machine's plan: visible checks under its default start method, hidden ones taking
-    turns over every other available method (the default alone where it is the only one)."""
+    """This machine's plan: visible checks under its default start method, hidden ones under every
+    other available method (the default alone where it is the only one), cheapest first."""
     available = multiprocessing.get_all_start_methods()
     default = multiprocessing.get_start_method(allow_none=True) or available[0]
     others = tuple(m for m in available if m != default) or (default,)
-    return Plan(visible=(default,), hidden=others)
+    return Plan(visible=(default,), hidden=tuple(sorted(others, key=_cost)))
+
+
+def _cost(method: str) -> int:
+    return BY_COST.index(method) if method in BY_COST else len(BY_COST)
 
 
 def _functions(module, prefix: str) -> dict[str, Callable]:

@@ -7,6 +7,8 @@ from grader.grading.hidden import points
 # bzk-canary-93e1f7c04ab2d658: the kit's hidden checks (see grader/grading/hidden/__init__.py)
 
 
+# The first hidden check of an exercise runs under the dearest start method, spawn
+# (grader.grading.checklist.Plan): it is the one that starts the fewest processes.
 @points(2)
 def check_drain_waits_for_late_items(kit):
     items = kit.items(4, salt="late")

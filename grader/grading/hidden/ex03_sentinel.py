@@ -16,6 +16,8 @@ def _run(kit, items, producer_delay=0.0, consumer_delay=0.0):
     return seen.value
 
 
+# The first hidden check of an exercise runs under the dearest start method, spawn
+# (grader.grading.checklist.Plan): it is the one that starts the fewest processes.
 @points(1)
 def check_a_long_stream(kit):
     items = kit.items(80, salt="long")
