@@ -51,7 +51,7 @@ from collections.abc import Callable
 # traceback and grader.checking.wire are imported where they are used: every spawn and forkserver
 # child of a check imports this module, and uses neither unless it has an answer to send.
 from grader.checking import compat
-from grader.checking.preload import SITE_PATHS_ENV
+from grader.checking.sitepaths import SITE_PATHS_ENV
 from grader.checking.roles import PRODUCER, has_a_part, plays
 
 try:
@@ -2107,7 +2107,7 @@ def _preload_for_forkserver(start_method: str) -> None:
     starts with the first."""
     libraries = [name for name in FORKSERVER_PRELOAD if name in sys.modules]
     if start_method == "forkserver" and libraries:
-        multiprocessing.set_forkserver_preload(["grader.checking.preload", *libraries])
+        multiprocessing.set_forkserver_preload(["grader.checking.sitepaths", *libraries])
 
 
 def _reply(writer, reply: dict, caught) -> None:

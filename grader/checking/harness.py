@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import site
 import struct
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX,
                                     OVERTIME_MARK, REPLIED_MARK, WORK_TALLIES, awaiting, rewritten_within,
                                     tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
+from grader.checking.sitepaths import site_paths
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
 LEAK_GRACE = 0.5  # how long a process may take to finish after the check returned
@@ -681,13 +681,6 @@ def session_options() -> dict:
     return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
 
 
-def _site_paths() -> list[str]:
-    paths = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
-    if site.ENABLE_USER_SITE:
-        paths.append(site.getusersitepackages())
-    return [p for p in paths if os.path.isdir(p)]
-
-
 # Left out of the byte-code: the hidden checks, and the solutions an installed kit carries.
 _HIDDEN_PATH = re.compile(r"[/\\](hidden|solutions)([/\\]|$)")
 
@@ -891,7 +884,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         "registry": str(workdir / "registry.jsonl"),
         "stdout": str(workdir / "stdout.log"),
         "limits": isolation.limits,
-        "site_paths": _site_paths(),
+        "site_paths": site_paths(),
     }
     (workdir / "request.json").write_bytes(wire.encode(request))
     isolation.hand_over(workdir)

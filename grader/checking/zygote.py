@@ -33,11 +33,12 @@ import warnings
 from grader.checking import wire
 
 # What a driver imports as it runs a check, besides grader.checking.driver and the wire format (this
-# module's own): its main's modules, every exercise's scenarios (grader.checking.scenarios.*), and the
-# libraries a check may need in a driver or in its fork children (psutil: a producer that waits for
-# its turn; pika: the RabbitMQ exercise). A library that cannot be imported here is imported, and
-# fails, where it is used, as without a server.
-PRELOAD = ("traceback", "grader.checking.plain", "psutil", "pika.adapters.blocking_connection")
+# module's own): its main's modules and every exercise's scenarios (grader.checking.scenarios.*). Not
+# the libraries in site-packages (psutil, pika), which a driver imports where a check needs them:
+# every process of a check is forked from this server or from a fork of it, and a bigger server
+# makes each of those forks dearer. Loading psutil and pika here cost a correct submission about
+# 1 CPU-s more than it saved (bench/compare.py).
+PRELOAD = ("traceback", "grader.checking.plain")
 MAX_MESSAGE = 64 * 1024  # a request carries the check's environment; a bigger one is not forked
 FDS = 3  # stdin, stdout, stderr of the driver
 START_WAIT = 30.0  # seconds for the server to say a driver started

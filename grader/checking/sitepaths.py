@@ -1,0 +1,25 @@
+"""Where third-party packages are, for the interpreters a check starts with -S (no site
+processing: it costs more than the rest of an interpreter's start-up).
+
+A check's fork server (grader.checking.driver._preload_for_forkserver) gets none of its parent's
+sys.path before it loads what it preloads, and pika lies in site-packages: importing this module,
+which it loads first, puts those folders back, at the end of sys.path, from the variable
+SITE_PATHS_ENV that the driver sets. Elsewhere it adds nothing that is not on the path already:
+the variable is set only for a check's processes, whose path has those folders."""
+
+import os
+import site
+import sys
+
+SITE_PATHS_ENV = "BAOZI_SITE_PATHS"
+
+
+def site_paths() -> list[str]:
+    """This interpreter's site-packages folders (site processing on), the user's too."""
+    paths = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    if site.ENABLE_USER_SITE:
+        paths.append(site.getusersitepackages())
+    return [p for p in paths if os.path.isdir(p)]
+
+
+sys.path.extend(p for p in os.environ.get(SITE_PATHS_ENV, "").split(os.pathsep) if p and p not in sys.path)
