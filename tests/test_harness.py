@@ -25,7 +25,8 @@ import pytest
 
 from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS
 from grader.checking.exercise import KIT_ROOT
-from grader.checking.harness import BUSY_FRACTION, OVERTIME, compile_kit, run_check, signal_deaths
+from grader.checking.harness import (BUSY_FRACTION, OVERTIME, _driver_libraries, compile_kit, run_check,
+                                     signal_deaths)
 from grader.checking.kit import crash_stack
 
 METHODS = multiprocessing.get_all_start_methods()
@@ -217,6 +218,15 @@ def run(items, producer_delay=0, consumer_delay=0):
 """, method=method, budget=10.0)
     assert out.status == "returned" and not out.deadlock, (out.status, out.elapsed, out.stuck)
     assert out.value["value"] == [1, 2, 3]
+
+
+def test_only_the_checks_whose_drivers_import_pika_get_a_server_of_drivers_that_loaded_it():
+    """A fork server of drivers that loaded pika makes every fork of a check dearer: the checks of
+    the RabbitMQ exercise get one, the others a lean one."""
+    assert _driver_libraries("grader.checking.scenarios.ex07_rabbitmq:run_work_queue") == (
+        "pika.adapters.blocking_connection",)
+    assert _driver_libraries("grader.checking.scenarios.ex03_sentinel:run_items") == ()
+    assert _driver_libraries("grader.checking.scenarios.no_such_module:run") == ()
 
 
 @pytest.mark.skipif("forkserver" not in METHODS, reason="no forkserver here")

@@ -18,6 +18,7 @@ import collections
 import compileall
 import dataclasses
 import enum
+import importlib
 import os
 import re
 import shutil
@@ -706,12 +707,25 @@ def compile_kit(root: Path = KIT_ROOT) -> None:
         _compiled.add(root)
 
 
-def _start_driver(workdir: Path, env: dict, stderr, isolation: Isolation):
+def _driver_libraries(scenario: str) -> tuple[str, ...]:
+    """The libraries the driver of a check of `scenario` ("package:function") imports, as its
+    scenario module lists them (DRIVER_LIBRARIES): a fork server of drivers can load them once."""
+    package = scenario.partition(":")[0]
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        return ()
+    libraries = getattr(module, "DRIVER_LIBRARIES", ())
+    return tuple(name for name in libraries if isinstance(name, str))
+
+
+def _start_driver(workdir: Path, env: dict, stderr, isolation: Isolation, libraries: tuple[str, ...] = ()):
     """``python -S -m grader.checking.driver REQUEST`` in `workdir`, in a session of its own: forked by a
     server that has imported the driver already where fork exists (``grader.checking.zygote``), else
     started as a new interpreter."""
     args = [str(workdir / "request.json")]
-    forked = zygote.start_driver(args, cwd=workdir, env=env, user=isolation.user, stderr=stderr)
+    forked = zygote.start_driver(args, cwd=workdir, env=env, user=isolation.user, stderr=stderr,
+                                 libraries=libraries)
     if forked is not None:
         return forked
     return subprocess.Popen(
@@ -896,7 +910,8 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     # share of a CPU: judge it by that share.
     busy_fraction = max(BUSY_FLOOR, BUSY_FRACTION / load_factor())
     with open(stderr_path, "wb") as stderr:
-        driver = _start_driver(workdir, _driver_env(dump_dir, workdir), stderr, isolation)
+        driver = _start_driver(workdir, _driver_env(dump_dir, workdir), stderr, isolation,
+                               _driver_libraries(scenario))
     wake = threading.Event()
     answer = _Answer(driver.stdout, wake)
     answer.start()

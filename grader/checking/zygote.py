@@ -31,13 +31,15 @@ import threading
 import warnings
 
 from grader.checking import wire
+from grader.checking.sitepaths import SITE_PATHS_ENV, site_paths
 
 # What a driver imports as it runs a check, besides grader.checking.driver and the wire format (this
 # module's own): its main's modules and every exercise's scenarios (grader.checking.scenarios.*). Not
-# the libraries in site-packages (psutil, pika), which a driver imports where a check needs them:
-# every process of a check is forked from this server or from a fork of it, and a bigger server
-# makes each of those forks dearer. Loading psutil and pika here cost a correct submission about
-# 1 CPU-s more than it saved (bench/compare.py).
+# the libraries in site-packages (psutil, pika): every process of a check is forked from this server
+# or from a fork of it, and a bigger server makes each of those forks dearer. Loading psutil and
+# pika for every check cost a correct submission about 1 CPU-s more than it saved
+# (bench/compare.py). The checks whose drivers import a library anyway get a server that has
+# loaded it (start_driver).
 PRELOAD = ("traceback", "grader.checking.plain")
 MAX_MESSAGE = 64 * 1024  # a request carries the check's environment; a bigger one is not forked
 FDS = 3  # stdin, stdout, stderr of the driver
@@ -46,10 +48,11 @@ START_WAIT = 30.0  # seconds for the server to say a driver started
 
 # -- the server ------------------------------------------------------------------------------------
 
-def serve(sock: socket.socket) -> None:
-    """Answer requests until the harness closes its end; reap every driver and say how it ended."""
+def serve(sock: socket.socket, libraries: list[str] = ()) -> None:
+    """Answer requests until the harness closes its end; reap every driver and say how it ended.
+    `libraries`: what the drivers of this server import besides PRELOAD (start_driver)."""
     importlib.import_module("grader.checking.driver")  # what every driver needs, imported once here
-    _preload()
+    _preload(libraries)
     # Out of the collector's sight: a driver's collections then never walk (and so never copy) the
     # pages of what it shares with this server.
     gc.freeze()
@@ -78,11 +81,14 @@ def serve(sock: socket.socket) -> None:
         _reap(sock, children)
 
 
-def _preload() -> None:
-    """Import PRELOAD and every scenario module. The server runs none of their code but their
-    imports: a scenario module only defines its scenarios."""
+def _preload(libraries: list[str]) -> None:
+    """Import PRELOAD, every scenario module, then `libraries` (from site-packages: put back on the
+    path first). The server runs none of their code but their imports: a scenario module only
+    defines its scenarios."""
     scenarios = importlib.import_module("grader.checking.scenarios")
     names = [*PRELOAD, *(f"{scenarios.__name__}.{module.name}" for module in pkgutil.iter_modules(scenarios.__path__))]
+    if libraries:
+        names += ["grader.checking.sitepaths", *libraries]
     for name in names:
         try:
             importlib.import_module(name)
@@ -191,11 +197,13 @@ class Server:
     """One fork server and the thread that reads what it says. If it dies, its drivers count as
     ended by SIGKILL (they were: psutil no longer sees them, or the harness kills them)."""
 
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, libraries: tuple[str, ...] = ()):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
+        if libraries:  # they lie in site-packages, which -S leaves out (grader.checking.sitepaths)
+            env = {**env, SITE_PATHS_ENV: os.pathsep.join(site_paths())}
         self.process = subprocess.Popen(
-            [sys.executable, "-S", "-m", "grader.checking.zygote", str(theirs.fileno())],
+            [sys.executable, "-S", "-m", "grader.checking.zygote", str(theirs.fileno()), *libraries],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             start_new_session=True)
         theirs.close()
@@ -289,18 +297,21 @@ _servers: dict[tuple, Server] = {}
 _servers_lock = threading.Lock()
 
 
-def start_driver(args: list[str], *, cwd, env: dict, user, stderr) -> Driver | None:
-    """A driver forked by this process's server for these interpreter settings (started on first
-    use), or None where none can be had: the caller starts one with subprocess instead."""
+def start_driver(args: list[str], *, cwd, env: dict, user, stderr, libraries: tuple[str, ...] = ()) -> Driver | None:
+    """A driver forked by this process's server for these interpreter settings and `libraries` (a
+    check's scenario module says which it imports: DRIVER_LIBRARIES), started on first use; or None
+    where none can be had: the caller starts one with subprocess instead. The checks that need no
+    library get a server without them, as small as it can be: every fork of theirs copies it."""
     if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
         return None
     startup = {k: v for k, v in env.items() if k.startswith("PYTHON")}  # they shape the interpreter
-    key = (sys.executable, tuple(sorted(startup.items())))
+    key = (sys.executable, tuple(sorted(startup.items())), tuple(libraries))
     with _servers_lock:
         server = _servers.get(key)
         if server is None or not server.alive:
             try:
-                server = _servers[key] = Server({k: v for k, v in env.items() if not k.startswith("BAOZI_")})
+                server = _servers[key] = Server({k: v for k, v in env.items() if not k.startswith("BAOZI_")},
+                                                tuple(libraries))
             except OSError:
                 return None
     return server.start(args, cwd=cwd, env=env, user=user, stderr=stderr)
@@ -308,7 +319,7 @@ def start_driver(args: list[str], *, cwd, env: dict, user, stderr) -> Driver | N
 
 def main() -> None:
     try:
-        serve(socket.socket(fileno=int(sys.argv[1])))
+        serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2:])
     except (OSError, wire.WireError):
         pass  # the harness went away, or spoke out of turn: nothing to serve
 

@@ -38,6 +38,10 @@ class SharedConnectionError(RuntimeError):
     """A pika connection used in a process other than the one that opened it."""
 
 
+# What a driver of these checks imports (prepare): a fork server of drivers loads it once for them.
+DRIVER_LIBRARIES = ("pika.adapters.blocking_connection",)
+
+
 def prepare() -> None:
     """Make a pika connection that crosses a fork fail loudly, where it would otherwise garble frames.
 
