@@ -28,9 +28,11 @@ from grader.checking.exercise import KIT_ROOT
 from grader.checking.harness import (BUSY_FRACTION, OVERTIME, _driver_libraries, compile_kit, run_check,
                                      signal_deaths)
 from grader.checking.kit import crash_stack
+from grader.checking.scenarios.ex05_joinable import _bounded_join
 
 METHODS = multiprocessing.get_all_start_methods()
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals and sessions")
+WAIT = 10.0  # seconds: a bounded wait for another process's step, waited out only when it fails
 
 
 def check(tmp_path, source, *, method="spawn", budget=2.0, scenario="ex03_sentinel:run_items",
@@ -1232,6 +1234,39 @@ def run(batches, n_consumers, producer_delay=0, consumer_delay=0):
     q.join()
     return [results.get() for batch in batches for _ in batch]
 """
+
+
+def _take_and_mark_done(q, go, done):
+    q.get()
+    go.wait(WAIT)
+    q.task_done()
+    done.set()
+
+
+def test_a_bounded_join_lets_a_consumer_mark_its_item_done_while_it_asks_for_time():
+    """The scenario's join asks Context.remaining whether the consumers still move; a consumer in
+    task_done() meanwhile must not wait for the queue's lock, or it would look idle. The forced
+    schedule: the consumer marks its item done exactly while the join asks for time."""
+    ctx = multiprocessing.get_context("spawn")
+    q, go, done = ctx.JoinableQueue(), ctx.Event(), ctx.Event()
+    consumer = ctx.Process(target=_take_and_mark_done, args=(q, go, done))
+    consumer.start()
+    asked = []
+
+    def left() -> float:
+        go.set()
+        asked.append(done.wait(WAIT))  # would wait out WAIT if the join held the queue's lock
+        return 1.0
+
+    try:
+        q.put("item")
+        assert _bounded_join(q, [consumer], left)
+        assert asked and asked[0], "task_done() waited for the lock the join held while it asked"
+    finally:
+        consumer.join(WAIT)
+        if consumer.is_alive():
+            consumer.kill()
+            consumer.join()
 
 
 def check_joinable(tmp_path, *, task_done: bool, daemon: bool, method: str):

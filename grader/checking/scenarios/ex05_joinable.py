@@ -74,14 +74,19 @@ class CountingQueue(multiprocessing.queues.Queue):
 def _bounded_join(q, procs, left: Callable[[], float]) -> bool:
     """JoinableQueue.join() with a timeout (the library's has none): True if it returned. It waits
     while `left()` gives seconds, and gives up early once every consumer has ended: nobody is left to
-    mark an item done."""
+    mark an item done.
+
+    `left()` is asked without the queue's condition held: task_done() takes that lock, and a
+    consumer kept waiting for it while Context.remaining looks whether the work moves would look
+    idle, the more so the longer a busy machine keeps this process from the CPU mid-look."""
     all_done = compat.all_done_condition(q)
-    with all_done:
-        while not compat.no_task_unfinished(q):
-            wait = left()
-            if wait <= 0 or not any(p.is_alive() for p in procs):
-                return False
-            all_done.wait(min(wait, 0.1))  # a bounded wait; task_done() wakes it at once
+    while not compat.no_task_unfinished(q):
+        wait = left()
+        if wait <= 0 or not any(p.is_alive() for p in procs):
+            return compat.no_task_unfinished(q)
+        with all_done:
+            if not compat.no_task_unfinished(q):  # checked under the lock: no wake-up is missed
+                all_done.wait(min(wait, 0.1))  # a bounded wait; task_done() wakes it at once
     return True
 
 
