@@ -1236,6 +1236,34 @@ def run(batches, n_consumers, producer_delay=0, consumer_delay=0):
 """
 
 
+LATE_TASK_DONE = HEADER + """
+import select
+
+
+def consumer(q, results, delay):
+    while True:
+        item = q.get()
+        results.put(item)
+        select.select([], [], [], 1.0)  # kept off the CPU past the deadline, in no call the kit tallies
+        q.task_done()
+"""
+
+
+@pytest.mark.parametrize("marks_done", [True, False], ids=["task-done", "no-task-done"])
+def test_a_consumer_late_to_mark_its_item_done_is_waited_for_and_not_blamed(tmp_path, marks_done):
+    """A right consumer that a busy machine keeps from its task_done() past the check's deadline
+    (0.8 s of 1 s), after its result is out: the scenario waits while it may still mark the item
+    done, and its join returns late ("slow", no mistake). One that never marks it done waits in
+    get() again at once: its join is missing, and says so without waiting."""
+    source = LATE_TASK_DONE if marks_done else LATE_TASK_DONE.replace("q.task_done()", "pass")
+    out = check(tmp_path, source, method="fork", budget=1.0, scenario="ex05_joinable:consumer_acks",
+                params={"items": [1], "delay": 0.0, "n_consumers": 1})
+    assert out.status == "returned", (out.status, out.elapsed, out.stuck)
+    seen = out.value
+    assert seen["got"] == [1] and not seen["joined"]
+    assert (seen["slow"], seen["waiting"]) == ((True, False) if marks_done else (False, True)), seen
+
+
 def _take_and_mark_done(q, go, done):
     q.get()
     go.wait(WAIT)

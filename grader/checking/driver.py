@@ -1443,6 +1443,11 @@ class Context:
             _keep(self._registry_path, OVERTIME_MARK, os.getpid(), "")
         return max(floor, max(self.deadline, self._granted) - now)
 
+    def deciding(self) -> None:
+        """Say that this scenario, past its deadline, is deciding by its own rules: the harness
+        then waits ANSWER_GRACE more for its answer, as it does while the work moves."""
+        _keep(self._registry_path, OVERTIME_MARK, os.getpid(), "")
+
     def moving(self) -> bool:
         """Whether the student's code put or took an item in the last MOVING_LOOK seconds, or a
         process below this one waits for a CPU without spinning on an empty queue (Context.idle)."""

@@ -95,6 +95,30 @@ def _for(seconds: float) -> Callable[[], float]:
     return lambda: until - time.monotonic()
 
 
+LATE_LOOK = 1.0  # seconds at most that the consumers get, past the check's time, to mark items done
+
+
+def _all_wait(ctx, procs) -> bool:
+    """Whether every consumer still alive waits in a get() on an empty queue (Context.idle): no
+    task_done() follows such a wait."""
+    return all(ctx.idle(p.pid)["blocked"] for p in procs if p.is_alive())
+
+
+def _until_all_wait(ctx, procs) -> Callable[[], float]:
+    """Time left to wait for the last task_done() of the consumers `procs`: none once they all
+    wait in get(), LATE_LOOK at most, and never past the check's last deadline. The harness is
+    told that the scenario is deciding (Context.deciding), so that it waits for the answer."""
+    until = min(time.monotonic() + LATE_LOOK, ctx.last_deadline)
+
+    def left() -> float:
+        if _all_wait(ctx, procs):
+            return 0.0
+        ctx.deciding()
+        return until - time.monotonic()
+
+    return left
+
+
 def _record_queue_joins(ctx) -> tuple[list[dict], Callable[[], None]]:
     """Note every q.join() the student's code makes in this process, and which non-consumer
     processes (the producers) were still running at that moment. Returns (calls, undo)."""
@@ -199,12 +223,14 @@ def consumer_acks(ctx, items, delay=0.0, n_consumers=1):
         join_seconds = time.monotonic() - began
         puts_at_join = results.counts()[0]
         got = _collect_while_alive(results, len(items), procs, ctx)
-        # Every result in but q.join() timed out: slow, or never marked done? A consumer that
-        # marks its items done does so right after its last put, so a short look tells.
-        slow = not joined and len(got) == len(items) and _bounded_join(q, procs, _for(0.2))
+        # Every result in but q.join() timed out: slow, or never marked done? A consumer that marks
+        # its items done does so right after its last put, before it waits in get() again: wait
+        # while one still may, however slowly a busy machine runs it.
+        slow = not joined and len(got) == len(items) and _bounded_join(q, procs, _until_all_wait(ctx, procs))
+        waiting = not joined and not slow and _all_wait(ctx, procs)
         exitcodes = [p.exitcode if not p.is_alive() else None for p in procs]
         late = results.counts()[1]  # the last result of a consumer that acked first comes after join
-        return {"joined": joined, "slow": slow, "join_seconds": join_seconds,
+        return {"joined": joined, "slow": slow, "waiting": waiting, "join_seconds": join_seconds,
                 "puts_at_join": puts_at_join, "late": late, "got": got, "exitcodes": exitcodes}
     finally:
         stop(*procs)
@@ -228,7 +254,8 @@ class JoinableRunSeen(RunSeen):
 
 class ConsumerAcksSeen(Seen):
     joined: bool  # q.join() returned within the budget
-    slow: bool  # it returned only a little later
+    slow: bool  # it returned later, before every consumer waited in get() again
+    waiting: bool  # it never returned, and every consumer waits in get(): no task_done() will come
     join_seconds: float
     puts_at_join: int  # results put when q.join() returned
     late: int  # results put after it

@@ -35,12 +35,13 @@ def check_task_done_with_several_consumers(kit):
     seen = outcome.value
     kit.expect_no_crash(outcome, {f"consumer-{i}": c for i, c in enumerate(seen.exitcodes, 1)},
                         what=Words("ex05.while-consuming"))
-    if not seen.joined:
+    if not seen.joined and not seen.slow:
         # Every result in and still no join: items were never marked done, the mistake a deadlock
-        # names when the consumers finish before the check's deadline rather than after it.
-        missing = not seen.slow and len(seen.got) == len(items)
-        kit.fail("ex05.three-join-late" if seen.slow else "ex05.three-join-missing",
-                 count=len(items), got=len(seen.got), mistake="ex05.task-done-missing" if missing else None)
+        # names when the consumers finish before the check's deadline rather than after it. A
+        # join that returned late is no mistake: a busy machine makes right consumers late.
+        missing = len(seen.got) == len(items) and seen.waiting
+        kit.fail("ex05.three-join-missing", count=len(items), got=len(seen.got),
+                 mistake="ex05.task-done-missing" if missing else None)
     if seen.late:
         kit.fail("ex05.consumer-done-before-put", late=seen.late, mistake="ex05.task-done-before-work")
     kit.expect_items(seen.got, items, what=Words("ex05.what-consumers-put"), ordered=False,
