@@ -8,7 +8,6 @@ SITE_PATHS_ENV that the driver sets. Elsewhere it adds nothing that is not on th
 the variable is set only for a check's processes, whose path has those folders."""
 
 import os
-import site
 import sys
 
 SITE_PATHS_ENV = "BAOZI_SITE_PATHS"
@@ -16,6 +15,8 @@ SITE_PATHS_ENV = "BAOZI_SITE_PATHS"
 
 def site_paths() -> list[str]:
     """This interpreter's site-packages folders (site processing on), the user's too."""
+    import site  # here: every child of a check imports this module, and only the harness asks
+
     paths = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
     if site.ENABLE_USER_SITE:
         paths.append(site.getusersitepackages())

@@ -85,8 +85,8 @@ class Plan:
 
 
 # The start methods from the cheapest to the dearest for a check that starts several processes:
-# fork copies the parent; a fork server loads the kit and the student's libraries once for all of
-# a check's processes (grader.checking.driver._preload_for_forkserver); spawn loads them in each.
+# fork copies the parent; a fork server loads the student's libraries (pika) once for all of a
+# check's processes (grader.checking.driver._preload_for_forkserver); spawn loads them in each.
 BY_COST = ("fork", "forkserver", "spawn")
 
 

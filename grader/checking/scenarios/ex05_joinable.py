@@ -90,11 +90,6 @@ def _bounded_join(q, procs, left: Callable[[], float]) -> bool:
     return True
 
 
-def _for(seconds: float) -> Callable[[], float]:
-    until = time.monotonic() + seconds
-    return lambda: until - time.monotonic()
-
-
 LATE_LOOK = 1.0  # seconds at most that the consumers get, past the check's time, to mark items done
 
 
