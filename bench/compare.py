@@ -20,49 +20,33 @@ kit it imports, here and in the sandbox, is that folder's.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grading import CpuMeter  # noqa: E402  (bench/grading.py, beside this script)
+from grading import CpuMeter, time_class, time_grade  # noqa: E402  (bench/grading.py, beside this script)
 
 
 def grade(root: Path, meter: CpuMeter) -> tuple[float, float, float]:
     """Wall seconds, CPU-seconds and score of `python -m grader grade solutions` in `root`."""
     with tempfile.TemporaryDirectory(prefix="baozi-compare-") as out:
-        started, cpu = time.monotonic(), meter.seconds()
-        subprocess.run([sys.executable, "-m", "grader", "grade", str(root / "solutions"), "--out", out],
-                       cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.DEVNULL,
-                       capture_output=True, check=True, preexec_fn=meter.join)
-        wall, used = time.monotonic() - started, meter.seconds() - cpu
-        graded = json.loads(next(Path(out).glob("*/results.json")).read_text(encoding="utf-8"))
-    return wall, used, sum(score for score, _ in graded["extra_data"]["exercises"].values())
+        return time_grade(root / "solutions", Path(out), meter, None, root=root)
 
 
-def grade_class(root: Path, size: int, meter: CpuMeter) -> tuple[float, float, float]:
+def grade_class(root: Path, size: int, meter: CpuMeter) -> tuple[float, float, None]:
     """Wall seconds and CPU-seconds of `python -m grader batch` on `size` copies of the solutions
-    in `root`, and the least total a submission got."""
+    in `root` (time_class stops the comparison unless every copy gets full marks)."""
     with tempfile.TemporaryDirectory(prefix="baozi-compare-") as tmp:
-        folder, out = Path(tmp) / "class", Path(tmp) / "out"
+        folder = Path(tmp) / "class"
         for number in range(size):
             shutil.copytree(root / "solutions", folder / f"student{number:03d}")
-        started, cpu = time.monotonic(), meter.seconds()
-        subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out)],
-                       cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.DEVNULL,
-                       capture_output=True, check=True, preexec_fn=meter.join)
-        wall, used = time.monotonic() - started, meter.seconds() - cpu
-        with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
-            totals = [float(row["total"]) for row in csv.DictReader(handle)]
-    return wall, used, min(totals) if len(totals) == size else 0.0
+        cpu = meter.seconds()
+        wall = time_class(folder, Path(tmp) / "out", None, root=root, meter=meter)
+    return wall, meter.seconds() - cpu, None
 
 
 def main() -> None:
@@ -74,7 +58,7 @@ def main() -> None:
     roots = [root.resolve() for root in args.roots]
     meter = CpuMeter()
     print(f"CPU-seconds: {meter.how}")
-    runs: dict[Path, list[tuple[float, float, float]]] = {root: [] for root in roots}
+    runs: dict[Path, list[tuple[float, float, float | None]]] = {root: [] for root in roots}
     try:
         for round_ in range(args.runs):
             for root in roots:
@@ -83,17 +67,20 @@ def main() -> None:
                 else:
                     runs[root].append(grade(root, meter))
                 wall, cpu, score = runs[root][-1]
-                per_200 = f" ({wall / args.class_size * 200 / 60:.1f} min per 200)" if args.class_size else ""
-                print(f"round {round_ + 1}: {root}: {wall:.2f} s{per_200}, {cpu:.2f} CPU-s, "
-                      f"{'least ' if args.class_size else ''}score {score:g}", flush=True)
+                print(f"round {round_ + 1}: {root}: {_figures(wall, cpu, args.class_size)}"
+                      f"{'' if score is None else f', score {score:g}'}", flush=True)
     finally:
         meter.close()
     print("\nmedians:")
     for root, rows in runs.items():
-        wall = statistics.median(r[0] for r in rows)
-        per_200 = f" ({wall / args.class_size * 200 / 60:.1f} min per 200)" if args.class_size else ""
-        print(f"  {root}: {wall:.2f} s{per_200}, {statistics.median(r[1] for r in rows):.2f} CPU-s, "
-              f"scores {sorted({r[2] for r in rows})}")
+        wall, cpu = statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
+        scores = sorted({r[2] for r in rows if r[2] is not None})
+        print(f"  {root}: {_figures(wall, cpu, args.class_size)}{f', scores {scores}' if scores else ''}")
+
+
+def _figures(wall: float, cpu: float, class_size: int) -> str:
+    per_200 = f" ({wall / class_size * 200 / 60:.1f} min per 200)" if class_size else ""
+    return f"{wall:.2f} s{per_200}, {cpu:.2f} CPU-s"
 
 
 if __name__ == "__main__":

@@ -115,16 +115,27 @@ def _concurrency(concurrency: int | None) -> list[str]:
     return ["--concurrency", str(concurrency)] if concurrency else []
 
 
-def time_grade(source: Path, out: Path, meter: CpuMeter, concurrency: int | None) -> tuple[float, float, float]:
-    """Wall seconds, CPU-seconds (CpuMeter) and score of `python -m grader grade source`."""
+def _in(root: Path) -> dict:
+    """How to run the grader of the kit in `root` (this one, or another checkout: bench/compare.py):
+    in its folder, with it first on PYTHONPATH, so that the kit imported there and in the sandbox
+    is that folder's."""
+    if root == KIT_ROOT:
+        return {"cwd": KIT_ROOT}
+    return {"cwd": root, "env": {**os.environ, "PYTHONPATH": str(root)}}
+
+
+def time_grade(source: Path, out: Path, meter: CpuMeter, concurrency: int | None,
+               root: Path = KIT_ROOT) -> tuple[float, float, float]:
+    """Wall seconds, CPU-seconds (CpuMeter) and score of `python -m grader grade source`, by the
+    kit in `root`."""
     started, cpu = time.monotonic(), meter.seconds()
     subprocess.run([sys.executable, "-m", "grader", "grade", str(source), "--out", str(out),
-                    *_concurrency(concurrency)], cwd=KIT_ROOT, stdin=subprocess.DEVNULL,
-                   capture_output=True, check=True, preexec_fn=meter.join)
+                    *_concurrency(concurrency)], stdin=subprocess.DEVNULL,
+                   capture_output=True, check=True, preexec_fn=meter.join, **_in(root))
     wall, used = time.monotonic() - started, meter.seconds() - cpu
     graded = json.loads(next(out.glob("*/results.json")).read_text(encoding="utf-8"))
     for test in graded["tests"]:
-        if test["status"] != "passed" and source == SOLUTIONS_DIR:  # a right answer failed: say where
+        if test["status"] != "passed" and source == root / "solutions":  # a right answer failed: say where
             print(f"the solutions failed {test['name']}:\n{test['output']}", file=sys.stderr)
     return wall, used, sum(score for score, _ in graded["extra_data"]["exercises"].values())
 
@@ -137,13 +148,15 @@ def time_batch(folder: Path, out: Path, options: pipeline.Options, workers: int)
     return time.monotonic() - started
 
 
-def time_class(folder: Path, out: Path, concurrency: int | None) -> float:
+def time_class(folder: Path, out: Path, concurrency: int | None, root: Path = KIT_ROOT,
+               meter: CpuMeter | None = None) -> float:
     """Wall seconds of `python -m grader batch folder` with the default options (all of them, but
-    --concurrency when given); every submission must get full marks."""
+    --concurrency when given), by the kit in `root`; every submission must get full marks. With
+    `meter`, the batch's CPU-seconds count in it."""
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out),
-                    *_concurrency(concurrency)], cwd=KIT_ROOT, stdin=subprocess.DEVNULL,
-                   capture_output=True, check=True)
+                    *_concurrency(concurrency)], stdin=subprocess.DEVNULL,
+                   capture_output=True, check=True, preexec_fn=meter and meter.join, **_in(root))
     seconds = time.monotonic() - started
     with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
