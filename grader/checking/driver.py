@@ -1440,7 +1440,7 @@ class Context:
         now = time.monotonic()
         if self._granted <= now < self.last_deadline and self.moving():
             self._granted = min(now + MOVING_LOOK, self.last_deadline)
-            _keep(self._registry_path, OVERTIME_MARK, os.getpid(), "")
+            self.deciding()
         return max(floor, max(self.deadline, self._granted) - now)
 
     def deciding(self) -> None:

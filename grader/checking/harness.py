@@ -456,8 +456,10 @@ class _DeadlockWatch:
             return False
         if self.candidate is None and now < self.next_look:
             return False
-        tracked = [t for t in self.tree.seen.values() if _is_alive(t.proc)]
-        if any(_ending(t.proc) for t in self.tree.seen.values()):
+        tracked, gone = [], []
+        for t in self.tree.seen.values():
+            (tracked if _is_alive(t.proc) else gone).append(t)
+        if any(_ending(t.proc) for t in gone):
             self.candidate = None  # its join still waits, and its last threads may yet run
             return False
         # A process of the kit's that waits for the student's alone (driver.awaiting_student) may
