@@ -23,10 +23,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS
+from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS, Roles
+from grader.checking.driver import registry_line
 from grader.checking.exercise import KIT_ROOT
 from grader.checking.harness import (BUSY_FRACTION, OVERTIME, _driver_libraries, compile_kit, run_check,
                                      signal_deaths)
+from grader.checking.infrastructure import HELPER_KIND
 from grader.checking.kit import crash_stack
 from grader.checking.scenarios.ex05_joinable import _bounded_join
 
@@ -231,20 +233,21 @@ def test_only_the_checks_whose_drivers_import_pika_get_a_server_of_drivers_that_
     assert _driver_libraries("grader.checking.scenarios.no_such_module:run") == ()
 
 
-@pytest.mark.skipif("forkserver" not in METHODS, reason="no forkserver here")
-def test_a_fork_server_loads_the_students_libraries_but_not_its_module(tmp_path):
-    """Under forkserver, pika, which the student's module imports, is loaded once by the fork
-    server, not again in every child; the module itself is still imported in each child, so its
-    top-level code runs there as forkserver runs it."""
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "fork"])
+def test_children_under_spawn_and_forkserver_hold_nothing_of_the_students_main(tmp_path, method):
+    """Each child imports the student's module itself, so its top-level code runs there, and sees
+    nothing the main process did before it started the child; on Linux the kit forks the resource
+    tracker and the fork server from its own processes before the student's code runs
+    (grader.checking.infrastructure), and names them as multiprocessing's, not the student's."""
     out = check(tmp_path, HEADER + """
-PIKA_BEFORE_ME = "pika" in sys.modules  # in a child: whether its fork server had loaded pika
 PID_AT_IMPORT = os.getpid()
-import pika
+STATE = ["imported"]
 
 def report(results):
-    results.put((PIKA_BEFORE_ME, PID_AT_IMPORT == os.getpid()))
+    results.put((PID_AT_IMPORT == os.getpid(), STATE))
 
 def run(items, producer_delay=0, consumer_delay=0):
+    STATE.append("run")
     results = multiprocessing.Queue()
     procs = [multiprocessing.Process(target=report, args=(results,)) for _ in range(2)]
     for p in procs:
@@ -253,9 +256,30 @@ def run(items, producer_delay=0, consumer_delay=0):
     for p in procs:
         p.join()
     return got
-""", method="forkserver", budget=10.0)
-    assert out.value["value"] == [(True, True), (True, True)], (out.status, out.error)
-    assert out.stderr == "", out.stderr  # the kit's preloading says nothing in the student's output
+""", method=method, budget=10.0)
+    assert out.value["value"] == [(True, ["imported"])] * 2, (out.status, out.error)
+    assert out.stderr == "" and out.flags == [] and out.leaked == [], (out.stderr, out.flags, out.leaked)
+    helpers = sorted(e["role"] for e in out.registry if e["kind"] == "helper")
+    if sys.platform.startswith("linux"):
+        assert helpers == (["forkserver", "resource_tracker"] if method == "forkserver" else ["resource_tracker"])
+
+
+def test_a_helper_the_kit_forked_is_multiprocessings_only_beside_the_parent_it_was_recorded_with(tmp_path):
+    """A helper forked by the kit has its parent's command line: its registry entry names it, and
+    counts only while its parent is the one the entry gives."""
+    registry = tmp_path / "registry"
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        helper = psutil.Process(child.pid)
+        for parent, expected in [(os.getpid(), True), (os.getppid(), False)]:
+            registry.write_text(registry_line({"kind": HELPER_KIND, "pid": child.pid, "role": "resource_tracker",
+                                               "name": "resource_tracker", "daemon": True, "parent": parent}))
+            assert Roles(os.getpid(), registry).is_infrastructure(helper) is expected, parent
+        registry.write_text("")
+        assert not Roles(os.getpid(), registry).is_infrastructure(helper)  # a student's process
+    finally:
+        child.stdin.close()
+        child.wait(WAIT)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -23,6 +23,7 @@ import psutil
 
 from grader.checking import compat, mistakes
 from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
+from grader.checking.infrastructure import HELPER_KIND
 from grader.checking.roles import CONSUMER, PRODUCER, PUBLISHER, WORKER, plays
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written
@@ -97,6 +98,7 @@ class Roles:
         self.driver_pid = driver_pid
         self.registry_path = registry_path
         self._names: dict[int, tuple[str, str]] = {}
+        self._helpers: dict[int, int] = {}  # pid -> parent of a helper the kit forked (infrastructure)
         self._entries: list[dict] = []
 
     def entries(self) -> list[dict]:
@@ -113,6 +115,8 @@ class Roles:
         for entry in self._entries:
             if entry["kind"] == "host":
                 self._names[entry["pid"]] = ("main", "main")
+            if entry["kind"] == HELPER_KIND and entry["role"] in self.INFRASTRUCTURE:
+                self._helpers[entry["pid"]] = entry["parent"]
             if entry["kind"] not in ("process", "kit"):
                 continue
             kind = entry["role"]
@@ -129,9 +133,17 @@ class Roles:
 
     def is_infrastructure(self, proc: psutil.Process) -> bool:
         """The resource tracker or the forkserver itself; not the processes a forkserver forked,
-        which carry its command line too."""
+        which carry its command line too. One the kit forked (grader.checking.infrastructure) has
+        its parent's command line: its entry in the registry tells it, with that parent."""
         if proc.pid == self.driver_pid:
             return True
+        if proc.pid not in self._names and proc.pid not in self._helpers:
+            self._load()
+        if proc.pid in self._helpers:
+            try:
+                return proc.ppid() == self._helpers[proc.pid]
+            except psutil.Error:
+                return False
         if not self.looks_infrastructure(proc):
             return False
         self._load()

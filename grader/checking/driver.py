@@ -51,7 +51,6 @@ from collections.abc import Callable
 # traceback and grader.checking.wire are imported where they are used: every spawn and forkserver
 # child of a check imports this module, and uses neither unless it has an answer to send.
 from grader.checking import compat
-from grader.checking.sitepaths import SITE_PATHS_ENV
 from grader.checking.roles import PRODUCER, has_a_part, plays
 
 try:
@@ -1917,10 +1916,10 @@ def run(request: dict, channel: int) -> None:
     compat.register_after_fork(_enter_child, _enter_child)
     multiprocessing.set_start_method(request["start_method"], force=True)
     _install_registry(request["registry"])
+    _prestart(request["start_method"], fork_server=False)  # the hosts share this one's tracker
     # Started with -S (see the harness): third-party packages stay importable, after the stdlib.
     # The student's folder is never on this process's path; hosts put it first on theirs.
     sys.path.extend(p for p in request.get("site_paths", []) if p not in sys.path)
-    os.environ[SITE_PATHS_ENV] = os.pathsep.join(request.get("site_paths", []))
     module_file = os.path.abspath(request["module_file"])
     # The environment carries the two paths to spawn and forkserver children.
     os.environ[REGISTRY_ENV], os.environ[STUDENT_FILE_ENV] = request["registry"], module_file
@@ -2067,7 +2066,16 @@ def _enter_host(job: dict) -> None:
     # A process takes its parent's start method for its own children, unless told otherwise.
     multiprocessing.set_start_method(job["start_method"], force=True)
     _install_registry(job["registry"])
+    _prestart(job["start_method"])
     watch_student(job["registry"], job["module_file"])
+
+
+def _prestart(start_method: str, fork_server: bool = True) -> None:
+    """Start multiprocessing's resource tracker, and under forkserver the fork server, as forks of
+    this process, before the student's code runs here (grader.checking.infrastructure)."""
+    from grader.checking import infrastructure
+
+    infrastructure.prestart(start_method, _registry.record, fork_server=fork_server)
 
 
 def _import_student(job: dict):
@@ -2095,24 +2103,7 @@ def _imported(job: dict):
     # Mark the end of the import, so that a crash can be told apart from a crash while importing.
     _registry.record({"kind": "phase", "pid": os.getpid(), "role": "imported", "name": "-",
                       "daemon": False, "parent": os.getpid()})
-    _preload_for_forkserver(job["start_method"])
     return module, None
-
-
-# Libraries a fork server loads before it forks the student's processes, where the student's module
-# uses them: each child would import them again otherwise (pika: 60 ms of CPU). Libraries only,
-# whose import sets up no state a process keeps for itself; never the student's module, whose top
-# level runs in each child under forkserver, as it does under spawn.
-FORKSERVER_PRELOAD = ("pika",)
-
-
-def _preload_for_forkserver(start_method: str) -> None:
-    """Under forkserver, have the fork server load the libraries of FORKSERVER_PRELOAD that the
-    student's module has loaded. Called before the student's code starts a process: the server
-    starts with the first."""
-    libraries = [name for name in FORKSERVER_PRELOAD if name in sys.modules]
-    if start_method == "forkserver" and libraries:
-        multiprocessing.set_forkserver_preload(["grader.checking.sitepaths", *libraries])
 
 
 def _reply(writer, reply: dict, caught) -> None:

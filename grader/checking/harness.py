@@ -39,6 +39,7 @@ from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX,
                                     OVERTIME_MARK, REPLIED_MARK, WORK_TALLIES, awaiting, rewritten_within,
                                     tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
+from grader.checking.infrastructure import HELPER_KIND
 from grader.checking.sitepaths import site_paths
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)
@@ -614,7 +615,7 @@ STATUSES_ANSWERED = frozenset({Status.RETURNED, Status.RAISED, Status.MISSING_FI
                                Status.CRASHED, Status.BAD_ANSWER})
 ERROR_FIELDS = {"type": str, "message": str, "traceback": str, "line": int, "source": str, "function": str,
                 "returncode": int}
-REGISTRY_KINDS = frozenset({"process", "thread", "phase", "host", "kit"})
+REGISTRY_KINDS = frozenset({"process", "thread", "phase", "host", "kit", HELPER_KIND})
 REGISTRY_ENTRY = {"kind": str, "pid": int, "role": str, "name": str, "daemon": bool, "parent": int,
                   "alive_at_start": list}
 

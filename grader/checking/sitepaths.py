@@ -1,11 +1,11 @@
 """Where third-party packages are, for the interpreters a check starts with -S (no site
 processing: it costs more than the rest of an interpreter's start-up).
 
-A check's fork server (grader.checking.driver._preload_for_forkserver) gets none of its parent's
-sys.path before it loads what it preloads, and pika lies in site-packages: importing this module,
-which it loads first, puts those folders back, at the end of sys.path, from the variable
-SITE_PATHS_ENV that the driver sets. Elsewhere it adds nothing that is not on the path already:
-the variable is set only for a check's processes, whose path has those folders."""
+A fork server of drivers that preloads a library (grader.checking.zygote) starts with no
+site-packages on sys.path, and pika lies there: importing this module, which it loads first, puts
+those folders back, at the end of sys.path, from the variable SITE_PATHS_ENV that the harness sets.
+Elsewhere it adds nothing that is not on the path already: the variable is set only for a check's
+processes, whose path has those folders."""
 
 import os
 import sys

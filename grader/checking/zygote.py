@@ -40,7 +40,7 @@ from grader.checking.sitepaths import SITE_PATHS_ENV, site_paths
 # pika for every check cost a correct submission about 1 CPU-s more than it saved
 # (bench/compare.py). The checks whose drivers import a library anyway get a server that has
 # loaded it (start_driver).
-PRELOAD = ("traceback", "grader.checking.plain")
+PRELOAD = ("traceback", "grader.checking.plain", "grader.checking.infrastructure")
 MAX_MESSAGE = 64 * 1024  # a request carries the check's environment; a bigger one is not forked
 FDS = 3  # stdin, stdout, stderr of the driver
 START_WAIT = 30.0  # seconds for the server to say a driver started

@@ -85,8 +85,9 @@ class Plan:
 
 
 # The start methods from the cheapest to the dearest for a check that starts several processes:
-# fork copies the parent; a fork server loads the student's libraries (pika) once for all of a
-# check's processes (grader.checking.driver._preload_for_forkserver); spawn loads them in each.
+# fork copies the parent; a fork server is a copy of the kit's process (on Linux: a fork of it,
+# grader.checking.infrastructure) that has loaded the kit and its libraries (pika) once for all of
+# a check's processes; spawn starts a new interpreter for each, which loads them again.
 BY_COST = ("fork", "forkserver", "spawn")
 
 
