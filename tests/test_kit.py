@@ -6,10 +6,13 @@ import importlib
 import multiprocessing
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from grader import check
+from grader.checking import amqp
 
 METHODS = multiprocessing.get_all_start_methods()
 
@@ -123,3 +126,43 @@ def test_each_exercise_names_its_own_mistakes_with_known_keys():
             assert key in mistakes.keys(), f"{name}: {key} is not a mistake key of the catalogue"
     with pytest.raises(ValueError, match="no general rule is called sentinel-too-late"):
         Diagnosis(keys={"sentinel-too-late": "ex03.sentinel-before-producer-ended"})
+
+
+def test_the_brokers_answer_is_asked_once_by_checks_that_start_together(monkeypatch):
+    """The grader starts a submission's checks in threads of one process, all at once: one of them
+    asks the broker, the others wait for its answer instead of each opening a connection."""
+    asked, release = [], threading.Event()
+
+    def unreachable(address):
+        asked.append(address)
+        release.wait(10.0)
+        return None
+
+    monkeypatch.setattr(amqp, "unreachable", unreachable)
+    monkeypatch.setattr(amqp, "_ANSWERS", {})
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(amqp.unreachable_once("amqp://nowhere")))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline and not _all_in_function(threads, "unreachable_once", but_one="unreachable"):
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10.0)
+    assert asked == ["amqp://nowhere"] and answers == [None] * 6
+
+
+def _all_in_function(threads, name: str, but_one: str) -> bool:
+    """Whether one of `threads` runs the function `but_one` and every other one waits in `name`."""
+    frames = sys._current_frames()
+    stacks = []
+    for thread in threads:
+        frame, stack = frames.get(thread.ident), []
+        while frame is not None:
+            stack.append(frame.f_code.co_name)
+            frame = frame.f_back
+        stacks.append(stack)
+    running = [stack for stack in stacks if but_one in stack]
+    return len(running) == 1 and all(stack[:1] == [name] for stack in stacks if stack not in running)

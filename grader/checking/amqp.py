@@ -8,6 +8,7 @@ own (``unique_name``), and deletes them afterwards, so parallel runs never see e
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from urllib.parse import urlsplit
 
@@ -53,14 +54,16 @@ def unreachable(address: str | None = None, timeout: float = 3.0) -> str | None:
 
 
 _ANSWERS: dict[str, str | None] = {}
+_ASKING = threading.Lock()  # the grader's checks start in threads of one process, all at once
 
 
 def unreachable_once(address: str | None = None) -> str | None:
     """`unreachable`, asked once per process and address (every check of a session would ask)."""
     address = address or url()
-    if address not in _ANSWERS:
-        _ANSWERS[address] = unreachable(address)
-    return _ANSWERS[address]
+    with _ASKING:
+        if address not in _ANSWERS:
+            _ANSWERS[address] = unreachable(address)
+        return _ANSWERS[address]
 
 
 def required() -> bool:
