@@ -26,7 +26,7 @@ import pytest
 from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS, Roles
 from grader.checking.driver import registry_line
 from grader.checking.exercise import KIT_ROOT
-from grader.checking.harness import (BUSY_FRACTION, OVERTIME, _driver_libraries, compile_kit, run_check,
+from grader.checking.harness import (BUSY_FRACTION, OVERTIME, _driver_libraries, _Tracked, compile_kit, run_check,
                                      signal_deaths)
 from grader.checking.infrastructure import HELPER_KIND
 from grader.checking.kit import crash_stack
@@ -280,6 +280,24 @@ def test_a_helper_the_kit_forked_is_multiprocessings_only_beside_the_parent_it_w
     finally:
         child.stdin.close()
         child.wait(WAIT)
+
+
+@POSIX_ONLY
+def test_a_process_is_looked_at_until_it_is_reaped_and_no_longer():
+    """The watch stops asking for a process that has been reaped; an ended one its parent has not
+    reaped yet (a zombie, maybe still ending) is still asked for."""
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    tracked = _Tracked(psutil.Process(child.pid), time.monotonic())
+    tracked.sample(time.monotonic(), ready=True)
+    child.stdin.close()
+    deadline = time.monotonic() + WAIT
+    while tracked.proc.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    tracked.sample(time.monotonic(), ready=True)
+    assert not tracked.gone
+    child.wait(WAIT)
+    tracked.sample(time.monotonic(), ready=True)
+    assert tracked.gone
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -191,6 +191,7 @@ class _Tracked:
         self.looks = 0  # since the warm-up
         self.runnable_looks = 0  # of those, the looks that found it running or waiting for a CPU
         self.switches = None  # (first, last) context-switch counts since the warm-up, where known
+        self.gone = False  # ended and reaped: no look needs to ask it again
 
     def sample(self, now: float, ready: bool) -> None:
         try:
@@ -198,6 +199,11 @@ class _Tracked:
                 times = self.proc.cpu_times()
                 runnable = self.proc.status() == psutil.STATUS_RUNNING
                 switches = self.proc.num_ctx_switches() if STATES_TELL_SLEEP else None
+        except psutil.ZombieProcess:  # ended, or ending (_ending): still there to be asked
+            return
+        except psutil.NoSuchProcess:
+            self.gone = True
+            return
         except psutil.Error:
             return
         point = (now, times.user + times.system)
@@ -337,7 +343,8 @@ class _Tree:
             if tracked is None:
                 tracked = self.seen[proc.pid] = _Tracked(proc, now)
                 self._acknowledge(proc.pid)
-            tracked.sample(now, tracked.first is not None or self.ready(proc.pid))
+            if not tracked.gone:
+                tracked.sample(now, tracked.first is not None or self.ready(proc.pid))
 
     def _acknowledge(self, pid: int) -> None:
         if self.seen_dir is not None:
@@ -362,11 +369,11 @@ class _Tree:
         if used >= PROGRESS_CPU:
             return True
         return any(_runnable(t.proc) for t in self.seen.values()
-                   if t.proc.pid != self.root_pid and students(t.proc))
+                   if not t.gone and t.proc.pid != self.root_pid and students(t.proc))
 
     def alive(self) -> list[psutil.Process]:
         self.sample(fresh=True)
-        return [t.proc for t in self.seen.values() if _is_alive(t.proc)]
+        return [t.proc for t in self.seen.values() if not t.gone and _is_alive(t.proc)]
 
 
 POKE_NAME = "poke"  # a FIFO in the check's folder (grader.checking.driver._wait_seen)
@@ -459,8 +466,8 @@ class _DeadlockWatch:
             return False
         tracked, gone = [], []
         for t in self.tree.seen.values():
-            (tracked if _is_alive(t.proc) else gone).append(t)
-        if any(_ending(t.proc) for t in gone):
+            (tracked if not t.gone and _is_alive(t.proc) else gone).append(t)
+        if any(_ending(t.proc) for t in gone if not t.gone):
             self.candidate = None  # its join still waits, and its last threads may yet run
             return False
         # A process of the kit's that waits for the student's alone (driver.awaiting_student) may
