@@ -60,10 +60,11 @@ def scan_source(text: str, file: str) -> list[str]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
         return []  # it does not compile: its checks say so
-    aliases = _aliases(tree)
-    prose = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    nodes = list(ast.walk(tree))  # walked once: a walk costs more than the looks below
+    aliases = _aliases(nodes)
+    prose = {id(n.value) for n in nodes if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
     hits: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
+    for node in nodes:
         why = None if id(node) in prose else _why(node, aliases)
         if why:
             hits.append((getattr(node, "lineno", 0), why))
@@ -104,10 +105,10 @@ def scan_results(results: list[dict]) -> list[str]:
     return list(hits)[:MAX_HITS]
 
 
-def _aliases(tree: ast.AST) -> dict[str, str]:
+def _aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """Local name -> the module it stands for (``import ctypes as c``, ``from os import walk``)."""
     names = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 names[alias.asname or alias.name.split(".")[0]] = alias.name.split(".")[0]
