@@ -264,19 +264,20 @@ def run(items, producer_delay=0, consumer_delay=0):
         assert helpers == (["forkserver", "resource_tracker"] if method == "forkserver" else ["resource_tracker"])
 
 
-def test_a_helper_the_kit_forked_is_multiprocessings_only_beside_the_parent_it_was_recorded_with(tmp_path):
-    """A helper forked by the kit has its parent's command line: its registry entry names it, and
-    counts only while its parent is the one the entry gives."""
+def test_a_helper_the_kit_forked_is_multiprocessings_unless_the_student_started_that_process(tmp_path):
+    """A helper forked by the kit has its parent's command line: its registry entry names it as
+    multiprocessing's, even once its parent has ended, but never a process that the registry also
+    gives as started by the student's code."""
     registry = tmp_path / "registry"
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    helper = {"kind": HELPER_KIND, "pid": child.pid, "role": "resource_tracker", "name": "resource_tracker",
+              "daemon": True, "parent": os.getppid()}
+    started = {**helper, "kind": "process", "role": "consumer", "name": "Process-1", "parent": os.getpid()}
     try:
-        helper = psutil.Process(child.pid)
-        for parent, expected in [(os.getpid(), True), (os.getppid(), False)]:
-            registry.write_text(registry_line({"kind": HELPER_KIND, "pid": child.pid, "role": "resource_tracker",
-                                               "name": "resource_tracker", "daemon": True, "parent": parent}))
-            assert Roles(os.getpid(), registry).is_infrastructure(helper) is expected, parent
-        registry.write_text("")
-        assert not Roles(os.getpid(), registry).is_infrastructure(helper)  # a student's process
+        proc = psutil.Process(child.pid)
+        for entries, expected in [([helper], True), ([helper, started], False), ([], False)]:
+            registry.write_text("".join(map(registry_line, entries)))
+            assert Roles(os.getpid(), registry).is_infrastructure(proc) is expected, entries
     finally:
         child.stdin.close()
         child.wait(WAIT)

@@ -98,7 +98,7 @@ class Roles:
         self.driver_pid = driver_pid
         self.registry_path = registry_path
         self._names: dict[int, tuple[str, str]] = {}
-        self._helpers: dict[int, int] = {}  # pid -> parent of a helper the kit forked (infrastructure)
+        self._helpers: set[int] = set()  # the helpers the kit forked (infrastructure)
         self._entries: list[dict] = []
 
     def entries(self) -> list[dict]:
@@ -116,7 +116,7 @@ class Roles:
             if entry["kind"] == "host":
                 self._names[entry["pid"]] = ("main", "main")
             if entry["kind"] == HELPER_KIND and entry["role"] in self.INFRASTRUCTURE:
-                self._helpers[entry["pid"]] = entry["parent"]
+                self._helpers.add(entry["pid"])
             if entry["kind"] not in ("process", "kit"):
                 continue
             kind = entry["role"]
@@ -134,16 +134,14 @@ class Roles:
     def is_infrastructure(self, proc: psutil.Process) -> bool:
         """The resource tracker or the forkserver itself; not the processes a forkserver forked,
         which carry its command line too. One the kit forked (grader.checking.infrastructure) has
-        its parent's command line: its entry in the registry tells it, with that parent."""
+        its parent's command line: its entry in the registry tells it, unless the registry also
+        names that process as one the student's code started."""
         if proc.pid == self.driver_pid:
             return True
         if proc.pid not in self._names and proc.pid not in self._helpers:
             self._load()
         if proc.pid in self._helpers:
-            try:
-                return proc.ppid() == self._helpers[proc.pid]
-            except psutil.Error:
-                return False
+            return proc.pid not in self._names
         if not self.looks_infrastructure(proc):
             return False
         self._load()

@@ -464,10 +464,10 @@ class _DeadlockWatch:
             return False
         if self.candidate is None and now < self.next_look:
             return False
-        tracked, gone = [], []
+        tracked, ended = [], []
         for t in self.tree.seen.values():
-            (tracked if not t.gone and _is_alive(t.proc) else gone).append(t)
-        if any(_ending(t.proc) for t in gone if not t.gone):
+            (tracked if not t.gone and _is_alive(t.proc) else ended).append(t)
+        if any(_ending(t.proc) for t in ended if not t.gone):
             self.candidate = None  # its join still waits, and its last threads may yet run
             return False
         # A process of the kit's that waits for the student's alone (driver.awaiting_student) may
