@@ -46,11 +46,16 @@ def prestart(start_method: str, record: Callable[[dict], None], fork_server: boo
     it). Call it before the student's code runs here. `record(entry)` writes each helper in the
     check's registry.
 
-    A process that already has a living helper (a fork child inherits its parent's tracker)
-    starts none. Elsewhere than Linux, under fork, or with a second thread, it does nothing:
-    multiprocessing starts them itself when they are first needed."""
+    A process that already has a living tracker (a fork child inherits its parent's) starts
+    none. One whose parent had started a fork server starts neither: multiprocessing cannot ask
+    whether its parent's server still runs (it is not this process's child), so ensure_running()
+    would raise here, as it does when such a process starts a process itself. Elsewhere than Linux, under fork, or
+    with a second thread, it does nothing: multiprocessing starts them itself when first needed."""
     global _record
     if start_method == "fork" or not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return
+    inherited_server = multiprocessing.forkserver._forkserver._forkserver_pid is not None
+    if start_method == "forkserver" and fork_server and inherited_server:
         return
     multiprocessing.util.spawnv_passfds = _fork_passfds
     _record = record
