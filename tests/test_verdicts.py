@@ -67,6 +67,20 @@ def test_puts_spread_by_the_delay_pass():
                                by="producer")
 
 
+def test_the_spread_asked_of_the_puts_counts_the_puts_the_tally_holds():
+    """The main process can take a consumer's last item before that consumer's put() has returned
+    (a Manager's queue) and so before the tally counts it: nine puts 0.02 s apart spread over
+    0.16 s, not the 0.18 s of ten. Nine puts bunched together still fail."""
+    spans = [{"role": "consumer", "puts": 9, "span": 0.2, "own": 0.1619}, *SPANS[2:]]
+    kit().expect_took_at_least(RunSeen(seconds=0.3, slept={"calls": 10, "seconds": 0.2}, put_spans=spans),
+                               0.2, what="run()", why="10 items, consumer_delay=0.02", delay=0.02, by="consumer")
+    bunched = [{**spans[0], "own": 0.004}, *SPANS[2:]]
+    with pytest.raises(pytest.fail.Exception, match="the consumers put their items too close together"):
+        kit().expect_took_at_least(RunSeen(seconds=0.3, slept={"calls": 10, "seconds": 0.2}, put_spans=bunched),
+                                   0.2, what="run()", why="10 items, consumer_delay=0.02", delay=0.02,
+                                   by="consumer")
+
+
 def test_without_puts_of_that_kind_the_spans_say_nothing():
     """A consumer that hands its results over some other way (a Manager's queue) has no puts: the
     bunched producer's puts must not fail a check of the consumer's delay."""

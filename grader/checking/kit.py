@@ -385,8 +385,10 @@ class Kit:
           `seconds` (a delay not passed on sleeps 0 s);
         - when the processes of kind `by` put on multiprocessing queues, how far apart their first
           and last puts were, less the time they waited in puts and gets (for room, or for an item:
-          the other side's time, which grows with the load): items `delay` apart spread over
-          `seconds - delay` at least.
+          the other side's time, which grows with the load): n puts `delay` apart spread over
+          (n - 1) * `delay` at least, and `seconds - delay` once all the items are put. A put is
+          counted once it has returned, and the item may be taken before that (a Manager's queue
+          holds it as soon as it is sent): the tally can lack the last put when the call returns.
         Code that does neither is judged by the length of the call alone.
         """
         if seen.seconds < 0.9 * seconds:
@@ -399,10 +401,13 @@ class Kit:
         spans = [s for s in seen.put_spans or []
                  if by and s["puts"] >= 2 and plays(s["role"], by)]
         if delay and spans:
-            widest = max(spans, key=_own_span)
-            if _own_span(widest) < 0.9 * (seconds - delay):
-                self.fail("puts-too-close", what=what, by=by, seconds=seconds - delay, why=why,
-                          span=_own_span(widest), puts=widest["puts"], mistake="any.delay-ignored")
+            def needed(span: dict) -> float:
+                return min(seconds - delay, (span["puts"] - 1) * delay)
+
+            closest = max(spans, key=lambda span: _own_span(span) - 0.9 * needed(span))
+            if _own_span(closest) < 0.9 * needed(closest):
+                self.fail("puts-too-close", what=what, by=by, seconds=needed(closest), why=why,
+                          span=_own_span(closest), puts=closest["puts"], mistake="any.delay-ignored")
 
     def expect_no_spin(self, outcome: Outcome, *, while_: Words) -> None:
         """No student process kept a CPU busy while it should have been waiting (`while_`: Words)."""
