@@ -24,11 +24,10 @@ import psutil
 import pytest
 
 from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS, Roles
-from grader.checking.driver import registry_line
+from grader.checking.driver import HELPER_KIND, registry_line
 from grader.checking.exercise import KIT_ROOT
 from grader.checking.harness import (BUSY_FRACTION, OVERTIME, _driver_libraries, _Tracked, compile_kit, run_check,
                                      signal_deaths)
-from grader.checking.infrastructure import HELPER_KIND
 from grader.checking.kit import crash_stack
 from grader.checking.scenarios.ex05_joinable import _bounded_join
 

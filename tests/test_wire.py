@@ -71,7 +71,8 @@ def test_an_answer_is_checked_field_by_field(answer, why):
 # The modules that run beside student code, in the student's own interpreter: what they send is
 # the untrusted side of the boundary. Every other module of the kit, and every check, decides or
 # reports verdicts, and must read what comes from there only through grader.checking.wire or as text.
-STUDENT_SIDE = {"grader/checking/driver.py", "grader/checking/scenarios/*.py"}
+# (infrastructure.py: run by the driver, in those same processes.)
+STUDENT_SIDE = {"grader/checking/driver.py", "grader/checking/infrastructure.py", "grader/checking/scenarios/*.py"}
 # What would run bytes a student's process wrote, or take objects from it: never on the verdict side.
 FORBIDDEN_MODULES = {"pickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "copyreg"}
 FORBIDDEN_CALLS = {"eval", "exec", "__import__"}

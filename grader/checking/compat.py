@@ -102,6 +102,14 @@ def unreaped_children() -> list:
     return list(multiprocessing.process._children)
 
 
+def has_fork_server() -> bool:
+    """Whether this process has started a fork server, or inherited its parent's
+    (multiprocessing.forkserver._forkserver's pid, which a fork child keeps)."""
+    import multiprocessing.forkserver  # here: spawn children import this module, and need it not
+
+    return multiprocessing.forkserver._forkserver._forkserver_pid is not None
+
+
 def run_in_spawn_children(hook: Callable) -> None:
     """Call `hook(process)` in a spawn child as it starts, before the target, as fork children call
     their after-fork hooks: SpawnProcess._after_fork is a no-op that _bootstrap calls there."""

@@ -22,8 +22,7 @@ from pathlib import Path
 import psutil
 
 from grader.checking import compat, mistakes
-from grader.checking.driver import RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
-from grader.checking.infrastructure import HELPER_KIND
+from grader.checking.driver import HELPER_KIND, RUNNING_SUFFIX, SPINNING, WRAPPERS, parse_registry_line
 from grader.checking.roles import CONSUMER, PRODUCER, PUBLISHER, WORKER, plays
 
 STACK_WAIT = 1.0  # seconds to wait for the stacks to be written

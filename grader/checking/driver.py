@@ -1555,6 +1555,7 @@ def observed(scenario):
 LIBRARY_THREADS = ("multiprocessing", "threading", "concurrent", "queue", "pika")
 
 REGISTRY_FIELDS = ("kind", "pid", "role", "name", "daemon", "parent")
+HELPER_KIND = "helper"  # multiprocessing's tracker or fork server, forked by the kit (grader.checking.infrastructure)
 
 
 def registry_line(entry: dict) -> str:

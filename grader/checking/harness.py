@@ -35,11 +35,10 @@ from typing import Callable
 import psutil
 
 from grader.checking import diagnose, wire, zygote
-from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX, INTERNAL_ROLES, WAITING_STATES,
-                                    OVERTIME_MARK, REPLIED_MARK, WORK_TALLIES, awaiting, rewritten_within,
-                                    tallies)
+from grader.checking.driver import (DUMP_DIR_ENV, EARLY_SENTINELS, FATAL_SUFFIX, HELPER_KIND, INTERNAL_ROLES,
+                                    OVERTIME_MARK, REPLIED_MARK, WAITING_STATES, WORK_TALLIES, awaiting,
+                                    rewritten_within, tallies)
 from grader.checking.exercise import KIT_ROOT, PACKAGE_DIR
-from grader.checking.infrastructure import HELPER_KIND
 from grader.checking.sitepaths import site_paths
 
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the process tree (answers are not polled)

@@ -11,7 +11,7 @@ A fork carries its parent's state, so ``prestart`` forks them only before the st
 run in that process, while it has a single thread: the fork server's children then hold nothing of
 the student's module, and import it as they would from a new interpreter. Any later start, in any
 process, is multiprocessing's own. Each one forked is written in the check's registry (kind
-"helper"), since its command line is its parent's: ``grader.checking.diagnose.Roles`` knows it as
+HELPER_KIND), since its command line is its parent's: ``grader.checking.diagnose.Roles`` knows it as
 infrastructure by that entry.
 """
 
@@ -30,10 +30,12 @@ import threading
 import traceback
 from typing import Callable
 
+from grader.checking import compat
+from grader.checking.driver import HELPER_KIND
+
 # The program multiprocessing gives each new interpreter (after -c), by the module it imports.
 PROGRAMS = {"from multiprocessing.resource_tracker import": "resource_tracker",
             "from multiprocessing.forkserver import": "forkserver"}
-HELPER_KIND = "helper"  # the registry's kind for a helper started here
 
 _spawnv_passfds = multiprocessing.util.spawnv_passfds
 _record: Callable[[dict], None] | None = None  # set while prestart() runs: where to write a helper
@@ -54,8 +56,7 @@ def prestart(start_method: str, record: Callable[[dict], None], fork_server: boo
     global _record
     if start_method == "fork" or not sys.platform.startswith("linux") or threading.active_count() > 1:
         return
-    inherited_server = multiprocessing.forkserver._forkserver._forkserver_pid is not None
-    if start_method == "forkserver" and fork_server and inherited_server:
+    if start_method == "forkserver" and fork_server and compat.has_fork_server():
         return
     multiprocessing.util.spawnv_passfds = _fork_passfds
     _record = record
