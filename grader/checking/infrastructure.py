@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import faulthandler
 import gc
-import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
 import multiprocessing.util
@@ -51,8 +50,9 @@ def prestart(start_method: str, record: Callable[[dict], None], fork_server: boo
     A process that already has a living tracker (a fork child inherits its parent's) starts
     none. One whose parent had started a fork server starts neither: multiprocessing cannot ask
     whether its parent's server still runs (it is not this process's child), so ensure_running()
-    would raise here, as it does when such a process starts a process itself. Elsewhere than Linux, under fork, or
-    with a second thread, it does nothing: multiprocessing starts them itself when first needed."""
+    would raise here, as it does when such a process starts a process itself. Elsewhere than
+    Linux, under fork, or with a second thread, it does nothing: multiprocessing starts them
+    itself when they are first needed."""
     global _record
     if start_method == "fork" or not sys.platform.startswith("linux") or threading.active_count() > 1:
         return
@@ -98,7 +98,7 @@ def _run_helper(program: str, passfds) -> None:
         exec(compile(program, "<string>", "exec"), {"__name__": "__main__"})
         status = 0
     except SystemExit as stop:
-        status = stop.code if isinstance(stop.code, int) else 1
+        status = 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 1
     except BaseException:
         traceback.print_exc()
     finally:
