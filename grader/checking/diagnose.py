@@ -141,10 +141,7 @@ class Roles:
             self._load()
         if proc.pid in self._helpers:
             return proc.pid not in self._names
-        if not self.looks_infrastructure(proc):
-            return False
-        self._load()
-        if proc.pid in self._names:
+        if not self.looks_infrastructure(proc) or proc.pid in self._names:  # the registry was read above
             return False
         try:
             parent = proc.parent()

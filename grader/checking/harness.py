@@ -367,12 +367,16 @@ class _Tree:
                 return True  # a process started in the window: the check is still moving
         if used >= PROGRESS_CPU:
             return True
-        return any(_runnable(t.proc) for t in self.seen.values()
-                   if not t.gone and t.proc.pid != self.root_pid and students(t.proc))
+        return any(_runnable(t.proc) for t in self.unreaped()
+                   if t.proc.pid != self.root_pid and students(t.proc))
+
+    def unreaped(self) -> list[_Tracked]:
+        """The processes seen that may still be there to ask: not yet found reaped."""
+        return [t for t in self.seen.values() if not t.gone]
 
     def alive(self) -> list[psutil.Process]:
         self.sample(fresh=True)
-        return [t.proc for t in self.seen.values() if not t.gone and _is_alive(t.proc)]
+        return [t.proc for t in self.unreaped() if _is_alive(t.proc)]
 
 
 POKE_NAME = "poke"  # a FIFO in the check's folder (grader.checking.driver._wait_seen)
@@ -464,9 +468,9 @@ class _DeadlockWatch:
         if self.candidate is None and now < self.next_look:
             return False
         tracked, ended = [], []
-        for t in self.tree.seen.values():
-            (tracked if not t.gone and _is_alive(t.proc) else ended).append(t)
-        if any(_ending(t.proc) for t in ended if not t.gone):
+        for t in self.tree.unreaped():
+            (tracked if _is_alive(t.proc) else ended).append(t)
+        if any(_ending(t.proc) for t in ended):
             self.candidate = None  # its join still waits, and its last threads may yet run
             return False
         # A process of the kit's that waits for the student's alone (driver.awaiting_student) may

@@ -18,6 +18,7 @@ infrastructure by that entry.
 from __future__ import annotations
 
 import faulthandler
+import functools
 import gc
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
@@ -37,7 +38,6 @@ PROGRAMS = {"from multiprocessing.resource_tracker import": "resource_tracker",
             "from multiprocessing.forkserver import": "forkserver"}
 
 _spawnv_passfds = multiprocessing.util.spawnv_passfds
-_record: Callable[[dict], None] | None = None  # set while prestart() runs: where to write a helper
 
 
 def prestart(start_method: str, record: Callable[[dict], None], fork_server: bool = True) -> None:
@@ -53,34 +53,32 @@ def prestart(start_method: str, record: Callable[[dict], None], fork_server: boo
     would raise here, as it does when such a process starts a process itself. Elsewhere than
     Linux, under fork, or with a second thread, it does nothing: multiprocessing starts them
     itself when they are first needed."""
-    global _record
     if start_method == "fork" or not sys.platform.startswith("linux") or threading.active_count() > 1:
         return
     if start_method == "forkserver" and fork_server and compat.has_fork_server():
         return
-    multiprocessing.util.spawnv_passfds = _fork_passfds
-    _record = record
+    multiprocessing.util.spawnv_passfds = functools.partial(_fork_passfds, record)
     try:
         if start_method == "forkserver" and fork_server:
             multiprocessing.forkserver.ensure_running()
         else:
             multiprocessing.resource_tracker.ensure_running()
     finally:
-        _record = None
         multiprocessing.util.spawnv_passfds = _spawnv_passfds
 
 
-def _fork_passfds(path: str, args: list[str], passfds) -> int:
-    """multiprocessing.util.spawnv_passfds, for a helper's program: run it in a fork of this process."""
+def _fork_passfds(record: Callable[[dict], None], path: str, args: list[str], passfds) -> int:
+    """multiprocessing.util.spawnv_passfds while prestart() runs: a helper's program runs in a fork
+    of this process, written in the registry with `record`."""
     program = args[args.index("-c") + 1] if "-c" in args else ""
     role = next((name for start, name in PROGRAMS.items() if program.startswith(start)), None)
-    if role is None or _record is None:
+    if role is None:
         return _spawnv_passfds(path, args, passfds)
     pid = os.fork()
     if pid == 0:
         _run_helper(program, passfds)
-    _record({"kind": HELPER_KIND, "pid": pid, "role": role, "name": role, "daemon": True,
-             "parent": os.getpid()})
+    record({"kind": HELPER_KIND, "pid": pid, "role": role, "name": role, "daemon": True,
+            "parent": os.getpid()})
     return pid
 
 
