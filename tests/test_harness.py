@@ -456,6 +456,35 @@ def put_all(q, items):
     assert out.value["got"] == list(range(6))
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("body, stored", [
+    ("try:\n            q.put_nowait(item)\n        except queue.Full:\n            continue", [0, 1, 3, 5]),
+    ("if q.full():\n            continue\n        q.put_nowait(item)", [0, 1, 3, 5]),
+    ("while True:\n            try:\n                q.put(item, timeout=0.001)\n                break\n"
+     "            except queue.Full:\n                pass", [0, 1, 2, 3, 4, 5]),
+    ("while q.full():\n            time.sleep(0.001)\n        q.put_nowait(item)", [0, 1, 2, 3, 4, 5]),
+    ("q.put(item)", [0, 1, 2, 3, 4, 5]),
+], ids=["put_nowait-skips", "full-skips", "short-timeout-retries", "full-polls", "put-waits"])
+def test_what_put_all_stores_on_a_full_queue_follows_from_its_calls(tmp_path, method, body, stored):
+    """The kit's consumer takes an item only when the queue is full and the student's code waits or
+    asks (RoomQueue): a put that cannot wait is refused on a full queue, and room is made after it.
+    So the items stored are the same on any machine, at any load, and the check ends when put_all()
+    returns, long before its deadline."""
+    budget = 30.0
+    out = check(tmp_path, HEADER + f"""
+def put_all(q, items):
+    stored = []
+    for item in items:
+        {body}
+        stored.append(item)
+    return stored
+""", method=method, budget=budget, scenario="ex01_queue_basics:put_all_waits",
+                params={"items": list(range(6)), "consumer_delay": 0.02})
+    assert out.status == "returned", (out.status, out.elapsed, out.stuck)
+    assert out.value["count"] == stored and out.value["got"] == stored, out.value
+    assert out.elapsed < budget / 2, out.elapsed
+
+
 def test_a_wait_for_the_brokers_messages_counts_only_while_the_kit_waits_on_queues(tmp_path):
     """While the kit waits for the student through RabbitMQ, a worker in channel.start_consuming() may
     just be waiting for the broker to deliver: that is no place of a deadlock. A threading wait is."""

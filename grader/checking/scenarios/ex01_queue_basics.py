@@ -15,14 +15,23 @@ WAIT = 0.2  # the timeout try_put and try_get are given on a full or empty queue
 AT_ONCE = 0.2  # a put or get that may wait at most this long still answers "at once"
 
 
-def kit_helper(q, out, count: int, delay: float, timeout: float) -> None:
-    """A slow consumer of the kit's own: takes `count` items from `q` and passes them to `out`."""
-    for _ in range(count):
+def kit_slow_consumer(q, out, turns, taken, total, delay: float, timeout: float) -> None:
+    """The kit's slow consumer (see RoomQueue): takes an item from `q` at each of its turns, says so
+    on `taken`, and passes the item to `out` `delay` seconds later. It ends once it has taken the
+    `total` items the student stored, when the student's call has returned and given that total."""
+    count = 0
+    while True:
+        with awaiting_student():  # for the student's next put; at the timeout it only ends
+            if not turns.acquire(timeout=timeout):
+                return
+        if 0 <= total.value <= count:
+            return
         try:
-            with awaiting_student():  # for the student's next put; at the timeout it only ends
-                item = q.get(timeout=timeout)
+            item = q.get(timeout=timeout)
         except queue.Empty:
             return
+        count += 1
+        taken.release()
         time.sleep(delay)
         out.put(item)
 
@@ -120,6 +129,77 @@ class KitQueue(multiprocessing.queues.Queue):
         return f"q.{name}(block={block!r}, timeout={timeout!r})"
 
 
+class RoomQueue(multiprocessing.queues.Queue):
+    """The kit's bounded queue for put_all(): the kit's consumer takes an item only when the queue
+    is full and the student's code waits for room, so what a put finds follows from how it was
+    called, not from how the processes were scheduled.
+
+    On a full queue, a put that may wait at least `patience` seconds (the consumer's delay) gets
+    room first, then waits as long as the check has left; a put that waits less is refused (Full),
+    and room is made after it, for a retry. full() and qsize() answer truly, then make room, so a
+    loop that polls them goes on. Making room is one turn of the consumer and a wait for its
+    get(): the count of items in the queue is then exact whenever the student's code runs.
+
+    Only the process that made the queue does this: a copy elsewhere is a plain queue."""
+
+    def __init__(self, maxsize: int, *, remaining, patience: float):
+        super().__init__(maxsize, ctx=multiprocessing.get_context())
+        self.turns = multiprocessing.Semaphore(0)
+        self.taken = multiprocessing.Semaphore(0)
+        self.total = multiprocessing.Value("i", -1, lock=False)
+        self._owner = os.getpid()
+        self._capacity, self._remaining, self._patience = maxsize, remaining, patience
+        self._stored = self._asked = 0
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        self._owner = None
+
+    def _watched(self) -> bool:
+        return getattr(self, "_owner", None) == os.getpid()
+
+    def put(self, obj, block=True, timeout=None):
+        if not self._watched() or not super().full():
+            super().put(obj, block, timeout)
+        else:
+            wait = _longest_wait(block, timeout)
+            if wait is None or wait >= self._patience:
+                self._make_room()
+                super().put(obj, True, max(0.0, self._remaining()))
+            else:
+                try:
+                    super().put(obj, block, timeout)  # refused: nothing has taken an item
+                finally:
+                    self._make_room()
+        if self._watched():
+            self._stored += 1
+
+    def full(self) -> bool:
+        answer = super().full()
+        if answer and self._watched():
+            self._make_room()
+        return answer
+
+    def qsize(self) -> int:
+        answer = super().qsize()
+        if self._watched() and answer >= self._capacity:
+            self._make_room()
+        return answer
+
+    def _make_room(self) -> None:
+        self._asked += 1
+        self.turns.release()
+        self.taken.acquire(timeout=max(0.0, self._remaining()))
+
+    def finish(self) -> None:
+        """The student's call has returned: the consumer takes what is left, then ends."""
+        if not self._watched():
+            return
+        self.total.value = self._stored
+        for _ in range(self._stored - self._asked + 1):  # one turn per item left, one to end
+            self.turns.release()
+
+
 def _queue_or_none(q):
     return q if isinstance(q, multiprocessing.queues.Queue) else None
 
@@ -162,12 +242,15 @@ def put_all_order(ctx, items):
 
 
 def put_all_waits(ctx, items, consumer_delay):
-    q = multiprocessing.Queue(2)
+    q = RoomQueue(2, remaining=ctx.remaining, patience=consumer_delay)
     out = multiprocessing.Queue()
-    helper = multiprocessing.Process(target=kit_helper, name="kit-helper",
-                                     args=(q, out, len(items), consumer_delay, ctx.remaining()))
+    helper = multiprocessing.Process(target=kit_slow_consumer, name="kit-helper",
+                                     args=(q, out, q.turns, q.taken, q.total, consumer_delay, ctx.remaining()))
     start_kit_process(helper)  # before anything is put: fork must not copy a running feeder thread
-    count = ctx.func("put_all")(q, items)
+    try:
+        count = ctx.func("put_all")(q, items)
+    finally:
+        q.finish()
     got = collect(out, len(items), ctx)
     helper.join(ctx.remaining())
     if helper.is_alive():
