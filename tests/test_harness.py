@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS, Roles
+from grader.checking.diagnose import RUNNABLE_SHARE, SPIN_BLOCKS_ALLOWED, SPIN_POLLS, Roles, python_settings
 from grader.checking.driver import HELPER_KIND, registry_line
 from grader.checking.exercise import KIT_ROOT
 from grader.checking.harness import (BUSY_FRACTION, OVERTIME, _driver_libraries, _Tracked, compile_kit, run_check,
@@ -280,6 +280,53 @@ def test_a_helper_the_kit_forked_is_multiprocessings_unless_the_student_started_
     finally:
         child.stdin.close()
         child.wait(WAIT)
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("change, expected", [
+    (None, True),
+    ("program", False),  # a line of its own after multiprocessing's
+    ("no -S", False),  # site processing could run a .pth file or sitecustomize first
+    ("shadow", False),  # a multiprocessing package in its folder comes first on its path
+    ("PYTHONPATH", False),  # ...and so does one on a path of its own
+])
+def test_only_multiprocessings_own_helper_program_counts_as_its_helper(tmp_path, change, expected):
+    """A process counts as multiprocessing's resource tracker by its command line only if nothing
+    but multiprocessing's code can run in it (Roles.looks_infrastructure)."""
+    program = "from multiprocessing.resource_tracker import main;main(%d)"
+    env = dict(os.environ)
+    if change == "program":
+        program += "\nprint(end='')"
+    if change == "shadow":
+        (tmp_path / "multiprocessing").mkdir()
+    if change == "PYTHONPATH":
+        env["PYTHONPATH"] = str(tmp_path)
+    flags = [] if change == "no -S" else ["-S"]
+    read, write = os.pipe()
+    tracker = subprocess.Popen([sys.executable, *flags, "-c", program % read], pass_fds=[read], cwd=tmp_path,
+                               env=env)
+    os.close(read)
+    try:
+        roles = Roles(os.getpid(), tmp_path / "registry", python_settings(os.environ))
+        assert roles.looks_infrastructure(psutil.Process(tracker.pid)) is expected
+    finally:
+        os.close(write)  # the tracker ends at the end of its pipe
+        tracker.wait(WAIT)
+
+
+def test_a_helpers_program_is_read_exactly_never_run():
+    from grader.checking.diagnose import _helper_program
+
+    forkserver = "from multiprocessing.forkserver import main; main(%d, %d, %r, **%r)" % (
+        5, 6, ["__main__"], {"sys_path": ["/x", "/y"], "main_path": "/x/run.py"})
+    assert _helper_program(forkserver) == "forkserver"
+    assert _helper_program("from multiprocessing.resource_tracker import main;main(7)") == "resource_tracker"
+    for program in ["from multiprocessing.resource_tracker import main;main(open('/etc/passwd'))",
+                    "from multiprocessing.resource_tracker import main as m;m(7)",
+                    "from multiprocessing.resource_tracker import main;main(7);main(8)",
+                    "from .resource_tracker import main;main(7)",
+                    "import os; os.system('x')", "main(", "x" * 10_000]:
+        assert _helper_program(program) is None, program
 
 
 @POSIX_ONLY
@@ -579,6 +626,30 @@ def run(items, producer_delay=0, consumer_delay=0):
     assert out.status == "returned" and out.value["value"] == [1, 2, 3]
     (leak,) = out.leaked
     assert (leak.role, leak.call) == ("consumer-1", "q.get()")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("disguise", ["registry", "command-line"])
+def test_a_leak_disguised_as_multiprocessings_helper_is_still_a_leak(tmp_path, method, disguise):
+    """The student's code cannot have one of its processes taken for multiprocessing's resource
+    tracker: not by writing it in the registry as a helper the kit forked (only the observer's
+    answer says which those are), nor by starting it with a tracker's command line (its program
+    is not exactly multiprocessing's)."""
+    out = check(tmp_path, HEADER + """
+import subprocess
+
+def run(items, producer_delay=0, consumer_delay=0):
+    if DISGUISE == "registry":
+        run.keep = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+        with open(os.environ["BAOZI_REGISTRY"], "a") as registry:
+            registry.write(f"helper\\t{run.keep.pid}\\tresource_tracker\\tresource_tracker\\tTrue\\t{os.getpid()}\\n")
+    else:
+        program = "from multiprocessing.resource_tracker import main;main(0)\\nimport sys; sys.stdin.read()"
+        run.keep = subprocess.Popen([sys.executable, "-S", "-c", program], stdin=subprocess.PIPE)
+    return list(items)
+""".replace("DISGUISE", repr(disguise)), method=method, budget=6.0)
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3], (out.status, out.error)
+    assert len(out.leaked) == 1, out.leaked
 
 
 def test_a_process_spinning_on_empty_is_caught_by_its_empty_answers(tmp_path):

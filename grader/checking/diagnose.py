@@ -86,6 +86,41 @@ class ProcReport:
         return f"{self.role:<12} pid {self.pid:<7} {what}{cpu}{source}"
 
 
+MAX_HELPER_PROGRAM = 4096  # characters: a fork server's program names the modules it preloads
+
+
+def _helper_program(program: str) -> str | None:
+    """The helper whose program `program` is, exactly as multiprocessing writes it: ``from
+    multiprocessing.<helper> import main; main(...)`` with only literals as arguments. None for any
+    other program. It is parsed, never run."""
+    if len(program) > MAX_HELPER_PROGRAM:
+        return None
+    try:
+        body = ast.parse(program).body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if len(body) != 2 or not isinstance(body[0], ast.ImportFrom) or not isinstance(body[1], ast.Expr):
+        return None
+    imported, call = body[0], body[1].value
+    module = imported.module or ""
+    if (imported.level or not module.startswith("multiprocessing.") or len(imported.names) != 1
+            or (imported.names[0].name, imported.names[0].asname) != ("main", None)):
+        return None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "main"):
+        return None
+    for value in [*call.args, *(keyword.value for keyword in call.keywords)]:
+        try:
+            ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+    return module.partition(".")[2]
+
+
+def python_settings(environ) -> dict:
+    """The settings of Python in a process's environment: among them, where it finds its modules."""
+    return {key: value for key, value in environ.items() if key.startswith("PYTHON")}
+
+
 class Roles:
     """Names processes: a host of the student's code is "main", the student's processes are named
     after their target, and the driver's observer, which runs only the kit's code, is "kit" and
@@ -93,11 +128,13 @@ class Roles:
 
     INFRASTRUCTURE = ("resource_tracker", "forkserver")
 
-    def __init__(self, driver_pid: int, registry_path: Path):
+    def __init__(self, driver_pid: int, registry_path: Path, python_settings: dict | None = None):
         self.driver_pid = driver_pid
+        self.python_settings = python_settings  # the driver's (python_settings()); None: not compared
         self.registry_path = registry_path
         self._names: dict[int, tuple[str, str]] = {}
-        self._helpers: set[int] = set()  # the helpers the kit forked (infrastructure)
+        self._helpers: set[int] = set()  # the helpers the kit forked (infrastructure), by the registry
+        self._trusted: set[int] | None = None  # ...and by the observer, once it has answered
         self._entries: list[dict] = []
 
     def entries(self) -> list[dict]:
@@ -114,7 +151,8 @@ class Roles:
         for entry in self._entries:
             if entry["kind"] == "host":
                 self._names[entry["pid"]] = ("main", "main")
-            if entry["kind"] == HELPER_KIND and entry["role"] in self.INFRASTRUCTURE:
+            if (entry["kind"] == HELPER_KIND and entry["role"] in self.INFRASTRUCTURE
+                    and (self._trusted is None or entry["pid"] in self._trusted)):
                 self._helpers.add(entry["pid"])
             if entry["kind"] not in ("process", "kit"):
                 continue
@@ -122,13 +160,30 @@ class Roles:
             counts[kind] += 1
             self._names[entry["pid"]] = (f"{kind}-{counts[kind]}", kind)
 
-    @staticmethod
-    def looks_infrastructure(proc: psutil.Process) -> bool:
+    def trust_helpers(self, pids: list[int]) -> None:
+        """The observer's answer has come: of the helpers the registry names, only those it lists
+        (grader.checking.driver._helpers_forked) are the kit's. Any other entry of that kind was
+        written by the student's code, to have one of its processes left out of the checks."""
+        self._trusted = set(pids)
+        self._helpers &= self._trusted
+
+    def looks_infrastructure(self, proc: psutil.Process) -> bool:
+        """Whether `proc` was started as multiprocessing starts its tracker or fork server: a new
+        interpreter without site processing (-S, as every process of a check), whose whole program
+        is ``from multiprocessing.<helper> import main; main(<literals>)``, with nothing in its
+        folder or its environment that could put other code in place of multiprocessing's."""
         try:
-            cmdline = " ".join(proc.cmdline())
+            cmdline = proc.cmdline()
+            if not (len(cmdline) >= 3 and cmdline[-2] == "-c" and "-S" in cmdline[1:-2]
+                    and _helper_program(cmdline[-1]) in self.INFRASTRUCTURE):
+                return False
+            if any(os.path.exists(os.path.join(proc.cwd(), name)) for name in ("multiprocessing", "multiprocessing.py")):
+                return False
+            return self.python_settings is None or python_settings(proc.environ()) == self.python_settings
+        except (psutil.AccessDenied, psutil.ZombieProcess):
+            return True  # the program is multiprocessing's; what is left cannot be read on this platform
         except psutil.Error:
             return False
-        return any(f"multiprocessing.{name}" in cmdline for name in Roles.INFRASTRUCTURE)
 
     def is_infrastructure(self, proc: psutil.Process) -> bool:
         """The resource tracker or the forkserver itself; not the processes a forkserver forked,

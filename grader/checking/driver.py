@@ -1931,6 +1931,7 @@ def run(request: dict, channel: int) -> None:
            "last_deadline": started + request.get("last_deadline", request["deadline"])}
     result = _run_scenario(job)
     _keep(request["registry"], OVERTIME_MARK, os.getpid(), "")  # the student's part is over: answering
+    result["helpers"] = _helpers_forked()
     result["elapsed"] = time.monotonic() - started
     _send(channel, result)
 
@@ -1970,10 +1971,42 @@ def _host_context():
 
 
 def _start_host(target, args):
-    host = _host_context().Process(target=target, args=args, name="main")
+    """Start a host that runs `target(*args)` (args[0] is the job) after _enter_host. The host says
+    on a pipe of its own which helpers it forked, then closes it, before the student's code runs
+    there: the observer reads it (_helpers_forked), and no process of the student's holds it."""
+    helpers_reader, helpers_writer = multiprocessing.Pipe(duplex=False)
+    _observer_fds.fds.append(helpers_reader.fileno())  # no later host or child holds it open
+    host = _host_context().Process(target=_host_main, args=(helpers_writer, target, args), name="main")
     host._baozi_host = True
     host.start()
+    helpers_writer.close()
+    _host_helpers.append((helpers_reader, host))
     return host
+
+
+def _host_main(helpers_writer, target, args) -> None:
+    _enter_host(args[0], helpers_writer)
+    target(*args)
+
+
+_host_helpers: list = []  # (the read end of its helpers pipe, the host) for each host started
+HELPERS_WAIT = 2.0  # seconds the observer waits for a living host to say which helpers it forked
+MAX_HELPERS = 16  # helpers one process may fork: a tracker and a fork server, with room to spare
+
+
+def _helpers_forked() -> list[int]:
+    """The pids of the helpers the kit forked in this check (grader.checking.infrastructure), as
+    the observer knows them: its own, and those each host said it forked before the student's code
+    ran there. The registry file lists them too, but the student's code can write that file."""
+    pids = [entry["pid"] for entry in _registry.entries if entry["kind"] == HELPER_KIND]
+    for reader, host in _host_helpers:
+        try:
+            if reader.poll(HELPERS_WAIT if host.exitcode is None else 0):
+                text = reader.recv_bytes(MAX_HELPERS * 12).decode("ascii")
+                pids += [int(pid) for pid in text.split(",")[:MAX_HELPERS] if pid.isdigit()]
+        except (EOFError, OSError, UnicodeDecodeError):  # the host ended before it said
+            pass
+    return pids
 
 
 HOST_POLL = 0.1  # seconds between two looks at whether a host that has not replied is still alive
@@ -2060,14 +2093,18 @@ def _call_in_host(ctx: Context, name: str, args: tuple, kwargs: dict):
     raise StudentFault(reply)
 
 
-def _enter_host(job: dict) -> None:
-    """A host's first steps, before any of the student's code: an empty registry and the tallies
-    on (``_import_student`` puts the student's folder first on the path)."""
+def _enter_host(job: dict, helpers_writer) -> None:
+    """A host's first steps, before any of the student's code: an empty registry, the helpers
+    forked and said (_start_host), and the tallies on (``_import_student`` puts the student's
+    folder first on the path)."""
     _observer_fds.close()
     # A process takes its parent's start method for its own children, unless told otherwise.
     multiprocessing.set_start_method(job["start_method"], force=True)
     _install_registry(job["registry"])
     _prestart(job["start_method"])
+    helpers = [str(entry["pid"]) for entry in _registry.entries if entry["kind"] == HELPER_KIND]
+    helpers_writer.send_bytes(",".join(helpers).encode("ascii"))
+    helpers_writer.close()
     watch_student(job["registry"], job["module_file"])
 
 
@@ -2117,7 +2154,6 @@ def _reply(writer, reply: dict, caught) -> None:
 
 def _host_scenario(job: dict, writer, release) -> None:
     """A host that runs the whole scenario, then waits, alive, until the observer ends."""
-    _enter_host(job)
     package, _, name = job["scenario"].partition(":")
     scenarios = importlib.import_module(package)
     if hasattr(scenarios, "prepare") and _observer_pid is None:
@@ -2147,7 +2183,6 @@ def _host_scenario(job: dict, writer, release) -> None:
 def _host_call(job: dict, name: str, args: tuple, kwargs: dict, writer) -> None:
     """A host that calls one function of the student's module and says how the call ended. It then
     ends as a process does, so that what the call put on a queue is flushed."""
-    _enter_host(job)
     with warnings.catch_warnings(record=True) as caught:
         warnings.filterwarnings("always", message=FORK_WARNING, category=DeprecationWarning)
         module, reply = _imported(job)

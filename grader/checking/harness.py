@@ -630,7 +630,8 @@ REGISTRY_ENTRY = {"kind": str, "pid": int, "role": str, "name": str, "daemon": b
                   "alive_at_start": list}
 
 
-ANSWER_FIELDS = frozenset({"status", "value", "error", "registry", "notes", "tamper", "elapsed"})
+ANSWER_FIELDS = frozenset({"status", "value", "error", "registry", "notes", "tamper", "elapsed", "helpers"})
+MAX_HELPERS = 256  # pids in an answer's "helpers": the helpers the kit forked (driver._helpers_forked)
 
 
 def answer_fields(answer) -> dict:
@@ -653,6 +654,10 @@ def answer_fields(answer) -> dict:
         _check_fields(entry, REGISTRY_ENTRY, "registry entry", optional=False)
         if entry["kind"] not in REGISTRY_KINDS or not all(isinstance(r, str) for r in entry.get("alive_at_start", [])):
             raise wire.WireError("a registry entry of an unknown kind")
+    helpers = answer.get("helpers", [])
+    if not (isinstance(helpers, list) and len(helpers) <= MAX_HELPERS
+            and all(type(pid) is int and pid > 0 for pid in helpers)):
+        raise wire.WireError("helpers that are not pids")
     for field in ("notes", "tamper"):
         texts = answer.get(field, [])
         if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
@@ -922,9 +927,9 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     # Where only the CPU share can tell a spin, a loaded machine gives a spinning process only its
     # share of a CPU: judge it by that share.
     busy_fraction = max(BUSY_FLOOR, BUSY_FRACTION / load_factor())
+    env = _driver_env(dump_dir, workdir)
     with open(stderr_path, "wb") as stderr:
-        driver = _start_driver(workdir, _driver_env(dump_dir, workdir), stderr, isolation,
-                               _driver_libraries(scenario))
+        driver = _start_driver(workdir, env, stderr, isolation, _driver_libraries(scenario))
     wake = threading.Event()
     answer = _Answer(driver.stdout, wake)
     answer.start()
@@ -932,7 +937,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
     stacks = diagnose.Stacks(dump_dir)
     tree = _Tree(driver.pid, lambda pid: stacks.running(pid) or (pid == driver.pid and stacks.armed(pid)),
                  seen_dir)
-    roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl")
+    roles = diagnose.Roles(driver.pid, workdir / "registry.jsonl", diagnose.python_settings(env))
     deadlocked = _DeadlockWatch(tree, roles, stacks, module_file, request["registry"])
     try:
         while True:
@@ -958,6 +963,7 @@ def _run_in(workdir, module_file, module, scenario, params, start_method, budget
         outcome.elapsed = time.monotonic() - started
         if answer.payload is not None:
             _take_answer(outcome, answer.payload)
+            roles.trust_helpers(answer.payload.get("helpers", []))
             _find_leaks(outcome, tree, roles, stacks)
             if outcome.status == Status.RETURNED:  # only a value can earn points: the claim to check
                 _cross_check(outcome, tree, roles)
