@@ -314,6 +314,27 @@ def test_only_multiprocessings_own_helper_program_counts_as_its_helper(tmp_path,
         tracker.wait(WAIT)
 
 
+@pytest.mark.skipif("forkserver" not in METHODS, reason="needs the forkserver start method")
+def test_a_fork_server_multiprocessing_starts_for_the_students_code_is_not_its_leak(tmp_path):
+    """Under spawn, the student's code asks for a forkserver context: multiprocessing starts a fork
+    server as a new interpreter, with its own program (Roles.looks_infrastructure)."""
+    out = check(tmp_path, HEADER + """
+def work(q):
+    q.put(os.getpid())
+
+def run(items, producer_delay=0, consumer_delay=0):
+    ctx = multiprocessing.get_context("forkserver")
+    q = ctx.Queue()
+    p = ctx.Process(target=work, args=(q,))
+    p.start()
+    q.get(timeout=20)
+    p.join()
+    return list(items)
+""", method="spawn", budget=10.0)
+    assert out.status == "returned" and out.value["value"] == [1, 2, 3], (out.status, out.error)
+    assert out.leaked == [] and out.flags == [], (out.leaked, out.flags)
+
+
 def test_a_helpers_program_is_read_exactly_never_run():
     from grader.checking.diagnose import _helper_program
 

@@ -86,7 +86,7 @@ class ProcReport:
         return f"{self.role:<12} pid {self.pid:<7} {what}{cpu}{source}"
 
 
-MAX_HELPER_PROGRAM = 4096  # characters: a fork server's program names the modules it preloads
+MAX_HELPER_PROGRAM = 128 * 1024  # characters: Linux's longest argument; a fork server's names sys.path
 
 
 def _helper_program(program: str) -> str | None:
@@ -136,6 +136,7 @@ class Roles:
         self._helpers: set[int] = set()  # the helpers the kit forked (infrastructure), by the registry
         self._trusted: set[int] | None = None  # ...and by the observer, once it has answered
         self._entries: list[dict] = []
+        self._looks: dict[psutil.Process, bool] = {}  # looks_infrastructure, once per process
 
     def entries(self) -> list[dict]:
         self._load()
@@ -171,19 +172,33 @@ class Roles:
         """Whether `proc` was started as multiprocessing starts its tracker or fork server: a new
         interpreter without site processing (-S, as every process of a check), whose whole program
         is ``from multiprocessing.<helper> import main; main(<literals>)``, with nothing in its
-        folder or its environment that could put other code in place of multiprocessing's."""
+        folder or its environment that could put other code in place of multiprocessing's. What
+        a process was started with stays as it was: each process is read once."""
+        if proc not in self._looks:
+            looks = self._read_as_helper(proc)
+            if looks is None:
+                return False
+            self._looks[proc] = looks
+        return self._looks[proc]
+
+    def _read_as_helper(self, proc: psutil.Process) -> bool | None:
+        """looks_infrastructure, read from the process; None if its command line cannot be read."""
         try:
             cmdline = proc.cmdline()
-            if not (len(cmdline) >= 3 and cmdline[-2] == "-c" and "-S" in cmdline[1:-2]
-                    and _helper_program(cmdline[-1]) in self.INFRASTRUCTURE):
-                return False
-            if any(os.path.exists(os.path.join(proc.cwd(), name)) for name in ("multiprocessing", "multiprocessing.py")):
-                return False
-            return self.python_settings is None or python_settings(proc.environ()) == self.python_settings
-        except (psutil.AccessDenied, psutil.ZombieProcess):
-            return True  # the program is multiprocessing's; what is left cannot be read on this platform
-        except psutil.Error:
+        except psutil.Error:  # ended (a zombie has none), or not ours to read
+            return None
+        if not (len(cmdline) >= 3 and cmdline[-2] == "-c" and "-S" in cmdline[1:-2]
+                and _helper_program(cmdline[-1]) in self.INFRASTRUCTURE):
             return False
+        try:
+            shadowed = any(os.path.exists(os.path.join(proc.cwd(), name))
+                           for name in ("multiprocessing", "multiprocessing.py"))
+            settings = python_settings(proc.environ())
+        except (psutil.AccessDenied, psutil.ZombieProcess):
+            return True  # the program is multiprocessing's; the rest cannot be read on this platform
+        except psutil.Error:
+            return None
+        return not shadowed and (self.python_settings is None or settings == self.python_settings)
 
     def is_infrastructure(self, proc: psutil.Process) -> bool:
         """The resource tracker or the forkserver itself; not the processes a forkserver forked,
