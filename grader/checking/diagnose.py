@@ -203,8 +203,9 @@ class Roles:
     def is_infrastructure(self, proc: psutil.Process) -> bool:
         """The resource tracker or the forkserver itself; not the processes a forkserver forked,
         which carry its command line too. One the kit forked (grader.checking.infrastructure) has
-        its parent's command line: its entry in the registry tells it, unless the registry also
-        names that process as one the student's code started."""
+        its parent's command line: its entry in the registry tells it (once the observer has
+        answered, only if the answer lists it too), unless the registry also names that process as
+        one the student's code started."""
         if proc.pid == self.driver_pid:
             return True
         if proc.pid not in self._names and proc.pid not in self._helpers:

@@ -1998,7 +1998,7 @@ def _helpers_forked() -> list[int]:
     """The pids of the helpers the kit forked in this check (grader.checking.infrastructure), as
     the observer knows them: its own, and those each host said it forked before the student's code
     ran there. The registry file lists them too, but the student's code can write that file."""
-    pids = [entry["pid"] for entry in _registry.entries if entry["kind"] == HELPER_KIND]
+    pids = _helpers_here()
     for reader, host in _host_helpers:
         try:
             if reader.poll(HELPERS_WAIT if host.exitcode is None else 0):
@@ -2007,6 +2007,11 @@ def _helpers_forked() -> list[int]:
         except (EOFError, OSError, UnicodeDecodeError):  # the host ended before it said
             pass
     return pids
+
+
+def _helpers_here() -> list[int]:
+    """The helpers this process forked before the student's code ran here (_prestart)."""
+    return [entry["pid"] for entry in _registry.entries if entry["kind"] == HELPER_KIND]
 
 
 HOST_POLL = 0.1  # seconds between two looks at whether a host that has not replied is still alive
@@ -2102,8 +2107,7 @@ def _enter_host(job: dict, helpers_writer) -> None:
     multiprocessing.set_start_method(job["start_method"], force=True)
     _install_registry(job["registry"])
     _prestart(job["start_method"])
-    helpers = [str(entry["pid"]) for entry in _registry.entries if entry["kind"] == HELPER_KIND]
-    helpers_writer.send_bytes(",".join(helpers).encode("ascii"))
+    helpers_writer.send_bytes(",".join(map(str, _helpers_here())).encode("ascii"))
     helpers_writer.close()
     watch_student(job["registry"], job["module_file"])
 

@@ -43,7 +43,23 @@ def _longest_wait(block: bool, timeout) -> float | None:
     return None if timeout is None else max(0.0, timeout)
 
 
-class KitQueue(multiprocessing.queues.Queue):
+class _MakersQueue(multiprocessing.queues.Queue):
+    """A queue whose methods do more only in the process that made it (_watched): a copy in a kit
+    helper (pickled, or forked) is a plain queue."""
+
+    def __init__(self, maxsize: int = 0):
+        super().__init__(maxsize, ctx=multiprocessing.get_context())
+        self._owner = os.getpid()
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        self._owner = None
+
+    def _watched(self) -> bool:
+        return getattr(self, "_owner", None) == os.getpid()
+
+
+class KitQueue(_MakersQueue):
     """The kit's own queue for ex01's checks: it notes how long each put and get of the student's
     may wait, and whether an item the kit has sent reaches a get follows from that get's call, not
     from how busy the machine is.
@@ -57,22 +73,13 @@ class KitQueue(multiprocessing.queues.Queue):
     producer puts its next item only then, so a get that waits less never finds it there, however
     the processes were scheduled, while a loop that polls still sees it come.
 
-    Only the process that made the queue keeps these notes: a copy in a kit helper (pickled, or
-    forked) is a plain queue."""
+    Only the process that made the queue keeps these notes (_MakersQueue)."""
 
     def __init__(self, maxsize: int = 0, *, remaining, patience: float | None = None, asked=None):
-        super().__init__(maxsize, ctx=multiprocessing.get_context())
+        super().__init__(maxsize)
         self.calls: list[tuple[str, bool, object]] = []
-        self._owner = os.getpid()
         self._remaining, self._patience, self._asked = remaining, patience, asked
         self._coming = 0
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        self._owner = None
-
-    def _watched(self) -> bool:
-        return getattr(self, "_owner", None) == os.getpid()
 
     def expect(self, count: int) -> None:
         self._coming += count
@@ -129,7 +136,7 @@ class KitQueue(multiprocessing.queues.Queue):
         return f"q.{name}(block={block!r}, timeout={timeout!r})"
 
 
-class RoomQueue(multiprocessing.queues.Queue):
+class RoomQueue(_MakersQueue):
     """The kit's bounded queue for put_all(): the kit's consumer takes an item only when the queue
     is full and the student's code waits for room, so what a put finds follows from how it was
     called, not from how the processes were scheduled.
@@ -140,39 +147,31 @@ class RoomQueue(multiprocessing.queues.Queue):
     loop that polls them goes on. Making room is one turn of the consumer and a wait for its
     get(): the count of items in the queue is then exact whenever the student's code runs.
 
-    Only the process that made the queue does this: a copy elsewhere is a plain queue."""
+    Only the process that made the queue does this (_MakersQueue)."""
 
     def __init__(self, maxsize: int, *, remaining, patience: float):
-        super().__init__(maxsize, ctx=multiprocessing.get_context())
+        super().__init__(maxsize)
         self.turns = multiprocessing.Semaphore(0)
         self.taken = multiprocessing.Semaphore(0)
         self.total = multiprocessing.Value("i", -1, lock=False)
-        self._owner = os.getpid()
         self._capacity, self._remaining, self._patience = maxsize, remaining, patience
         self._stored = self._asked = 0
 
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)
-        self._owner = None
-
-    def _watched(self) -> bool:
-        return getattr(self, "_owner", None) == os.getpid()
-
     def put(self, obj, block=True, timeout=None):
-        if not self._watched() or not super().full():
+        if not self._watched():
+            return super().put(obj, block, timeout)
+        wait = _longest_wait(block, timeout)
+        if not super().full():
             super().put(obj, block, timeout)
+        elif wait is None or wait >= self._patience:
+            self._make_room()
+            super().put(obj, True, max(0.0, self._remaining()))
         else:
-            wait = _longest_wait(block, timeout)
-            if wait is None or wait >= self._patience:
+            try:
+                super().put(obj, block, timeout)  # refused: nothing has taken an item
+            finally:
                 self._make_room()
-                super().put(obj, True, max(0.0, self._remaining()))
-            else:
-                try:
-                    super().put(obj, block, timeout)  # refused: nothing has taken an item
-                finally:
-                    self._make_room()
-        if self._watched():
-            self._stored += 1
+        self._stored += 1
 
     def full(self) -> bool:
         answer = super().full()
